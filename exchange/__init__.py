@@ -1,0 +1,1 @@
+"""perpsim's venue around the matching engine: instruments, money, margin, funding, liquidation."""

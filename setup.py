@@ -1,0 +1,21 @@
+"""Build the Cython extensions. Metadata lives in pyproject.toml."""
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DIRECTIVES = {
+    "language_level": "3",
+    "boundscheck": False,
+    "wraparound": False,
+    "initializedcheck": False,
+    "embedsignature": True,
+}
+
+extensions = [
+    Extension("matching._book", ["matching/_book.pyx"], extra_compile_args=["-O3"]),
+]
+
+setup(
+    ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, annotate=False),
+    include_dirs=[numpy.get_include()],
+)
