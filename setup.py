@@ -13,9 +13,10 @@ DIRECTIVES = {
 
 extensions = [
     Extension("matching._book", ["matching/_book.pyx"], extra_compile_args=["-O3"]),
+    Extension("exchange._core", ["exchange/_core.pyx"], extra_compile_args=["-O3"]),
 ]
 
 setup(
-    ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, annotate=False),
+    ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, include_path=["."], annotate=False),
     include_dirs=[numpy.get_include()],
 )

@@ -30,7 +30,7 @@ from exchange.units import (RATE_SCALE, DecimalLike, atoms_per_tick_lot, atoms_t
                             to_decimal)
 
 __all__ = ["MarginTier", "InstrumentSpec", "maintenance_amounts", "make_tiers", "check_tiers",
-           "tier_index", "tier_maintenance_margin_atoms"]
+           "check_tier_order", "tier_index", "tier_maintenance_margin_atoms"]
 
 
 # -- validators (house style: 'field' must be RULE (got VALUE)) --------------------------------
@@ -181,6 +181,24 @@ def check_tiers(tiers: Sequence[MarginTier]) -> None:
     ...
     exchange.errors.ConfigError: 'tiers[0].notional_floor_atoms' must be 0 (got 5)
     """
+    check_tier_order(tiers)
+    cums = maintenance_amounts([t.notional_floor_atoms for t in tiers], [t.mmr for t in tiers])
+    for i, (t, cum) in enumerate(zip(tiers, cums)):
+        if t.maintenance_amount_atoms != cum:
+            raise _bad(f"tiers[{i}].maintenance_amount_atoms",
+                       f"{cum} (cum_n = cum_n-1 + floor_n × (MMR_n − MMR_n-1))",
+                       t.maintenance_amount_atoms)
+
+
+def check_tier_order(tiers: Sequence[MarginTier]) -> None:
+    """The structural rules of :func:`check_tiers`, without the maintenance amounts. O(T).
+
+    >>> check_tier_order([MarginTier(notional_floor_atoms=0, mmr=500_000, max_leverage=100),
+    ...                   MarginTier(notional_floor_atoms=10, mmr=400_000, max_leverage=100)])
+    Traceback (most recent call last):
+    ...
+    exchange.errors.ConfigError: 'tiers[1].mmr' must be >= the previous tier's 500000 (got 400000)
+    """
     if not tiers:
         raise _bad("tiers", "a non-empty sequence of MarginTier", tiers)
     for i, t in enumerate(tiers):
@@ -198,12 +216,6 @@ def check_tiers(tiers: Sequence[MarginTier]) -> None:
         if t.max_leverage > prev.max_leverage:
             raise _bad(f"tiers[{i}].max_leverage", f"<= the previous tier's {prev.max_leverage}",
                        t.max_leverage)
-    cums = maintenance_amounts([t.notional_floor_atoms for t in tiers], [t.mmr for t in tiers])
-    for i, (t, cum) in enumerate(zip(tiers, cums)):
-        if t.maintenance_amount_atoms != cum:
-            raise _bad(f"tiers[{i}].maintenance_amount_atoms",
-                       f"{cum} (cum_n = cum_n-1 + floor_n × (MMR_n − MMR_n-1))",
-                       t.maintenance_amount_atoms)
 
 
 def tier_index(floors_atoms: Sequence[int], notional_atoms: int) -> int:
@@ -303,7 +315,8 @@ class InstrumentSpec:
         if cap is not None:
             if type(cap) is not int or cap <= self._floors[-1]:
                 raise _bad("max_position_notional_atoms",
-                           f"None or an int > the last tier floor ({self._floors[-1]})", cap)
+                           f"None or an int > the last tier floor ({self._floors[-1]} atoms)",
+                           cap)
 
     @classmethod
     def example(cls) -> "InstrumentSpec":

@@ -185,7 +185,8 @@ class _BlockWalk(_Clocked):
         if not isinstance(rng, np.random.Generator):
             raise ConfigError(f"'rng' must be a numpy.random.Generator (got {type(rng).__name__})")
         self._rng = rng
-        self._log0 = math.log(_check_price("price", price))
+        self._p0 = _check_price("price", price)
+        self._log0 = math.log(self._p0)
         self.step_ns = _check_ns("step_ns", step_ns)
         self.t0_ns = _check_ns("t0_ns", t0_ns, positive=False)
         self._block_first = 1          # step number of self._cum[0]
@@ -216,7 +217,7 @@ class _BlockWalk(_Clocked):
         if self._last_step is not None and step == self._last_step:
             return None
         self._last_step = step
-        return math.exp(self._log_at(step))
+        return self._p0 if step == 0 else math.exp(self._log_at(step))
 
 
 class RandomWalkSource(_BlockWalk):
@@ -923,10 +924,10 @@ def make_mark_method(name: str, **params: Any) -> MarkPriceMethod:
 
     >>> type(make_mark_method("binance", window=30)).__name__
     'BinanceMark'
-    >>> make_mark_method("nope")
+    >>> make_mark_method("nope")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    exchange.errors.ConfigError: 'mark_method' must be one of ['binance', 'bitmex', 'drift', 'dydx', 'hyperliquid', 'last_price'] or a 'package.module:Class' path (got 'nope')
+    exchange.errors.ConfigError: 'mark_method' must be one of ['binance', ...] or a ... (got 'nope')
     """
     if not isinstance(name, str):
         raise invalid("mark_method", "a str", name, error=ConfigError)

@@ -111,3 +111,89 @@ def msg_batches(draw, max_size: int = 40) -> np.ndarray:
     for index, (kind, side, qty, oid, price) in enumerate(records):
         msgs[index] = (kind, side, 0, qty, oid, price)
     return msgs
+
+
+# =============================================================================================
+# -- exchange.funding: funding settlement on struct-of-arrays positions --
+# (sizes up to 1e6 lots, prices up to 1e7 ticks, 1e4 atoms per tick·lot, rates up to ±10 % per
+#  interval: notionals up to 1e17 atoms, well inside the kernel's int64 bounds)
+
+FUNDING_MAX_LOTS = 10**6
+
+funding_rates = st.one_of(st.integers(-10**7, 10**7), st.sampled_from([0, 1, -1, 10_000, -10_000]))
+funding_prices = st.integers(1, 10**7)  # ticks
+atoms_per_tick_lots = st.integers(1, 10**4)
+funding_index_deltas = st.integers(-10**15, 10**15)  # FundingIndex units: atoms / 1e8 per lot
+
+
+@st.composite
+def balanced_positions(draw, max_size: int = 50, max_lots: int = FUNDING_MAX_LOTS) -> np.ndarray:
+    """Signed int64 sizes (longs > 0, shorts < 0, some flat) that net to zero, as the open
+    positions of one market do: balancing positions are appended, each within ``max_lots``."""
+    sizes = draw(st.lists(st.one_of(st.integers(-max_lots, max_lots), st.just(0),
+                                    st.integers(-3, 3)), min_size=1, max_size=max_size))
+    net = sum(sizes)
+    while net:
+        step = max(-max_lots, min(max_lots, -net))
+        sizes.append(step)
+        net += step
+    order = draw(st.permutations(range(len(sizes))))
+    return np.array([sizes[i] for i in order], dtype=np.int64)
+
+
+# =============================================================================================
+# -- exchange.instruments / exchange.margin: tier tables, instrument grids, positions --
+# (money in atoms of a 6-decimal settlement asset; tier floors are whole multiples of 100 units,
+#  so every cum step floor·ΔMMR/1e8 is a whole number of atoms, as in real tables)
+
+from exchange.instruments import InstrumentSpec, make_tiers  # noqa: E402
+from exchange.units import RATE_SCALE  # noqa: E402
+
+SETTLE_UNIT = 10**6  # atoms per unit of the settlement asset (USDT/USDC)
+
+tick_sizes = st.sampled_from(["1", "0.5", "0.1", "0.01"])
+lot_sizes = st.sampled_from(["1", "0.01", "0.001", "0.0001"])
+mmr_rates = st.integers(1_000, 5_000_000)  # 0.001 % .. 5 %
+
+
+@st.composite
+def tier_tables(draw, max_tiers: int = 6):
+    """A valid margin tier table: floors from 0 up in 100-unit steps, MMR non-decreasing (at
+    most 60 %), max leverage non-increasing with ``MMR·max_leverage < 1``, cum by the rule."""
+    n = draw(st.integers(1, max_tiers))
+    floors = [0]
+    for _ in range(n - 1):
+        floors.append(floors[-1] + draw(st.integers(1, 10**6)) * 100 * SETTLE_UNIT)
+    mmrs = [draw(mmr_rates)]
+    for _ in range(n - 1):
+        mmrs.append(min(mmrs[-1] + draw(st.integers(0, 10_000_000)), 60_000_000))
+    levs: list[int] = []
+    for mmr in mmrs:
+        hi = min(levs[-1] if levs else 200, (RATE_SCALE - 1) // mmr)
+        levs.append(draw(st.integers(1, hi)))
+    return make_tiers(zip(floors, mmrs, levs))
+
+
+@st.composite
+def instrument_specs(draw, tiers=None):
+    """An InstrumentSpec on a random (always exact) grid with a random tier table."""
+    return InstrumentSpec(
+        symbol="TESTUSDT", base="TEST", quote="USDT", settle="USDT",
+        tick_size=draw(tick_sizes), lot_size=draw(lot_sizes), max_order_lots=10**9,
+        max_market_lots=10**8, maker_fee_rate=draw(st.integers(-10_000, 20_000)),
+        taker_fee_rate=draw(st.integers(20_000, 100_000)),
+        tiers=draw(tiers if tiers is not None else tier_tables()))
+
+
+@st.composite
+def isolated_positions(draw, spec: InstrumentSpec):
+    """``(size_lots, entry_ticks, wallet_atoms)`` of an isolated position opened at a leverage
+    its tier allows (wallet = initial margin, plus up to as much again), long or short."""
+    lots = draw(st.integers(1, 10**6))
+    entry = draw(st.integers(1, 10**7))
+    notional = spec.notional_atoms(entry, lots)
+    leverage = draw(st.integers(1, spec.max_leverage_for(notional)))
+    im = -(-notional // leverage)
+    wallet = im + draw(st.integers(0, im))
+    side = draw(st.sampled_from([1, -1]))
+    return side * lots, entry, wallet

@@ -1,0 +1,1011 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""Venue core: the margin engine's state and its command pipeline, compiled.
+
+risk → matching → settlement for every order, on struct-of-arrays state (numpy arrays, one
+column per account) that the vectorised funding and liquidation code reads directly. Money is
+int64 atoms; products that could overflow go through 128-bit ``muldiv_*`` with explicit rounding.
+
+Conservation identity (checked by :meth:`VenueCore.check_invariants`)::
+
+    Σ wallet + Σ isolated buckets + fee pool + insurance + bad debt − Σ position cost
+        == net deposits
+
+Position cost is the signed cost basis of open positions (buys add notional, sells subtract;
+closing removes the proportional part). Per trade the buyer's (wallet − cost) drops by the
+notional and the seller's rises by it, so trading never creates or destroys money whatever the
+rounding; fees move money to the fee pool; funding moves it between traders (remainder to the
+fee pool).
+"""
+from libc.stdint cimport int32_t, int64_t, uint8_t, INT64_MAX
+from libc.stdlib cimport realloc, free
+from libc.string cimport memcpy
+
+import numpy as np
+
+from matching._book cimport Book, Fill, Expired
+
+from exchange.errors import InvalidCommandError, UnknownAccountError, UnknownSymbolError
+
+EVENT_DTYPE = np.dtype([
+    ("seq", "i8"), ("ts", "i8"), ("acct", "i8"), ("oid", "i8"), ("price", "i8"), ("qty", "i8"),
+    ("a1", "i8"), ("a2", "i8"), ("a3", "i8"), ("kind", "i4"), ("code", "i4"), ("instr", "i4"),
+    ("side", "u1"), ("flag", "u1")], align=True)
+assert EVENT_DTYPE.itemsize == sizeof(EventRec)
+
+cdef enum:
+    RATE_SCALE = 100000000
+    # event kinds (exchange.events maps them to classes)
+    EV_ORDER_ACCEPTED = 1
+    EV_ORDER_REJECTED = 2
+    EV_ORDER_FILLED = 3
+    EV_ORDER_CANCELED = 4
+    EV_ORDER_AMENDED = 5
+    EV_DEPOSITED = 6
+    EV_WITHDRAWN = 7
+    EV_LEVERAGE_SET = 8
+    EV_MARGIN_MODE_SET = 9
+    EV_ISOLATED_MARGIN_CHANGED = 10
+    EV_MARK_PRICE_UPDATED = 11
+    EV_TRANSFER_REJECTED = 12
+    EV_POSITION_TRANSFERRED = 13
+    EV_LEDGER_MOVED = 14
+    # order types
+    LIMIT = 0
+    MARKET = 1
+    # cancel reasons
+    CANCEL_USER = 0
+    CANCEL_IOC = 1
+    CANCEL_STP = 2
+    CANCEL_LIQUIDATION = 3
+    # order flags
+    F_REDUCE_ONLY = 1
+    F_RESTING = 2
+    F_LIQUIDATION = 4
+    # reject reasons (exchange.codes.RejectReason)
+    R_BELOW_MIN_NOTIONAL = 1003
+    R_ABOVE_MAX_QTY = 1004
+    R_PRICE_OUT_OF_BAND = 1005
+    R_UNKNOWN_ORDER = 1006
+    R_INVALID_LEVERAGE = 1010
+    R_INSUFFICIENT_MARGIN = 2001
+    R_REDUCE_ONLY_WOULD_INCREASE = 2002
+    R_POSITION_LIMIT_EXCEEDED = 2003
+    R_LEVERAGE_ABOVE_TIER_MAX = 2004
+    R_INSUFFICIENT_BALANCE = 2005
+    R_WITHDRAWAL_WOULD_BREACH_IM = 2006
+    R_MARGIN_MODE_CHANGE = 2007
+    R_MARGIN_REMOVAL = 2008
+    R_LEVERAGE_CHANGE = 2009
+    R_ACCOUNT_IN_LIQUIDATION = 4001
+    # ledger account kinds for ledger_move
+    L_WALLET = 0
+    L_ISOLATED = 1
+    L_FEE_POOL = 2
+    L_INSURANCE = 3
+    L_BAD_DEBT = 4
+
+EVENT_KINDS = {
+    1: "OrderAccepted", 2: "OrderRejected", 3: "OrderFilled", 4: "OrderCanceled",
+    5: "OrderAmended", 6: "Deposited", 7: "Withdrawn", 8: "LeverageSet", 9: "MarginModeSet",
+    10: "IsolatedMarginChanged", 11: "MarkPriceUpdated", 12: "TransferRejected",
+    13: "PositionTransferred", 14: "LedgerMoved",
+}
+LEDGER_KINDS = {"wallet": 0, "isolated": 1, "fee_pool": 2, "insurance": 3, "bad_debt": 4}
+
+_ACCOUNT_FIELDS = ("size", "cost", "iso", "lev", "buy_open", "sell_open")
+
+
+cdef inline int64_t _abs(int64_t x) noexcept nogil:
+    return -x if x < 0 else x
+
+
+cdef inline int64_t _fee(int64_t notional, int64_t rate) noexcept nogil:
+    """Fee on a notional: a charge rounds up, a rebate (negative rate) rounds toward zero."""
+    if rate >= 0:
+        return muldiv_ceil(notional, rate, RATE_SCALE)
+    return -muldiv_floor(notional, -rate, RATE_SCALE)
+
+
+cdef class VenueCore:
+    """State and command pipeline of one venue (one settlement asset). See the module docs.
+
+    Construct with a sequence of :class:`exchange.instruments.InstrumentSpec`; instrument
+    index ``i`` is the position in that sequence. Accounts are dense ids from
+    :meth:`open_account`. Commands return a reason code (0 = accepted) and record events.
+    """
+
+    def __cinit__(self, specs, int64_t initial_accounts=1024, bint track_deltas=False):
+        cdef int i, t, T
+        specs = list(specs)
+        if not specs:
+            raise InvalidCommandError("'specs' must name at least one instrument (got [])")
+        self.n_instr = len(specs)
+        self.books = [Book(track_deltas=track_deltas) for _ in specs]
+        T = max(len(s.tiers) for s in specs)
+        n = self.n_instr
+        arr = {name: np.zeros(n, np.int64) for name in (
+            "k", "maker_fee", "taker_fee", "liq_fee", "min_notional", "max_lots", "max_mkt_lots",
+            "band", "mark", "index", "last", "n_tiers", "default_lev")}
+        for name in ("tier_floor", "tier_mmr", "tier_cum", "tier_maxlev"):
+            arr[name] = np.zeros((n, T), np.int64)
+        for i, s in enumerate(specs):
+            arr["k"][i] = s.atoms_per_tick_lot
+            arr["maker_fee"][i] = s.maker_fee_rate
+            arr["taker_fee"][i] = s.taker_fee_rate
+            arr["liq_fee"][i] = s.liquidation_fee_rate
+            arr["min_notional"][i] = s.min_notional_atoms
+            arr["max_lots"][i] = s.max_order_lots
+            arr["max_mkt_lots"][i] = s.max_market_lots
+            arr["band"][i] = s.price_band_rate
+            arr["n_tiers"][i] = len(s.tiers)
+            for t, tier in enumerate(s.tiers):
+                arr["tier_floor"][i, t] = tier.notional_floor_atoms
+                arr["tier_mmr"][i, t] = tier.mmr
+                arr["tier_cum"][i, t] = tier.maintenance_amount_atoms
+                arr["tier_maxlev"][i, t] = tier.max_leverage
+            # Binance's default leverage is 20x, capped by the first tier's maximum
+            arr["default_lev"][i] = min(20, s.tiers[0].max_leverage)
+        self.k = arr["k"]
+        self.maker_fee = arr["maker_fee"]
+        self.taker_fee = arr["taker_fee"]
+        self.liq_fee = arr["liq_fee"]
+        self.min_notional = arr["min_notional"]
+        self.max_lots = arr["max_lots"]
+        self.max_mkt_lots = arr["max_mkt_lots"]
+        self.band = arr["band"]
+        self.mark = arr["mark"]
+        self.index = arr["index"]
+        self.last = arr["last"]
+        self.n_tiers = arr["n_tiers"]
+        self.default_lev = arr["default_lev"]
+        self.tier_floor = arr["tier_floor"]
+        self.tier_mmr = arr["tier_mmr"]
+        self.tier_cum = arr["tier_cum"]
+        self.tier_maxlev = arr["tier_maxlev"]
+        self._np = arr
+        self.n_acct = 0
+        self.cap_acct = 0
+        self._grow_accounts(max(16, initial_accounts))
+        self.next_oid = 1
+        self.cap_orders = 0
+        self._grow_orders(1 << 16)
+        self.ev = NULL
+        self.n_ev = self.cap_ev = 0
+        self.seq = 0
+        self.ts_now = 0
+
+    def __dealloc__(self):
+        free(self.ev)
+
+    # ------------------------------------------------------------------ storage
+    cdef int _grow_accounts(self, int64_t need) except -1:
+        cdef int64_t cap = self.cap_acct if self.cap_acct else 16
+        while cap < need:
+            cap *= 2
+        if cap == self.cap_acct:
+            return 0
+        arr = self._np
+        n = self.n_instr
+        old = self.cap_acct
+
+        def grown(name, shape, dtype):
+            new = np.zeros(shape, dtype)
+            if name in arr:
+                if new.ndim == 1:
+                    new[:old] = arr[name][:old]
+                else:
+                    new[:, :old] = arr[name][:, :old]
+            arr[name] = new
+            return new
+
+        self.wallet = grown("wallet", cap, np.int64)
+        self.acct_flags = grown("acct_flags", cap, np.uint8)
+        self.size = grown("size", (n, cap), np.int64)
+        self.cost = grown("cost", (n, cap), np.int64)
+        self.iso = grown("iso", (n, cap), np.int64)
+        self.lev = grown("lev", (n, cap), np.int64)
+        self.mode = grown("mode", (n, cap), np.uint8)
+        self.buy_open = grown("buy_open", (n, cap), np.int64)
+        self.sell_open = grown("sell_open", (n, cap), np.int64)
+        self.cap_acct = cap
+        return 0
+
+    cdef int _grow_orders(self, int64_t need) except -1:
+        cdef int64_t cap = self.cap_orders if self.cap_orders else 1024
+        while cap < need:
+            cap *= 2
+        if cap == self.cap_orders:
+            return 0
+        arr = self._np
+        old = self.cap_orders
+        for name, dt in (("o_acct", np.int64), ("o_instr", np.int32), ("o_price", np.int64),
+                         ("o_open", np.int64), ("o_side", np.uint8), ("o_flags", np.uint8)):
+            new = np.zeros(cap, dt)
+            if name in arr:
+                new[:old] = arr[name][:old]
+            arr[name] = new
+        self.o_acct = arr["o_acct"]
+        self.o_instr = arr["o_instr"]
+        self.o_price = arr["o_price"]
+        self.o_open = arr["o_open"]
+        self.o_side = arr["o_side"]
+        self.o_flags = arr["o_flags"]
+        self.cap_orders = cap
+        return 0
+
+    cdef int _emit(self, int kind, int code, int instr, int64_t acct, int64_t oid, int side,
+                   int64_t price, int64_t qty, int64_t a1, int64_t a2, int64_t a3,
+                   int flag) except -1:
+        cdef EventRec* e
+        cdef int64_t cap
+        if self.n_ev == self.cap_ev:
+            cap = self.cap_ev * 2 if self.cap_ev else 8192
+            e = <EventRec*>realloc(self.ev, cap * sizeof(EventRec))
+            if e == NULL:
+                raise MemoryError()
+            self.ev = e
+            self.cap_ev = cap
+        e = &self.ev[self.n_ev]
+        self.seq += 1
+        e.seq = self.seq
+        e.ts = self.ts_now
+        e.kind = kind
+        e.code = code
+        e.instr = instr
+        e.acct = acct
+        e.oid = oid
+        e.side = <uint8_t>side
+        e.price = price
+        e.qty = qty
+        e.a1 = a1
+        e.a2 = a2
+        e.a3 = a3
+        e.flag = <uint8_t>flag
+        self.n_ev += 1
+        return 0
+
+    def emit(self, int kind, int code=0, int instr=-1, int64_t acct=-1, int64_t oid=0,
+             int side=0, int64_t price=0, int64_t qty=0, int64_t a1=0, int64_t a2=0,
+             int64_t a3=0, int flag=0):
+        """Append one event record (used by the Python layers: funding, liquidation). O(1)."""
+        self._emit(kind, code, instr, acct, oid, side, price, qty, a1, a2, a3, flag)
+        return self.seq
+
+    def drain_events(self):
+        """Event records since the last drain (EVENT_DTYPE); empties the buffer. O(n)."""
+        cdef object out = np.empty(self.n_ev, EVENT_DTYPE)
+        cdef uint8_t[::1] dst
+        if self.n_ev:
+            dst = out.view(np.uint8)
+            memcpy(&dst[0], self.ev, self.n_ev * sizeof(EventRec))
+        self.n_ev = 0
+        return out
+
+    @property
+    def pending_events(self):
+        return self.n_ev
+
+    def set_time(self, int64_t ts_ns):
+        """Advance the venue clock (integer ns); events carry it. Time never goes back."""
+        if ts_ns < self.ts_now:
+            raise InvalidCommandError(f"'ts_ns' must be >= the current time {self.ts_now} (got {ts_ns})")
+        self.ts_now = ts_ns
+
+    # ------------------------------------------------------------------ checks
+    cdef int _check_acct(self, int64_t acct) except -1:
+        if acct < 0 or acct >= self.n_acct:
+            raise UnknownAccountError(f"'account' must be an open account id in [0, {self.n_acct}) (got {acct})")
+        return 0
+
+    cdef int _check_instr(self, int instr) except -1:
+        if instr < 0 or instr >= self.n_instr:
+            raise UnknownSymbolError(f"'instrument' must be an index in [0, {self.n_instr}) (got {instr})")
+        return 0
+
+    # ------------------------------------------------------------------ margin math
+    cdef int64_t _ref_price(self, int instr, int64_t fallback) noexcept:
+        """Mark price, else last trade, else the fallback."""
+        if self.mark[instr] > 0:
+            return self.mark[instr]
+        if self.last[instr] > 0:
+            return self.last[instr]
+        return fallback
+
+    cdef int64_t _upnl(self, int instr, int64_t acct) noexcept:
+        cdef int64_t s = self.size[instr, acct]
+        cdef int64_t p = self._ref_price(instr, 0)
+        if s == 0 or p <= 0:
+            return 0
+        return s * p * self.k[instr] - self.cost[instr, acct]
+
+    cdef int64_t _im_instr(self, int instr, int64_t acct, int64_t add_buy, int64_t add_sell,
+                           int64_t* worst) noexcept:
+        """Initial margin of a position plus its open orders: the worse of "every buy fills"
+        and "every sell fills", at the mark for the position and at order prices for orders."""
+        cdef int64_t pos = self.size[instr, acct] * self._ref_price(instr, 0) * self.k[instr]
+        cdef int64_t lw = _abs(pos + self.buy_open[instr, acct] + add_buy)
+        cdef int64_t sw = _abs(pos - self.sell_open[instr, acct] - add_sell)
+        cdef int64_t w = lw if lw > sw else sw
+        cdef int64_t L = self.lev[instr, acct]
+        worst[0] = w
+        if self.mode[instr, acct] == 1:      # isolated: the position's own IM sits in its bucket
+            w = w - _abs(pos)
+            if w <= 0:
+                return 0
+        return (w + L - 1) // L
+
+    cdef int64_t _available(self, int64_t acct, int instr, int64_t add_buy,
+                            int64_t add_sell) noexcept:
+        """Cross equity minus the initial margin of everything, with a prospective order."""
+        cdef int i
+        cdef int64_t eq = self.wallet[acct], req = 0, w
+        for i in range(self.n_instr):
+            if self.size[i, acct] != 0 or self.cost[i, acct] != 0:
+                if self.mode[i, acct] == 0:
+                    eq += self._upnl(i, acct)
+            if i == instr:
+                req += self._im_instr(i, acct, add_buy, add_sell, &w)
+            elif self.size[i, acct] != 0 or self.buy_open[i, acct] != 0 or self.sell_open[i, acct] != 0:
+                req += self._im_instr(i, acct, 0, 0, &w)
+        return eq - req
+
+    cdef int64_t _max_notional_for_lev(self, int instr, int64_t L) noexcept:
+        """Largest notional a position may reach at leverage L: the floor of the first tier
+        whose maximum leverage is below L."""
+        cdef int t
+        for t in range(self.n_tiers[instr]):
+            if self.tier_maxlev[instr, t] < L:
+                return self.tier_floor[instr, t]
+        return INT64_MAX
+
+    cdef int64_t _mm_instr(self, int instr, int64_t notional) noexcept:
+        """Maintenance margin = notional x MMR (rounded up) - maintenance amount of its tier."""
+        cdef int t = 0
+        cdef int nt = <int>self.n_tiers[instr]
+        while t + 1 < nt and notional > self.tier_floor[instr, t + 1]:
+            t += 1
+        return muldiv_ceil(notional, self.tier_mmr[instr, t], RATE_SCALE) - self.tier_cum[instr, t]
+
+    # ------------------------------------------------------------------ accounts
+    def open_account(self):
+        """Open an account with default leverage on every instrument; returns its id. O(1)."""
+        cdef int64_t a = self.n_acct
+        cdef int i
+        if a >= self.cap_acct:
+            self._grow_accounts(a + 1)
+        for i in range(self.n_instr):
+            self.lev[i, a] = self.default_lev[i]
+        self.n_acct += 1
+        return a
+
+    def open_accounts(self, int64_t count):
+        """Open ``count`` accounts at once; returns the first id. O(count)."""
+        if count < 1:
+            raise InvalidCommandError(f"'count' must be >= 1 (got {count})")
+        first = self.n_acct
+        self._grow_accounts(self.n_acct + count)
+        for i in range(self.n_instr):
+            np.asarray(self.lev)[i, first:first + count] = self.default_lev[i]
+        self.n_acct += count
+        return first
+
+    cpdef int deposit(self, int64_t acct, int64_t atoms) except -1:
+        self._check_acct(acct)
+        if atoms <= 0:
+            raise InvalidCommandError(f"'amount' must be > 0 atoms (got {atoms})")
+        self.wallet[acct] += atoms
+        self.net_deposits += atoms
+        self._emit(EV_DEPOSITED, 0, -1, acct, 0, 0, 0, 0, atoms, self.wallet[acct], 0, 0)
+        return 0
+
+    cpdef int withdraw(self, int64_t acct, int64_t atoms) except -1:
+        """Refused (INSUFFICIENT_BALANCE / WITHDRAWAL_WOULD_BREACH_IM) when the wallet or the
+        free margin after the withdrawal would go below zero."""
+        self._check_acct(acct)
+        if atoms <= 0:
+            raise InvalidCommandError(f"'amount' must be > 0 atoms (got {atoms})")
+        if atoms > self.wallet[acct]:
+            self._emit(EV_TRANSFER_REJECTED, R_INSUFFICIENT_BALANCE, -1, acct, 0, 0, 0, 0, atoms, 0, 0, 0)
+            return R_INSUFFICIENT_BALANCE
+        if self._available(acct, -1, 0, 0) - atoms < 0:
+            self._emit(EV_TRANSFER_REJECTED, R_WITHDRAWAL_WOULD_BREACH_IM, -1, acct, 0, 0, 0, 0, atoms, 0, 0, 0)
+            return R_WITHDRAWAL_WOULD_BREACH_IM
+        self.wallet[acct] -= atoms
+        self.net_deposits -= atoms
+        self._emit(EV_WITHDRAWN, 0, -1, acct, 0, 0, 0, 0, atoms, self.wallet[acct], 0, 0)
+        return 0
+
+    cpdef int set_leverage(self, int64_t acct, int instr, int64_t leverage) except -1:
+        """Capped by the tier of the current worst-case notional; refused if the extra
+        initial margin is not free."""
+        cdef int64_t old, w
+        self._check_acct(acct)
+        self._check_instr(instr)
+        if leverage < 1 or leverage > self.tier_maxlev[instr, 0]:
+            self._emit(EV_ORDER_REJECTED, R_INVALID_LEVERAGE, instr, acct, 0, 0, 0, leverage, 0, 0, 0, 1)
+            return R_INVALID_LEVERAGE
+        self._im_instr(instr, acct, 0, 0, &w)
+        if w > self._max_notional_for_lev(instr, leverage):
+            self._emit(EV_ORDER_REJECTED, R_LEVERAGE_ABOVE_TIER_MAX, instr, acct, 0, 0, 0, leverage, 0, 0, 0, 1)
+            return R_LEVERAGE_ABOVE_TIER_MAX
+        old = self.lev[instr, acct]
+        self.lev[instr, acct] = leverage
+        if self.mode[instr, acct] == 0 and self._available(acct, -1, 0, 0) < 0 and leverage < old:
+            self.lev[instr, acct] = old
+            self._emit(EV_ORDER_REJECTED, R_LEVERAGE_CHANGE, instr, acct, 0, 0, 0, leverage, 0, 0, 0, 1)
+            return R_LEVERAGE_CHANGE
+        self._emit(EV_LEVERAGE_SET, 0, instr, acct, 0, 0, 0, leverage, old, 0, 0, 0)
+        return 0
+
+    cpdef int set_margin_mode(self, int64_t acct, int instr, int isolated) except -1:
+        """0 cross, 1 isolated; only without a position or open orders (as on Binance)."""
+        self._check_acct(acct)
+        self._check_instr(instr)
+        if isolated not in (0, 1):
+            raise InvalidCommandError(f"'isolated' must be 0 (cross) or 1 (isolated) (got {isolated})")
+        if (self.size[instr, acct] != 0 or self.buy_open[instr, acct] != 0
+                or self.sell_open[instr, acct] != 0 or self.iso[instr, acct] != 0):
+            self._emit(EV_ORDER_REJECTED, R_MARGIN_MODE_CHANGE, instr, acct, 0, 0, 0, 0, 0, 0, 0, 2)
+            return R_MARGIN_MODE_CHANGE
+        self.mode[instr, acct] = <uint8_t>isolated
+        self._emit(EV_MARGIN_MODE_SET, 0, instr, acct, 0, 0, 0, isolated, 0, 0, 0, 0)
+        return 0
+
+    cpdef int adjust_isolated_margin(self, int64_t acct, int instr, int64_t delta) except -1:
+        """Move ``delta`` atoms from the wallet into the isolated bucket (negative: back).
+        Removal may not leave the bucket below the position's initial margin."""
+        cdef int64_t w, need
+        self._check_acct(acct)
+        self._check_instr(instr)
+        if self.mode[instr, acct] != 1 or self.size[instr, acct] == 0:
+            raise InvalidCommandError(
+                f"'instrument' {instr} must hold an isolated position for account {acct} to adjust its margin")
+        if delta > 0 and delta > self._available(acct, -1, 0, 0):
+            self._emit(EV_TRANSFER_REJECTED, R_INSUFFICIENT_BALANCE, instr, acct, 0, 0, 0, 0, delta, 0, 0, 0)
+            return R_INSUFFICIENT_BALANCE
+        if delta < 0:
+            self._im_instr(instr, acct, 0, 0, &w)
+            need = (_abs(self.size[instr, acct] * self._ref_price(instr, 0) * self.k[instr])
+                    + self.lev[instr, acct] - 1) // self.lev[instr, acct]
+            if self.iso[instr, acct] + self._upnl(instr, acct) + delta < need or -delta > self.iso[instr, acct]:
+                self._emit(EV_TRANSFER_REJECTED, R_MARGIN_REMOVAL, instr, acct, 0, 0, 0, 0, delta, 0, 0, 0)
+                return R_MARGIN_REMOVAL
+        self.wallet[acct] -= delta
+        self.iso[instr, acct] += delta
+        self._emit(EV_ISOLATED_MARGIN_CHANGED, 0, instr, acct, 0, 0, 0, 0, delta, self.iso[instr, acct], 0, 0)
+        return 0
+
+    def set_account_flag(self, int64_t acct, bint in_liquidation):
+        """Mark an account as being liquidated (new orders are refused) or release it."""
+        self._check_acct(acct)
+        self.acct_flags[acct] = 1 if in_liquidation else 0
+
+    # ------------------------------------------------------------------ prices
+    cpdef int set_mark(self, int instr, int64_t mark_ticks, int64_t index_ticks=0) except -1:
+        self._check_instr(instr)
+        if mark_ticks <= 0:
+            raise InvalidCommandError(f"'mark' must be > 0 ticks (got {mark_ticks})")
+        self.mark[instr] = mark_ticks
+        if index_ticks > 0:
+            self.index[instr] = index_ticks
+        self._emit(EV_MARK_PRICE_UPDATED, 0, instr, -1, 0, 0, mark_ticks, 0, index_ticks, 0, 0, 0)
+        return 0
+
+    # ------------------------------------------------------------------ settlement
+    cdef int _apply_trade(self, int instr, int64_t acct, int64_t dq, int64_t price,
+                          int64_t* realised) except -1:
+        """Book a trade of signed ``dq`` lots at ``price`` into the position; realised PnL
+        goes to the wallet (cross) or the bucket (isolated, which then releases the closed
+        share of its margin to the wallet)."""
+        cdef int64_t k = self.k[instr]
+        cdef int64_t s = self.size[instr, acct]
+        cdef int64_t c = self.cost[instr, acct]
+        cdef int64_t aq = _abs(dq), close, rem, removed, n_close, r = 0, released, im
+        cdef int64_t L = self.lev[instr, acct]
+        cdef bint isolated = self.mode[instr, acct] == 1
+        cdef int sgn = 1 if dq > 0 else -1
+        if s == 0 or (s > 0) == (dq > 0):
+            self.size[instr, acct] = s + dq
+            self.cost[instr, acct] = c + sgn * aq * price * k
+            if isolated:
+                im = (aq * price * k + L - 1) // L
+                self.wallet[acct] -= im
+                self.iso[instr, acct] += im
+            realised[0] = 0
+            return 0
+        close = aq if aq < _abs(s) else _abs(s)
+        rem = aq - close
+        removed = c if close == _abs(s) else muldiv_ceil(c, close, _abs(s))
+        n_close = close * price * k
+        r = (n_close - removed) if s > 0 else (-removed - n_close)
+        self.cost[instr, acct] = c - removed
+        self.size[instr, acct] = s + sgn * close
+        if isolated:
+            self.iso[instr, acct] += r
+            if self.size[instr, acct] == 0:
+                released = self.iso[instr, acct] if self.iso[instr, acct] > 0 else 0
+            elif self.iso[instr, acct] > 0:
+                released = muldiv_floor(self.iso[instr, acct], close, _abs(s))
+            else:
+                released = 0
+            self.iso[instr, acct] -= released
+            self.wallet[acct] += released
+        else:
+            self.wallet[acct] += r
+        if rem > 0:
+            self.size[instr, acct] += sgn * rem
+            self.cost[instr, acct] += sgn * rem * price * k
+            if isolated:
+                im = (rem * price * k + L - 1) // L
+                self.wallet[acct] -= im
+                self.iso[instr, acct] += im
+        realised[0] = r
+        return 0
+
+    cdef int _settle_fill(self, int instr, int64_t acct, int64_t oid, int side, int64_t price,
+                          int64_t qty, int64_t fee_rate, int liquidity, int64_t counter_oid,
+                          bint fee_to_insurance) except -1:
+        cdef int64_t realised, fee
+        cdef int64_t notional = qty * price * self.k[instr]
+        self._apply_trade(instr, acct, qty if side == 0 else -qty, price, &realised)
+        fee = _fee(notional, fee_rate)
+        self.wallet[acct] -= fee
+        if fee_to_insurance:
+            self.insurance += fee
+        else:
+            self.fee_pool += fee
+        self._emit(EV_ORDER_FILLED, 0, instr, acct, oid, side, price, qty, fee, realised,
+                   counter_oid, liquidity)
+        return 0
+
+    cdef int _order_exposure(self, int64_t oid, int sign) noexcept:
+        """Add (sign=1) or remove (sign=-1) a resting order's notional from its account's
+        open-order exposure (reduce-only orders carry none)."""
+        cdef int instr = self.o_instr[oid]
+        cdef int64_t acct = self.o_acct[oid]
+        cdef int64_t n
+        if self.o_flags[oid] & F_REDUCE_ONLY:
+            return 0
+        n = sign * self.o_open[oid] * self.o_price[oid] * self.k[instr]
+        if self.o_side[oid] == 0:
+            self.buy_open[instr, acct] += n
+        else:
+            self.sell_open[instr, acct] += n
+        return 0
+
+    cdef int _after_match(self, int instr, int64_t taker_oid, int64_t taker_acct, int side,
+                          int64_t fee_rate, bint liquidation) except -1:
+        """Settle every fill and expiry the book produced for one taker command."""
+        cdef Book book = <Book>self.books[instr]
+        cdef int64_t i, moid, macct, q, price, n = book.n_fills
+        cdef Fill* f
+        cdef Expired* x
+        for i in range(n):
+            f = &book.fills[i]
+            moid = f.maker_oid
+            q = f.qty
+            price = f.price
+            macct = self.o_acct[moid]
+            # maker: its open exposure shrinks by what traded
+            if not (self.o_flags[moid] & F_REDUCE_ONLY):
+                if self.o_side[moid] == 0:
+                    self.buy_open[instr, macct] -= q * price * self.k[instr]
+                else:
+                    self.sell_open[instr, macct] -= q * price * self.k[instr]
+            self.o_open[moid] -= q
+            if f.maker_done:
+                self.o_flags[moid] &= ~F_RESTING
+            self._settle_fill(instr, macct, moid, 1 - side, price, q, self.maker_fee[instr], 0,
+                              taker_oid, False)
+            if liquidation:
+                self._settle_fill(instr, taker_acct, taker_oid, side, price, q,
+                                  self.liq_fee[instr], 1, moid, True)
+            else:
+                self._settle_fill(instr, taker_acct, taker_oid, side, price, q, fee_rate, 1, moid,
+                                  False)
+            self.last[instr] = price
+        self.n_fills_total += n
+        book.n_fills = 0
+        for i in range(book.n_expired):
+            x = &book.expired[i]
+            moid = x.oid
+            self._order_exposure(moid, -1)
+            self.o_open[moid] = 0
+            self.o_flags[moid] &= ~F_RESTING
+            self._emit(EV_ORDER_CANCELED, CANCEL_STP, instr, self.o_acct[moid], moid, x.side,
+                       x.price, x.qty, 0, 0, 0, 0)
+        book.n_expired = 0
+        return 0
+
+    # ------------------------------------------------------------------ orders
+    cpdef int submit(self, int64_t acct, int instr, int side, int64_t qty, int64_t price=0,
+                     int otype=LIMIT, int tif=0, bint reduce_only=False,
+                     int64_t protect_price=0, int stp=0) except -1:
+        """risk → matching → settlement for one order. Returns 0 (accepted; ``last_oid``,
+        ``last_filled``, ``last_rested`` describe it) or a RejectReason value (an
+        OrderRejected event was recorded and nothing else changed).
+        O(fills + instruments)."""
+        cdef Book book
+        cdef int64_t oid, notional, ref, add_buy = 0, add_sell = 0, w, pos, k
+        cdef int code, flags = 0
+        self._check_acct(acct)
+        self._check_instr(instr)
+        if side != 0 and side != 1:
+            raise InvalidCommandError(f"'side' must be 0 (BUY) or 1 (SELL) (got {side})")
+        if qty <= 0:
+            raise InvalidCommandError(f"'qty' must be > 0 lots (got {qty})")
+        if otype == LIMIT:
+            if price <= 0:
+                raise InvalidCommandError(f"'price' must be > 0 ticks for a limit order (got {price})")
+        elif otype != MARKET:
+            raise InvalidCommandError(f"'otype' must be 0 (LIMIT) or 1 (MARKET) (got {otype})")
+        oid = self.next_oid
+        self.next_oid += 1
+        self.last_oid = oid
+        self.last_filled = 0
+        self.last_rested = 0
+        k = self.k[instr]
+        ref = self._ref_price(instr, price)
+        code = 0
+        # -- validation (1xxx) and account state (4xxx)
+        if self.acct_flags[acct] & 1:
+            code = R_ACCOUNT_IN_LIQUIDATION
+        elif qty > (self.max_lots[instr] if otype == LIMIT else self.max_mkt_lots[instr]):
+            code = R_ABOVE_MAX_QTY
+        elif otype == LIMIT and self.band[instr] > 0 and self.mark[instr] > 0 and (
+                _abs(price - self.mark[instr]) * RATE_SCALE > self.band[instr] * self.mark[instr]):
+            code = R_PRICE_OUT_OF_BAND
+        if code == 0:
+            pos = self.size[instr, acct]
+            if reduce_only:
+                flags |= F_REDUCE_ONLY
+                if pos == 0 or (pos > 0) == (side == 0):
+                    code = R_REDUCE_ONLY_WOULD_INCREASE
+                elif qty > _abs(pos):
+                    qty = _abs(pos)               # resized to the position, as venues do
+            elif ref > 0 and qty * ref * k < self.min_notional[instr]:
+                code = R_BELOW_MIN_NOTIONAL
+        # -- pre-trade risk (2xxx)
+        if code == 0 and not reduce_only:
+            notional = qty * (price if otype == LIMIT else ref) * k
+            if side == 0:
+                add_buy = notional
+            else:
+                add_sell = notional
+            if self._available(acct, instr, add_buy, add_sell) < 0:
+                code = R_INSUFFICIENT_MARGIN
+            else:
+                self._im_instr(instr, acct, add_buy, add_sell, &w)
+                if w > self._max_notional_for_lev(instr, self.lev[instr, acct]):
+                    code = R_POSITION_LIMIT_EXCEEDED
+        if code != 0:
+            self._emit(EV_ORDER_REJECTED, code, instr, acct, oid, side, price, qty, otype, tif, 0, 0)
+            return code
+        # -- matching (3xxx)
+        book = <Book>self.books[instr]
+        if otype == LIMIT:
+            code = book.limit_c(oid, side, price, qty, tif, acct, stp)
+        else:
+            code = book.market_c(oid, side, qty, protect_price, acct, stp)
+        if code != 0:
+            self._emit(EV_ORDER_REJECTED, code, instr, acct, oid, side, price, qty, otype, tif, 0, 0)
+            return code
+        if oid >= self.cap_orders:
+            self._grow_orders(oid + 1)
+        self.o_acct[oid] = acct
+        self.o_instr[oid] = instr
+        self.o_price[oid] = price
+        self.o_side[oid] = <uint8_t>side
+        self.o_flags[oid] = <uint8_t>flags
+        self.o_open[oid] = 0
+        self._emit(EV_ORDER_ACCEPTED, 0, instr, acct, oid, side, price, qty, otype, tif,
+                   reduce_only, 0)
+        self.last_filled = book.last_filled
+        self.last_rested = book.last_rested
+        # -- settlement
+        self._after_match(instr, oid, acct, side, self.taker_fee[instr], False)
+        if book.last_rested > 0:
+            self.o_open[oid] = book.last_rested
+            self.o_flags[oid] |= F_RESTING
+            self._order_exposure(oid, 1)
+        elif qty > book.last_filled:
+            self._emit(EV_ORDER_CANCELED, CANCEL_STP if book.last_expire == 2 else CANCEL_IOC,
+                       instr, acct, oid, side, price, qty - book.last_filled, 0, 0, 0, 0)
+        return 0
+
+    cpdef int liquidation_order(self, int64_t acct, int instr, int side, int64_t qty,
+                                int64_t limit_price) except -1:
+        """An IOC order on behalf of the venue: no risk checks, liquidation fee to the
+        insurance fund. ``limit_price`` 0 = market. Returns the lots filled. O(fills)."""
+        cdef Book book = <Book>self.books[instr]
+        cdef int64_t oid
+        self._check_acct(acct)
+        self._check_instr(instr)
+        if qty <= 0:
+            raise InvalidCommandError(f"'qty' must be > 0 lots (got {qty})")
+        oid = self.next_oid
+        self.next_oid += 1
+        self.last_oid = oid
+        if oid >= self.cap_orders:
+            self._grow_orders(oid + 1)
+        self.o_acct[oid] = acct
+        self.o_instr[oid] = instr
+        self.o_price[oid] = limit_price
+        self.o_side[oid] = <uint8_t>side
+        self.o_flags[oid] = F_LIQUIDATION | F_REDUCE_ONLY
+        self.o_open[oid] = 0
+        if limit_price > 0:
+            book.limit_c(oid, side, limit_price, qty, 1, acct, 0)
+        else:
+            book.market_c(oid, side, qty, 0, acct, 0)
+        self._emit(EV_ORDER_ACCEPTED, 0, instr, acct, oid, side, limit_price, qty,
+                   LIMIT if limit_price > 0 else MARKET, 1, 1, 1)
+        self.last_filled = book.last_filled
+        self._after_match(instr, oid, acct, side, 0, True)
+        if qty > book.last_filled:
+            self._emit(EV_ORDER_CANCELED, CANCEL_IOC, instr, acct, oid, side, limit_price,
+                       qty - book.last_filled, 0, 0, 0, 1)
+        return book.last_filled
+
+    cpdef int cancel(self, int64_t acct, int64_t oid) except -1:
+        """Cancel a resting order of ``acct``; UNKNOWN_ORDER if it is not one. O(1)."""
+        cdef Book book
+        self._check_acct(acct)
+        if oid <= 0 or oid >= self.next_oid or oid >= self.cap_orders or self.o_acct[oid] != acct \
+                or not (self.o_flags[oid] & F_RESTING):
+            self._emit(EV_ORDER_REJECTED, R_UNKNOWN_ORDER, -1, acct, oid, 0, 0, 0, 0, 0, 0, 3)
+            return R_UNKNOWN_ORDER
+        book = <Book>self.books[self.o_instr[oid]]
+        book.cancel_c(oid)
+        self._order_exposure(oid, -1)
+        self._emit(EV_ORDER_CANCELED, CANCEL_USER, self.o_instr[oid], acct, oid, self.o_side[oid],
+                   self.o_price[oid], self.o_open[oid], 0, 0, 0, 0)
+        self.o_open[oid] = 0
+        self.o_flags[oid] &= ~F_RESTING
+        return 0
+
+    def cancel_all(self, int64_t acct, int instr=-1, int reason=CANCEL_USER):
+        """Cancel every resting order of an account (on one instrument or all). O(orders)."""
+        cdef int64_t oid, n = 0
+        cdef Book book
+        self._check_acct(acct)
+        for oid in self.open_order_ids(acct, instr):
+            book = <Book>self.books[self.o_instr[oid]]
+            book.cancel_c(oid)
+            self._order_exposure(oid, -1)
+            self._emit(EV_ORDER_CANCELED, reason, self.o_instr[oid], acct, oid, self.o_side[oid],
+                       self.o_price[oid], self.o_open[oid], 0, 0, 0, 0)
+            self.o_open[oid] = 0
+            self.o_flags[oid] &= ~F_RESTING
+            n += 1
+        return n
+
+    cpdef int amend(self, int64_t acct, int64_t oid, int64_t qty, int64_t price=0) except -1:
+        """Change a resting order's quantity and/or price (quantity down at the same price keeps
+        queue priority); risk-checked like a new order. O(fills)."""
+        cdef Book book
+        cdef int instr, side, code
+        cdef int64_t old_open, new_price, add_buy = 0, add_sell = 0, n
+        self._check_acct(acct)
+        if qty <= 0:
+            raise InvalidCommandError(f"'qty' must be > 0 lots (got {qty})")
+        if price < 0:
+            raise InvalidCommandError(f"'price' must be > 0 ticks, or 0 to keep it (got {price})")
+        if oid <= 0 or oid >= self.next_oid or oid >= self.cap_orders or self.o_acct[oid] != acct \
+                or not (self.o_flags[oid] & F_RESTING):
+            self._emit(EV_ORDER_REJECTED, R_UNKNOWN_ORDER, -1, acct, oid, 0, price, qty, 0, 0, 0, 4)
+            return R_UNKNOWN_ORDER
+        instr = self.o_instr[oid]
+        side = self.o_side[oid]
+        new_price = price if price > 0 else self.o_price[oid]
+        book = <Book>self.books[instr]
+        self._order_exposure(oid, -1)
+        old_open = self.o_open[oid]
+        if not (self.o_flags[oid] & F_REDUCE_ONLY):
+            n = qty * new_price * self.k[instr]
+            if side == 0:
+                add_buy = n
+            else:
+                add_sell = n
+            if self._available(acct, instr, add_buy, add_sell) < 0:
+                self._order_exposure(oid, 1)
+                self._emit(EV_ORDER_REJECTED, R_INSUFFICIENT_MARGIN, instr, acct, oid, side, new_price, qty, 0, 0, 0, 4)
+                return R_INSUFFICIENT_MARGIN
+        code = book.amend_c(oid, qty, new_price)
+        if code != 0:
+            self._order_exposure(oid, 1)
+            self._emit(EV_ORDER_REJECTED, code, instr, acct, oid, side, new_price, qty, 0, 0, 0, 4)
+            return code
+        self.o_price[oid] = new_price
+        self.o_open[oid] = 0
+        self._emit(EV_ORDER_AMENDED, 0, instr, acct, oid, side, new_price, qty, old_open, 0, 0, 0)
+        self._after_match(instr, oid, acct, side, self.taker_fee[instr], False)
+        self.last_filled = book.last_filled
+        self.last_rested = book.last_rested
+        if book.last_rested > 0:
+            self.o_open[oid] = book.last_rested
+            self._order_exposure(oid, 1)
+        else:
+            self.o_flags[oid] &= ~F_RESTING
+        return 0
+
+    def open_order_ids(self, int64_t acct, int instr=-1):
+        """Venue ids of the account's resting orders, oldest first. O(orders ever placed)."""
+        self._check_acct(acct)
+        n = self.next_oid
+        ids = np.flatnonzero((np.asarray(self.o_acct)[:n] == acct)
+                             & ((np.asarray(self.o_flags)[:n] & F_RESTING) != 0))
+        if instr >= 0:
+            ids = ids[np.asarray(self.o_instr)[ids] == instr]
+        return ids.tolist()
+
+    def order_info(self, int64_t oid):
+        """(account, instrument, side, price, open lots, flags) of a venue order id."""
+        if oid <= 0 or oid >= self.next_oid:
+            raise InvalidCommandError(f"'oid' must be a venue order id in [1, {self.next_oid}) (got {oid})")
+        return (self.o_acct[oid], self.o_instr[oid], self.o_side[oid], self.o_price[oid],
+                self.o_open[oid], self.o_flags[oid])
+
+    # ------------------------------------------------------------------ off-book moves
+    cpdef int transfer_position(self, int64_t from_acct, int64_t to_acct, int instr,
+                                int64_t qty, int64_t price, int code=0) except -1:
+        """Move ``qty`` lots of ``from_acct``'s position to ``to_acct`` at ``price`` (a trade
+        off the book, no fees): backstop takeovers and ADL. ``qty`` > 0 sells from
+        ``from_acct`` (it was long). Returns 0. O(instruments)."""
+        cdef int64_t r1, r2
+        self._check_acct(from_acct)
+        self._check_acct(to_acct)
+        self._check_instr(instr)
+        if qty == 0 or price <= 0:
+            raise InvalidCommandError(f"'qty' must be != 0 and 'price' > 0 (got {qty}, {price})")
+        self._apply_trade(instr, from_acct, -qty, price, &r1)
+        self._apply_trade(instr, to_acct, qty, price, &r2)
+        self._emit(EV_POSITION_TRANSFERRED, code, instr, from_acct, 0, 1 if qty > 0 else 0, price,
+                   _abs(qty), to_acct, r1, r2, 0)
+        return 0
+
+    cpdef int ledger_move(self, int from_kind, int64_t from_acct, int to_kind, int64_t to_acct,
+                          int64_t atoms, int instr=-1, int code=0) except -1:
+        """Move money between ledger accounts (wallet, isolated bucket, fee pool, insurance,
+        bad debt). Conservation holds by construction. O(1)."""
+        cdef int64_t* src
+        cdef int64_t* dst
+        src = self._ledger_slot(from_kind, from_acct, instr)
+        dst = self._ledger_slot(to_kind, to_acct, instr)
+        src[0] -= atoms
+        dst[0] += atoms
+        self._emit(EV_LEDGER_MOVED, code, instr, from_acct, 0, 0, from_kind, to_kind, atoms,
+                   to_acct, 0, 0)
+        return 0
+
+    cdef int64_t* _ledger_slot(self, int kind, int64_t acct, int instr) except NULL:
+        if kind == L_WALLET:
+            self._check_acct(acct)
+            return &self.wallet[acct]
+        if kind == L_ISOLATED:
+            self._check_acct(acct)
+            self._check_instr(instr)
+            return &self.iso[instr, acct]
+        if kind == L_FEE_POOL:
+            return &self.fee_pool
+        if kind == L_INSURANCE:
+            return &self.insurance
+        if kind == L_BAD_DEBT:
+            return &self.bad_debt
+        raise InvalidCommandError(f"'kind' must be one of {LEDGER_KINDS} (got {kind})")
+
+    def fund_insurance(self, int64_t atoms):
+        """Seed the insurance fund (counts as a deposit into the venue)."""
+        if atoms < 0:
+            raise InvalidCommandError(f"'amount' must be >= 0 atoms (got {atoms})")
+        self.insurance += atoms
+        self.net_deposits += atoms
+
+    # ------------------------------------------------------------------ queries
+    def equity(self, int64_t acct):
+        """Cross equity: wallet + uPnL of cross positions at the mark. O(instruments)."""
+        cdef int i
+        cdef int64_t eq
+        self._check_acct(acct)
+        eq = self.wallet[acct]
+        for i in range(self.n_instr):
+            if self.mode[i, acct] == 0 and (self.size[i, acct] != 0 or self.cost[i, acct] != 0):
+                eq += self._upnl(i, acct)
+        return eq
+
+    def available(self, int64_t acct):
+        """Equity minus the initial margin of positions and open orders. O(instruments)."""
+        self._check_acct(acct)
+        return self._available(acct, -1, 0, 0)
+
+    def upnl(self, int64_t acct, int instr):
+        self._check_acct(acct)
+        self._check_instr(instr)
+        return self._upnl(instr, acct)
+
+    def maintenance_margin(self, int64_t acct, int instr):
+        """Maintenance margin of one position at the mark (tiered). O(tiers)."""
+        self._check_acct(acct)
+        self._check_instr(instr)
+        return self._mm_instr(instr, _abs(self.size[instr, acct] * self._ref_price(instr, 0) * self.k[instr]))
+
+    def cross_maintenance(self, int64_t acct):
+        cdef int i
+        cdef int64_t mm = 0
+        self._check_acct(acct)
+        for i in range(self.n_instr):
+            if self.mode[i, acct] == 0 and self.size[i, acct] != 0:
+                mm += self._mm_instr(i, _abs(self.size[i, acct] * self._ref_price(i, 0) * self.k[i]))
+        return mm
+
+    def ledger_totals(self):
+        """The terms of the conservation identity, as Python ints."""
+        n = self.n_acct
+        arr = self._np
+        wallets = int(arr["wallet"][:n].sum())
+        isolated = int(arr["iso"][:, :n].sum())
+        cost = int(arr["cost"][:, :n].sum())
+        return dict(wallets=wallets, isolated=isolated, fee_pool=self.fee_pool,
+                    insurance=self.insurance, bad_debt=self.bad_debt, position_cost=cost,
+                    net_deposits=self.net_deposits)
+
+    def conservation_gap(self):
+        """Σ ledger accounts − Σ position cost − net deposits; 0 when money is conserved."""
+        t = self.ledger_totals()
+        return (t["wallets"] + t["isolated"] + t["fee_pool"] + t["insurance"] + t["bad_debt"]
+                - t["position_cost"] - t["net_deposits"])
+
+    def check_invariants(self):
+        """Raise AssertionError unless money is conserved, positions net to zero per
+        instrument, open-order exposure matches the resting orders and each book is sound.
+        O(accounts × instruments + orders)."""
+        gap = self.conservation_gap()
+        if gap != 0:
+            raise LedgerInvariantError(f"conservation identity broken by {gap} atoms: {self.ledger_totals()}")
+        n = self.n_acct
+        arr = self._np
+        for i in range(self.n_instr):
+            net = int(arr["size"][i, :n].sum())
+            if net != 0:
+                raise LedgerInvariantError(f"instrument {i}: positions net to {net} lots, not 0")
+            book = self.books[i]
+            book.check_invariants()
+            buy = np.zeros(n, np.int64)
+            sell = np.zeros(n, np.int64)
+            for oid, q, p in book.iter_orders():
+                if not (self.o_flags[oid] & F_RESTING) or self.o_open[oid] != q:
+                    raise LedgerInvariantError(f"order {oid}: registry disagrees with the book")
+                if not (self.o_flags[oid] & F_REDUCE_ONLY):
+                    if self.o_side[oid] == 0:
+                        buy[self.o_acct[oid]] += q * p * self.k[i]
+                    else:
+                        sell[self.o_acct[oid]] += q * p * self.k[i]
+            if not (np.array_equal(buy, arr["buy_open"][i, :n])
+                    and np.array_equal(sell, arr["sell_open"][i, :n])):
+                raise LedgerInvariantError(f"instrument {i}: open-order exposure disagrees with the book")
+
+    # ------------------------------------------------------------------ arrays
+    def arrays(self):
+        """Views of the state arrays trimmed to the open accounts (shared memory, not copies):
+        wallet[a]; size/cost/iso/lev/mode/buy_open/sell_open[instr, a]."""
+        n = self.n_acct
+        arr = self._np
+        out = {"wallet": arr["wallet"][:n], "acct_flags": arr["acct_flags"][:n]}
+        for name in ("size", "cost", "iso", "lev", "mode", "buy_open", "sell_open"):
+            out[name] = arr[name][:, :n]
+        for name in ("k", "mark", "index", "last", "maker_fee", "taker_fee", "liq_fee",
+                     "tier_floor", "tier_mmr", "tier_cum", "tier_maxlev", "n_tiers"):
+            out[name] = arr[name]
+        return out
+
+    def book(self, int instr):
+        self._check_instr(instr)
+        return self.books[instr]
+
+    @property
+    def next_order_id(self):
+        return self.next_oid
+
+
+class LedgerInvariantError(AssertionError):
+    """The venue's state broke an invariant (a bug, never a user error)."""

@@ -1,0 +1,78 @@
+"""Venue presets as data: one TOML file per venue, loaded into a typed :class:`VenuePreset`.
+
+>>> from exchange.presets import load_preset, list_presets
+>>> list_presets()
+['binance_usdm', 'bitmex', 'bybit_linear', 'drift', 'dydx_v4', 'hyperliquid']
+>>> preset = load_preset("hyperliquid")
+>>> preset.liquidation.waterfall
+('market', 'backstop', 'adl')
+>>> cheaper = preset.with_overrides({"instruments.BTC.taker_fee_rate": "0.0004"})
+>>> cheaper.instrument("BTC").taker_fee_rate
+40000
+
+File format
+-----------
+Top-level tables, each checked for unknown keys (a typo is an error that suggests the
+nearest known key):
+
+``[venue]``
+    ``name``, ``display_name``, ``settle_asset``, ``settle_decimals`` (default 6),
+    ``mark_method`` (one of :data:`~exchange.presets.params.MARK_METHODS`),
+    ``oracle_cadence_ms``.
+``[funding]``
+    see :class:`~exchange.presets.params.FundingParams`.
+``[margin]`` and ``[margin.partial_liquidation]``
+    see :class:`~exchange.presets.params.MarginParams` and
+    :class:`~exchange.presets.params.PartialLiquidationParams`.
+``[liquidation]``
+    ``waterfall`` (ordered module names), ``adl_policy``, fund sizes… see
+    :class:`~exchange.presets.params.LiquidationParams`.
+``[instruments.SYMBOL]``
+    ``base``, ``quote``, ``settle`` (default: the venue's), ``tick_size``, ``lot_size``,
+    ``min_notional``, ``max_order_qty``, ``max_market_qty``, ``price_band_rate``,
+    ``market_take_bound_rate``, ``maker_fee_rate``, ``taker_fee_rate``,
+    ``liquidation_fee_rate``, ``impact_notional``, ``max_position_notional`` and
+    ``tiers = [{floor, mmr, max_leverage, cum}, …]`` (``cum`` optional; when given it must
+    equal the value the cum rule computes — a check against typos in transcribed tables).
+
+Value conventions (one for each kind, no exceptions):
+
+- **Rates** (keys ending in ``_rate``) are decimal **strings of the fraction**: ``"0.0005"`` is
+  0.05 %, ``"0.04"`` is 4 %. They convert exactly to parts per 10⁸; a finer value is an error.
+  TOML floats are refused everywhere (they are binary and inexact); the integer ``0`` is allowed.
+- **Money** (``min_notional``, ``insurance_fund``, tier ``floor``…) is a decimal string or an
+  integer in units of the settlement asset (``"100"`` = 100 USDT), converted exactly to atoms.
+- **Quantities** (``max_order_qty``…) are decimal strings in base-asset units, converted to lots.
+- **Prices / grid** (``tick_size``, ``lot_size``) are decimal strings.
+- Durations and counts are TOML integers whose key names their unit (``_ms``, ``_s``, ``_hours``).
+
+Each shipped file cites the source of every number in comments, with the reference's legend:
+``[C]`` confirmed (``reference/venue-mechanics.md`` section given), ``[3P]`` third-party page
+or mirror only, ``[U]`` unconfirmed — the comment says which reading was chosen — and ``[S]``
+a scenario default that is not a venue fact.
+
+Errors are :class:`~exchange.errors.ConfigError` (a ``ValueError``) naming the file, the dotted
+key, the rule and the value, e.g.
+``binance_usdm.toml: 'instruments.BTCUSDT.taker_fee_rate' must be a rate written as a string
+like "0.0005" … (got 0.0005)``.
+
+The TOML files must ship as package data (``exchange/presets/*.toml``).
+"""
+from __future__ import annotations
+
+from exchange.presets._loader import VenuePreset, list_presets, load_preset, preset_from_dict
+from exchange.presets.params import (ADL_POLICIES, ADL_PRICES, CLOSE_ORDER_TYPES,
+                                     CLOSE_PRICE_LIMITS, FUNDING_AVERAGING, MARK_METHODS,
+                                     PARTIAL_LIQUIDATION_MODES, PRICE_SOURCES,
+                                     SOCIALIZED_POLICIES, SURPLUS_DESTINATIONS,
+                                     WATERFALL_MODULES, FundingParams, LiquidationParams,
+                                     MarginParams, PartialLiquidationParams, VenueParams)
+
+__all__ = [
+    "VenuePreset", "load_preset", "list_presets", "preset_from_dict",
+    "VenueParams", "FundingParams", "MarginParams", "PartialLiquidationParams",
+    "LiquidationParams",
+    "MARK_METHODS", "FUNDING_AVERAGING", "PRICE_SOURCES", "PARTIAL_LIQUIDATION_MODES",
+    "WATERFALL_MODULES", "CLOSE_ORDER_TYPES", "CLOSE_PRICE_LIMITS", "SURPLUS_DESTINATIONS",
+    "ADL_POLICIES", "ADL_PRICES", "SOCIALIZED_POLICIES",
+]

@@ -1,0 +1,287 @@
+"""Typed venue parameters of a preset: attrs frozen classes, validated on construction.
+
+One class per TOML table of a preset file (see :mod:`exchange.presets`): :class:`VenueParams`
+(``[venue]``), :class:`FundingParams` (``[funding]``), :class:`MarginParams` (``[margin]``,
+with :class:`PartialLiquidationParams` in ``[margin.partial_liquidation]``) and
+:class:`LiquidationParams` (``[liquidation]``). Money is in atoms, rates in parts per 1e8
+(:mod:`exchange.units`), durations in the unit their name says.
+
+The ``*_CHOICES`` tuples list the names the rest of the simulator understands; a name outside
+them is a :class:`~exchange.errors.ConfigError` naming the field, the rule and the value.
+"""
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from exchange.errors import ConfigError, invalid
+from exchange.units import RATE_SCALE
+
+__all__ = [
+    "MARK_METHODS", "FUNDING_AVERAGING", "PRICE_SOURCES", "PARTIAL_LIQUIDATION_MODES",
+    "WATERFALL_MODULES", "CLOSE_ORDER_TYPES", "CLOSE_PRICE_LIMITS", "SURPLUS_DESTINATIONS",
+    "ADL_POLICIES", "ADL_PRICES", "SOCIALIZED_POLICIES",
+    "VenueParams", "FundingParams", "PartialLiquidationParams", "MarginParams",
+    "LiquidationParams",
+]
+
+#: how the mark price is formed (reference §1); "last_price" marks at the last trade ("last" is
+#: accepted as an alias). Names of :data:`exchange.oracle.MARK_METHODS`; a
+#: ``"package.module:Class"`` import path is accepted too.
+MARK_METHODS = ("binance", "hyperliquid", "bitmex", "dydx", "drift", "last_price")
+_MARK_ALIASES = {"last": "last_price"}
+#: how premium samples are averaged over a funding interval (reference §2); the modes of
+#: :data:`exchange.funding.AVERAGING_MODES` ("twap": duration-weighted mean, BitMEX's 8 h TWAP)
+FUNDING_AVERAGING = ("time_weighted", "linear_weights", "twap", "mean",
+                     "minute_median_hourly_mean", "twap_spread")
+#: a price a rule reads: the mark price or the oracle / index price
+PRICE_SOURCES = ("mark", "oracle")
+#: how much of a distressed position one liquidation step may close (reference §4)
+PARTIAL_LIQUIDATION_MODES = (
+    "none",            # close everything at once
+    "tier_step_down",  # Binance/Bybit/BitMEX: close what brings the account to a lower tier
+    "fraction",        # Hyperliquid: a fixed fraction above a notional threshold, cooldown
+    "per_block",       # dYdX: a fraction per block, min/max notional, max insurance loss
+    "shortfall",       # Drift: full below a shortfall, else a share growing with time
+)
+#: liquidation waterfall modules (DESIGN.md "Liquidation waterfall")
+WATERFALL_MODULES = ("market", "auction", "backstop", "insurance", "socialized", "adl")
+#: order type the market module sends into the book
+CLOSE_ORDER_TYPES = ("ioc", "fok", "market")
+#: worst price that order accepts
+CLOSE_PRICE_LIMITS = ("bankruptcy", "dydx_fillable", "oracle_fee", "none")
+#: who keeps collateral left above the bankruptcy price after a liquidation close
+SURPLUS_DESTINATIONS = ("insurance", "trader")
+#: ADL ranking (reference §4): Binance PnL%×margin ratio, BitMEX PnL%×effective leverage,
+#: Hyperliquid (mark/entry)×(notional/account value), dYdX random start, pro rata, min haircut
+ADL_POLICIES = ("binance", "bitmex", "hyperliquid", "random", "pro_rata", "min_haircut",
+                "none")
+#: price at which ADL closes the counterparties
+ADL_PRICES = ("bankruptcy", "previous_mark", "oracle")
+#: socialized loss: haircut of winners' profit (BitMEX 2015 clawback) or per unit of open
+#: position on both sides (Drift cumulative funding)
+SOCIALIZED_POLICIES = ("profit_pro_rata", "position_pro_rata", "none")
+
+
+def _bad(field: str, rule: str, value) -> ConfigError:
+    return invalid(field, rule, value, error=ConfigError)  # type: ignore[return-value]
+
+
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def _choice(choices: tuple[str, ...], import_path: bool = False):
+    def check(_inst, attribute, value) -> None:
+        if value in choices:
+            return
+        if import_path and isinstance(value, str) and _IMPORT_PATH.match(value):
+            return
+        rule = "one of " + ", ".join(repr(c) for c in choices)
+        raise _bad(attribute.name, rule + (" or a 'package.module:Class' path" if import_path
+                                           else ""), value)
+    return check
+
+
+def _is_import_path(value) -> bool:
+    return isinstance(value, str) and bool(_IMPORT_PATH.match(value))
+
+
+def _mark_alias(value):
+    return _MARK_ALIASES.get(value, value) if isinstance(value, str) else value
+
+
+def _int_min(minimum: int):
+    def check(_inst, attribute, value) -> None:
+        if type(value) is not int or value < minimum:
+            raise _bad(attribute.name, f"an int >= {minimum}", value)
+    return check
+
+
+def _nonneg(_inst, attribute, value) -> None:
+    """An amount of atoms: an int >= 0."""
+    if type(value) is not int or value < 0:
+        raise _bad(attribute.name, ">= 0", value)
+
+
+def _rate(lo: int, hi: int):
+    """An int rate in [lo, hi]."""
+    def check(_inst, attribute, value) -> None:
+        if type(value) is not int or not lo <= value <= hi:
+            raise _bad(attribute.name, f"an int rate in [{lo}, {hi}] (parts per 1e8)", value)
+    return check
+
+
+def _optional(check):
+    def wrapped(inst, attribute, value) -> None:
+        if value is not None:
+            check(inst, attribute, value)
+    return wrapped
+
+
+def _name(_inst, attribute, value) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise _bad(attribute.name, "a non-empty string", value)
+
+
+_ANY_RATE = _rate(-RATE_SCALE, RATE_SCALE)
+_FRACTION = _rate(0, RATE_SCALE)
+
+
+@attrs.frozen(kw_only=True)
+class VenueParams:
+    """``[venue]``: identity, settlement asset and price cadence.
+
+    >>> VenueParams(name="x", display_name="X", settle_asset="USDT", mark_method="binance",
+    ...             oracle_cadence_ms=1000).settle_decimals
+    6
+    """
+
+    name: str = attrs.field(validator=_name)
+    display_name: str = attrs.field(validator=_name)
+    settle_asset: str = attrs.field(validator=_name)
+    settle_decimals: int = attrs.field(default=6, validator=_int_min(0))
+    mark_method: str = attrs.field(converter=_mark_alias,
+                                   validator=_choice(MARK_METHODS, import_path=True))
+    oracle_cadence_ms: int = attrs.field(validator=_int_min(1))
+
+
+@attrs.frozen(kw_only=True)
+class FundingParams:
+    """``[funding]``: premium sampling, rate formula, caps and payment schedule (reference §2).
+
+    ``F = P_avg + clamp(interest − P_avg, ±clamp)`` per ``interval_hours``; ``clamp_rate=None``
+    means no clamp term (``F = P_avg + interest``, dYdX). ``cap_rate`` bounds the rate of one
+    payment (one payment every ``pay_every_hours`` pays ``F · pay_every/interval``); with
+    ``averaging="twap_spread"`` (Drift) it clamps the mark-oracle TWAP spread instead, before
+    the ``amortisation_hours`` division. ``cap_hit_interval_hours`` (Binance): interval the
+    venue switches to once the cap is hit (0 = never). ``fixed_ahead_intervals`` (BitMEX): the
+    rate is fixed that many intervals before it is paid.
+    """
+
+    interval_hours: int = attrs.field(validator=_int_min(1))
+    sampling_interval_s: int = attrs.field(validator=_int_min(1))
+    averaging: str = attrs.field(validator=_choice(FUNDING_AVERAGING))
+    interest_rate: int = attrs.field(validator=_ANY_RATE)
+    clamp_rate: int | None = attrs.field(default=None, validator=_optional(_FRACTION))
+    cap_rate: int | None = attrs.field(default=None, validator=_optional(_FRACTION))
+    payment_price: str = attrs.field(validator=_choice(PRICE_SOURCES))
+    pay_every_hours: int = attrs.field(validator=_int_min(1))
+    amortisation_hours: int = attrs.field(default=0, validator=_int_min(0))
+    cap_hit_interval_hours: int = attrs.field(default=0, validator=_int_min(0))
+    fixed_ahead_intervals: int = attrs.field(default=0, validator=_int_min(0))
+
+    def __attrs_post_init__(self) -> None:
+        if self.interval_hours % self.pay_every_hours:
+            raise _bad("pay_every_hours", f"a divisor of interval_hours ({self.interval_hours})",
+                       self.pay_every_hours)
+        if self.averaging == "twap_spread" and self.amortisation_hours == 0:
+            raise _bad("amortisation_hours", "> 0 when averaging is 'twap_spread'",
+                       self.amortisation_hours)
+
+
+@attrs.frozen(kw_only=True)
+class PartialLiquidationParams:
+    """``[margin.partial_liquidation]``: how much one liquidation step may close.
+
+    Fields used per ``mode`` (others stay 0):
+
+    - ``tier_step_down``: none (the step closes what brings the account into a lower tier).
+    - ``fraction`` (Hyperliquid): positions above ``threshold_notional_atoms`` close
+      ``fraction_rate`` per order; after a partial, a ``cooldown_ms`` window in which orders are
+      full-size if ``cooldown_full_size`` (else no further liquidation during it).
+    - ``per_block`` (dYdX): ``fraction_rate`` of the position per ``step_ms``, at least
+      ``min_notional_atoms``, at most ``max_notional_per_step_atoms`` per account and
+      ``max_insurance_loss_per_step_atoms`` of insurance-fund loss per step.
+    - ``shortfall`` (Drift): full close when the margin shortfall is below
+      ``full_below_shortfall_atoms``, else ``initial_fraction_rate`` growing linearly to 100 %
+      over ``duration_ms``.
+    """
+
+    mode: str = attrs.field(validator=_choice(PARTIAL_LIQUIDATION_MODES))
+    threshold_notional_atoms: int = attrs.field(default=0, validator=_nonneg)
+    fraction_rate: int = attrs.field(default=0, validator=_FRACTION)
+    cooldown_ms: int = attrs.field(default=0, validator=_int_min(0))
+    cooldown_full_size: bool = attrs.field(default=True)
+    min_notional_atoms: int = attrs.field(default=0, validator=_nonneg)
+    max_notional_per_step_atoms: int = attrs.field(default=0, validator=_nonneg)
+    max_insurance_loss_per_step_atoms: int = attrs.field(default=0, validator=_nonneg)
+    step_ms: int = attrs.field(default=0, validator=_int_min(0))
+    full_below_shortfall_atoms: int = attrs.field(default=0, validator=_nonneg)
+    initial_fraction_rate: int = attrs.field(default=0, validator=_FRACTION)
+    duration_ms: int = attrs.field(default=0, validator=_int_min(0))
+
+    def __attrs_post_init__(self) -> None:
+        if type(self.cooldown_full_size) is not bool:
+            raise _bad("cooldown_full_size", "a bool", self.cooldown_full_size)
+        required = {"fraction": ("fraction_rate",),
+                    "per_block": ("fraction_rate", "step_ms"),
+                    "shortfall": ("duration_ms",)}.get(self.mode, ())
+        for name in required:
+            if getattr(self, name) <= 0:
+                raise _bad(name, f"> 0 when mode is {self.mode!r}", getattr(self, name))
+
+
+@attrs.frozen(kw_only=True)
+class MarginParams:
+    """``[margin]``: which price triggers liquidation, alerts and margin buffers.
+
+    ``alert_thresholds_pct``: margin-call levels as percents of maintenance usage (margin ratio),
+    strictly increasing in (0, 100]. ``liquidation_buffer_rate`` (Drift): a liquidation ends
+    only when margin ≥ MM·(1 + buffer). ``withdrawal_margin_rate`` (Hyperliquid): withdrawals
+    must leave at least this fraction of total notional (besides the initial margin).
+    """
+
+    trigger_price: str = attrs.field(validator=_choice(PRICE_SOURCES))
+    alert_thresholds_pct: tuple[int, ...] = attrs.field(converter=tuple)
+    liquidation_buffer_rate: int = attrs.field(default=0, validator=_FRACTION)
+    withdrawal_margin_rate: int = attrs.field(default=0, validator=_FRACTION)
+    partial_liquidation: PartialLiquidationParams = attrs.field(
+        validator=attrs.validators.instance_of(PartialLiquidationParams))
+
+    def __attrs_post_init__(self) -> None:
+        prev = 0
+        for pct in self.alert_thresholds_pct:
+            if type(pct) is not int or not prev < pct <= 100:
+                raise _bad("alert_thresholds_pct",
+                           "strictly increasing ints in (0, 100]", list(self.alert_thresholds_pct))
+            prev = pct
+
+
+@attrs.frozen(kw_only=True)
+class LiquidationParams:
+    """``[liquidation]``: the waterfall and the parameters of its modules.
+
+    ``waterfall`` is the ordered tuple of module names (:data:`WATERFALL_MODULES`); a deficit
+    that no module covers goes to the bad-debt account. ``backstop_trigger_rate``: the backstop
+    takes over when equity < this fraction of MM (Hyperliquid 2/3). Fund sizes are atoms.
+    """
+
+    waterfall: tuple[str, ...] = attrs.field(converter=tuple)
+    close_order: str = attrs.field(validator=_choice(CLOSE_ORDER_TYPES))
+    close_price_limit: str = attrs.field(validator=_choice(CLOSE_PRICE_LIMITS))
+    surplus_to: str = attrs.field(validator=_choice(SURPLUS_DESTINATIONS))
+    adl_policy: str = attrs.field(default="none", validator=_choice(ADL_POLICIES, import_path=True))
+    adl_price: str = attrs.field(default="bankruptcy", validator=_choice(ADL_PRICES))
+    socialized_policy: str = attrs.field(default="none", validator=_choice(SOCIALIZED_POLICIES))
+    insurance_fund_atoms: int = attrs.field(default=0, validator=_nonneg)
+    backstop_capital_atoms: int = attrs.field(default=0, validator=_nonneg)
+    backstop_trigger_rate: int = attrs.field(default=0, validator=_FRACTION)
+
+    def __attrs_post_init__(self) -> None:
+        wf = self.waterfall
+        rule = ("a non-empty list of distinct module names from "
+                + ", ".join(repr(m) for m in WATERFALL_MODULES)
+                + " or 'package.module:Class' paths")
+        if (not wf or len(set(wf)) != len(wf)
+                or any(m not in WATERFALL_MODULES and not _is_import_path(m) for m in wf)):
+            raise _bad("waterfall", rule, list(wf))
+        if "adl" in wf and self.adl_policy == "none":
+            raise _bad("adl_policy", "a ranking policy (not 'none') when 'adl' is in the waterfall",
+                       self.adl_policy)
+        if "socialized" in wf and self.socialized_policy == "none":
+            raise _bad("socialized_policy", "a policy (not 'none') when 'socialized' is in the "
+                       "waterfall", self.socialized_policy)
+        if "backstop" in wf and self.backstop_trigger_rate == 0:
+            raise _bad("backstop_trigger_rate", "> 0 when 'backstop' is in the waterfall",
+                       self.backstop_trigger_rate)
