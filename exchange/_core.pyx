@@ -271,6 +271,24 @@ cdef class VenueCore:
         self._emit(kind, code, instr, acct, oid, side, price, qty, a1, a2, a3, flag)
         return self.seq
 
+    def emit_batch(self, int kind, int instr, const int64_t[:] accts, const int64_t[:] qtys,
+                   const int64_t[:] a1s, int64_t price, int64_t a2, const uint8_t[:] flags):
+        """Append one event per row (funding payments, bulk updates). O(n)."""
+        cdef Py_ssize_t j, n = accts.shape[0]
+        if qtys.shape[0] != n or a1s.shape[0] != n or flags.shape[0] != n:
+            raise InvalidCommandError(f"'accts', 'qtys', 'a1s', 'flags' must have the same length (got {n}, "
+                                      f"{qtys.shape[0]}, {a1s.shape[0]}, {flags.shape[0]})")
+        for j in range(n):
+            self._emit(kind, 0, instr, accts[j], 0, 0, price, qtys[j], a1s[j], a2, 0, flags[j])
+        return self.seq
+
+    def credit_fee_pool(self, int64_t atoms):
+        """Credit the fee pool with money the caller already took from traders' balances in
+        the arrays (funding's rounding remainder). Only for layers that moved that money."""
+        if atoms < 0:
+            raise InvalidCommandError(f"'atoms' must be >= 0 (got {atoms})")
+        self.fee_pool += atoms
+
     def drain_events(self):
         """Event records since the last drain (EVENT_DTYPE); empties the buffer. O(n)."""
         cdef object out = np.empty(self.n_ev, EVENT_DTYPE)

@@ -16,6 +16,7 @@ never renumbered, only added.
 from __future__ import annotations
 
 import enum
+from typing import Self
 
 from matching.codes import MatchCode
 
@@ -37,7 +38,7 @@ class RejectReason(enum.IntEnum):
 
     description: str
 
-    def __new__(cls, value: int, description: str) -> "RejectReason":
+    def __new__(cls, value: int, description: str) -> Self:
         member = int.__new__(cls, value)
         member._value_ = value
         member.description = description
@@ -89,7 +90,7 @@ class RejectReason(enum.IntEnum):
         return _SUBSYSTEMS[self.value // 1000]
 
     @classmethod
-    def from_match_code(cls, code: int) -> "RejectReason":
+    def from_match_code(cls, code: int) -> RejectReason:
         """The reason for a non-zero :class:`~matching.codes.MatchCode` returned by the book.
 
         Cost: O(1).

@@ -46,7 +46,7 @@ class ConfigError(ExchangeError, ValueError):
     key: str | None = None
 
     @classmethod
-    def for_key(cls, source: str | None, key: str, rule: str, value: Any) -> "ConfigError":
+    def for_key(cls, source: str | None, key: str, rule: str, value: Any) -> ConfigError:
         """Build the loader's message for ``key`` (a dotted path) of ``source`` (a file name).
 
         >>> str(ConfigError.for_key("x.toml", "venue.name", "a non-empty string", ""))

@@ -51,6 +51,7 @@ Unconfirmed points ([U] in the reference) and the reading chosen:
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Any, Mapping, Protocol, runtime_checkable
 
 import attrs
@@ -66,7 +67,7 @@ __all__ = [
     "PremiumSampler", "PremiumSummary", "FundingRate",
     "FundingRule", "BinanceFundingRule", "BybitFundingRule", "BitMexFundingRule",
     "HyperliquidFundingRule", "DydxFundingRule", "DriftFundingRule",
-    "FUNDING_RULES", "make_funding_rule",
+    "ParamsFundingRule", "FUNDING_RULES", "make_funding_rule",
     "FundingIndex", "FundingScheduler", "FundingRateFixed", "FundingSkipped", "FundingFrozen",
     "FundingResumed",
     "settle_funding", "settle_funding_index",
@@ -163,9 +164,10 @@ class PremiumSampler:
     - ``"linear_weights"`` (Bybit): weights 1, 2, …, n by sample count, latest heaviest;
     - ``"twap"`` (BitMEX 8 h TWAP): weight = time since the previous sample (or period start);
     - ``"mean"`` (Hyperliquid, 5 s samples averaged over the hour): plain mean;
-    - ``"minute_median_hourly_mean"`` (dYdX): per-block samples; each minute (aligned to the
-      period start, a sample at a minute's end belongs to it) becomes the median of its samples
-      padded with zeros to ``min_votes``; the period's premium is the mean of the minute values;
+    - ``"minute_median_hourly_mean"`` (dYdX): per-block samples (``cadence_ns`` = block time);
+      each ``window_ns`` (a minute, aligned to the period start; a sample at a window's end
+      belongs to it) becomes the median of its samples padded with zeros to ``min_votes``; the
+      period's premium is the mean of the window values;
     - ``"twap_spread"`` (Drift): samples the mark (book mid, else the ``mark_ticks`` passed in)
       and the oracle; time-weighted like ``"twap"``; the summary carries both TWAPs.
 
@@ -173,7 +175,8 @@ class PremiumSampler:
     """
 
     def __init__(self, averaging: str, cadence_ns: int, impact_notional: float, *,
-                 t0_ns: int = 0, vote_clamp: int | None = None, min_votes: int = 15) -> None:
+                 t0_ns: int = 0, vote_clamp: int | None = None, min_votes: int = 15,
+                 window_ns: int = MINUTE_NS) -> None:
         if averaging not in AVERAGING_MODES:
             raise invalid("averaging", f"one of {list(AVERAGING_MODES)}", averaging, error=ConfigError)
         self.averaging = averaging
@@ -185,6 +188,7 @@ class PremiumSampler:
         self.impact_notional = impact_notional
         self.vote_clamp = None if vote_clamp is None else _check_int("vote_clamp", vote_clamp, lo=0)
         self.min_votes = _check_int("min_votes", min_votes, lo=1)
+        self.window_ns = _check_int("window_ns", window_ns, lo=1)
         self.reset(_check_int("t0_ns", t0_ns))
 
     # -- COMMANDS --
@@ -197,7 +201,7 @@ class PremiumSampler:
         self._den = 0.0
         self._num2 = 0.0            # twap_spread: Σ dt·oracle
         self._ts_prev = ts_start_ns
-        self._minute_end = ts_start_ns + MINUTE_NS
+        self._minute_end = ts_start_ns + self.window_ns
         self._votes: list[float] = []
         self._minute_sum = 0.0
         self._minutes = 0
@@ -292,7 +296,7 @@ class PremiumSampler:
                 minute_sum += self._minute_value(votes)
                 minutes += 1
                 votes = []
-                end += MINUTE_NS
+                end += self.window_ns
             avg = minute_sum / minutes if minutes else 0.0
         elif self.averaging == "twap_spread":
             if self._den > 0:
@@ -323,7 +327,7 @@ class PremiumSampler:
             self._minute_sum += self._minute_value(self._votes)
             self._minutes += 1
             self._votes = []
-            self._minute_end += MINUTE_NS
+            self._minute_end += self.window_ns
 
 
 # -- RULES -----------------------------------------------------------------------------------
@@ -351,8 +355,9 @@ class FundingRule(Protocol):
     (how its :class:`PremiumSampler` samples), ``payment_price`` (``"mark"``, ``"oracle"`` or
     ``"oracle_twap"``), ``accrual`` (``"snapshot"``: positions open at the timestamp pay
     ``q·price·rate``; ``"index"``: a cumulative funding index accrues and positions pay its
-    change), ``announce_ahead`` (the rate computed now is paid at the next settlement),
-    ``interval_on_cap_ns`` (switch to this interval once the cap is hit, or None).
+    change), ``fixed_ahead_intervals`` (the rate computed now is paid that many settlements
+    later; 0 = paid now), ``interval_on_cap_ns`` (switch to this interval once the cap is hit,
+    or None). Rules also offer ``make_sampler(impact_notional)``.
     """
 
     name: str
@@ -361,7 +366,7 @@ class FundingRule(Protocol):
     sample_ns: int
     payment_price: str
     accrual: str
-    announce_ahead: bool
+    fixed_ahead_intervals: int
     interval_on_cap_ns: int | None
 
     def compute(self, summary: PremiumSummary, interval_ns: int) -> FundingRate: ...
@@ -375,7 +380,7 @@ class _RuleBase:
     sample_ns = 5 * NS_PER_S
     payment_price = "mark"
     accrual = "snapshot"
-    announce_ahead = False
+    fixed_ahead_intervals = 0
     interval_on_cap_ns: int | None = None
     vote_clamp: int | None = None
 
@@ -462,13 +467,14 @@ class BybitFundingRule(BinanceFundingRule):
 class BitMexFundingRule(_RuleBase):
     """BitMEX [C]: ``F = P_avg + clamp(r - P_avg, ±0.05 %)`` over an 8 h TWAP of per-minute
     samples, ``|F| ≤ 0.75·(IMR - MMR)`` (0.375 % for 1 %/0.5 %) [3P], the cap's magnitude rounded
-    down. The rate is fixed one interval ahead (``announce_ahead``). No interval scaling."""
+    down. The rate is fixed one interval ahead (``fixed_ahead_intervals = 1``). No interval
+    scaling."""
 
     name = "bitmex"
     averaging = "twap"
     sample_ns = 60 * NS_PER_S
     payment_price = "mark"
-    announce_ahead = True
+    fixed_ahead_intervals = 1
 
     def __init__(self, *, interest: int = 10_000, clamp: int = 50_000, imr: int = 1_000_000,
                  mmr: int = 500_000, interval_ns: int = EIGHT_HOURS_NS) -> None:
@@ -584,6 +590,117 @@ class DriftFundingRule(_RuleBase):
         return FundingRate(0, 0)
 
 
+class ParamsFundingRule(_RuleBase):
+    """A funding rule built from a preset's ``[funding]`` table
+    (:class:`exchange.presets.params.FundingParams`, or any object or mapping with its fields).
+
+    Semantics of the table: ``F = P_avg + clamp(interest - P_avg, ±clamp)`` is the rate per
+    ``interval_hours`` (``clamp_rate=None``: ``F = P_avg + interest``, dYdX); a payment every
+    ``pay_every_hours`` pays ``F · pay_every / interval`` (half-even), bounded by ``cap_rate`` per
+    payment (Binance's ``/(8/N)`` is ``interval_hours=8, pay_every_hours=N``; Hyperliquid's
+    hourly 1/8 is ``8, 1``). With ``averaging="twap_spread"`` (Drift) a payment pays
+    ``clamp(mT - oT + interest·oT, ±cap·oT) / oT · pay_every / amortisation_hours`` and is
+    skipped when mark and oracle diverge by more than ``max_divergence``.
+    ``cap_hit_interval_hours`` > 0: the payment interval after the cap is hit (Binance).
+    ``fixed_ahead_intervals``: the rate is paid that many settlements after it is fixed (BitMEX).
+    Accrual is through a funding index for the dYdX and Drift averagings
+    (``minute_median_hourly_mean``, ``twap_spread``), else a snapshot. For
+    ``minute_median_hourly_mean``, ``sampling_interval_s`` is the median window (dYdX's 60 s
+    funding-sample epoch) and votes are taken every ``vote_ns`` (a block, 1 s).
+    """
+
+    name = "params"
+    _FIELDS = ("interval_hours", "sampling_interval_s", "averaging", "interest_rate", "clamp_rate",
+               "cap_rate", "payment_price", "pay_every_hours", "amortisation_hours",
+               "cap_hit_interval_hours", "fixed_ahead_intervals")
+
+    def __init__(self, *, interval_hours: int, sampling_interval_s: int, averaging: str,
+                 interest_rate: int, pay_every_hours: int, payment_price: str = "mark",
+                 clamp_rate: int | None = None, cap_rate: int | None = None,
+                 amortisation_hours: int = 0, cap_hit_interval_hours: int = 0,
+                 fixed_ahead_intervals: int = 0, max_divergence: int = 10_000_000,
+                 vote_ns: int = NS_PER_S) -> None:
+        pay_every = _check_int("pay_every_hours", pay_every_hours, lo=1)
+        super().__init__(pay_every * HOUR_NS)
+        self.rate_interval_ns = _check_int("interval_hours", interval_hours, lo=1) * HOUR_NS
+        if averaging not in AVERAGING_MODES:
+            raise invalid("averaging", f"one of {list(AVERAGING_MODES)}", averaging, error=ConfigError)
+        self.averaging = averaging
+        window = _check_int("sampling_interval_s", sampling_interval_s, lo=1) * NS_PER_S
+        self.window_ns = window
+        if averaging == "minute_median_hourly_mean":
+            self.sample_ns = min(_check_int("vote_ns", vote_ns, lo=1), window)
+        else:
+            self.sample_ns = window
+        self.interest = _check_int("interest_rate", interest_rate, -RATE_SCALE, RATE_SCALE)
+        self.clamp = None if clamp_rate is None else _check_int("clamp_rate", clamp_rate, 0, RATE_SCALE)
+        self.cap = None if cap_rate is None else _check_int("cap_rate", cap_rate, 0, RATE_SCALE)
+        if payment_price not in ("mark", "oracle", "oracle_twap"):
+            raise invalid("payment_price", "one of 'mark', 'oracle', 'oracle_twap'", payment_price,
+                          error=ConfigError)
+        self.payment_price = payment_price
+        self.amortisation_ns = _check_int("amortisation_hours", amortisation_hours, lo=0) * HOUR_NS
+        if averaging == "twap_spread" and not self.amortisation_ns:
+            raise invalid("amortisation_hours", "> 0 when averaging is 'twap_spread'",
+                          amortisation_hours, error=ConfigError)
+        hit = _check_int("cap_hit_interval_hours", cap_hit_interval_hours, lo=0)
+        self.interval_on_cap_ns = hit * HOUR_NS if hit else None
+        self.fixed_ahead_intervals = _check_int("fixed_ahead_intervals", fixed_ahead_intervals, lo=0)
+        self.max_divergence = _check_int("max_divergence", max_divergence, 0, 100 * RATE_SCALE)
+        self.accrual = "index" if averaging in ("minute_median_hourly_mean", "twap_spread") \
+            else "snapshot"
+
+    @classmethod
+    def from_params(cls, params: Any) -> "ParamsFundingRule":
+        """From a FundingParams-like object or a mapping of its fields (missing optional fields
+        take their defaults)."""
+        if isinstance(params, Mapping):
+            return cls(**params)
+        return cls(**{f: getattr(params, f) for f in cls._FIELDS if hasattr(params, f)})
+
+    def make_sampler(self, impact_notional: float, *, t0_ns: int = 0) -> PremiumSampler:
+        return PremiumSampler(self.averaging, self.sample_ns, impact_notional, t0_ns=t0_ns,
+                              window_ns=self.window_ns)
+
+    def compute(self, summary: PremiumSummary, interval_ns: int) -> FundingRate:
+        if self.averaging == "twap_spread":
+            return self._compute_spread(summary, interval_ns)
+        p = summary.premium_avg
+        f = p + self.interest if self.clamp is None else clamped_premium_rate(p, self.interest, self.clamp)
+        rate = div_round_half_even(f * interval_ns, self.rate_interval_ns)
+        capped = False
+        if self.cap is not None:
+            rate, capped = _cap(rate, -self.cap, self.cap)
+        return FundingRate(rate=rate, rate_8h=div_round_half_even(f * EIGHT_HOURS_NS,
+                                                                  self.rate_interval_ns),
+                           capped=capped)
+
+    def _compute_spread(self, summary: PremiumSummary, interval_ns: int) -> FundingRate:
+        mt, ot = summary.mark_twap, summary.oracle_twap
+        if mt is None or ot is None:
+            return FundingRate(0, 0, skip_reason="no mark/oracle samples in the period")
+        lm, lo = summary.last_mark, summary.last_oracle
+        if lm is not None and lo and abs(lm - lo) * RATE_SCALE > self.max_divergence * lo:
+            return FundingRate(0, 0, skip_reason=(
+                f"mark {lm} and oracle {lo} diverge by more than "
+                f"{self.max_divergence / RATE_SCALE:.2%}"))
+        spread = mt - ot + self.interest / RATE_SCALE * ot
+        capped = False
+        if self.cap is not None:
+            k = self.cap / RATE_SCALE * ot
+            capped = abs(spread) >= k
+            spread = min(max(spread, -k), k)
+        period_rate = spread / ot
+        rate = round_half_even(period_rate * RATE_SCALE * interval_ns / self.amortisation_ns)
+        return FundingRate(rate=rate, rate_8h=round_half_even(
+            period_rate * RATE_SCALE * EIGHT_HOURS_NS / self.amortisation_ns), capped=capped)
+
+    def initial_rate(self, interval_ns: int) -> FundingRate:
+        if self.averaging == "twap_spread":
+            return FundingRate(0, 0)
+        return super().initial_rate(interval_ns)
+
+
 #: venue name -> funding rule class
 FUNDING_RULES: dict[str, type] = {
     "binance": BinanceFundingRule,
@@ -595,33 +712,55 @@ FUNDING_RULES: dict[str, type] = {
 }
 
 
-def make_funding_rule(venue_name_or_params: str | Mapping[str, Any]) -> FundingRule:
-    """Build a venue's funding rule from its name (defaults) or from a params mapping with a
-    ``"venue"`` (or ``"rule"``) key and parameter overrides (e.g. a preset's ``[funding]`` table).
+#: preset file names -> rule names
+_VENUE_ALIASES = {"binance_usdm": "binance", "bybit_linear": "bybit", "dydx_v4": "dydx"}
+
+
+def make_funding_rule(venue_name_or_params: Any) -> FundingRule:
+    """Build a funding rule from:
+
+    - a venue name (``"binance"``, ``"hyperliquid"``, … or a preset name such as
+      ``"binance_usdm"``): that venue's rule with its defaults;
+    - a mapping with a ``"venue"`` (or ``"rule"``) key and parameter overrides of that rule;
+    - a preset's ``[funding]`` parameters — an :class:`exchange.presets.params.FundingParams`,
+      an object with a ``funding`` attribute holding one (a loaded preset), or a mapping of its
+      fields (with ``interval_hours``): a :class:`ParamsFundingRule`.
+
+    Anything else, an unknown venue or a bad parameter is a :class:`ConfigError`.
 
     >>> make_funding_rule("hyperliquid").interval_ns == HOUR_NS
     True
     >>> make_funding_rule({"venue": "binance", "interval_ns": 4 * HOUR_NS}).interval_ns // HOUR_NS
     4
     """
-    if isinstance(venue_name_or_params, str):
-        name, params = venue_name_or_params, {}
-    elif isinstance(venue_name_or_params, Mapping):
-        params = dict(venue_name_or_params)
-        name = params.pop("venue", None) or params.pop("rule", None)
-        if name is None:
-            raise ConfigError("funding params must name the rule with a 'venue' key "
-                              f"(got keys {sorted(venue_name_or_params)})")
+    params: Any = venue_name_or_params
+    if not isinstance(params, (str, Mapping)) and hasattr(params, "funding") \
+            and not hasattr(params, "interval_hours"):
+        params = params.funding
+    if isinstance(params, str):
+        name, overrides = params, {}
+    elif isinstance(params, Mapping) and ("venue" in params or "rule" in params):
+        overrides = dict(params)
+        name = overrides.pop("venue", None) or overrides.pop("rule", None)
+    elif isinstance(params, Mapping) or hasattr(params, "interval_hours"):
+        if isinstance(params, Mapping) and "interval_hours" not in params:
+            raise ConfigError("funding params must name the rule with a 'venue' key or be a "
+                              f"preset's [funding] table (got keys {sorted(params)})")
+        try:
+            return ParamsFundingRule.from_params(params)
+        except TypeError as exc:
+            raise ConfigError(f"funding params: {exc}") from exc
     else:
-        raise invalid("funding", "a venue name or a mapping of parameters", venue_name_or_params,
-                      error=ConfigError)
-    cls = FUNDING_RULES.get(str(name).lower())
+        raise invalid("funding", "a venue name, a mapping of parameters or a preset's funding "
+                      "params", venue_name_or_params, error=ConfigError)
+    key = str(name).lower()
+    cls = FUNDING_RULES.get(_VENUE_ALIASES.get(key, key))
     if cls is None:
         raise invalid("funding.venue", f"one of {sorted(FUNDING_RULES)}", name, error=ConfigError)
     try:
-        return cls(**params)
+        return cls(**overrides)
     except TypeError as exc:
-        raise ConfigError(f"funding rule {name!r}: bad parameters {sorted(params)}: {exc}") from exc
+        raise ConfigError(f"funding rule {name!r}: bad parameters {sorted(overrides)}: {exc}") from exc
 
 
 # -- SCHEDULE --------------------------------------------------------------------------------
@@ -661,7 +800,7 @@ class FundingRateFixed:
     capped: bool
     accrual: str
     funding_index: int | None = None
-    next_rate: int | None = None  # announce_ahead venues: the rate fixed now for the next one
+    next_rate: int | None = None  # rates fixed ahead: the rate fixed now, paid later
 
 
 @attrs.frozen
@@ -719,8 +858,10 @@ class FundingScheduler:
         self._anchor_ns = self.t0_ns
         self.next_settlement_ns = self.t0_ns + self.interval_ns
         self.funding_index = FundingIndex(atoms_per_tick_lot) if rule.accrual == "index" else None
-        self.announced: FundingRate | None = rule.initial_rate(self.interval_ns) \
-            if rule.announce_ahead else None
+        # rates fixed ahead (BitMEX): the queue of rates already fixed, oldest first; before any
+        # sample the venue pays the interest-only rate
+        self.fixed_ahead: deque[FundingRate] = deque(
+            [rule.initial_rate(self.interval_ns)] * rule.fixed_ahead_intervals)
         self.frozen = False
         self.freeze_reason: str | None = None
         self.last_rate: int = 0
@@ -768,9 +909,9 @@ class FundingScheduler:
             self._next(ts_ns, interval)
             return FundingSkipped(ts_ns, decision.skip_reason)
         paid, next_rate = decision, None
-        if self.rule.announce_ahead:
-            paid, self.announced = self.announced, decision
-            next_rate = decision.rate
+        if self.fixed_ahead:
+            self.fixed_ahead.append(decision)
+            paid, next_rate = self.fixed_ahead.popleft(), decision.rate
         price = self._payment_price(summary, oracle, mark_ticks)
         index_value = None
         if self.funding_index is not None:

@@ -18,19 +18,38 @@ Funding parameters live in the venue preset, not here.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Iterable, Sequence
 
 import attrs
 
 from exchange.errors import ConfigError, invalid
-from exchange.units import (RATE_SCALE, DecimalLike, atoms_per_tick_lot, atoms_to_decimal,
-                            decimal_to_atoms, decimal_to_lots, decimal_to_ticks, div_ceil,
-                            div_floor, lots_to_decimal, mul_rate_ceil, ticks_to_decimal,
-                            to_decimal)
+from exchange.units import (
+    RATE_SCALE,
+    DecimalLike,
+    atoms_per_tick_lot,
+    atoms_to_decimal,
+    decimal_to_atoms,
+    decimal_to_lots,
+    decimal_to_ticks,
+    div_ceil,
+    div_floor,
+    lots_to_decimal,
+    mul_rate_ceil,
+    ticks_to_decimal,
+    to_decimal,
+)
 
-__all__ = ["MarginTier", "InstrumentSpec", "maintenance_amounts", "make_tiers", "check_tiers",
-           "check_tier_order", "tier_index", "tier_maintenance_margin_atoms"]
+__all__ = [
+    "InstrumentSpec",
+    "MarginTier",
+    "check_tier_order",
+    "check_tiers",
+    "maintenance_amounts",
+    "make_tiers",
+    "tier_index",
+    "tier_maintenance_margin_atoms",
+]
 
 
 # -- validators (house style: 'field' must be RULE (got VALUE)) --------------------------------
@@ -160,12 +179,12 @@ def make_tiers(rows: Iterable[tuple[int, int, int]]) -> tuple[MarginTier, ...]:
     50000000
     """
     rows = list(rows)
+    check_tier_order([MarginTier(notional_floor_atoms=f, mmr=m, max_leverage=lev)
+                      for f, m, lev in rows])
     cums = maintenance_amounts([r[0] for r in rows], [r[1] for r in rows])
-    tiers = tuple(MarginTier(notional_floor_atoms=f, mmr=m, max_leverage=lev,
-                             maintenance_amount_atoms=c)
-                  for (f, m, lev), c in zip(rows, cums))
-    check_tiers(tiers)
-    return tiers
+    return tuple(MarginTier(notional_floor_atoms=f, mmr=m, max_leverage=lev,
+                            maintenance_amount_atoms=c)
+                 for (f, m, lev), c in zip(rows, cums))
 
 
 def check_tiers(tiers: Sequence[MarginTier]) -> None:
@@ -312,14 +331,12 @@ class InstrumentSpec:
             raise _bad("maker_fee_rate", f">= -taker_fee_rate ({-self.taker_fee_rate}) "
                        "(maker rebate larger than taker fee)", self.maker_fee_rate)
         cap = self.max_position_notional_atoms
-        if cap is not None:
-            if type(cap) is not int or cap <= self._floors[-1]:
-                raise _bad("max_position_notional_atoms",
-                           f"None or an int > the last tier floor ({self._floors[-1]} atoms)",
-                           cap)
+        if cap is not None and (type(cap) is not int or cap <= self._floors[-1]):
+            raise _bad("max_position_notional_atoms",
+                       f"None or an int > the last tier floor ({self._floors[-1]} atoms)", cap)
 
     @classmethod
-    def example(cls) -> "InstrumentSpec":
+    def example(cls) -> InstrumentSpec:
         """A small BTCUSDT-like spec for doctests and examples (Binance grid, two tiers)."""
         usdt = 10**6
         return cls(symbol="BTCUSDT", base="BTC", quote="USDT", settle="USDT",

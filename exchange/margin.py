@@ -28,9 +28,10 @@ worked example can be typed as published; they convert exactly (off-grid input i
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from exchange.errors import invalid
 from exchange.instruments import MarginTier
@@ -41,13 +42,24 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "MARGIN_RATIO_INFINITE",
-    "entry_cost_atoms", "position_notional_atoms", "unrealized_pnl_atoms",
-    "initial_margin_atoms", "maintenance_margin_atoms", "margin_ratio_rate",
-    "binance_liquidation_price_exact", "binance_liquidation_price_ticks",
-    "bankruptcy_price_exact", "bankruptcy_price_ticks",
-    "hyperliquid_liquidation_price_exact", "hyperliquid_liquidation_price_ticks",
-    "notional_cap_for_leverage", "max_position_lots", "round_toward_entry",
-    "liquidation_price", "bankruptcy_price", "hyperliquid_liquidation_price",
+    "bankruptcy_price",
+    "bankruptcy_price_exact",
+    "bankruptcy_price_ticks",
+    "binance_liquidation_price_exact",
+    "binance_liquidation_price_ticks",
+    "entry_cost_atoms",
+    "hyperliquid_liquidation_price",
+    "hyperliquid_liquidation_price_exact",
+    "hyperliquid_liquidation_price_ticks",
+    "initial_margin_atoms",
+    "liquidation_price",
+    "maintenance_margin_atoms",
+    "margin_ratio_rate",
+    "max_position_lots",
+    "notional_cap_for_leverage",
+    "position_notional_atoms",
+    "round_toward_entry",
+    "unrealized_pnl_atoms",
 ]
 
 #: :func:`margin_ratio_rate` when equity <= 0 ("infinite"); the int64 maximum.
@@ -362,11 +374,11 @@ def max_position_lots(*, price_ticks: int, leverage: int, tiers: Sequence[Margin
 
 # -- HUMAN-UNIT WRAPPERS (worked examples) --------------------------------------------------------
 
-def _fraction_ticks_to_price(spec: "InstrumentSpec", ticks: int | None) -> Decimal | None:
+def _fraction_ticks_to_price(spec: InstrumentSpec, ticks: int | None) -> Decimal | None:
     return None if ticks is None else spec.ticks_to_price(ticks)
 
 
-def liquidation_price(spec: "InstrumentSpec", *, wallet: DecimalLike, size: DecimalLike,
+def liquidation_price(spec: InstrumentSpec, *, wallet: DecimalLike, size: DecimalLike,
                       entry_price: DecimalLike, other_maintenance: DecimalLike = 0,
                       other_upnl: DecimalLike = 0) -> Decimal | None:
     """:func:`binance_liquidation_price_ticks` in human units, with ``spec``'s grid and tiers.
@@ -389,7 +401,7 @@ def liquidation_price(spec: "InstrumentSpec", *, wallet: DecimalLike, size: Deci
     return _fraction_ticks_to_price(spec, ticks)
 
 
-def bankruptcy_price(spec: "InstrumentSpec", *, size: DecimalLike, entry_price: DecimalLike,
+def bankruptcy_price(spec: InstrumentSpec, *, size: DecimalLike, entry_price: DecimalLike,
                      margin: DecimalLike) -> Decimal | None:
     """:func:`bankruptcy_price_ticks` in human units. Cost: O(1).
 
@@ -406,7 +418,7 @@ def bankruptcy_price(spec: "InstrumentSpec", *, size: DecimalLike, entry_price: 
     return _fraction_ticks_to_price(spec, ticks)
 
 
-def hyperliquid_liquidation_price(spec: "InstrumentSpec", *, size: DecimalLike,
+def hyperliquid_liquidation_price(spec: InstrumentSpec, *, size: DecimalLike,
                                   mark_price: DecimalLike, margin_available: DecimalLike,
                                   mmr: int | None = None) -> Decimal | None:
     """:func:`hyperliquid_liquidation_price_ticks` in human units. ``mmr`` defaults to the MMR

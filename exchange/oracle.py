@@ -36,6 +36,7 @@ from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from exchange.errors import ConfigError, invalid
+from exchange.units import RATE_SCALE
 
 __all__ = [
     "RATE_SCALE", "NS_PER_S", "BUY", "SELL",
@@ -49,8 +50,8 @@ __all__ = [
     "MARK_METHODS", "make_mark_method",
 ]
 
-#: rates (clamps, funding rates, interest) are integers in parts per RATE_SCALE: 0.01 % = 10_000
-RATE_SCALE = 10**8
+# rates (clamps, funding rates, interest) are ints in parts per RATE_SCALE (exchange.units):
+# 0.01 % = 10_000
 NS_PER_S = 1_000_000_000
 #: side codes of ``BookLike.impact_price`` (same as :mod:`matching.codes`)
 BUY = 0
@@ -547,9 +548,10 @@ class Index:
         for i, src in enumerate(self.sources):
             p = src.price_at(ts_ns)
             if p is not None:
-                if not (isinstance(p, (int, float)) and math.isfinite(p) and p > 0):
+                p = float(p)
+                if not math.isfinite(p) or p <= 0:
                     raise ValueError(f"source {i} ({src!r}) reported a bad price {p!r}")
-                self._price[i] = float(p)
+                self._price[i] = p
                 self._ts[i] = ts_ns
             ts_i = self._ts[i]
             self._clamped[i] = None
@@ -811,7 +813,9 @@ class HyperliquidMark:
     Choices where the docs say nothing: m1 exists whenever there is an oracle price; before the
     first two-sided book its EMA term is 0 (m1 = oracle). m2 needs a two-sided book; without a
     last trade it is the mid (median of two). ``external_mids(ts_ns)`` returns a sequence of perp
-    mids in ticks (or None); m3 is their plain median (absent when None or empty). The reference
+    mids in ticks (or None); m3 is their plain median (absent when None or empty). A sequence of
+    :class:`PriceSource` objects quoting perp mids in ticks is accepted too (each contributes its
+    latest value once it has reported; m3 is their plain median). The reference
     says the EMA is added "as a 4th input"; with exactly two inputs it makes a third, which is how
     Hyperliquid's docs and their mirrors word it — the mark is then the median of three.
     Cost: O(1) (plus the external mids).
@@ -825,7 +829,11 @@ class HyperliquidMark:
         self.basis_ema = IrregularEMA(tau_ns, nominal)
         self.m2_ema = IrregularEMA(tau_m2_ns, nominal)
         if external_mids is not None and not callable(external_mids):
-            raise ConfigError(f"'external_mids' must be callable or None (got {external_mids!r})")
+            try:
+                external_mids = _SourceMids(external_mids)
+            except TypeError:
+                raise ConfigError("'external_mids' must be a callable, a sequence of price sources "
+                                  f"or None (got {external_mids!r})") from None
         self.external_mids = external_mids
         self._next_publish_ns: int | None = None
         self.mark_ticks: int | None = None
@@ -860,6 +868,23 @@ class HyperliquidMark:
         mark = round_half_even(_median(inputs))
         self.mark_ticks = mark
         return mark
+
+
+class _SourceMids:
+    """Adapts price sources quoting external perp mids (in ticks) to ``external_mids``."""
+
+    def __init__(self, sources: Sequence[PriceSource]) -> None:
+        self.sources = list(sources)
+        if not self.sources or not all(hasattr(s, "price_at") for s in self.sources):
+            raise TypeError("not a sequence of price sources")
+        self._last: list[float | None] = [None] * len(self.sources)
+
+    def __call__(self, ts_ns: int) -> list[float]:
+        for i, src in enumerate(self.sources):
+            p = src.price_at(ts_ns)
+            if p is not None:
+                self._last[i] = float(p)
+        return [p for p in self._last if p is not None]
 
 
 class BitMexMark:

@@ -26,7 +26,6 @@ and the value.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Union
 
 from exchange.errors import invalid
 
@@ -37,14 +36,28 @@ RATE_SCALE = 10**8
 RATE_DECIMALS = 8
 
 #: What the converters accept as an exact decimal value.
-DecimalLike = Union[Decimal, str, int]
+DecimalLike = Decimal | str | int
 
 __all__ = [
-    "RATE_SCALE", "RATE_DECIMALS", "DecimalLike",
-    "div_floor", "div_ceil", "mul_rate_ceil", "mul_rate_floor",
-    "to_decimal", "decimal_to_ticks", "ticks_to_decimal", "decimal_to_lots", "lots_to_decimal",
-    "decimal_to_atoms", "atoms_to_decimal", "decimal_to_rate", "rate_to_decimal",
-    "atoms_per_tick_lot", "format_atoms", "format_rate",
+    "RATE_DECIMALS",
+    "RATE_SCALE",
+    "DecimalLike",
+    "atoms_per_tick_lot",
+    "atoms_to_decimal",
+    "decimal_to_atoms",
+    "decimal_to_lots",
+    "decimal_to_rate",
+    "decimal_to_ticks",
+    "div_ceil",
+    "div_floor",
+    "format_atoms",
+    "format_rate",
+    "lots_to_decimal",
+    "mul_rate_ceil",
+    "mul_rate_floor",
+    "rate_to_decimal",
+    "ticks_to_decimal",
+    "to_decimal",
 ]
 
 
@@ -108,7 +121,7 @@ def to_decimal(value: DecimalLike, field: str = "value") -> Decimal:
     """
     if isinstance(value, Decimal):
         d = value
-    elif isinstance(value, bool) or isinstance(value, float):
+    elif isinstance(value, (bool, float)):
         kind = type(value).__name__
         raise invalid(field, f"a Decimal, a decimal string or an int, not a {kind}", value)
     elif isinstance(value, int):

@@ -112,14 +112,6 @@ cdef class Book:
     cdef int32_t find_c(self, int64_t oid) noexcept nogil
     cdef bint best_c(self, int side, int64_t* price) noexcept nogil
 
-    # -- COMMANDS (Python level) --
-    cpdef int limit(self, int64_t oid, int side, int64_t price, int64_t qty, int tif=*,
-                    int64_t owner=*, int stp=*) except -1
-    cpdef int market(self, int64_t oid, int side, int64_t qty, int64_t protect_price=*,
-                     int64_t owner=*, int stp=*) except -1
-    cpdef bint cancel(self, int64_t oid) except -1
-    cpdef int amend(self, int64_t oid, int64_t qty, int64_t price=*) except -1
-
     # -- internals --
     cdef int _match(self, int64_t oid, int side, int64_t qty, bint has_limit, int64_t limit,
                     int64_t owner, int stp) except -1 nogil

@@ -58,6 +58,21 @@ cdef enum:
     HASH_BITS0 = 14
 
 
+cdef inline int64_t _int64(object value, str field) except? -1:
+    """Exact int64 from an int or numpy integer; floats, bools and strings are refused."""
+    if type(value) is int:
+        try:
+            return <int64_t>value
+        except OverflowError:
+            raise invalid(field, "a 64-bit signed integer", value) from None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise invalid(field, "an integer", value)
+    try:
+        return <int64_t>int(value)
+    except OverflowError:
+        raise invalid(field, "a 64-bit signed integer", value) from None
+
+
 cdef inline uint64_t _bucket(int64_t oid, int shift) noexcept nogil:
     return (<uint64_t>oid * <uint64_t>0x9E3779B97F4A7C15ULL) >> shift
 
@@ -771,49 +786,57 @@ cdef class Book:
         return self.limit_c(oid, side, price, qty, tif, owner, stp)
 
     # ------------------------------------------------- Python-level commands
-    cpdef int limit(self, int64_t oid, int side, int64_t price, int64_t qty, int tif=GTC,
-                    int64_t owner=0, int stp=STP_NONE) except -1:
+    def limit(self, oid, side, price, qty, tif=GTC, owner=0, stp=STP_NONE):
         """Limit order; returns a MatchCode value. O(fills + levels crossed)."""
-        if side != BUY and side != SELL:
+        cdef int64_t c_oid = _int64(oid, "oid"), c_price = _int64(price, "price")
+        cdef int64_t c_qty = _int64(qty, "qty"), c_owner = _int64(owner, "owner")
+        cdef int64_t c_side = _int64(side, "side"), c_tif = _int64(tif, "tif")
+        cdef int64_t c_stp = _int64(stp, "stp")
+        if c_side != BUY and c_side != SELL:
             raise invalid("side", "0 (BUY) or 1 (SELL)", side)
-        if price <= 0:
+        if c_price <= 0:
             raise invalid("price", "> 0", price)
-        if qty <= 0:
+        if c_qty <= 0:
             raise invalid("qty", "> 0", qty)
-        if tif < GTC or tif > POST_ONLY:
+        if c_tif < GTC or c_tif > POST_ONLY:
             raise invalid("tif", "one of 0 (GTC), 1 (IOC), 2 (FOK), 3 (POST_ONLY)", tif)
-        if stp < STP_NONE or stp > STP_EXPIRE_BOTH:
+        if c_stp < STP_NONE or c_stp > STP_EXPIRE_BOTH:
             raise invalid("stp", "one of 0..3 (NONE, EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH)", stp)
-        return self.limit_c(oid, side, price, qty, tif, owner, stp)
+        return self.limit_c(c_oid, <int>c_side, c_price, c_qty, <int>c_tif, c_owner, <int>c_stp)
 
-    cpdef int market(self, int64_t oid, int side, int64_t qty, int64_t protect_price=0,
-                     int64_t owner=0, int stp=STP_NONE) except -1:
+    def market(self, oid, side, qty, protect_price=0, owner=0, stp=STP_NONE):
         """Market order (IOC); returns a MatchCode value. O(fills + levels crossed)."""
-        if side != BUY and side != SELL:
+        cdef int64_t c_oid = _int64(oid, "oid"), c_qty = _int64(qty, "qty")
+        cdef int64_t c_side = _int64(side, "side"), c_protect = _int64(protect_price, "protect_price")
+        cdef int64_t c_owner = _int64(owner, "owner"), c_stp = _int64(stp, "stp")
+        if c_side != BUY and c_side != SELL:
             raise invalid("side", "0 (BUY) or 1 (SELL)", side)
-        if qty <= 0:
+        if c_qty <= 0:
             raise invalid("qty", "> 0", qty)
-        if protect_price < 0:
+        if c_protect < 0:
             raise invalid("protect_price", ">= 0 (0 = none)", protect_price)
-        if stp < STP_NONE or stp > STP_EXPIRE_BOTH:
+        if c_stp < STP_NONE or c_stp > STP_EXPIRE_BOTH:
             raise invalid("stp", "one of 0..3 (NONE, EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH)", stp)
-        return self.market_c(oid, side, qty, protect_price, owner, stp)
+        return self.market_c(c_oid, <int>c_side, c_qty, c_protect, c_owner, <int>c_stp)
 
-    cpdef bint cancel(self, int64_t oid) except -1:
+    def cancel(self, oid):
         """Remove a resting order. O(1). Raises UnknownOrderError if it is not resting."""
-        if self.cancel_c(oid) != OK:
+        cdef int64_t c_oid = _int64(oid, "oid")
+        if self.cancel_c(c_oid) != OK:
             raise UnknownOrderError(f"order id {oid} is not resting in the book")
         return True
 
-    cpdef int amend(self, int64_t oid, int64_t qty, int64_t price=0) except -1:
+    def amend(self, oid, qty, price=0):
         """Change quantity and/or price; see the module contract. O(1) in place."""
-        if qty <= 0:
+        cdef int64_t c_oid = _int64(oid, "oid"), c_qty = _int64(qty, "qty")
+        cdef int64_t c_price = _int64(price, "price")
+        if c_qty <= 0:
             raise invalid("qty", "> 0", qty)
-        if price < 0:
+        if c_price < 0:
             raise invalid("price", "> 0 (or 0 to keep it)", price)
-        if self.find_c(oid) < 0:
+        if self.find_c(c_oid) < 0:
             raise UnknownOrderError(f"order id {oid} is not resting in the book")
-        return self.amend_c(oid, qty, price)
+        return self.amend_c(c_oid, c_qty, c_price)
 
     def process(self, msgs):
         """Batch API over MSG_DTYPE records, without the GIL; returns this batch's fills.

@@ -5,22 +5,27 @@ import copy
 import difflib
 import os
 import tomllib
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import attrs
 
 from exchange.errors import ConfigError, ExchangeError, UnknownSymbolError
-from exchange.instruments import (InstrumentSpec, MarginTier, check_tier_order,
-                                  maintenance_amounts)
-from exchange.presets.params import (FundingParams, LiquidationParams, MarginParams,
-                                     PartialLiquidationParams, VenueParams)
-from exchange.units import (decimal_to_atoms, decimal_to_lots, decimal_to_rate, to_decimal)
+from exchange.instruments import InstrumentSpec, MarginTier, check_tier_order, maintenance_amounts
+from exchange.presets.params import (
+    FundingParams,
+    LiquidationParams,
+    MarginParams,
+    PartialLiquidationParams,
+    VenueParams,
+)
+from exchange.units import decimal_to_atoms, decimal_to_lots, decimal_to_rate, to_decimal
 
-__all__ = ["VenuePreset", "load_preset", "list_presets", "preset_from_dict"]
+__all__ = ["VenuePreset", "list_presets", "load_preset", "preset_from_dict"]
 
 
 class _Missing:
@@ -220,14 +225,13 @@ def _table(ctx: _Ctx, path: str, value: Any) -> dict:
 
 
 def _check_known(ctx: _Ctx, path: str, table: dict, known: list[str]) -> None:
-    for key in table:
+    for key, value in table.items():
         if key not in known:
             near = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             where = f"[{path}]" if path else "a preset file"
             raise ctx.fail(f"{path}.{key}" if path else key,
-                           f"a known key of {where}{hint}; known: {', '.join(known)}",
-                           table[key])
+                           f"a known key of {where}{hint}; known: {', '.join(known)}", value)
 
 
 def _read(ctx: _Ctx, path: str, table: dict, schema: dict[str, _Key]) -> dict[str, Any]:
@@ -297,7 +301,8 @@ def _tiers(ctx: _Ctx, path: str, value: Any) -> tuple[MarginTier, ...]:
     for i, cum in enumerate(cums):
         if given[i] is not None and given[i] != cum:
             raise ctx.fail(f"{path}[{i}].cum",
-                           f"{Decimal(cum).scaleb(-ctx.settle_decimals):f} (cum_n = cum_n-1 + "
+                           f"{Decimal(cum).scaleb(-ctx.settle_decimals).normalize():f} "
+                           "(cum_n = cum_n-1 + "
                            "floor_n × (MMR_n − MMR_n-1)), or omitted", value[i]["cum"])
     return tuple(MarginTier(maintenance_amount_atoms=cum, **row) for row, cum in zip(rows, cums))
 
@@ -367,7 +372,7 @@ class VenuePreset:
         """A deep copy of the raw TOML tree this preset was built from (after overrides)."""
         return copy.deepcopy(self._data)
 
-    def with_overrides(self, overrides: Mapping[str, Any]) -> "VenuePreset":
+    def with_overrides(self, overrides: Mapping[str, Any]) -> VenuePreset:
         """A new preset with dotted-key overrides applied to the TOML data, then re-validated.
 
         Keys are dotted paths of the file format (``"liquidation.waterfall"``,

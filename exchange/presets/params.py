@@ -19,11 +19,22 @@ from exchange.errors import ConfigError, invalid
 from exchange.units import RATE_SCALE
 
 __all__ = [
-    "MARK_METHODS", "FUNDING_AVERAGING", "PRICE_SOURCES", "PARTIAL_LIQUIDATION_MODES",
-    "WATERFALL_MODULES", "CLOSE_ORDER_TYPES", "CLOSE_PRICE_LIMITS", "SURPLUS_DESTINATIONS",
-    "ADL_POLICIES", "ADL_PRICES", "SOCIALIZED_POLICIES",
-    "VenueParams", "FundingParams", "PartialLiquidationParams", "MarginParams",
+    "ADL_POLICIES",
+    "ADL_PRICES",
+    "CLOSE_ORDER_TYPES",
+    "CLOSE_PRICE_LIMITS",
+    "FUNDING_AVERAGING",
+    "MARK_METHODS",
+    "PARTIAL_LIQUIDATION_MODES",
+    "PRICE_SOURCES",
+    "SOCIALIZED_POLICIES",
+    "SURPLUS_DESTINATIONS",
+    "WATERFALL_MODULES",
+    "FundingParams",
     "LiquidationParams",
+    "MarginParams",
+    "PartialLiquidationParams",
+    "VenueParams",
 ]
 
 #: how the mark price is formed (reference §1); "last_price" marks at the last trade ("last" is

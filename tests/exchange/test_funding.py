@@ -15,7 +15,7 @@ from exchange.funding import (EIGHT_HOURS_NS, FUNDING_RULES, HOUR_NS, RATE_SCALE
                               BinanceFundingRule, BitMexFundingRule, BybitFundingRule,
                               DriftFundingRule, DydxFundingRule, FundingIndex, FundingRate,
                               FundingRateFixed, FundingRule, FundingScheduler,
-                              HyperliquidFundingRule, PremiumSampler,
+                              HyperliquidFundingRule, ParamsFundingRule, PremiumSampler,
                               PremiumSummary, clamped_premium_rate, make_funding_rule,
                               premium_index, settle_funding, settle_funding_index)
 from exchange.oracle import NS_PER_S, ConstantSource, FreezeFault, Index, Oracle
@@ -361,6 +361,69 @@ def test_make_funding_rule_by_name_and_by_params():
         make_funding_rule({"venue": "binance", "nope": 1})
     with pytest.raises(ConfigError):
         make_funding_rule({"interval_ns": 1})
+
+
+# -- rules from a preset's [funding] table --
+
+def test_params_rule_reproduces_binance_scaling_and_the_hyperliquid_eighth():
+    """[funding] semantics: F per interval_hours, each payment pays F·pay_every/interval.
+    Binance 4 h symbol = interval 8, pay every 4: P = 0.10 % -> F = 0.05 % -> /2 = 25,000.
+    Hyperliquid = interval 8, pay every 1, cap 4 % per payment: P = 0.0701 % -> F = 0.0201 %
+    -> /8 = 2,512.5 -> 2,512; P = 50 % -> 6.24 % -> 4,000,000 capped."""
+    binance = make_funding_rule({"interval_hours": 8, "pay_every_hours": 4, "sampling_interval_s": 5,
+                                 "averaging": "time_weighted", "interest_rate": 10_000,
+                                 "clamp_rate": 50_000, "cap_rate": 3_000_000})
+    assert isinstance(binance, ParamsFundingRule) and binance.interval_ns == 4 * HOUR_NS
+    assert binance.compute(summary(100_000), binance.interval_ns).rate == 25_000
+    hyper = ParamsFundingRule(interval_hours=8, pay_every_hours=1, sampling_interval_s=5,
+                              averaging="mean", interest_rate=10_000, clamp_rate=50_000,
+                              cap_rate=4_000_000, payment_price="oracle")
+    assert hyper.compute(summary(70_100), HOUR_NS).rate == 2_512
+    assert hyper.compute(summary(50_000_000), HOUR_NS).capped
+
+
+def test_params_rule_for_dydx_and_drift():
+    """dYdX: no clamp term, R = P + interest, cap 1.5 % per hourly payment: P = 0.07 %,
+    interest 0.01 % -> 0.08 %/8 -> 10,000; median window = sampling_interval_s (60 s), votes
+    every second. Drift: interest 0.02 % per 24 h amortisation, spread clamp 3 %:
+    mT 101, oT 100 -> (1 + 0.02)/100/24 -> 42,500."""
+    dydx = ParamsFundingRule(interval_hours=8, pay_every_hours=1, sampling_interval_s=60,
+                             averaging="minute_median_hourly_mean", interest_rate=10_000,
+                             cap_rate=1_500_000, payment_price="oracle")
+    assert dydx.compute(summary(70_000), HOUR_NS).rate == 10_000
+    assert (dydx.sample_ns, dydx.window_ns, dydx.accrual) == (S, 60 * S, "index")
+    drift = ParamsFundingRule(interval_hours=1, pay_every_hours=1, sampling_interval_s=1,
+                              averaging="twap_spread", interest_rate=20_000, cap_rate=3_000_000,
+                              payment_price="oracle", amortisation_hours=24)
+    got = drift.compute(summary(0, mark_twap=101.0, oracle_twap=100.0, last_mark=101.0,
+                                last_oracle=100), HOUR_NS)
+    assert got.rate == 42_500
+    with pytest.raises(ConfigError, match="'amortisation_hours'"):
+        ParamsFundingRule(interval_hours=1, pay_every_hours=1, sampling_interval_s=1,
+                          averaging="twap_spread", interest_rate=0)
+
+
+def test_rates_fixed_two_intervals_ahead():
+    """fixed_ahead_intervals = 2: the first two settlements pay the interest-only rate
+    (0.01 %), the third pays the rate fixed at the first (P = 0.2 % -> 0.15 %)."""
+    rule = ParamsFundingRule(interval_hours=1, pay_every_hours=1, sampling_interval_s=60,
+                             averaging="twap", interest_rate=10_000, clamp_rate=50_000,
+                             fixed_ahead_intervals=2)
+    sched = FundingScheduler(rule, rule.make_sampler(100))
+    out = run_scheduler(sched, constant_oracle(10_000.0), ImpactBook(10_020.0, 10_050.0),
+                        3 * HOUR_NS, mark_ticks=10_000)
+    assert [o.rate for o in out] == [10_000, 10_000, 150_000]
+
+
+def test_every_preset_builds_a_funding_rule_and_its_mark_method():
+    presets = pytest.importorskip("exchange.presets")
+    from exchange.oracle import make_mark_method
+    for name in presets.list_presets():
+        preset = presets.load_preset(name)
+        rule = make_funding_rule(preset)
+        assert isinstance(rule, FundingRule)
+        FundingScheduler(rule, rule.make_sampler(1_000))
+        make_mark_method(preset.venue.mark_method)
 
 
 # -- settlement kernel --

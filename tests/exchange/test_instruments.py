@@ -8,8 +8,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exchange.errors import ConfigError, InvalidCommandError
-from exchange.instruments import (InstrumentSpec, MarginTier, check_tiers, maintenance_amounts,
-                                  make_tiers, tier_maintenance_margin_atoms)
+from exchange.instruments import (
+    InstrumentSpec,
+    MarginTier,
+    check_tiers,
+    maintenance_amounts,
+    make_tiers,
+    tier_maintenance_margin_atoms,
+)
 from exchange.presets import load_preset
 from tests.strategies import SETTLE_UNIT, instrument_specs, tier_tables
 
@@ -126,10 +132,10 @@ def test_conversions_are_exact_at_the_edge():
 
 
 def _spec(**changes):
-    kwargs = dict(symbol="BTCUSDT", base="BTC", quote="USDT", settle="USDT", tick_size="0.1",
-                  lot_size="0.001", max_order_lots=10**6, max_market_lots=10**5,
-                  maker_fee_rate=20_000, taker_fee_rate=50_000,
-                  tiers=make_tiers([(0, 400_000, 125)]))
+    kwargs = {"symbol": "BTCUSDT", "base": "BTC", "quote": "USDT", "settle": "USDT", "tick_size": "0.1",
+                  "lot_size": "0.001", "max_order_lots": 10**6, "max_market_lots": 10**5,
+                  "maker_fee_rate": 20_000, "taker_fee_rate": 50_000,
+                  "tiers": make_tiers([(0, 400_000, 125)])}
     kwargs.update(changes)
     return InstrumentSpec(**kwargs)
 
@@ -166,7 +172,7 @@ def test_invalid_spec_is_rejected_naming_field_rule_and_value(changes, message):
     ({"max_leverage": True}, "'max_leverage' must be an int (got True)"),
 ])
 def test_invalid_margin_tier_is_rejected(kwargs, message):
-    base = dict(notional_floor_atoms=0, mmr=400_000, max_leverage=125)
+    base = {"notional_floor_atoms": 0, "mmr": 400_000, "max_leverage": 125}
     base.update(kwargs)
     with pytest.raises(ConfigError) as info:
         MarginTier(**base)

@@ -288,6 +288,16 @@ def test_hyperliquid_mark_with_external_perp_mids_takes_no_extra_ema():
     assert len(m.inputs) == 3
 
 
+def test_hyperliquid_mark_takes_external_mids_from_price_sources():
+    """Sources quoting perp mids in ticks 10,030 / 10,040 / 10,050: same as the callable."""
+    srcs = [ConstantSource(10_030.0), ConstantSource(10_040.0), ConstantSource(10_050.0)]
+    m = HyperliquidMark(external_mids=srcs)
+    assert m.update(0, 10_000, FixedBook(10_005, 10_015), 10_020, 0, H8, H8) == 10_015
+    assert m.inputs[2] == 10_040.0
+    with pytest.raises(ConfigError, match="'external_mids'"):
+        HyperliquidMark(external_mids=[1, 2])
+
+
 def test_hyperliquid_mark_without_a_book_is_the_oracle():
     """Only m1 exists (EMA term 0 before any two-sided book): mark = oracle."""
     assert HyperliquidMark().update(0, 10_000, FixedBook(None, 10_010), None, 0, H8, H8) == 10_000

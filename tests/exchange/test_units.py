@@ -8,12 +8,33 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exchange.errors import (ConfigError, ExchangeError, InvalidCommandError, UnknownAccountError,
-                             UnknownSymbolError, invalid)
-from exchange.units import (RATE_SCALE, atoms_per_tick_lot, atoms_to_decimal, decimal_to_atoms,
-                            decimal_to_lots, decimal_to_rate, decimal_to_ticks, div_ceil,
-                            div_floor, format_atoms, format_rate, lots_to_decimal, mul_rate_ceil,
-                            mul_rate_floor, rate_to_decimal, ticks_to_decimal, to_decimal)
+from exchange.errors import (
+    ConfigError,
+    ExchangeError,
+    InvalidCommandError,
+    UnknownAccountError,
+    UnknownSymbolError,
+    invalid,
+)
+from exchange.units import (
+    RATE_SCALE,
+    atoms_per_tick_lot,
+    atoms_to_decimal,
+    decimal_to_atoms,
+    decimal_to_lots,
+    decimal_to_rate,
+    decimal_to_ticks,
+    div_ceil,
+    div_floor,
+    format_atoms,
+    format_rate,
+    lots_to_decimal,
+    mul_rate_ceil,
+    mul_rate_floor,
+    rate_to_decimal,
+    ticks_to_decimal,
+    to_decimal,
+)
 
 ints = st.integers(-10**30, 10**30)
 nonzero = ints.filter(bool)

@@ -1,0 +1,642 @@
+"""``Exchange``: the venue's Python API, what a researcher, a strategy and the server drive.
+
+It wraps the compiled :class:`exchange._core.VenueCore` (risk → matching → settlement on
+integer state) and adds what is not on the hot path: symbols and human units (Decimal at the
+edge), conditional orders (stop / take-profit / trailing stop, triggered by mark or last
+price), the clock, and the event stream as attrs objects.
+
+>>> ex = Exchange.from_preset("binance_usdm")
+>>> alice, bob = ex.open_account(deposit="10000"), ex.open_account(deposit="10000")
+>>> _ = ex.set_mark("BTCUSDT", "50000")
+>>> ev = ex.submit(alice, Order.limit("BTCUSDT", "SELL", "0.1", "50000"))
+>>> ev = ex.submit(bob, Order.market("BTCUSDT", "BUY", "0.1"))
+>>> [e.name for e in ev]
+['OrderAccepted', 'OrderFilled', 'OrderFilled']
+>>> ex.position(bob, "BTCUSDT").size
+Decimal('0.100')
+"""
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any, Iterable
+
+import attrs
+import numpy as np
+
+from exchange import events as ev_mod
+from exchange._core import EVENT_DTYPE, VenueCore
+from exchange.codes import RejectReason
+from exchange.errors import InvalidCommandError, UnknownAccountError, UnknownSymbolError
+from exchange.units import RATE_SCALE
+
+BUY, SELL = 0, 1
+_SIDES = {"BUY": BUY, "SELL": SELL, "buy": BUY, "sell": SELL, 0: BUY, 1: SELL}
+_TIFS = {"GTC": 0, "IOC": 1, "FOK": 2, "GTX": 3, "POST_ONLY": 3, "ALO": 3}
+_STPS = {"NONE": 0, "EXPIRE_TAKER": 1, "EXPIRE_MAKER": 2, "EXPIRE_BOTH": 3}
+ORDER_TYPES = ("LIMIT", "MARKET", "STOP_MARKET", "STOP", "TAKE_PROFIT_MARKET", "TAKE_PROFIT",
+               "TRAILING_STOP_MARKET")
+_CONDITIONAL = {"STOP_MARKET", "STOP", "TAKE_PROFIT_MARKET", "TAKE_PROFIT", "TRAILING_STOP_MARKET"}
+
+# event kinds of this layer (>= 100 are outside the core; liquidation uses its own range)
+EV_CONDITIONAL_ACCEPTED = 90_001
+EV_CONDITIONAL_TRIGGERED = 90_002
+EV_CONDITIONAL_CANCELED = 90_003
+EV_FUNDING_PAID = 90_010
+EV_FUNDING_RATE_SET = 90_011
+ev_mod.register_kind(EV_CONDITIONAL_ACCEPTED, "ConditionalOrderAccepted", dict(
+    account="acct", order_id="oid", instrument="instr", side="side", trigger_ticks="price",
+    qty_lots="qty", order_type="a1", limit_ticks="a2", callback_rate="a3", working_type="flag"))
+ev_mod.register_kind(EV_CONDITIONAL_TRIGGERED, "ConditionalOrderTriggered", dict(
+    account="acct", order_id="oid", instrument="instr", side="side", trigger_ticks="price",
+    qty_lots="qty", child_order_id="a1", reason="code"))
+ev_mod.register_kind(EV_CONDITIONAL_CANCELED, "ConditionalOrderCanceled", dict(
+    account="acct", order_id="oid", instrument="instr", side="side", trigger_ticks="price",
+    qty_lots="qty", reason="code"))
+ev_mod.register_kind(EV_FUNDING_PAID, "FundingPaid", dict(
+    account="acct", instrument="instr", size_lots="qty", price_ticks="price",
+    payment_atoms="a1", rate="a2", isolated="flag"))
+ev_mod.register_kind(EV_FUNDING_RATE_SET, "FundingSettled", dict(
+    instrument="instr", price_ticks="price", rate="a2", remainder_atoms="a1",
+    positions="qty"))
+
+
+def _side(value) -> int:
+    try:
+        return _SIDES[value]
+    except (KeyError, TypeError):
+        raise InvalidCommandError(f"'side' must be 'BUY' or 'SELL' (got {value!r})") from None
+
+
+def _dec(value, field: str) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise InvalidCommandError(f"{field!r} must be a decimal number (got {value!r})")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidCommandError(f"{field!r} must be a finite number (got {value!r})")
+        value = repr(value)
+    try:
+        d = Decimal(value)
+    except Exception:
+        raise InvalidCommandError(f"{field!r} must be a decimal number (got {value!r})") from None
+    if not d.is_finite():
+        raise InvalidCommandError(f"{field!r} must be a finite number (got {value!r})")
+    return d
+
+
+@attrs.frozen
+class Order:
+    """An order as a user writes it, in human units (Decimal-like strings, ints or floats).
+
+    ``type``: LIMIT, MARKET, STOP_MARKET, STOP (stop-limit), TAKE_PROFIT_MARKET, TAKE_PROFIT
+    (take-profit-limit), TRAILING_STOP_MARKET. ``working_type``: MARK_PRICE or CONTRACT_PRICE
+    (last trade), which price a trigger reads. ``callback_rate`` in percent (0.1–10) for
+    trailing stops, ``activation_price`` optional. ``close_position``: a stop/TP that closes
+    the whole position whatever its size when it fires (qty ignored).
+    """
+
+    symbol: str
+    side: str
+    qty: Any = None
+    price: Any = None
+    type: str = "LIMIT"
+    tif: str = "GTC"
+    reduce_only: bool = False
+    close_position: bool = False
+    stop_price: Any = None
+    working_type: str = "CONTRACT_PRICE"
+    callback_rate: Any = None
+    activation_price: Any = None
+    protect_price: Any = None
+    stp: str = "NONE"
+    client_id: str | None = None
+
+    @classmethod
+    def limit(cls, symbol, side, qty, price, tif="GTC", **kw) -> "Order":
+        return cls(symbol, side, qty, price, type="LIMIT", tif=tif, **kw)
+
+    @classmethod
+    def market(cls, symbol, side, qty, **kw) -> "Order":
+        return cls(symbol, side, qty, None, type="MARKET", tif="IOC", **kw)
+
+    @classmethod
+    def stop_market(cls, symbol, side, qty, stop_price, **kw) -> "Order":
+        return cls(symbol, side, qty, None, type="STOP_MARKET", stop_price=stop_price, **kw)
+
+    @classmethod
+    def stop_limit(cls, symbol, side, qty, price, stop_price, **kw) -> "Order":
+        return cls(symbol, side, qty, price, type="STOP", stop_price=stop_price, **kw)
+
+    @classmethod
+    def take_profit_market(cls, symbol, side, qty, stop_price, **kw) -> "Order":
+        return cls(symbol, side, qty, None, type="TAKE_PROFIT_MARKET", stop_price=stop_price, **kw)
+
+    @classmethod
+    def take_profit_limit(cls, symbol, side, qty, price, stop_price, **kw) -> "Order":
+        return cls(symbol, side, qty, price, type="TAKE_PROFIT", stop_price=stop_price, **kw)
+
+    @classmethod
+    def trailing_stop(cls, symbol, side, qty, callback_rate, activation_price=None, **kw) -> "Order":
+        return cls(symbol, side, qty, None, type="TRAILING_STOP_MARKET", callback_rate=callback_rate,
+                   activation_price=activation_price, **kw)
+
+
+@attrs.frozen
+class Position:
+    """A position in human units (Decimal) plus the integer state it came from."""
+
+    account: int
+    symbol: str
+    size: Decimal
+    entry_price: Decimal | None
+    mark_price: Decimal | None
+    unrealized_pnl: Decimal
+    isolated: bool
+    leverage: int
+    isolated_margin: Decimal
+    maintenance_margin: Decimal
+    size_lots: int
+    cost_atoms: int
+
+
+@attrs.frozen
+class Balance:
+    account: int
+    wallet: Decimal
+    equity: Decimal
+    available: Decimal
+    maintenance_margin: Decimal
+    margin_ratio: Decimal | None  # Binance: MM / equity; None when there is no position
+
+
+@attrs.define
+class _Conditional:
+    oid: int
+    account: int
+    instr: int
+    side: int
+    qty: int
+    otype: str
+    trigger: int          # ticks; for trailing stops the current stop level (0 before activation)
+    limit: int
+    reduce_only: bool
+    close_position: bool
+    working_mark: bool
+    callback: int = 0     # rate per 1e8
+    activation: int = 0
+    extreme: int = 0      # running high (sell) / low (buy) for trailing stops
+
+
+class Exchange:
+    """One simulated venue: instruments of one preset, accounts, books and the event stream.
+
+    Runtime cost: every command is O(fills + instruments) in the compiled core; reading
+    events materialises attrs objects (O(events)). For throughput use :attr:`core` directly.
+    """
+
+    def __init__(self, preset, *, track_deltas: bool = False, initial_accounts: int = 1024):
+        self.preset = preset
+        self.symbols: list[str] = list(preset.symbols)
+        self.specs = [preset.instruments[s] for s in self.symbols]
+        self._index = {s: i for i, s in enumerate(self.symbols)}
+        self.core = VenueCore(self.specs, initial_accounts=initial_accounts,
+                              track_deltas=track_deltas)
+        self._journal: list[np.ndarray] = []
+        self._cond: dict[int, _Conditional] = {}
+        self._cond_next = -1          # conditional orders get negative ids until they fire
+        self._in_trigger = False
+        if preset.liquidation.insurance_fund_atoms:
+            self.core.fund_insurance(preset.liquidation.insurance_fund_atoms)
+
+    @classmethod
+    def from_preset(cls, name_or_path, overrides: dict | None = None, **kw) -> "Exchange":
+        """Build a venue from a preset name (``perpsim presets``) or a TOML path."""
+        from exchange.presets import load_preset
+
+        preset = load_preset(name_or_path)
+        if overrides:
+            preset = preset.with_overrides(overrides)
+        return cls(preset, **kw)
+
+    # ------------------------------------------------------------------ helpers
+    def instrument(self, symbol: str) -> int:
+        try:
+            return self._index[symbol]
+        except (KeyError, TypeError):
+            raise UnknownSymbolError(
+                f"'symbol' must be one of {self.symbols} (got {symbol!r})") from None
+
+    def spec(self, symbol: str):
+        return self.specs[self.instrument(symbol)]
+
+    def _acct(self, account) -> int:
+        if isinstance(account, bool) or not isinstance(account, (int, np.integer)):
+            raise UnknownAccountError(f"'account' must be an account id (int) (got {account!r})")
+        if not 0 <= account < self.core.n_acct:
+            raise UnknownAccountError(
+                f"'account' must be an open account id in [0, {self.core.n_acct}) (got {account})")
+        return int(account)
+
+    def _atoms(self, amount, field="amount") -> int:
+        d = _dec(amount, field)
+        atoms = d * (10 ** self.specs[0].settle_decimals)
+        if atoms != atoms.to_integral_value():
+            raise InvalidCommandError(
+                f"{field!r} must be a multiple of 1e-{self.specs[0].settle_decimals} (got {amount!r})")
+        return int(atoms)
+
+    def _from_atoms(self, atoms: int) -> Decimal:
+        return Decimal(int(atoms)).scaleb(-self.specs[0].settle_decimals)
+
+    def _collect(self, start_seq: int) -> list:
+        """Move new core records to the journal; return the events recorded since start_seq."""
+        recs = self.core.drain_events()
+        if len(recs):
+            self._journal.append(recs)
+        return self._events_after(start_seq)
+
+    def _events_after(self, start_seq: int) -> list:
+        out = []
+        for chunk in reversed(self._journal):
+            if chunk["seq"][-1] <= start_seq:
+                break
+            out.append(chunk[chunk["seq"] > start_seq])
+        out.reverse()
+        return ev_mod.materialize(np.concatenate(out)) if out else []
+
+    def _reject(self, account, instr, code: RejectReason, command: int = 0, side=0, price=0,
+                qty=0) -> list:
+        seq0 = self.core.seq
+        self.core.emit(2, int(code), instr, account, 0, side, price, qty, 0, 0, 0, command)
+        return self._collect(seq0)
+
+    # ------------------------------------------------------------------ accounts
+    def open_account(self, deposit=None) -> int:
+        """Open an account (optionally with a first deposit in settlement units). O(1)."""
+        acct = self.core.open_account()
+        if deposit is not None:
+            self.deposit(acct, deposit)
+        self._collect(self.core.seq)
+        return acct
+
+    def deposit(self, account, amount) -> list:
+        seq0 = self.core.seq
+        self.core.deposit(self._acct(account), self._atoms(amount))
+        return self._collect(seq0)
+
+    def withdraw(self, account, amount) -> list:
+        seq0 = self.core.seq
+        self.core.withdraw(self._acct(account), self._atoms(amount))
+        return self._collect(seq0)
+
+    def set_leverage(self, account, symbol, leverage: int) -> list:
+        if isinstance(leverage, bool) or not isinstance(leverage, (int, np.integer)):
+            raise InvalidCommandError(f"'leverage' must be a whole number (got {leverage!r})")
+        seq0 = self.core.seq
+        self.core.set_leverage(self._acct(account), self.instrument(symbol), int(leverage))
+        return self._collect(seq0)
+
+    def set_margin_mode(self, account, symbol, mode: str) -> list:
+        modes = {"cross": 0, "isolated": 1, "CROSSED": 0, "ISOLATED": 1}
+        if mode not in modes:
+            raise InvalidCommandError(f"'mode' must be 'cross' or 'isolated' (got {mode!r})")
+        seq0 = self.core.seq
+        self.core.set_margin_mode(self._acct(account), self.instrument(symbol), modes[mode])
+        return self._collect(seq0)
+
+    def adjust_isolated_margin(self, account, symbol, delta) -> list:
+        seq0 = self.core.seq
+        self.core.adjust_isolated_margin(self._acct(account), self.instrument(symbol),
+                                         self._atoms(delta, "delta"))
+        return self._collect(seq0)
+
+    # ------------------------------------------------------------------ prices and time
+    @property
+    def ts_ns(self) -> int:
+        return self.core.ts_now
+
+    def advance_to(self, ts_ns: int) -> list:
+        """Move the venue clock forward (integer ns)."""
+        seq0 = self.core.seq
+        self.core.set_time(int(ts_ns))
+        return self._collect(seq0)
+
+    def set_mark(self, symbol, price, index=None) -> list:
+        """Publish a mark (and index) price in human units; fires mark-price triggers."""
+        i = self.instrument(symbol)
+        spec = self.specs[i]
+        mark = spec.price_to_ticks(_dec(price, "mark"))
+        idx = spec.price_to_ticks(_dec(index, "index")) if index is not None else 0
+        return self.set_mark_ticks(i, mark, idx)
+
+    def set_mark_ticks(self, instr: int, mark_ticks: int, index_ticks: int = 0) -> list:
+        seq0 = self.core.seq
+        self.core.set_mark(instr, int(mark_ticks), int(index_ticks))
+        self._run_triggers(instr)
+        return self._collect(seq0)
+
+    # ------------------------------------------------------------------ orders
+    def submit(self, account, order: Order) -> list:
+        """Validate → risk → match → settle one order; returns the events it produced.
+
+        A rejection is an ``OrderRejected`` event with a :class:`RejectReason` and changes
+        nothing else; malformed input (unknown account or symbol, NaN, wrong types) raises.
+        """
+        acct = self._acct(account)
+        if not isinstance(order, Order):
+            raise InvalidCommandError(f"'order' must be an exchange.venue.Order (got {type(order).__name__})")
+        instr = self.instrument(order.symbol)
+        spec = self.specs[instr]
+        side = _side(order.side)
+        if order.type not in ORDER_TYPES:
+            raise InvalidCommandError(f"'type' must be one of {ORDER_TYPES} (got {order.type!r})")
+        if order.tif not in _TIFS:
+            raise InvalidCommandError(f"'tif' must be one of {sorted(_TIFS)} (got {order.tif!r})")
+        if order.stp not in _STPS:
+            raise InvalidCommandError(f"'stp' must be one of {sorted(_STPS)} (got {order.stp!r})")
+        if order.working_type not in ("MARK_PRICE", "CONTRACT_PRICE"):
+            raise InvalidCommandError(
+                f"'working_type' must be 'MARK_PRICE' or 'CONTRACT_PRICE' (got {order.working_type!r})")
+        # quantities and prices: malformed raises; off-grid is a validation rejection
+        qty_lots = 0
+        if not (order.close_position and order.type in _CONDITIONAL):
+            q = _dec(order.qty, "qty")
+            if q <= 0:
+                raise InvalidCommandError(f"'qty' must be > 0 (got {order.qty!r})")
+            if (q / spec.lot_size) != (q / spec.lot_size).to_integral_value():
+                return self._reject(acct, instr, RejectReason.INVALID_QTY, side=side)
+            qty_lots = int(q / spec.lot_size)
+        price_ticks = 0
+        if order.type in ("LIMIT", "STOP", "TAKE_PROFIT"):
+            p = _dec(order.price, "price")
+            if p <= 0:
+                raise InvalidCommandError(f"'price' must be > 0 (got {order.price!r})")
+            if (p / spec.tick_size) != (p / spec.tick_size).to_integral_value():
+                return self._reject(acct, instr, RejectReason.INVALID_PRICE, side=side, qty=qty_lots)
+            price_ticks = int(p / spec.tick_size)
+        if order.type in _CONDITIONAL:
+            return self._submit_conditional(acct, instr, side, qty_lots, price_ticks, order)
+        protect = 0
+        if order.protect_price is not None:
+            protect = spec.price_to_ticks(_dec(order.protect_price, "protect_price"))
+        seq0 = self.core.seq
+        otype = 0 if order.type == "LIMIT" else 1
+        tif = _TIFS[order.tif] if otype == 0 else 1
+        self.core.submit(acct, instr, side, qty_lots, price_ticks, otype, tif, order.reduce_only,
+                         protect, _STPS[order.stp])
+        if self.core.last_filled and not self._in_trigger:
+            self._run_triggers(instr)
+        return self._collect(seq0)
+
+    def _submit_conditional(self, acct, instr, side, qty, limit, order: Order) -> list:
+        spec = self.specs[instr]
+        seq0 = self.core.seq
+        working_mark = order.working_type == "MARK_PRICE"
+        ref = self._trigger_price(instr, working_mark)
+        trigger = callback = activation = 0
+        if order.type == "TRAILING_STOP_MARKET":
+            cb = _dec(order.callback_rate, "callback_rate")
+            if not Decimal("0.1") <= cb <= Decimal("10"):
+                return self._reject(acct, instr, RejectReason.INVALID_CALLBACK_RATE, side=side, qty=qty)
+            callback = int(cb * RATE_SCALE / 100)
+            if order.activation_price is not None:
+                activation = spec.price_to_ticks(_dec(order.activation_price, "activation_price"))
+        else:
+            sp = _dec(order.stop_price, "stop_price")
+            if sp <= 0:
+                raise InvalidCommandError(f"'stop_price' must be > 0 (got {order.stop_price!r})")
+            trigger = spec.price_to_ticks(sp)
+            # Binance refuses a trigger that would fire immediately ("would immediately trigger")
+            if ref and self._fires(order.type, side, trigger, ref):
+                return self._reject(acct, instr, RejectReason.INVALID_TRIGGER, side=side, qty=qty)
+        oid = self._cond_next
+        self._cond_next -= 1
+        c = _Conditional(oid, acct, instr, side, qty, order.type, trigger, limit,
+                         order.reduce_only or order.close_position, order.close_position,
+                         working_mark, callback, activation)
+        if order.type == "TRAILING_STOP_MARKET" and not activation:
+            c.activation = ref or 0
+            c.extreme = ref or 0
+        self._cond[oid] = c
+        self.core.emit(EV_CONDITIONAL_ACCEPTED, 0, instr, acct, oid, side, trigger, qty,
+                       ORDER_TYPES.index(order.type), limit, callback, int(working_mark))
+        return self._collect(seq0)
+
+    @staticmethod
+    def _fires(otype: str, side: int, trigger: int, price: int) -> bool:
+        """Binance trigger rules: STOP buy fires when price >= stop, sell when <=;
+        TAKE_PROFIT buy fires when price <= stop, sell when >=."""
+        if otype in ("STOP_MARKET", "STOP"):
+            return price >= trigger if side == BUY else price <= trigger
+        return price <= trigger if side == BUY else price >= trigger
+
+    def _trigger_price(self, instr: int, working_mark: bool) -> int:
+        arr = self.core.arrays()
+        return int(arr["mark"][instr] if working_mark else arr["last"][instr])
+
+    def _run_triggers(self, instr: int) -> None:
+        """Fire the conditional orders of one instrument whose trigger the price crossed."""
+        if not self._cond or self._in_trigger:
+            return
+        self._in_trigger = True
+        try:
+            for oid in sorted(self._cond, reverse=True):     # oldest first (ids count down)
+                c = self._cond.get(oid)
+                if c is None or c.instr != instr:
+                    continue
+                price = self._trigger_price(instr, c.working_mark)
+                if price <= 0:
+                    continue
+                if c.otype == "TRAILING_STOP_MARKET":
+                    if not self._trail(c, price):
+                        continue
+                elif not self._fires(c.otype, c.side, c.trigger, price):
+                    continue
+                self._fire(c, price)
+        finally:
+            self._in_trigger = False
+
+    @staticmethod
+    def _trail(c: _Conditional, price: int) -> bool:
+        """Trailing stop: a sell trails the running high and fires at high·(1 − cb); a buy
+        trails the low and fires at low·(1 + cb), once the activation price is reached."""
+        if not c.extreme:
+            if (c.side == SELL and price >= c.activation) or (c.side == BUY and price <= c.activation):
+                c.extreme = price
+            return False
+        if c.side == SELL:
+            c.extreme = max(c.extreme, price)
+            c.trigger = c.extreme * (RATE_SCALE - c.callback) // RATE_SCALE
+            return price <= c.trigger
+        c.extreme = min(c.extreme, price)
+        c.trigger = -(-c.extreme * (RATE_SCALE + c.callback) // RATE_SCALE)
+        return price >= c.trigger
+
+    def _fire(self, c: _Conditional, price: int) -> None:
+        del self._cond[c.oid]
+        qty = c.qty
+        if c.close_position:
+            qty = abs(int(self.core.arrays()["size"][c.instr, c.account]))
+        child = 0
+        if qty > 0:
+            market = c.otype in ("STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
+            self.core.submit(c.account, c.instr, c.side, qty, 0 if market else c.limit,
+                             1 if market else 0, 0, c.reduce_only, 0, 0)
+            child = self.core.last_oid
+        self.core.emit(EV_CONDITIONAL_TRIGGERED, 0, c.instr, c.account, c.oid, c.side, price,
+                       qty, child, 0, 0, 0)
+
+    def cancel(self, account, order_id: int) -> list:
+        """Cancel a resting or conditional order; an unknown id is an OrderRejected event."""
+        acct = self._acct(account)
+        seq0 = self.core.seq
+        c = self._cond.get(order_id)
+        if c is not None and c.account == acct:
+            del self._cond[order_id]
+            self.core.emit(EV_CONDITIONAL_CANCELED, 0, c.instr, acct, c.oid, c.side, c.trigger,
+                           c.qty, 0, 0, 0, 0)
+        else:
+            self.core.cancel(acct, int(order_id))
+        return self._collect(seq0)
+
+    def cancel_all(self, account, symbol=None) -> list:
+        acct = self._acct(account)
+        instr = -1 if symbol is None else self.instrument(symbol)
+        seq0 = self.core.seq
+        self.core.cancel_all(acct, instr)
+        for oid, c in list(self._cond.items()):
+            if c.account == acct and (instr < 0 or c.instr == instr):
+                del self._cond[oid]
+                self.core.emit(EV_CONDITIONAL_CANCELED, 0, c.instr, acct, c.oid, c.side, c.trigger,
+                               c.qty, 0, 0, 0, 0)
+        return self._collect(seq0)
+
+    def amend(self, account, order_id: int, qty=None, price=None) -> list:
+        """Change quantity (down keeps priority) and/or price of a resting order."""
+        acct = self._acct(account)
+        info = self.core.order_info(int(order_id)) if 0 < order_id < self.core.next_order_id else None
+        if info is None or info[0] != acct or not info[5] & 2:
+            return self._reject(acct, -1, RejectReason.UNKNOWN_ORDER, command=4)
+        spec = self.specs[info[1]]
+        lots = info[4] if qty is None else None
+        if qty is not None:
+            q = _dec(qty, "qty")
+            if q <= 0:
+                raise InvalidCommandError(f"'qty' must be > 0 (got {qty!r})")
+            lots = spec.qty_to_lots(q)
+        ticks = 0 if price is None else spec.price_to_ticks(_dec(price, "price"))
+        seq0 = self.core.seq
+        self.core.amend(acct, int(order_id), int(lots), int(ticks))
+        return self._collect(seq0)
+
+    # ------------------------------------------------------------------ funding
+    def settle_funding(self, symbol, rate: int, price_ticks: int | None = None) -> list:
+        """Settle one funding payment on every open position of ``symbol``: ``rate`` per 1e8
+        (positive: longs pay shorts) on notional at ``price_ticks`` (default: the mark).
+        Payers pay the rounded-up amount, receivers get the rounded-down amount, the
+        remainder goes to the fee pool; isolated positions pay from their bucket. O(n) numpy."""
+        from exchange.funding import settle_funding
+
+        i = self.instrument(symbol)
+        arr = self.core.arrays()
+        price = int(arr["mark"][i] if price_ticks is None else price_ticks)
+        if price <= 0:
+            raise InvalidCommandError(f"'price' must be > 0 ticks to settle funding (got {price})")
+        size = arr["size"][i]
+        open_idx = np.flatnonzero(size)
+        seq0 = self.core.seq
+        if open_idx.size == 0:
+            self.core.emit(EV_FUNDING_RATE_SET, 0, i, -1, 0, 0, price, 0, 0, int(rate), 0, 0)
+            return self._collect(seq0)
+        payments, remainder = settle_funding(size[open_idx], price, int(rate), int(arr["k"][i]))
+        iso_mask = arr["mode"][i][open_idx] == 1
+        cross_idx = open_idx[~iso_mask]
+        arr["wallet"][cross_idx] -= payments[~iso_mask]
+        arr["iso"][i][open_idx[iso_mask]] -= payments[iso_mask]
+        # the payments sum to `remainder` (>= 0): the traders' side is short exactly that
+        self.core.credit_fee_pool(int(remainder))
+        self.core.emit_batch(EV_FUNDING_PAID, i, open_idx, size[open_idx], payments, price,
+                             int(rate), iso_mask.astype(np.uint8))
+        self.core.emit(EV_FUNDING_RATE_SET, 0, i, -1, 0, 0, price, int(open_idx.size),
+                       int(remainder), int(rate), 0, 0)
+        return self._collect(seq0)
+
+    # ------------------------------------------------------------------ queries
+    def position(self, account, symbol) -> Position:
+        acct = self._acct(account)
+        i = self.instrument(symbol)
+        spec = self.specs[i]
+        arr = self.core.arrays()
+        size = int(arr["size"][i, acct])
+        cost = int(arr["cost"][i, acct])
+        mark = int(arr["mark"][i])
+        entry = None
+        if size:
+            entry = (Decimal(cost) / (size * spec.atoms_per_tick_lot) * spec.tick_size).quantize(
+                spec.tick_size / 1000)
+        return Position(
+            account=acct, symbol=symbol, size=spec.lots_to_qty(size), entry_price=entry,
+            mark_price=spec.ticks_to_price(mark) if mark else None,
+            unrealized_pnl=self._from_atoms(self.core.upnl(acct, i)),
+            isolated=bool(arr["mode"][i, acct]), leverage=int(arr["lev"][i, acct]),
+            isolated_margin=self._from_atoms(int(arr["iso"][i, acct])),
+            maintenance_margin=self._from_atoms(self.core.maintenance_margin(acct, i)),
+            size_lots=size, cost_atoms=cost)
+
+    def positions(self, account) -> list[Position]:
+        acct = self._acct(account)
+        arr = self.core.arrays()
+        return [self.position(acct, s) for i, s in enumerate(self.symbols) if arr["size"][i, acct]]
+
+    def balance(self, account) -> Balance:
+        acct = self._acct(account)
+        eq = self.core.equity(acct)
+        mm = self.core.cross_maintenance(acct)
+        ratio = None
+        if mm:
+            ratio = Decimal(mm) / Decimal(eq) if eq > 0 else Decimal("Infinity")
+        return Balance(account=acct, wallet=self._from_atoms(int(self.core.arrays()["wallet"][acct])),
+                       equity=self._from_atoms(eq), available=self._from_atoms(self.core.available(acct)),
+                       maintenance_margin=self._from_atoms(mm), margin_ratio=ratio)
+
+    def open_orders(self, account, symbol=None) -> list[dict]:
+        """Resting and conditional orders of an account, oldest first."""
+        acct = self._acct(account)
+        instr = -1 if symbol is None else self.instrument(symbol)
+        out = []
+        for oid in self.core.open_order_ids(acct, instr):
+            a, i, side, price, open_lots, flags = self.core.order_info(oid)
+            spec = self.specs[i]
+            out.append(dict(order_id=oid, symbol=self.symbols[i], side="BUY" if side == 0 else "SELL",
+                            type="LIMIT", price=spec.ticks_to_price(price),
+                            open_qty=spec.lots_to_qty(open_lots), reduce_only=bool(flags & 1)))
+        for c in self._cond.values():
+            if c.account == acct and (instr < 0 or c.instr == instr):
+                spec = self.specs[c.instr]
+                out.append(dict(order_id=c.oid, symbol=self.symbols[c.instr],
+                                side="BUY" if c.side == 0 else "SELL", type=c.otype,
+                                stop_price=spec.ticks_to_price(c.trigger) if c.trigger else None,
+                                open_qty=spec.lots_to_qty(c.qty), reduce_only=c.reduce_only))
+        return out
+
+    def book(self, symbol):
+        """The instrument's matching.Book (read it; trade through :meth:`submit`)."""
+        return self.core.book(self.instrument(symbol))
+
+    def journal(self) -> np.ndarray:
+        """Every event record so far (EVENT_DTYPE), in stream order."""
+        self._collect(self.core.seq)
+        return np.concatenate(self._journal) if self._journal else np.empty(0, EVENT_DTYPE)
+
+    def events(self, since_seq: int = 0) -> list:
+        """Events after ``since_seq`` as attrs objects."""
+        self._collect(self.core.seq)
+        return self._events_after(since_seq)
+
+    def check_invariants(self) -> None:
+        """Conservation identity, positions net to zero, exposure = resting orders, books sound."""
+        self.core.check_invariants()
+
+
+def events_named(events: Iterable, *names: str) -> list:
+    return ev_mod.of_type(events, *names)
