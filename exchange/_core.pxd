@@ -144,3 +144,5 @@ cdef class VenueCore:
     cdef int _check_acct(self, int64_t acct) except -1
     cdef int _check_instr(self, int instr) except -1
     cdef int64_t* _ledger_slot(self, int kind, int64_t acct, int instr) except NULL
+    cdef int _liquidate_c(self, int64_t acct, int instr, int side, int64_t qty,
+                          int64_t limit_price, int tif, int64_t* out, list makers) except -1

@@ -919,6 +919,261 @@ cdef class VenueCore:
         self.insurance += atoms
         self.net_deposits += atoms
 
+    # ------------------------------------------------------------------ batch commands
+    # Used by the vectorised liquidation engine (exchange.liquidation): one Python call per
+    # batch, the per-item work in C. Each item does exactly what the single command does and
+    # records the same events.
+
+    cdef int _liquidate_c(self, int64_t acct, int instr, int side, int64_t qty,
+                          int64_t limit_price, int tif, int64_t* out, list makers) except -1:
+        """:meth:`liquidation_order` without argument checks, as an IOC limit (``limit_price``
+        0 = no limit; ``tif`` 2 = fill-or-kill). Writes lots filled, notional and liquidation
+        fee to ``out[0..2]`` and appends the maker accounts it traded with to ``makers``
+        (consecutive duplicates dropped). O(fills)."""
+        cdef Book book = <Book>self.books[instr]
+        cdef int64_t oid, i, n, q, nq, notional = 0, fee = 0, macct, last_maker = -1
+        cdef Fill* f
+        oid = self.next_oid
+        self.next_oid += 1
+        self.last_oid = oid
+        if oid >= self.cap_orders:
+            self._grow_orders(oid + 1)
+        self.o_acct[oid] = acct
+        self.o_instr[oid] = instr
+        self.o_price[oid] = limit_price
+        self.o_side[oid] = <uint8_t>side
+        self.o_flags[oid] = F_LIQUIDATION | F_REDUCE_ONLY
+        self.o_open[oid] = 0
+        out[0] = 0
+        out[1] = 0
+        out[2] = 0
+        if tif == 2 and not book._fok_fillable(side, qty, limit_price > 0, limit_price, acct, 0):
+            self._emit(EV_ORDER_REJECTED, 3002, instr, acct, oid, side, limit_price, qty,
+                       LIMIT, 2, 1, 1)
+            return 0
+        # a market order with a protection price is an IOC limit without the book's window check
+        book.market_c(oid, side, qty, limit_price, acct, 0)
+        self._emit(EV_ORDER_ACCEPTED, 0, instr, acct, oid, side, limit_price, qty,
+                   LIMIT if limit_price > 0 else MARKET, tif, 1, 1)
+        n = book.n_fills
+        for i in range(n):
+            f = &book.fills[i]
+            q = f.qty
+            nq = q * f.price * self.k[instr]
+            notional += nq
+            fee += _fee(nq, self.liq_fee[instr])
+            macct = self.o_acct[f.maker_oid]
+            if macct != last_maker:
+                makers.append(macct)
+                last_maker = macct
+        self.last_filled = book.last_filled
+        self._after_match(instr, oid, acct, side, 0, True)
+        if qty > book.last_filled:
+            self._emit(EV_ORDER_CANCELED, CANCEL_IOC, instr, acct, oid, side, limit_price,
+                       qty - book.last_filled, 0, 0, 0, 1)
+        out[0] = book.last_filled
+        out[1] = notional
+        out[2] = fee
+        return 0
+
+    def liquidation_orders(self, accts, int instr, sides, qtys, limit_prices, int tif=1):
+        """Many :meth:`liquidation_order` calls in one: item ``j`` sends ``qtys[j]`` lots of
+        ``accts[j]`` on ``sides[j]`` limited at ``limit_prices[j]`` (0 = market), in order.
+        ``tif`` 1 IOC, 2 fill-or-kill. Returns ``(filled, notional, fee, makers)``: int64 arrays
+        of lots filled, traded notional (atoms) and liquidation fee per item, and the maker
+        accounts that traded (may repeat). O(items + fills)."""
+        cdef int64_t[::1] a = np.ascontiguousarray(accts, dtype=np.int64)
+        cdef int64_t[::1] s = np.ascontiguousarray(sides, dtype=np.int64)
+        cdef int64_t[::1] q = np.ascontiguousarray(qtys, dtype=np.int64)
+        cdef int64_t[::1] lp = np.ascontiguousarray(limit_prices, dtype=np.int64)
+        cdef int64_t n = a.shape[0], j
+        cdef int64_t out3[3]
+        self._check_instr(instr)
+        if s.shape[0] != n or q.shape[0] != n or lp.shape[0] != n:
+            raise InvalidCommandError(f"'accts', 'sides', 'qtys' and 'limit_prices' must have one length (got {n}, {s.shape[0]}, {q.shape[0]}, {lp.shape[0]})")
+        if tif != 1 and tif != 2:
+            raise InvalidCommandError(f"'tif' must be 1 (IOC) or 2 (FOK) (got {tif})")
+        for j in range(n):
+            self._check_acct(a[j])
+            if q[j] <= 0:
+                raise InvalidCommandError(f"'qtys[{j}]' must be > 0 lots (got {q[j]})")
+            if s[j] != 0 and s[j] != 1:
+                raise InvalidCommandError(f"'sides[{j}]' must be 0 (BUY) or 1 (SELL) (got {s[j]})")
+            if lp[j] < 0:
+                raise InvalidCommandError(f"'limit_prices[{j}]' must be >= 0 ticks (got {lp[j]})")
+        filled = np.zeros(n, np.int64)
+        notional = np.zeros(n, np.int64)
+        fee = np.zeros(n, np.int64)
+        cdef int64_t[::1] fv = filled, nv = notional, ev = fee
+        makers = []
+        for j in range(n):
+            self._liquidate_c(a[j], instr, <int>s[j], q[j], lp[j], tif, out3, makers)
+            fv[j] = out3[0]
+            nv[j] = out3[1]
+            ev[j] = out3[2]
+        return filled, notional, fee, np.array(makers, dtype=np.int64)
+
+    def transfer_positions(self, from_accts, to_accts, int instr, qtys, prices, int code=0):
+        """Many :meth:`transfer_position` calls in one (same checks, same events), in order.
+        O(items)."""
+        cdef int64_t[::1] fa = np.ascontiguousarray(from_accts, dtype=np.int64)
+        cdef int64_t[::1] ta = np.ascontiguousarray(to_accts, dtype=np.int64)
+        cdef int64_t[::1] q = np.ascontiguousarray(qtys, dtype=np.int64)
+        cdef int64_t[::1] p = np.ascontiguousarray(prices, dtype=np.int64)
+        cdef int64_t n = fa.shape[0], j
+        if ta.shape[0] != n or q.shape[0] != n or p.shape[0] != n:
+            raise InvalidCommandError(f"'from_accts', 'to_accts', 'qtys' and 'prices' must have one length (got {n}, {ta.shape[0]}, {q.shape[0]}, {p.shape[0]})")
+        for j in range(n):
+            self.transfer_position(fa[j], ta[j], instr, q[j], p[j], code)
+        return n
+
+    def ledger_moves(self, from_kinds, from_accts, to_kinds, to_accts, atoms, instrs, int code=0):
+        """Many :meth:`ledger_move` calls in one; every argument is an array of one length
+        (``instrs`` matters for isolated buckets). O(items)."""
+        cdef int64_t[::1] fk = np.ascontiguousarray(from_kinds, dtype=np.int64)
+        cdef int64_t[::1] fa = np.ascontiguousarray(from_accts, dtype=np.int64)
+        cdef int64_t[::1] tk = np.ascontiguousarray(to_kinds, dtype=np.int64)
+        cdef int64_t[::1] ta = np.ascontiguousarray(to_accts, dtype=np.int64)
+        cdef int64_t[::1] m = np.ascontiguousarray(atoms, dtype=np.int64)
+        cdef int64_t[::1] ins = np.ascontiguousarray(instrs, dtype=np.int64)
+        cdef int64_t n = fa.shape[0], j
+        if (fk.shape[0] != n or tk.shape[0] != n or ta.shape[0] != n or m.shape[0] != n
+                or ins.shape[0] != n):
+            raise InvalidCommandError(f"every argument of 'ledger_moves' must have length {n}")
+        for j in range(n):
+            self.ledger_move(<int>fk[j], fa[j], <int>tk[j], ta[j], m[j], <int>ins[j], code)
+        return n
+
+    def emit_many(self, int kind, codes, instrs, accts, oids, sides, prices, qtys, a1, a2, a3,
+                  flags):
+        """Append one event record per item (arrays of one length, int64). O(items)."""
+        cdef int64_t[::1] c = np.ascontiguousarray(codes, dtype=np.int64)
+        cdef int64_t[::1] ins = np.ascontiguousarray(instrs, dtype=np.int64)
+        cdef int64_t[::1] ac = np.ascontiguousarray(accts, dtype=np.int64)
+        cdef int64_t[::1] oi = np.ascontiguousarray(oids, dtype=np.int64)
+        cdef int64_t[::1] sd = np.ascontiguousarray(sides, dtype=np.int64)
+        cdef int64_t[::1] pr = np.ascontiguousarray(prices, dtype=np.int64)
+        cdef int64_t[::1] qt = np.ascontiguousarray(qtys, dtype=np.int64)
+        cdef int64_t[::1] x1 = np.ascontiguousarray(a1, dtype=np.int64)
+        cdef int64_t[::1] x2 = np.ascontiguousarray(a2, dtype=np.int64)
+        cdef int64_t[::1] x3 = np.ascontiguousarray(a3, dtype=np.int64)
+        cdef int64_t[::1] fl = np.ascontiguousarray(flags, dtype=np.int64)
+        cdef int64_t n = ac.shape[0], j
+        if (c.shape[0] != n or ins.shape[0] != n or oi.shape[0] != n or sd.shape[0] != n
+                or pr.shape[0] != n or qt.shape[0] != n or x1.shape[0] != n or x2.shape[0] != n
+                or x3.shape[0] != n or fl.shape[0] != n):
+            raise InvalidCommandError(f"every argument of 'emit_many' must have length {n}")
+        for j in range(n):
+            self._emit(kind, <int>c[j], <int>ins[j], ac[j], oi[j], <int>sd[j], pr[j], qt[j],
+                       x1[j], x2[j], x3[j], <int>fl[j])
+        return self.seq
+
+    def cancel_all_many(self, accts, int instr=-1, int reason=CANCEL_USER):
+        """:meth:`cancel_all` for many accounts in one pass over the order registry (one
+        instrument, or all with -1). Returns the number of orders cancelled.
+        O(orders ever placed + accounts)."""
+        cdef int64_t[::1] a = np.ascontiguousarray(accts, dtype=np.int64)
+        cdef int64_t j, oid, n = 0, acct
+        cdef Book book
+        if a.shape[0] == 0:
+            return 0
+        mask_arr = np.zeros(self.n_acct, np.uint8)
+        cdef uint8_t[::1] mask = mask_arr
+        for j in range(a.shape[0]):
+            self._check_acct(a[j])
+            mask[a[j]] = 1
+        for oid in range(1, self.next_oid):
+            if not (self.o_flags[oid] & F_RESTING):
+                continue
+            acct = self.o_acct[oid]
+            if not mask[acct] or (instr >= 0 and self.o_instr[oid] != instr):
+                continue
+            book = <Book>self.books[self.o_instr[oid]]
+            book.cancel_c(oid)
+            self._order_exposure(oid, -1)
+            self._emit(EV_ORDER_CANCELED, reason, self.o_instr[oid], acct, oid, self.o_side[oid],
+                       self.o_price[oid], self.o_open[oid], 0, 0, 0, 0)
+            self.o_open[oid] = 0
+            self.o_flags[oid] &= ~F_RESTING
+            n += 1
+        return n
+
+    def set_account_flags(self, accts, bint in_liquidation):
+        """:meth:`set_account_flag` for many accounts. O(accounts)."""
+        cdef int64_t[::1] a = np.ascontiguousarray(accts, dtype=np.int64)
+        cdef int64_t j
+        for j in range(a.shape[0]):
+            self._check_acct(a[j])
+        for j in range(a.shape[0]):
+            self.acct_flags[a[j]] = 1 if in_liquidation else 0
+
+    def bulk_open_positions(self, accts, int instr, sizes, int64_t entry_price, leverages,
+                            int64_t counterparty, margins=None, int code=0):
+        """Open isolated positions in bulk (scenario and benchmark set-up): account ``accts[j]``
+        (flat, no orders, distinct) gets ``sizes[j]`` lots (+ long, − short) at
+        ``entry_price`` with isolated margin at ``leverages[j]``; the initial margin
+        ``ceil(notional / leverage)`` moves from its wallet into the bucket. ``margins``
+        (optional) are deposited first. ``counterparty`` takes the opposite of the total at
+        the same price (one net trade), so positions net to zero and money is conserved.
+        Everything is checked before anything changes. Events: Deposited (when ``margins`` are
+        given) and one PositionTransferred per position (from the counterparty to the account;
+        a3 = the account's realised PnL, 0 for a flat account). O(items)."""
+        cdef int64_t[::1] a = np.ascontiguousarray(accts, dtype=np.int64)
+        cdef int64_t[::1] s = np.ascontiguousarray(sizes, dtype=np.int64)
+        cdef int64_t[::1] L = np.ascontiguousarray(leverages, dtype=np.int64)
+        cdef int64_t[::1] m
+        cdef int64_t n = a.shape[0], j, acct, notional, im, total = 0, r
+        cdef int64_t k
+        self._check_instr(instr)
+        self._check_acct(counterparty)
+        k = self.k[instr]
+        if s.shape[0] != n or L.shape[0] != n:
+            raise InvalidCommandError(f"'accts', 'sizes' and 'leverages' must have one length (got {n}, {s.shape[0]}, {L.shape[0]})")
+        if entry_price <= 0:
+            raise InvalidCommandError(f"'entry_price' must be > 0 ticks (got {entry_price})")
+        has_m = margins is not None
+        if has_m:
+            m = np.ascontiguousarray(margins, dtype=np.int64)
+            if m.shape[0] != n:
+                raise InvalidCommandError(f"'margins' must have length {n} (got {m.shape[0]})")
+        if n and len(np.unique(np.asarray(a))) != n:
+            raise InvalidCommandError("'accts' must be distinct account ids")
+        for j in range(n):
+            acct = a[j]
+            self._check_acct(acct)
+            if acct == counterparty:
+                raise InvalidCommandError(f"'accts[{j}]' must not be the counterparty (got {acct})")
+            if s[j] == 0:
+                raise InvalidCommandError(f"'sizes[{j}]' must be != 0 lots (got 0)")
+            if L[j] < 1 or L[j] > self.tier_maxlev[instr, 0]:
+                raise InvalidCommandError(f"'leverages[{j}]' must be in [1, {self.tier_maxlev[instr, 0]}] (got {L[j]})")
+            if (self.size[instr, acct] != 0 or self.iso[instr, acct] != 0
+                    or self.buy_open[instr, acct] != 0 or self.sell_open[instr, acct] != 0):
+                raise InvalidCommandError(f"'accts[{j}]' must be flat on instrument {instr} without orders (account {acct})")
+            notional = _abs(s[j]) * entry_price * k
+            if notional > self._max_notional_for_lev(instr, L[j]):
+                raise InvalidCommandError(f"'sizes[{j}]' must fit the tier of leverage {L[j]} (notional {notional})")
+            im = (notional + L[j] - 1) // L[j]
+            if has_m and m[j] < 0:
+                raise InvalidCommandError(f"'margins[{j}]' must be >= 0 atoms (got {m[j]})")
+            if self.wallet[acct] + (m[j] if has_m else 0) < im:
+                raise InvalidCommandError(f"'accts[{j}]' must hold the initial margin {im} atoms (wallet {self.wallet[acct]})")
+            total += s[j]
+        for j in range(n):
+            acct = a[j]
+            if has_m and m[j] > 0:
+                self.wallet[acct] += m[j]
+                self.net_deposits += m[j]
+                self._emit(EV_DEPOSITED, 0, -1, acct, 0, 0, 0, 0, m[j], self.wallet[acct], 0, 0)
+            self.mode[instr, acct] = 1
+            self.lev[instr, acct] = L[j]
+            self._apply_trade(instr, acct, s[j], entry_price, &r)
+            self._emit(EV_POSITION_TRANSFERRED, code, instr, counterparty, 0,
+                       1 if s[j] > 0 else 0, entry_price, _abs(s[j]), acct, 0, r, 0)
+        if total != 0:
+            self._apply_trade(instr, counterparty, -total, entry_price, &r)
+        return n
+
     # ------------------------------------------------------------------ queries
     def equity(self, int64_t acct):
         """Cross equity: wallet + uPnL of cross positions at the mark. O(instruments)."""

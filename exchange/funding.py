@@ -1036,6 +1036,8 @@ def settle_funding(size_lots: np.ndarray, price_ticks: int | np.ndarray, rate: i
         rate = int(rate)
     if isinstance(price_ticks, np.ndarray):
         return _settle_array_price(size, price_ticks, rate, apl, out, work, check)
+    if check and (not isinstance(price_ticks, (int, np.integer)) or isinstance(price_ticks, bool)):
+        raise invalid("price_ticks", "an int or an int64 array", price_ticks)
     price = int(price_ticks)
     delta = price * apl * rate
     if check:

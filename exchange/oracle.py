@@ -28,6 +28,7 @@ Time must not go backwards: sources, the index, the oracle and the mark methods 
 """
 from __future__ import annotations
 
+import abc
 import importlib
 import math
 from collections import deque
@@ -171,7 +172,7 @@ class ConstantSource(_Clocked):
         return self.price
 
 
-class _BlockWalk(_Clocked):
+class _BlockWalk(_Clocked, abc.ABC):
     """A log-price path on a fixed step grid ``t0 + k·step_ns``, drawn in fixed-size blocks.
 
     Drawing whole blocks makes the path a function of (seed, parameters) only, not of how often
@@ -195,8 +196,9 @@ class _BlockWalk(_Clocked):
         self._log_before = self._log0  # log price of step block_first - 1
         self._last_step: int | None = None
 
-    def _increments(self, k: int) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _increments(self, k: int) -> np.ndarray:
+        """The next ``k`` log-price increments, drawn from the generator."""
 
     def _log_at(self, step: int) -> float:
         if step <= 0:
@@ -339,13 +341,14 @@ def _check_change(value: float) -> float:
     return float(value)
 
 
-class _FactorWrapper(_Wrapper):
+class _FactorWrapper(_Wrapper, abc.ABC):
     """Multiplies the wrapped price by a piecewise-constant factor of time. When the factor
     changes, the new price is reported at once even if the wrapped source has no update (a gap
     is visible at the instant it happens)."""
 
-    def _factor(self, ts_ns: int) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _factor(self, ts_ns: int) -> float:
+        """The multiplier in force at ``ts_ns``."""
 
     _factor_prev: float = 1.0
 

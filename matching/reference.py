@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from fractions import Fraction
 from itertools import islice
 from typing import Iterator
 
@@ -453,13 +452,14 @@ class RefBook:
         side = _checked_side(side)
         notional = _checked_positive("notional", notional)
         remaining = notional
-        lots = Fraction(0)
+        whole_lots = 0
         for price, level in self._sides[1 - side].items():
             level_notional = price * level.total
             if level_notional >= remaining:
-                lots += Fraction(remaining, price)
-                return float(Fraction(notional) / lots)
-            lots += level.total
+                # notional / (whole_lots + remaining / price), in exact integers until the
+                # one correctly rounded division
+                return notional * price / (whole_lots * price + remaining)
+            whole_lots += level.total
             remaining -= level_notional
         return None
 

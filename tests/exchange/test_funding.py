@@ -449,6 +449,8 @@ def test_settle_rejects_bad_inputs():
         settle_funding(np.array([2**40, -2**40], dtype=np.int64), 10**9, 10**7, 10**6)
     with pytest.raises(ValueError, match="'out'"):
         settle_funding(good, 1, 1, 1, out=np.empty(3, dtype=np.int64))
+    with pytest.raises(ValueError, match="'price_ticks' must be an int"):
+        settle_funding(good, 100.5, 1, 1)
     with pytest.raises(ValueError, match="'rate'"):
         settle_funding(good, 1, 2 * RATE_SCALE, 1)
 

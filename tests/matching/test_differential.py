@@ -31,9 +31,12 @@ from tests.matching.books import (COMPILED_BOOK, COMPILED_MISSING, DEEP, apply_o
 
 needs_compiled = pytest.mark.skipif(COMPILED_BOOK is None, reason=COMPILED_MISSING)
 
-STATEFUL_SETTINGS = settings(max_examples=200, stateful_step_count=60, deadline=None)
-IMPACT_NOTIONALS = (1, 150, 1_000, 4_000)
-QUERY_PRICES = range(strategies.PRICE_LOW - 1, strategies.PRICE_HIGH + 2)
+# max_examples comes from the Hypothesis profile (tests/conftest.py): 100 by default
+STATEFUL_SETTINGS = settings(stateful_step_count=60, deadline=None)
+IMPACT_NOTIONALS = (150, 2_000)
+# every other price of the band and an empty price either side of it
+QUERY_PRICES = (strategies.PRICE_LOW - 1, *range(strategies.PRICE_LOW, strategies.PRICE_HIGH + 1, 2),
+                strategies.PRICE_HIGH + 1)
 
 
 def outcome(call):
@@ -157,7 +160,7 @@ TestCompiledBookMatchesReference = needs_compiled(BooksInLockstep.TestCase)
 TestCompiledBookMatchesReference.settings = STATEFUL_SETTINGS
 
 TestLockstepHarnessOnReferenceAlone = ReferenceAgainstItself.TestCase
-TestLockstepHarnessOnReferenceAlone.settings = settings(max_examples=15, stateful_step_count=40,
+TestLockstepHarnessOnReferenceAlone.settings = settings(max_examples=10, stateful_step_count=40,
                                                         deadline=None)
 
 
@@ -166,7 +169,7 @@ TestLockstepHarnessOnReferenceAlone.settings = settings(max_examples=15, statefu
 
 @given(max_levels=strategies.max_levels,
        batches=st.lists(strategies.msg_batches(), min_size=1, max_size=3))
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 def test_process_equals_the_same_messages_one_at_a_time(book_cls, max_levels, batches):
     in_batches = book_cls(track_deltas=True, max_levels=max_levels)
     one_by_one = book_cls(track_deltas=True, max_levels=max_levels)
@@ -187,7 +190,7 @@ def test_process_equals_the_same_messages_one_at_a_time(book_cls, max_levels, ba
 @needs_compiled
 @given(max_levels=strategies.max_levels,
        batches=st.lists(strategies.msg_batches(), min_size=1, max_size=3))
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 def test_compiled_process_equals_reference_process(max_levels, batches):
     ref = RefBook(track_deltas=True, max_levels=max_levels)
     compiled = COMPILED_BOOK(track_deltas=True, max_levels=max_levels)

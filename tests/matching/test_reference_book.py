@@ -1129,7 +1129,7 @@ def test_process_checks_every_record_before_applying_any(new_book, record, messa
 
 
 @given(commands=st.lists(strategies.book_commands, max_size=40))
-@settings(max_examples=100, deadline=None)
+@settings(deadline=None)
 def test_every_command_conserves_lots(book_cls, commands):
     """Lots are never created or lost: what a taker brings is filled, rested or expired, and
     the book shrinks by exactly what was filled against it, cancelled or expired by STP."""

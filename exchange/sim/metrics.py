@@ -1,0 +1,2 @@
+def compute_metrics(journal, series, info):
+    return {}
