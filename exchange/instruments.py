@@ -107,7 +107,7 @@ def _positive_decimal(field: str):
 
 # -- MARGIN TIERS -----------------------------------------------------------------------------
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class MarginTier:
     """One margin bracket: applies to position notionals ``N >= notional_floor_atoms`` up to the
     next tier's floor.
@@ -395,11 +395,13 @@ class InstrumentSpec:
         return self.tiers[bisect_right(self._floors, notional_atoms) - 1].max_leverage
 
     def max_notional_for_leverage(self, leverage: int) -> int | None:
-        """Largest position notional allowed at ``leverage`` (None = unlimited). O(T).
+        """Exclusive notional cap at ``leverage``: a position held at that leverage must keep
+        ``N < cap`` (None = unlimited). O(T).
 
-        It is the cap of the last tier whose ``max_leverage >= leverage`` (the next tier's floor,
-        or :attr:`max_position_notional_atoms` for the last tier); 0 if even the first tier's
-        maximum is below ``leverage``.
+        It is the upper bound of the last tier whose ``max_leverage >= leverage`` (the next
+        tier's floor, or :attr:`max_position_notional_atoms` for the last tier); 0 if even the
+        first tier's maximum is below ``leverage``. Same rule as
+        :func:`exchange.margin.notional_cap_for_leverage`.
 
         >>> spec = InstrumentSpec.example()
         >>> spec.max_notional_for_leverage(125) // 10**6, spec.max_notional_for_leverage(100)

@@ -374,7 +374,7 @@ def max_position_lots(*, price_ticks: int, leverage: int, tiers: Sequence[Margin
 
 # -- HUMAN-UNIT WRAPPERS (worked examples) --------------------------------------------------------
 
-def _fraction_ticks_to_price(spec: InstrumentSpec, ticks: int | None) -> Decimal | None:
+def _ticks_to_price(spec: InstrumentSpec, ticks: int | None) -> Decimal | None:
     return None if ticks is None else spec.ticks_to_price(ticks)
 
 
@@ -398,7 +398,7 @@ def liquidation_price(spec: InstrumentSpec, *, wallet: DecimalLike, size: Decima
         tiers=spec.tiers, atoms_per_tick_lot=spec.atoms_per_tick_lot,
         other_maintenance_atoms=spec.amount_to_atoms(other_maintenance),
         other_upnl_atoms=spec.amount_to_atoms(other_upnl))
-    return _fraction_ticks_to_price(spec, ticks)
+    return _ticks_to_price(spec, ticks)
 
 
 def bankruptcy_price(spec: InstrumentSpec, *, size: DecimalLike, entry_price: DecimalLike,
@@ -415,7 +415,7 @@ def bankruptcy_price(spec: InstrumentSpec, *, size: DecimalLike, entry_price: De
         size_lots=size_lots,
         entry_cost_atoms=size_lots * spec.price_to_ticks(entry_price) * spec.atoms_per_tick_lot,
         margin_atoms=spec.amount_to_atoms(margin), atoms_per_tick_lot=spec.atoms_per_tick_lot)
-    return _fraction_ticks_to_price(spec, ticks)
+    return _ticks_to_price(spec, ticks)
 
 
 def hyperliquid_liquidation_price(spec: InstrumentSpec, *, size: DecimalLike,
@@ -437,4 +437,4 @@ def hyperliquid_liquidation_price(spec: InstrumentSpec, *, size: DecimalLike,
         size_lots=size_lots, mark_ticks=mark_ticks,
         margin_available_atoms=spec.amount_to_atoms(margin_available), mmr=mmr,
         atoms_per_tick_lot=spec.atoms_per_tick_lot)
-    return _fraction_ticks_to_price(spec, ticks)
+    return _ticks_to_price(spec, ticks)

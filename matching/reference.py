@@ -15,8 +15,8 @@ Details the stub leaves open, resolved here (the compiled book matches them):
 - Argument checks run in signature order, each argument completely (type, int64 range,
   rule) before the next, and raise InvalidOrderError naming the field and the value. Every
   integer argument must be an ``int`` or a numpy integer, never a ``bool`` or a float:
-  ``'oid' must be an int (got 1.5)``, ``'price' must be within int64 (got 9223372036854775808)``,
-  then the rule: ``'side' must be 0 (BUY) or 1 (SELL) (got 2)``, ``'price' must be > 0``,
+  ``'oid' must be an integer (got 1.5)``,
+  ``'price' must be a 64-bit signed integer (got 9223372036854775808)``, then the rule: ``'side' must be 0 (BUY) or 1 (SELL) (got 2)``, ``'price' must be > 0``,
   ``'qty' must be > 0``, ``'tif'`` / ``'stp'`` in 0..3, ``'protect_price' must be >= 0``,
   amend's ``'price'`` >= 0, ``'n' must be >= 0`` (depth), ``'notional' must be > 0``
   (impact_price), ``'max_levels' must be >= 1``. A command that raises changes nothing,
@@ -136,10 +136,10 @@ _PRICE_OUT_OF_RANGE = int(MatchCode.PRICE_OUT_OF_RANGE)
 def _checked_int(field: str, value: object) -> int:
     """``value`` as a Python int; InvalidOrderError unless it is an integer within int64."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise invalid(field, "an int", value)
+        raise invalid(field, "an integer", value)
     value = int(value)
     if not INT64_MIN <= value <= INT64_MAX:
-        raise invalid(field, "within int64", value)
+        raise invalid(field, "a 64-bit signed integer", value)
     return value
 
 

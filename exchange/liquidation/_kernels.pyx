@@ -37,7 +37,7 @@ cdef inline int64_t _mm(int64_t N, const int64_t[::1] floors, const int64_t[::1]
                         const int64_t[::1] cums, int T) noexcept nogil:
     cdef int t = _tier(N, floors, T)
     cdef perpsim_i128 p = <perpsim_i128>N * mmrs[t]
-    cdef perpsim_i128 q = p / RATE_SCALE
+    cdef perpsim_i128 q = p // RATE_SCALE
     if p % RATE_SCALE != 0 and p > 0:
         q += 1
     return <int64_t>q - cums[t]

@@ -13,14 +13,20 @@ quantities the core computes one account at a time:
 - :func:`trigger_prices`: for each position, the exact integer price at which a margin test
   flips (the liquidation price for ``pct = 100``, margin-call levels for smaller ``pct``).
 
+:func:`maintenance_margin` and :func:`trigger_prices` are the compiled kernels of
+:mod:`exchange.liquidation._kernels` when built; the ``*_ref`` numpy versions here are the
+readable reference (and the test oracle: both must agree exactly). Without the extension the
+references are used, with a warning.
+
 The functions take and return int64 numpy arrays; nothing here changes the core.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["RATE_SCALE", "NEVER_LONG", "NEVER_SHORT", "MarginView", "maintenance_margin",
-           "trigger_prices", "muldiv_floor", "muldiv_ceil"]
+__all__ = ["RATE_SCALE", "NEVER_LONG", "NEVER_SHORT", "COMPILED", "MarginView",
+           "maintenance_margin", "trigger_prices", "maintenance_margin_ref", "trigger_prices_ref",
+           "muldiv_floor", "muldiv_ceil"]
 
 RATE_SCALE = 100_000_000
 #: long trigger key meaning "never at a positive price" (a long triggers for mark <= key)
@@ -31,12 +37,12 @@ _NOTIONAL_CAP = (1 << 62) // 100          # notionals the exact tests handle wit
 _I64 = np.int64
 
 
-def maintenance_margin(notional: np.ndarray, floors: np.ndarray, mmrs: np.ndarray,
+def maintenance_margin_ref(notional: np.ndarray, floors: np.ndarray, mmrs: np.ndarray,
                        cums: np.ndarray) -> np.ndarray:
     """Exact ``ceil(N·MMR/1e8) − cum`` per notional (int64 array ≥ 0), tier by floor.
     O(n log T).
 
-    >>> maintenance_margin(np.array([1_000 * 10**6, 100_000 * 10**6]),
+    >>> maintenance_margin_ref(np.array([1_000 * 10**6, 100_000 * 10**6]),
     ...                    np.array([0, 50_000 * 10**6]), np.array([400_000, 500_000]),
     ...                    np.array([0, 50 * 10**6])) // 10**6
     array([  4, 450])
@@ -232,14 +238,14 @@ class MarginView:
 def _holds(p, A, s, base, extra, pct, floors, mmrs, cums):
     """Exact margin test at integer prices ``p``: ``100·(MM + extra) > pct·equity``."""
     N = A * p
-    mm = maintenance_margin(N, floors, mmrs, cums) + extra
+    mm = maintenance_margin_ref(N, floors, mmrs, cums) + extra
     eq = base + s * N
     if pct == 100:
         return mm > eq
     return 100 * mm > pct * eq
 
 
-def trigger_prices(size: np.ndarray, base: np.ndarray, extra: np.ndarray, k: int,
+def trigger_prices_ref(size: np.ndarray, base: np.ndarray, extra: np.ndarray, k: int,
                    floors: np.ndarray, mmrs: np.ndarray, cums: np.ndarray,
                    pct: int = 100) -> np.ndarray:
     """The integer price (ticks) at which each position's margin test flips.
@@ -260,7 +266,7 @@ def trigger_prices(size: np.ndarray, base: np.ndarray, extra: np.ndarray, k: int
 
     >>> k, floors, mmrs, cums = 100, np.array([0]), np.array([400_000]), np.array([0])
     >>> # long 20 lots at 50,000.0 (cost 1,000 USDT), 500 USDT isolated margin (Binance FAQ)
-    >>> trigger_prices(np.array([20]), np.array([500 * 10**6 - 1_000 * 10**6]),
+    >>> trigger_prices_ref(np.array([20]), np.array([500 * 10**6 - 1_000 * 10**6]),
     ...                np.array([0]), k, floors, mmrs, cums).tolist()
     [251004]
     """
@@ -385,3 +391,17 @@ def _bisect_short(p, idx, pmax, args, up: bool) -> None:
         hi = np.where(act & h, mid, hi)
         lo = np.where(act & ~h, mid, lo)
     p[idx] = hi
+
+
+try:
+    from exchange.liquidation._kernels import maintenance_margin, trigger_prices  # noqa: E402
+    COMPILED = True
+except ImportError:  # pragma: no cover - the package is normally built
+    import warnings
+
+    warnings.warn("exchange.liquidation._kernels is not built: using the numpy reference "
+                  "kernels (correct but several times slower); run "
+                  "'python setup.py build_ext --inplace'", RuntimeWarning, stacklevel=2)
+    maintenance_margin = maintenance_margin_ref
+    trigger_prices = trigger_prices_ref
+    COMPILED = False

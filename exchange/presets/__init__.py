@@ -39,7 +39,8 @@ Value conventions (one for each kind, no exceptions):
 
 - **Rates** (keys ending in ``_rate``) are decimal **strings of the fraction**: ``"0.0005"`` is
   0.05 %, ``"0.04"`` is 4 %. They convert exactly to parts per 10⁸; a finer value is an error.
-  TOML floats are refused everywhere (they are binary and inexact); the integer ``0`` is allowed.
+  TOML floats are refused everywhere (they are binary and inexact); of the TOML integers only
+  ``0`` is allowed for a rate (``10000`` would be read as 1,000,000 %, almost surely a mistake).
 - **Money** (``min_notional``, ``insurance_fund``, tier ``floor``…) is a decimal string or an
   integer in units of the settlement asset (``"100"`` = 100 USDT), converted exactly to atoms.
 - **Quantities** (``max_order_qty``…) are decimal strings in base-asset units, converted to lots.

@@ -85,6 +85,10 @@ def _decimal_input(ctx: _Ctx, key: str, v: Any, what: str) -> Any:
 
 def _rate(ctx: _Ctx, key: str, v: Any) -> int:
     v = _decimal_input(ctx, key, v, "a rate (a fraction: \"0.0005\" = 0.05 %)")
+    if type(v) is int and v != 0:
+        # an integer rate is almost always a unit mistake (10000 "parts per 1e8" = 1,000,000 %)
+        raise ctx.fail(key, 'a rate written as a decimal string of the fraction like "0.0005" '
+                       "(integers other than 0 are refused)", v)
     try:
         return decimal_to_rate(v, key)
     except ExchangeError as exc:

@@ -167,12 +167,16 @@ class MarketMakers(_Population):
         self.half_bps = p["half_spread_bps"] * lognormal_factors(rng, n, disp)
         self.size_lots = np.maximum(1, np.rint(p["size"] * lognormal_factors(rng, n, disp)
                                                / ctx.lot_size)).astype(np.int64)
+        self.offsets = p["level_step_bps"] * np.arange(L)
         growth = p["size_growth"] ** np.arange(L)
         self.ladder = np.maximum(1, np.rint(self.size_lots[:, None] * growth[None, :])).astype(np.int64)
         self.limit_lots = max(1, int(round(p["inventory_limit"] / ctx.lot_size)))
         self.pull_thr = p["pull_vol_ratio"] * lognormal_factors(rng, n, disp)
         self.pulled_until = np.zeros(n, np.int64)
-        self.offsets = p["level_step_bps"] * np.arange(L)
+        self.ladder2 = np.concatenate([self.ladder, self.ladder], axis=1)
+        self._sign = np.concatenate([-np.ones(L), np.ones(L)])
+        self._lvl = np.concatenate([self.offsets, self.offsets])
+        self._side = np.concatenate([np.zeros(L, np.int64), np.ones(L, np.int64)])
         self.oids = np.zeros((n, 2 * L), np.int64)
         self._pending: OrderBatch | None = None
         self._slots = np.empty(0, np.int64)
@@ -239,25 +243,23 @@ class MarketMakers(_Population):
             half = self.half_bps[act] * widen
             inv = self._size_now(ctx)[act]
             skew_bps = -p["skew"] * np.clip(inv / self.limit_lots, -1.0, 1.0) * half
-            offs = half[:, None] + self.offsets[None, :] * widen
-            bid = np.floor(ref * (1.0 + (skew_bps[:, None] - offs) * 1e-4)).astype(np.int64)
-            ask = np.ceil(ref * (1.0 + (skew_bps[:, None] + offs) * 1e-4)).astype(np.int64)
-            bid = np.minimum(bid, ref - 1)
-            ask = np.maximum(ask, ref + 1)
-            L = self.offsets.shape[0]
-            qty_b = self.ladder[act].copy()
-            qty_a = self.ladder[act].copy()
-            qty_b[inv >= self.limit_lots] = 0
-            qty_a[inv <= -self.limit_lots] = 0
-            price = np.concatenate([bid, ask], axis=1)          # (a, 2L): bids then asks
-            qty = np.concatenate([qty_b, qty_a], axis=1)
-            side = np.concatenate([np.zeros(L, np.int64), np.ones(L, np.int64)])
+            sign = self._sign
+            bps = skew_bps[:, None] + sign * (half[:, None] + self._lvl * widen)
+            px = ref * (1.0 + bps * 1e-4)
+            price = (-sign * np.floor(-sign * px)).astype(np.int64)       # bids floor, asks ceil
+            price = np.where(sign < 0, np.minimum(price, ref - 1), np.maximum(price, ref + 1))
+            qty = self.ladder2[act]
+            if (inv >= self.limit_lots).any() or (inv <= -self.limit_lots).any():
+                qty = qty.copy()
+                L = self.offsets.shape[0]
+                qty[inv >= self.limit_lots, :L] = 0
+                qty[inv <= -self.limit_lots, L:] = 0
             m, j = np.nonzero((qty > 0) & (price > 0))
             mm = act[m]
-            self._slots = mm * (2 * L) + j
+            self._slots = mm * sign.shape[0] + j
             parts.append(OrderBatch(ts_ns + self.lat[mm], self.accounts[mm], kind=SUBMIT,
-                                    side=side[j], qty=qty[m, j], price=price[m, j], otype=LIMIT,
-                                    tif=POST_ONLY))
+                                    side=self._side[j], qty=qty[m, j], price=price[m, j],
+                                    otype=LIMIT, tif=POST_ONLY))
         else:
             self._slots = np.empty(0, np.int64)
         if parts:

@@ -1,19 +1,19 @@
 """The venue's inbound queue: agents' orders reach the core after each sender's latency.
 
-Agents decide in vectorised batches (:class:`OrderBatch`: one row per command, numpy columns)
-and stamp each row with its arrival time ``ts_ns = decision time + the sender's latency``. The
-:class:`OrderGateway` merges the pending batches by arrival time (stable: ties keep the order
-in which they were sent, then their row order) and submits them to the compiled core in one
-tight loop, interleaved exactly with the rest of the simulation: when its clock event fires it
-processes every pending row whose key ``(ts_ns, PRIO_ARRIVAL)`` comes before the clock's next
-event, then reschedules itself at the next arrival. So a burst of 10,000 orders costs one heap
-operation, not 10,000.
+Agents decide in vectorised batches (:class:`OrderBatch`: one row per command, a numpy
+structured array) and stamp each row with its arrival time ``ts = decision time + the
+sender's latency``. The :class:`OrderGateway` merges the pending batches by arrival time
+(stable: ties keep the order in which they were sent, then their row order) and submits them
+to the compiled core in one tight loop, interleaved exactly with the rest of the simulation:
+when its clock event fires it processes every pending row whose key ``(ts, PRIO_ARRIVAL)``
+comes before the clock's next event, then reschedules itself at the next arrival. A burst of
+10,000 orders costs one heap operation, not 10,000.
 
-Command kinds (``kind`` column): ``SUBMIT`` (limit or market order, the core's
-``submit``), ``CANCEL`` (cancel a venue order id) and ``CANCEL_IF_OPEN`` (cancel only if the
-order still rests: a quote that traded meanwhile is skipped instead of producing an
-UNKNOWN_ORDER rejection). Results are written back into the batch (``oid``, ``code``) and
-``batch.done`` turns True when its last row has been processed.
+Command kinds (``kind``): ``SUBMIT`` (limit or market order, the core's ``submit``),
+``CANCEL`` (cancel a venue order id) and ``CANCEL_IF_OPEN`` (cancel only if the order still
+rests: a quote that traded meanwhile is skipped instead of producing an UNKNOWN_ORDER
+rejection). Results are written back into the batch (``oid``, ``code``) and ``batch.done``
+turns True when its last row has been processed.
 """
 from __future__ import annotations
 
@@ -21,40 +21,36 @@ import numpy as np
 
 from exchange.sim.clock import PRIO_ARRIVAL, Clock
 
-__all__ = ["OrderBatch", "OrderGateway", "SUBMIT", "CANCEL", "CANCEL_IF_OPEN", "LIMIT", "MARKET",
-           "GTC", "IOC", "FOK", "POST_ONLY"]
+__all__ = ["OrderBatch", "OrderGateway", "ORDER_DTYPE", "SUBMIT", "CANCEL", "CANCEL_IF_OPEN",
+           "LIMIT", "MARKET", "GTC", "IOC", "FOK", "POST_ONLY"]
 
 SUBMIT, CANCEL, CANCEL_IF_OPEN = 0, 1, 2
 LIMIT, MARKET = 0, 1
 GTC, IOC, FOK, POST_ONLY = 0, 1, 2, 3
 _F_RESTING = 2
 
-_COLUMNS = ("ts", "acct", "kind", "side", "qty", "price", "otype", "tif", "reduce_only", "target")
+#: one command; ``b`` and ``row`` are the gateway's bookkeeping (batch, row in it)
+ORDER_DTYPE = np.dtype([("ts", "i8"), ("acct", "i8"), ("kind", "i8"), ("side", "i8"),
+                        ("qty", "i8"), ("price", "i8"), ("otype", "i8"), ("tif", "i8"),
+                        ("reduce_only", "i8"), ("target", "i8"), ("b", "i8"), ("row", "i8")])
 
 
-def _col(value, n: int) -> np.ndarray:
-    """An int64 column of length n (arrays are taken as they are, not copied)."""
-    if isinstance(value, np.ndarray):
-        if value.dtype != np.int64:
-            value = value.astype(np.int64)
-        if value.shape != (n,):
-            value = np.broadcast_to(value, (n,)).copy()
-        return value
-    return np.full(n, value, np.int64)
+def _given(v) -> bool:
+    return not (type(v) is int and v == 0)
 
 
 class OrderBatch:
-    """Commands of one agent decision, one row each (int64 numpy columns; array arguments
-    are taken over, not copied: do not modify them after sending).
+    """Commands of one agent decision, one row each (``rows``: ORDER_DTYPE).
 
-    ``ts`` arrival time (ns), ``acct``, ``kind`` (SUBMIT / CANCEL / CANCEL_IF_OPEN), ``side``
-    (0 buy, 1 sell), ``qty`` lots, ``price`` ticks (0 for a market order), ``otype`` (LIMIT /
-    MARKET), ``tif`` (GTC / IOC / FOK / POST_ONLY), ``reduce_only`` (0/1), ``target`` (the venue
-    order id a cancel names). Outputs: ``oid`` (venue id given to a submit), ``code`` (0 or the
-    rejection reason); ``done`` once every row was processed.
+    Columns: ``ts`` arrival time (ns), ``acct``, ``kind`` (SUBMIT / CANCEL / CANCEL_IF_OPEN),
+    ``side`` (0 buy, 1 sell), ``qty`` lots, ``price`` ticks (0 for a market order), ``otype``
+    (LIMIT / MARKET), ``tif`` (GTC / IOC / FOK / POST_ONLY), ``reduce_only`` (0/1), ``target``
+    (the venue order id a cancel names). Every argument is a scalar or an array of the rows'
+    length. Outputs: ``oid`` (venue id given to a submit), ``code`` (0 or the rejection
+    reason); ``done`` once every row was processed.
     """
 
-    __slots__ = (*_COLUMNS, "oid", "code", "done", "_left")
+    __slots__ = ("rows", "oid", "code", "done", "_left")
 
     def __init__(self, ts, acct, kind=SUBMIT, side=0, qty=0, price=0, otype=LIMIT, tif=GTC,
                  reduce_only=0, target=0) -> None:
@@ -62,39 +58,64 @@ class OrderBatch:
         if ts.ndim == 0:
             ts = ts.reshape(1)
         n = ts.shape[0]
-        self.ts = ts
-        self.acct = _col(acct, n)
-        self.kind = _col(kind, n)
-        self.side = _col(side, n)
-        self.qty = _col(qty, n)
-        self.price = _col(price, n)
-        self.otype = _col(otype, n)
-        self.tif = _col(tif, n)
-        self.reduce_only = _col(reduce_only, n)
-        self.target = _col(target, n)
+        r = np.zeros(n, ORDER_DTYPE)
+        r["ts"] = ts
+        r["acct"] = acct
+        r["kind"] = kind
+        # columns left at their default (the scalar 0) are not written
+        if _given(side):
+            r["side"] = side
+        r["qty"] = qty
+        if _given(price):
+            r["price"] = price
+        if _given(otype):
+            r["otype"] = otype
+        if _given(tif):
+            r["tif"] = tif
+        if _given(reduce_only):
+            r["reduce_only"] = reduce_only
+        if _given(target):
+            r["target"] = target
+        r["row"] = np.arange(n)
+        self._init(r)
+
+    def _init(self, rows: np.ndarray) -> None:
+        n = rows.shape[0]
+        self.rows = rows
         self.oid = np.zeros(n, np.int64)
         self.code = np.zeros(n, np.int64)
         self.done = n == 0
         self._left = n
 
     def __len__(self) -> int:
-        return self.ts.shape[0]
+        return self.rows.shape[0]
 
     @staticmethod
     def concat(batches: list["OrderBatch"]) -> "OrderBatch":
         """One batch with the rows of ``batches`` in order."""
         batches = [b for b in batches if len(b)]
-        if not batches:
-            return OrderBatch(np.empty(0, np.int64), np.empty(0, np.int64))
         out = OrderBatch.__new__(OrderBatch)
-        for name in _COLUMNS:
-            setattr(out, name, np.concatenate([getattr(b, name) for b in batches]))
-        n = out.ts.shape[0]
-        out.oid = np.zeros(n, np.int64)
-        out.code = np.zeros(n, np.int64)
-        out.done = False
-        out._left = n
+        if len(batches) == 1:
+            out._init(batches[0].rows)
+            return out
+        if not batches:
+            out._init(np.zeros(0, ORDER_DTYPE))
+            return out
+        rows = _stack([b.rows for b in batches])
+        rows["row"] = np.arange(rows.shape[0])
+        out._init(rows)
         return out
+
+
+def _stack(parts: list[np.ndarray]) -> np.ndarray:
+    """Concatenate ORDER_DTYPE arrays (np.concatenate is slow on structured dtypes)."""
+    out = np.empty(sum(p.shape[0] for p in parts), ORDER_DTYPE)
+    i = 0
+    for p in parts:
+        j = i + p.shape[0]
+        out[i:j] = p
+        i = j
+    return out
 
 
 class OrderGateway:
@@ -107,22 +128,26 @@ class OrderGateway:
         self.clock = clock
         self.instr = instr
         self._incoming: list[OrderBatch] = []
-        self._q: dict[str, np.ndarray] | None = None   # merged pending rows, sorted by ts
-        self._qb: list[OrderBatch] = []                 # batch of each merged row (by index)
-        self._pos = 0
-        self._next_ts: int | None = None                # earliest scheduled delivery
+        self._q = np.zeros(0, ORDER_DTYPE)          # merged pending rows, sorted by ts
+        self._qb: dict[int, OrderBatch] = {}         # batch id -> batch with rows pending
+        self._next_id = 0
+        self._next_ts: int | None = None             # earliest scheduled delivery
         self.submitted = 0
         self.canceled = 0
 
     def send(self, batch: OrderBatch) -> OrderBatch:
         """Queue a batch; rows must not arrive before the clock's current time. O(1)."""
-        n = len(batch)
-        if n == 0:
+        rows = batch.rows
+        if rows.shape[0] == 0:
             return batch
-        self._incoming.append(batch)
-        t = int(batch.ts.min())
+        t = int(rows["ts"].min())
         if t < self.clock.now_ns:
             raise ValueError(f"'ts' must be >= the clock's current time {self.clock.now_ns} (got {t})")
+        bid = self._next_id
+        self._next_id += 1
+        rows["b"] = bid
+        self._qb[bid] = batch
+        self._incoming.append(batch)
         if self._next_ts is None or t < self._next_ts:
             self._next_ts = t
             self.clock.schedule(t, PRIO_ARRIVAL, self._deliver)
@@ -130,37 +155,17 @@ class OrderGateway:
 
     @property
     def pending(self) -> int:
-        n = sum(len(b) for b in self._incoming)
-        if self._q is not None:
-            n += self._q["ts"].shape[0] - self._pos
-        return n
+        return self._q.shape[0] + sum(len(b) for b in self._incoming)
 
     def _merge(self) -> None:
-        parts = []
-        owners: list[np.ndarray] = []
-        batches: list[OrderBatch] = []
-        if self._q is not None and self._pos < self._q["ts"].shape[0]:
-            rest = {k: v[self._pos:] for k, v in self._q.items()}
-            parts.append(rest)
-            # keep the owner mapping of the rows not yet delivered
-            old = self._q["_b"][self._pos:]
-            uniq, inv = np.unique(old, return_inverse=True)
-            for u in uniq.tolist():
-                batches.append(self._qb[u])
-            rest["_b"] = inv.astype(np.int64)
-            owners.append(rest["_b"])
-        for b in self._incoming:
-            cols = {name: getattr(b, name) for name in _COLUMNS}
-            cols["_row"] = np.arange(len(b), dtype=np.int64)
-            cols["_b"] = np.full(len(b), len(batches), np.int64)
-            batches.append(b)
-            parts.append(cols)
+        parts = [self._q] if self._q.shape[0] else []
+        parts.extend(b.rows for b in self._incoming)
         self._incoming = []
-        merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        order = np.argsort(merged["ts"], kind="stable")
-        self._q = {k: v[order] for k, v in merged.items()}
-        self._qb = batches
-        self._pos = 0
+        q = _stack(parts) if len(parts) > 1 else parts[0]
+        ts = q["ts"]
+        if ts.shape[0] > 1 and bool((ts[1:] < ts[:-1]).any()):
+            q = q[np.argsort(ts, kind="stable")]
+        self._q = q
 
     def _deliver(self, ts_now: int) -> None:
         if self._next_ts is not None and self._next_ts <= ts_now:
@@ -168,83 +173,76 @@ class OrderGateway:
         if self._incoming:
             self._merge()
         q = self._q
-        if q is None:
-            return
-        total = q["ts"].shape[0]
-        if self._pos >= total:
+        total = q.shape[0]
+        if total == 0:
             return
         nxt = self.clock.peek()
         if nxt is None:
             end = total
         else:
-            side = "left" if nxt[1] <= PRIO_ARRIVAL else "right"
-            end = int(np.searchsorted(q["ts"], nxt[0], side=side))
-        start = self._pos
-        if end <= start:
+            end = int(np.searchsorted(q["ts"], nxt[0],
+                                      side="left" if nxt[1] <= PRIO_ARRIVAL else "right"))
+        if end <= 0:
             self._reschedule()
             return
         core = self.core
         instr = self.instr
         submit, cancel, set_time, info = core.submit, core.cancel, core.set_time, core.order_info
-        sl = slice(start, end)
-        ts_l = q["ts"][sl].tolist()
-        acct_l = q["acct"][sl].tolist()
-        kind_l = q["kind"][sl].tolist()
-        side_l = q["side"][sl].tolist()
-        qty_l = q["qty"][sl].tolist()
-        price_l = q["price"][sl].tolist()
-        otype_l = q["otype"][sl].tolist()
-        tif_l = q["tif"][sl].tolist()
-        ro_l = q["reduce_only"][sl].tolist()
-        tgt_l = q["target"][sl].tolist()
-        n = end - start
+        done = q[:end]
+        n = end
         oids = [0] * n
         codes = [0] * n
         cur = core.ts_now
         n_sub = n_can = 0
-        for i in range(n):
-            t = ts_l[i]
+        i = 0
+        cols = [done[c].tolist() for c in ("ts", "acct", "kind", "side", "qty", "price", "otype",
+                                            "tif", "reduce_only", "target")]
+        for t, acct, kind, side, qty, price, otype, tif, ro, tgt in zip(*cols):
             if t > cur:
                 set_time(t)
                 cur = t
-            k = kind_l[i]
-            if k == 0:
-                codes[i] = submit(acct_l[i], instr, side_l[i], qty_l[i], price_l[i], otype_l[i],
-                                  tif_l[i], ro_l[i])
+            if kind == 0:
+                codes[i] = submit(acct, instr, side, qty, price, otype, tif, ro)
                 oids[i] = core.last_oid
                 n_sub += 1
-            elif k == 2:
-                tg = tgt_l[i]
-                if tg > 0 and info(tg)[5] & _F_RESTING:
-                    codes[i] = cancel(acct_l[i], tg)
+            elif kind == 2:
+                if tgt > 0 and info(tgt)[5] & _F_RESTING:
+                    codes[i] = cancel(acct, tgt)
                     n_can += 1
             else:
-                codes[i] = cancel(acct_l[i], tgt_l[i])
+                codes[i] = cancel(acct, tgt)
                 n_can += 1
+            i += 1
         self.submitted += n_sub
         self.canceled += n_can
+        self._q = q[end:]
         # write results back into their batches
-        b_idx = q["_b"][sl]
-        rows = q["_row"][sl]
+        b_idx = done["b"]
+        rows = done["row"]
         oid_a = np.asarray(oids, np.int64)
         code_a = np.asarray(codes, np.int64)
-        for u in np.unique(b_idx).tolist():
-            m = b_idx == u
-            batch = self._qb[u]
+        first = int(b_idx[0])
+        if b_idx.shape[0] and bool((b_idx == first).all()):
+            groups = [(first, slice(None))]
+        else:
+            groups = [(u, b_idx == u) for u in np.unique(b_idx).tolist()]
+        qb = self._qb
+        for u, m in groups:
+            batch = qb[u]
             r = rows[m]
             batch.oid[r] = oid_a[m]
             batch.code[r] = code_a[m]
-            batch._left -= int(m.sum())
+            batch._left -= r.shape[0]
             if batch._left <= 0:
                 batch.done = True
-        self._pos = end
+                del qb[u]
         self._reschedule()
 
     def _reschedule(self) -> None:
         q = self._q
-        if q is None or self._pos >= q["ts"].shape[0]:
+        if q.shape[0] == 0:
             return
-        t = int(q["ts"][self._pos])
+        t = int(q["ts"][0])
         if self._next_ts is None or t < self._next_ts:
             self._next_ts = t
             self.clock.schedule(max(t, self.clock.now_ns), PRIO_ARRIVAL, self._deliver)

@@ -136,6 +136,8 @@ def test_bitmex_2015_socialized_variant_is_one_override_away():
       "[liquidation] (did you mean 'waterfall'?)")),
     ({"instruments.BTCUSDT.taker_fee_rate": 0.0004},
      "'instruments.BTCUSDT.taker_fee_rate' must be a rate"),
+    ({"funding.interest_rate": 10_000},
+     "'funding.interest_rate' must be a rate written as a decimal string of the fraction"),
     ({"instruments.BTCUSDT.taker_fee_rate": "0.000000001"},
      "'instruments.BTCUSDT.taker_fee_rate' must be a fraction with at most 8 decimals"),
     ({"instruments.NOPE.taker_fee_rate": "0.1"},

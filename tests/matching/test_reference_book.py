@@ -896,20 +896,20 @@ def test_clear_returns_the_book_to_its_built_state(new_book):
 
 
 @pytest.mark.parametrize(("call", "message"), [
-    (dict(oid=1.5), r"'oid' must be an int \(got 1\.5\)"),
-    (dict(oid=True), r"'oid' must be an int \(got True\)"),
-    (dict(oid=1 << 63), r"'oid' must be within int64 \(got 9223372036854775808\)"),
+    (dict(oid=1.5), r"'oid' must be an integer \(got 1\.5\)"),
+    (dict(oid=True), r"'oid' must be an integer \(got True\)"),
+    (dict(oid=1 << 63), r"'oid' must be a 64-bit signed integer \(got 9223372036854775808\)"),
     (dict(side=2), r"'side' must be .* \(got 2\)"),
     (dict(side=-1), r"'side' must be .* \(got -1\)"),
     (dict(price=0), r"'price' must be > 0 \(got 0\)"),
     (dict(price=-100), r"'price' must be > 0 \(got -100\)"),
-    (dict(price=100.0), r"'price' must be an int \(got 100\.0\)"),
+    (dict(price=100.0), r"'price' must be an integer \(got 100\.0\)"),
     (dict(qty=0), r"'qty' must be > 0 \(got 0\)"),
     (dict(qty=-3), r"'qty' must be > 0 \(got -3\)"),
-    (dict(qty=1 << 64), r"'qty' must be within int64"),
+    (dict(qty=1 << 64), r"'qty' must be a 64-bit signed integer"),
     (dict(tif=4), r"'tif' must be .* \(got 4\)"),
-    (dict(owner=False), r"'owner' must be an int \(got False\)"),
-    (dict(owner=-(1 << 63) - 1), r"'owner' must be within int64"),
+    (dict(owner=False), r"'owner' must be an integer \(got False\)"),
+    (dict(owner=-(1 << 63) - 1), r"'owner' must be a 64-bit signed integer"),
     (dict(stp=-1), r"'stp' must be .* \(got -1\)"),
 ])
 def test_malformed_limit_raises_invalid_order_error_naming_field_and_value(new_book, call,
@@ -929,7 +929,7 @@ def test_malformed_limit_raises_invalid_order_error_naming_field_and_value(new_b
     (dict(qty=0), r"'qty' must be > 0 \(got 0\)"),
     (dict(protect_price=-1), r"'protect_price' must be >= 0.* \(got -1\)"),
     (dict(stp=4), r"'stp' must be .* \(got 4\)"),
-    (dict(owner="a"), r"'owner' must be an int \(got 'a'\)"),
+    (dict(owner="a"), r"'owner' must be an integer \(got 'a'\)"),
 ])
 def test_malformed_market_raises_invalid_order_error(new_book, call, message):
     book = new_book()
@@ -942,7 +942,7 @@ def test_malformed_market_raises_invalid_order_error(new_book, call, message):
 @pytest.mark.parametrize(("call", "message"), [
     (dict(qty=0), r"'qty' must be > 0 \(got 0\)"),
     (dict(price=-1), r"'price' must be .* \(got -1\)"),
-    (dict(oid=2.0), r"'oid' must be an int \(got 2\.0\)"),
+    (dict(oid=2.0), r"'oid' must be an integer \(got 2\.0\)"),
 ])
 def test_malformed_amend_raises_invalid_order_error_before_looking_up_the_id(new_book, call,
                                                                             message):
