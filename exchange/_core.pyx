@@ -982,10 +982,10 @@ cdef class VenueCore:
         ``tif`` 1 IOC, 2 fill-or-kill. Returns ``(filled, notional, fee, makers)``: int64 arrays
         of lots filled, traded notional (atoms) and liquidation fee per item, and the maker
         accounts that traded (may repeat). O(items + fills)."""
-        cdef int64_t[::1] a = np.ascontiguousarray(accts, dtype=np.int64)
-        cdef int64_t[::1] s = np.ascontiguousarray(sides, dtype=np.int64)
-        cdef int64_t[::1] q = np.ascontiguousarray(qtys, dtype=np.int64)
-        cdef int64_t[::1] lp = np.ascontiguousarray(limit_prices, dtype=np.int64)
+        cdef const int64_t[::1] a = np.ascontiguousarray(accts, dtype=np.int64)
+        cdef const int64_t[::1] s = np.ascontiguousarray(sides, dtype=np.int64)
+        cdef const int64_t[::1] q = np.ascontiguousarray(qtys, dtype=np.int64)
+        cdef const int64_t[::1] lp = np.ascontiguousarray(limit_prices, dtype=np.int64)
         cdef int64_t n = a.shape[0], j
         cdef int64_t out3[3]
         self._check_instr(instr)
@@ -1016,10 +1016,10 @@ cdef class VenueCore:
     def transfer_positions(self, from_accts, to_accts, int instr, qtys, prices, int code=0):
         """Many :meth:`transfer_position` calls in one (same checks, same events), in order.
         O(items)."""
-        cdef int64_t[::1] fa = np.ascontiguousarray(from_accts, dtype=np.int64)
-        cdef int64_t[::1] ta = np.ascontiguousarray(to_accts, dtype=np.int64)
-        cdef int64_t[::1] q = np.ascontiguousarray(qtys, dtype=np.int64)
-        cdef int64_t[::1] p = np.ascontiguousarray(prices, dtype=np.int64)
+        cdef const int64_t[::1] fa = np.ascontiguousarray(from_accts, dtype=np.int64)
+        cdef const int64_t[::1] ta = np.ascontiguousarray(to_accts, dtype=np.int64)
+        cdef const int64_t[::1] q = np.ascontiguousarray(qtys, dtype=np.int64)
+        cdef const int64_t[::1] p = np.ascontiguousarray(prices, dtype=np.int64)
         cdef int64_t n = fa.shape[0], j
         if ta.shape[0] != n or q.shape[0] != n or p.shape[0] != n:
             raise InvalidCommandError(f"'from_accts', 'to_accts', 'qtys' and 'prices' must have one length (got {n}, {ta.shape[0]}, {q.shape[0]}, {p.shape[0]})")
@@ -1030,12 +1030,12 @@ cdef class VenueCore:
     def ledger_moves(self, from_kinds, from_accts, to_kinds, to_accts, atoms, instrs, int code=0):
         """Many :meth:`ledger_move` calls in one; every argument is an array of one length
         (``instrs`` matters for isolated buckets). O(items)."""
-        cdef int64_t[::1] fk = np.ascontiguousarray(from_kinds, dtype=np.int64)
-        cdef int64_t[::1] fa = np.ascontiguousarray(from_accts, dtype=np.int64)
-        cdef int64_t[::1] tk = np.ascontiguousarray(to_kinds, dtype=np.int64)
-        cdef int64_t[::1] ta = np.ascontiguousarray(to_accts, dtype=np.int64)
-        cdef int64_t[::1] m = np.ascontiguousarray(atoms, dtype=np.int64)
-        cdef int64_t[::1] ins = np.ascontiguousarray(instrs, dtype=np.int64)
+        cdef const int64_t[::1] fk = np.ascontiguousarray(from_kinds, dtype=np.int64)
+        cdef const int64_t[::1] fa = np.ascontiguousarray(from_accts, dtype=np.int64)
+        cdef const int64_t[::1] tk = np.ascontiguousarray(to_kinds, dtype=np.int64)
+        cdef const int64_t[::1] ta = np.ascontiguousarray(to_accts, dtype=np.int64)
+        cdef const int64_t[::1] m = np.ascontiguousarray(atoms, dtype=np.int64)
+        cdef const int64_t[::1] ins = np.ascontiguousarray(instrs, dtype=np.int64)
         cdef int64_t n = fa.shape[0], j
         if (fk.shape[0] != n or tk.shape[0] != n or ta.shape[0] != n or m.shape[0] != n
                 or ins.shape[0] != n):
@@ -1047,17 +1047,17 @@ cdef class VenueCore:
     def emit_many(self, int kind, codes, instrs, accts, oids, sides, prices, qtys, a1, a2, a3,
                   flags):
         """Append one event record per item (arrays of one length, int64). O(items)."""
-        cdef int64_t[::1] c = np.ascontiguousarray(codes, dtype=np.int64)
-        cdef int64_t[::1] ins = np.ascontiguousarray(instrs, dtype=np.int64)
-        cdef int64_t[::1] ac = np.ascontiguousarray(accts, dtype=np.int64)
-        cdef int64_t[::1] oi = np.ascontiguousarray(oids, dtype=np.int64)
-        cdef int64_t[::1] sd = np.ascontiguousarray(sides, dtype=np.int64)
-        cdef int64_t[::1] pr = np.ascontiguousarray(prices, dtype=np.int64)
-        cdef int64_t[::1] qt = np.ascontiguousarray(qtys, dtype=np.int64)
-        cdef int64_t[::1] x1 = np.ascontiguousarray(a1, dtype=np.int64)
-        cdef int64_t[::1] x2 = np.ascontiguousarray(a2, dtype=np.int64)
-        cdef int64_t[::1] x3 = np.ascontiguousarray(a3, dtype=np.int64)
-        cdef int64_t[::1] fl = np.ascontiguousarray(flags, dtype=np.int64)
+        cdef const int64_t[::1] c = np.ascontiguousarray(codes, dtype=np.int64)
+        cdef const int64_t[::1] ins = np.ascontiguousarray(instrs, dtype=np.int64)
+        cdef const int64_t[::1] ac = np.ascontiguousarray(accts, dtype=np.int64)
+        cdef const int64_t[::1] oi = np.ascontiguousarray(oids, dtype=np.int64)
+        cdef const int64_t[::1] sd = np.ascontiguousarray(sides, dtype=np.int64)
+        cdef const int64_t[::1] pr = np.ascontiguousarray(prices, dtype=np.int64)
+        cdef const int64_t[::1] qt = np.ascontiguousarray(qtys, dtype=np.int64)
+        cdef const int64_t[::1] x1 = np.ascontiguousarray(a1, dtype=np.int64)
+        cdef const int64_t[::1] x2 = np.ascontiguousarray(a2, dtype=np.int64)
+        cdef const int64_t[::1] x3 = np.ascontiguousarray(a3, dtype=np.int64)
+        cdef const int64_t[::1] fl = np.ascontiguousarray(flags, dtype=np.int64)
         cdef int64_t n = ac.shape[0], j
         if (c.shape[0] != n or ins.shape[0] != n or oi.shape[0] != n or sd.shape[0] != n
                 or pr.shape[0] != n or qt.shape[0] != n or x1.shape[0] != n or x2.shape[0] != n
@@ -1072,7 +1072,7 @@ cdef class VenueCore:
         """:meth:`cancel_all` for many accounts in one pass over the order registry (one
         instrument, or all with -1). Returns the number of orders cancelled.
         O(orders ever placed + accounts)."""
-        cdef int64_t[::1] a = np.ascontiguousarray(accts, dtype=np.int64)
+        cdef const int64_t[::1] a = np.ascontiguousarray(accts, dtype=np.int64)
         cdef int64_t j, oid, n = 0, acct
         cdef Book book
         if a.shape[0] == 0:
@@ -1100,7 +1100,7 @@ cdef class VenueCore:
 
     def set_account_flags(self, accts, bint in_liquidation):
         """:meth:`set_account_flag` for many accounts. O(accounts)."""
-        cdef int64_t[::1] a = np.ascontiguousarray(accts, dtype=np.int64)
+        cdef const int64_t[::1] a = np.ascontiguousarray(accts, dtype=np.int64)
         cdef int64_t j
         for j in range(a.shape[0]):
             self._check_acct(a[j])
@@ -1118,10 +1118,10 @@ cdef class VenueCore:
         Everything is checked before anything changes. Events: Deposited (when ``margins`` are
         given) and one PositionTransferred per position (from the counterparty to the account;
         a3 = the account's realised PnL, 0 for a flat account). O(items)."""
-        cdef int64_t[::1] a = np.ascontiguousarray(accts, dtype=np.int64)
-        cdef int64_t[::1] s = np.ascontiguousarray(sizes, dtype=np.int64)
-        cdef int64_t[::1] L = np.ascontiguousarray(leverages, dtype=np.int64)
-        cdef int64_t[::1] m
+        cdef const int64_t[::1] a = np.ascontiguousarray(accts, dtype=np.int64)
+        cdef const int64_t[::1] s = np.ascontiguousarray(sizes, dtype=np.int64)
+        cdef const int64_t[::1] L = np.ascontiguousarray(leverages, dtype=np.int64)
+        cdef const int64_t[::1] m
         cdef int64_t n = a.shape[0], j, acct, notional, im, total = 0, r
         cdef int64_t k
         self._check_instr(instr)

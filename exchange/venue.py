@@ -628,6 +628,15 @@ class Exchange:
         self._collect(self.core.seq)
         return np.concatenate(self._journal) if self._journal else np.empty(0, EVENT_DTYPE)
 
+    def drain_records(self) -> np.ndarray:
+        """Move the core's pending records to the journal and return them (EVENT_DTYPE), with
+        no attrs objects: for drivers of :attr:`core` (the simulator) that feed each batch to
+        the liquidation engine. O(n)."""
+        recs = self.core.drain_events()
+        if len(recs):
+            self._journal.append(recs)
+        return recs
+
     def events(self, since_seq: int = 0) -> list:
         """Events after ``since_seq`` as attrs objects."""
         self._collect(self.core.seq)

@@ -118,6 +118,7 @@ cdef class Book:
     cdef bint _fok_fillable(self, int side, int64_t qty, bint has_limit, int64_t limit,
                             int64_t owner, int stp) noexcept nogil
     cdef bint _in_range(self, int side, int64_t price) noexcept nogil
+    cdef bint _in_range_without(self, int side, int64_t price, int32_t slot) noexcept nogil
     cdef int _rest(self, int64_t oid, int side, int64_t price, int64_t qty, int tif,
                    int64_t owner, int stp) except -1 nogil
     cdef void _remove_slot(self, int32_t slot) noexcept nogil

@@ -459,6 +459,26 @@ cdef class Book:
             hi_p = price
         return hi_p - lo_p < self._max_levels
 
+    cdef bint _in_range_without(self, int side, int64_t price, int32_t slot) noexcept nogil:
+        """As _in_range, as if the order in ``slot`` had already left the book (amend)."""
+        cdef BookSide* s = &self.sides[side]
+        cdef Order* o = &self.pool[slot]
+        cdef int64_t idx = o.price - s.base, lo = s.lo, hi = s.hi
+        cdef bint alone = o.prev < 0 and o.next < 0
+        if alone and lo == idx:
+            lo = _next_set(s.bits, s.cap, idx + 1)
+        if alone and hi == idx:
+            hi = _prev_set(s.bits, idx - 1)
+        if lo < 0 or hi < 0:
+            return True
+        lo += s.base
+        hi += s.base
+        if price < lo:
+            lo = price
+        if price > hi:
+            hi = price
+        return hi - lo < self._max_levels
+
     cdef int _ensure_window(self, int side, int64_t price) except -1 nogil:
         """Move or grow the side's window so that it addresses ``price``. Amortised O(1)."""
         cdef BookSide* s = &self.sides[side]
@@ -720,6 +740,8 @@ cdef class Book:
         self.last_filled = 0
         self.last_rested = 0
         self.last_expire = EXPIRE_NONE
+        if self.find_c(oid) >= 0:
+            return DUPLICATE_ORDER_ID
         stopped = self._match(oid, side, qty, protect_price > 0, protect_price, owner, stp)
         if qty - self.last_filled > 0:
             self.last_expire = EXPIRE_STP if stopped else EXPIRE_IOC
@@ -775,7 +797,7 @@ cdef class Book:
         tif = o.tif
         stp = o.stp
         owner = o.owner
-        if not self._in_range(side, price):
+        if not self._in_range_without(side, price, slot):
             return PRICE_OUT_OF_RANGE
         if tif == POST_ONLY and self.best_c(1 - side, &best) and (
                 (side == BUY and best <= price) or (side == SELL and best >= price)):
@@ -1090,7 +1112,11 @@ cdef class Book:
         return self.sides[0].n_orders + self.sides[1].n_orders
 
     def __contains__(self, oid):
-        return self.find_c(oid) >= 0
+        if isinstance(oid, (bool, np.bool_)) or not isinstance(oid, (int, np.integer)):
+            return False
+        if not -(1 << 63) <= oid < (1 << 63):
+            return False
+        return self.find_c(<int64_t>oid) >= 0
 
     @property
     def resting_qty(self):

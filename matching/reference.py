@@ -16,12 +16,13 @@ Details the stub leaves open, resolved here (the compiled book matches them):
   rule) before the next, and raise InvalidOrderError naming the field and the value. Every
   integer argument must be an ``int`` or a numpy integer, never a ``bool`` or a float:
   ``'oid' must be an integer (got 1.5)``,
-  ``'price' must be a 64-bit signed integer (got 9223372036854775808)``, then the rule: ``'side' must be 0 (BUY) or 1 (SELL) (got 2)``, ``'price' must be > 0``,
-  ``'qty' must be > 0``, ``'tif'`` / ``'stp'`` in 0..3, ``'protect_price' must be >= 0``,
-  amend's ``'price'`` >= 0, ``'n' must be >= 0`` (depth), ``'notional' must be > 0``
-  (impact_price), ``'max_levels' must be >= 1``. A command that raises changes nothing,
-  ``last_*`` included. A cancel, amend, order() or queue_position() of an id that is not
-  resting raises UnknownOrderError after the argument checks.
+  ``'price' must be a 64-bit signed integer (got 9223372036854775808)``; then the rules:
+  ``'side' must be 0 (BUY) or 1 (SELL) (got 2)``, ``'price' > 0``, ``'qty' > 0``,
+  ``'tif'`` and ``'stp'`` in 0..3, ``'protect_price' >= 0``, amend's ``'price' >= 0``,
+  depth's ``'n' >= 0``, impact_price's ``'notional' > 0``, ``'max_levels' >= 1``. A command
+  that raises changes nothing, ``last_*`` included. A cancel, amend, order() or
+  queue_position() of an id that is not resting raises UnknownOrderError after the
+  argument checks.
 - A command's result codes are checked in this order: ``DUPLICATE_ORDER_ID`` (limit and
   market: the id is resting), ``PRICE_OUT_OF_RANGE`` (limit and amend re-entry only), then
   ``POST_ONLY_WOULD_CROSS`` / ``FOK_NOT_FILLABLE``. Any non-zero code sets ``last_filled``,
@@ -61,8 +62,8 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
+from collections.abc import Iterator
 from itertools import islice
-from typing import Iterator
 
 import numpy as np
 from sortedcontainers import SortedDict

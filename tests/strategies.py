@@ -197,3 +197,120 @@ def isolated_positions(draw, spec: InstrumentSpec):
     wallet = im + draw(st.integers(0, im))
     side = draw(st.sampled_from([1, -1]))
     return side * lots, entry, wallet
+
+
+# =============================================================================================
+# -- exchange.liquidation: trigger-price kernels, distressed venues, random waterfalls --
+# (the default test instrument of tests/exchange/liquidation/venues.py: tick 1, lot 0.001, one
+#  tick·lot = 1,000 atoms; positions of 1–60 lots at prices near 50,000, so notionals are tens
+#  to thousands of USDT and every path of the waterfall is reached with a handful of accounts)
+
+@st.composite
+def trigger_price_inputs(draw, max_size: int = 50):
+    """Arguments of ``trigger_prices``: positions (signed lots) with the isolated-margin form
+    ``base = margin − size·entry·k`` (margin from a leverage the tier table allows, plus or
+    minus a random amount), an extra maintenance term of cross accounts, a tier table and a
+    threshold percent."""
+    tiers = draw(tier_tables(max_tiers=4))
+    floors = np.array([t.notional_floor_atoms for t in tiers], np.int64)
+    mmrs = np.array([t.mmr for t in tiers], np.int64)
+    cums = np.array([t.maintenance_amount_atoms for t in tiers], np.int64)
+    k = draw(st.integers(1, 10**4))
+    n = draw(st.integers(1, max_size))
+    size = np.array(draw(st.lists(st.integers(1, 10**4), min_size=n, max_size=n)), np.int64)
+    size *= np.array(draw(st.lists(st.sampled_from([1, -1]), min_size=n, max_size=n)), np.int64)
+    entry = np.array(draw(st.lists(st.integers(1, 10**6), min_size=n, max_size=n)), np.int64)
+    lev = np.array(draw(st.lists(st.integers(1, 200), min_size=n, max_size=n)), np.int64)
+    notional = np.abs(size) * entry * k
+    margin = -(-notional // lev)
+    shift = np.array(draw(st.lists(st.integers(-10**9, 10**9), min_size=n, max_size=n)), np.int64)
+    base = margin + shift - size * entry * k
+    extra = np.array(draw(st.lists(st.one_of(st.just(0), st.integers(0, 10**9)), min_size=n,
+                                   max_size=n)), np.int64)
+    pct = draw(st.sampled_from([100, 100, 80, 50, 37]))
+    return size, base, extra, k, floors, mmrs, cums, pct
+
+
+LIQ_ENTRY = 50_000            # ticks of the liquidation test instrument
+
+liq_modules = st.sampled_from(["market", "auction", "backstop", "insurance", "socialized", "adl"])
+
+
+@st.composite
+def waterfall_params(draw, name: str) -> dict:
+    """Random but valid parameters of one waterfall module (the backstop's vault is added by
+    the test, which opens it)."""
+    if name == "market":
+        partial = draw(st.sampled_from(["none", "tier_step_down", "fraction", "per_block",
+                                        "shortfall"]))
+        p = dict(close_order=draw(st.sampled_from(["ioc", "fok", "market"])),
+                 close_price_limit=draw(st.sampled_from(["bankruptcy", "none", "dydx_fillable",
+                                                         "oracle_fee"])),
+                 fee_in_limit=draw(st.booleans()), partial=partial,
+                 slippage_rate=draw(st.sampled_from([0, 5_000_000, 20_000_000])),
+                 liquidator_fee_rate=draw(st.sampled_from([0, 1_000_000])))
+        if partial in ("fraction", "per_block"):
+            p.update(fraction_rate=draw(st.sampled_from([10_000_000, 50_000_000])),
+                     threshold_notional_atoms=draw(st.sampled_from([0, 200 * 10**6])),
+                     cooldown_ms=draw(st.sampled_from([0, 30_000])),
+                     cooldown_full_size=draw(st.booleans()),
+                     min_notional_atoms=draw(st.sampled_from([0, 100 * 10**6])),
+                     max_notional_per_step_atoms=draw(st.sampled_from([0, 1_000 * 10**6])),
+                     step_ms=1_000)
+        if partial == "shortfall":
+            p.update(duration_ms=60_000, initial_fraction_rate=25_000_000,
+                     full_below_shortfall_atoms=draw(st.sampled_from([0, 5 * 10**6])))
+        return p
+    if name == "insurance":
+        return dict(surplus_to=draw(st.sampled_from(["insurance", "trader"])),
+                    unwind=draw(st.booleans()), cover_open=draw(st.booleans()),
+                    cap_per_case_atoms=draw(st.sampled_from([0, 20 * 10**6])),
+                    max_loss_per_step_atoms=draw(st.sampled_from([0, 50 * 10**6])))
+    if name == "adl":
+        return dict(policy=draw(st.sampled_from(["binance", "bitmex", "hyperliquid", "random",
+                                                 "pro_rata", "min_haircut"])),
+                    price=draw(st.sampled_from(["bankruptcy", "previous_mark", "oracle"])),
+                    only_bankrupt=draw(st.booleans()))
+    if name == "socialized":
+        return dict(policy=draw(st.sampled_from(["profit_pro_rata", "position_pro_rata"])),
+                    close_remainder=draw(st.sampled_from(["none", "market"])),
+                    cover_open=draw(st.booleans()))
+    if name == "backstop":
+        return dict(price=draw(st.sampled_from(["bankruptcy", "mark"])),
+                    trigger_rate=draw(st.sampled_from([0, 66_666_667])),
+                    take_margin=draw(st.booleans()), cover_deficit=draw(st.booleans()))
+    if name == "auction":
+        return dict(curve=draw(st.sampled_from(["linear", "stairstep", "exponential"])),
+                    tau_s=60, step_s=10, cut_rate=draw(st.sampled_from([90_000_000, 99_000_000])),
+                    tail_s=draw(st.sampled_from([30, 120])), cusp_rate=40_000_000,
+                    max_resets=draw(st.integers(0, 2)), deadline_s=draw(st.sampled_from([0, 90])),
+                    tip_atoms=draw(st.sampled_from([0, 10**6])), chip_rate=100_000)
+    return {}
+
+
+@st.composite
+def waterfalls(draw):
+    """A random waterfall: 1–6 distinct modules in random order, with parameters."""
+    names = draw(st.lists(liq_modules, min_size=1, max_size=6, unique=True))
+    return [(name, draw(waterfall_params(name))) for name in names]
+
+
+@st.composite
+def liquidation_scenarios(draw):
+    """A small venue in distress: two instruments at 50,000; isolated traders (1–60 lots, 1–100x)
+    and cross traders (one or both instruments); resting market-maker liquidity on both sides;
+    an insurance fund; then 1–4 steps, each a mark move of up to ±25 % on one instrument, a
+    time step (for auctions and cooldowns) and optional auction bids by a liquidator."""
+    iso = draw(st.lists(st.tuples(st.integers(0, 1), st.integers(-60, 60).filter(bool),
+                                  st.integers(1, 100)), min_size=1, max_size=10))
+    cross = draw(st.lists(st.tuples(st.integers(-40, 40), st.integers(-40, 40),
+                                    st.integers(1, 30)), max_size=4))
+    book = draw(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1),
+                                   st.integers(-30, 30), st.integers(1, 50)), max_size=12))
+    steps = draw(st.lists(st.tuples(st.integers(0, 1), st.integers(-25, 25),
+                                    st.integers(1, 120), st.booleans()), min_size=1, max_size=4))
+    return dict(isolated=iso, cross=cross, book=book, steps=steps,
+                waterfall=draw(waterfalls()),
+                insurance=draw(st.sampled_from([0, 10**6, 200 * 10**6, 10**12])),
+                vault_capital=draw(st.sampled_from([0, 100 * 10**6, 10**12])),
+                seed=draw(st.integers(0, 2**32 - 1)))

@@ -16,7 +16,11 @@ holds::
     equity = bucket − cost + wshare + size·mark·k          (= bucket + uPnL + wshare)
 
 Every module moves money in or out of a case through
-:class:`~exchange.liquidation.context.LiquidationContext`, which keeps ``wshare`` right.
+:class:`~exchange.liquidation.context.LiquidationContext`, which keeps ``wshare`` right. While
+the position is open the context keeps ``wshare`` at 0 (released margin goes back into the
+bucket, fees come out of it), so an open case's equity is the position's own ``bucket +
+uPnL``; once the position is closed, ``wshare`` holds what the case has left in the wallet
+(the engine nets a negative bucket against it when the case completes).
 """
 from __future__ import annotations
 

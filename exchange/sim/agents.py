@@ -664,33 +664,40 @@ class Keepers(_Population):
             self._pending = ctx.send(OrderBatch.concat(parts))
         return nxt
 
-    def on_auction(self, ctx: SimContext, auction, ts_ns: int):
-        """Bids for a liquidation auction lot: list of (account, qty_lots) this population is
-        willing to take at ``auction.price_ticks`` (see :mod:`exchange.sim.runner`)."""
+    def on_auction(self, ctx: SimContext, auction: dict, lots_left: int, ts_ns: int) -> list:
+        """Bids for a running liquidation auction (``auction``: a dict of
+        :meth:`LiquidationEngine.auctions`): ``(account, lots, limit price, arrival ns)`` for
+        keepers whose free margin allows it, when the price is at least
+        ``auction_discount_bps`` better than the mark. The limit protects the bidder from the
+        price moving before the bid arrives."""
         mkt = ctx.market
         if self.n == 0 or mkt.mark_ticks <= 0:
             return []
         disc = self.p["auction_discount_bps"] * 1e-4
-        long_lot = auction.side == 0      # keepers buy a long being liquidated
-        px = auction.price_ticks
-        good = px <= mkt.mark_ticks * (1 - disc) if long_lot else px >= mkt.mark_ticks * (1 + disc)
-        if not good:
-            return []
-        bids = []
-        left = int(auction.qty_lots)
+        px = int(auction["price"])
+        mark = mkt.mark_ticks
+        if auction["side"] == 0:          # a long on sale: the bidder buys it below the mark
+            limit = int(mark * (1 - disc))
+            if px <= 0 or px > limit:
+                return []
+        else:                             # a short on sale: the bidder takes it above the mark
+            limit = int(math.ceil(mark * (1 + disc)))
+            if px < limit:
+                return []
         core = ctx.core
-        order = self.rng.permutation(self.n)
-        for i in order.tolist():
+        lev = ctx.arrays()["lev"][ctx.instr]
+        bids = []
+        left = int(lots_left)
+        for i in self.rng.permutation(self.n).tolist():
             if left <= 0:
                 break
             a = int(self.accounts[i])
-            free = core.available(a)
-            lev = int(ctx.arrays()["lev"][ctx.instr][a])
-            afford = int(free * lev * 0.5 // max(1, px * ctx.k))
+            afford = int(core.available(a) * int(lev[a]) * 0.5 // max(1, px * ctx.k))
             q = min(left, afford)
             if q > 0:
-                bids.append((a, q))
+                bids.append((a, q, limit, ts_ns + int(self.lat[i])))
                 left -= q
+        self.auction_bids = getattr(self, "auction_bids", 0) + len(bids)
         return bids
 
 

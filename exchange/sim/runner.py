@@ -29,14 +29,14 @@ from typing import Any, Callable
 import attrs
 import numpy as np
 
-from exchange.errors import ConfigError
+from exchange.errors import ConfigError, InvalidCommandError
 from exchange.funding import (EIGHT_HOURS_NS, FundingRateFixed, FundingScheduler,
                               make_funding_rule)
 from exchange.oracle import (ConstantSource, FreezeFault, GBMSource, Index, ManipulationFault,
                              Oracle, OutageFault, RandomWalkSource, ReplaySource, ShockSource,
                              index_clamp_for, make_mark_method)
 from exchange.sim.agents import agent_class
-from exchange.sim.clock import (PRIO_AGENT, PRIO_FUNDING, PRIO_LIQUIDATION, PRIO_ORACLE,
+from exchange.sim.clock import (PRIO_AGENT, PRIO_ARRIVAL, PRIO_FUNDING, PRIO_ORACLE,
                                 PRIO_RECORD, PRIO_SHOCK, Clock)
 from exchange.sim.context import SimContext, component_seed
 from exchange.sim.gateway import OrderGateway
@@ -102,16 +102,26 @@ class _OracleView:
         return self.oracle.is_stale(ts_ns, limit_ns)
 
 
-def _liquidation_engine(ex, preset, rng, ctx):
-    """The waterfall of :mod:`exchange.liquidation` for this venue, or None if that package is
-    not available (a warning says so: such a run has no liquidations)."""
+def _liquidation_engine(sim: "Simulation", rng: np.random.Generator):
+    """The liquidation engine of :mod:`exchange.liquidation` for the run's preset: its
+    waterfall (with the scenario's ``[modules.*]`` parameters), a funded backstop vault when
+    the waterfall has ``backstop``, the preset's margin-call thresholds."""
+    from exchange.liquidation import LiquidationEngine
+
+    preset, ex = sim.preset, sim.ex
+    vault = None
+    if "backstop" in preset.liquidation.waterfall:
+        vault = ex.core.open_account()
+        capital = int(preset.liquidation.backstop_capital_atoms)
+        if capital > 0:
+            ex.core.deposit(vault, capital)
+        sim.ctx.roles["backstop"] = np.array([vault], np.int64)
+    sim.vault = vault
     try:
-        from exchange.liquidation import LiquidationEngine
-    except ImportError as exc:  # pragma: no cover - the package ships with perpsim
-        warnings.warn(f"exchange.liquidation is not available ({exc}); running without "
-                      "liquidations", RuntimeWarning, stacklevel=3)
-        return None
-    return LiquidationEngine(ex.core, tuple(preset.liquidation.waterfall), preset, rng)
+        return LiquidationEngine.from_preset(ex.core, preset, vault_acct=vault,
+                                             overrides=dict(sim.sc.module_params), rng=rng)
+    except ConfigError as exc:
+        raise ConfigError(f"{sim.sc.source}: [modules] {exc}") from None
 
 
 class Simulation:
@@ -149,10 +159,14 @@ class Simulation:
                                         stale_limit_ns=sc.index.stale_after_ns,
                                         atoms_per_tick_lot=int(spec.atoms_per_tick_lot))
         # -- liquidation engine
+        self.vault: int | None = None
         rng_liq = np.random.default_rng(component_seed(self.seed, "liquidation"))
         factory = liquidation_factory or _liquidation_engine
-        self.liquidation = factory(ex, preset, rng_liq, ctx)
+        self.liquidation = factory(self, rng_liq)
         ctx.liquidation = self.liquidation
+        self._has_auction = self.liquidation is not None and any(
+            getattr(m, "name", "") == "auction" for m in getattr(self.liquidation, "waterfall", ()))
+        self._bids_in_flight: dict[int, int] = {}
         # -- agents
         self.agents = []
         for pop in sc.populations:
@@ -219,14 +233,23 @@ class Simulation:
         if ts > self.core.ts_now:
             self.core.set_time(ts)
 
+    def _drain(self) -> None:
+        recs = self.ex.drain_records()
+        if self.liquidation is not None and len(recs):
+            self.liquidation.note_events(recs)
+
     def _on_oracle(self, ts: int) -> None:
         self._at(ts)
+        self._drain()
         oracle, mkt = self.oracle, self.ctx.market
         oracle.update(ts)
         idx = oracle.price_ticks
         mkt.ts_ns = ts
         stale = idx is None or oracle.is_stale(ts, self.sc.index.stale_after_ns)
         mkt.stale = stale
+        liq = self.liquidation
+        if liq is not None and liq.oracle_stale != stale:
+            liq.oracle_stale = stale
         if not stale:
             core, instr = self.core, self.instr
             last = int(self.ctx.arrays()["last"][instr])
@@ -237,8 +260,10 @@ class Simulation:
             core.set_mark(instr, mark, idx)
             mkt.index_ticks, mkt.mark_ticks, mkt.last_ticks = idx, mark, last
             self._update_vol(idx)
-            if self.liquidation is not None:
-                self.liquidation.on_mark(instr, mark, ts)
+            if liq is not None:
+                liq.on_mark(instr, mark, ts)
+                if self._has_auction:
+                    self._solicit_bids(ts)
         self.clock.schedule(ts + self.sc.oracle_cadence_ns, PRIO_ORACLE, self._on_oracle)
 
     def _rate_per_interval(self) -> int:
@@ -277,7 +302,11 @@ class Simulation:
                 rate = max(-RATE_SCALE, min(RATE_SCALE, int(rate)))
                 price = o.price_ticks or mkt.mark_ticks
                 if price > 0:
+                    self._drain()
                     self.ex.settle_funding(self.sc.symbol, rate, price)
+                    if self.liquidation is not None:
+                        size = self.ctx.arrays()["size"][self.instr]
+                        self.liquidation.mark_dirty(np.flatnonzero(size).astype(np.int64))
                 mkt.funding_rate_last = rate
         if mkt.funding_override is not None:
             mkt.funding_estimate_8h = int(mkt.funding_override * EIGHT_HOURS_NS // fs.interval_ns)
@@ -308,11 +337,39 @@ class Simulation:
         if nxt is not None and nxt < self.sc.duration_ns:
             self.clock.schedule(max(int(nxt), ts + 1), PRIO_AGENT, self._on_agent, agent)
 
-    def _on_liquidation_tick(self, ts: int) -> None:
+    def _solicit_bids(self, ts: int) -> None:
+        """Offer the running auctions to the agents that bid (keepers); their bids reach the
+        auction after the bidder's latency."""
+        auctions = self.liquidation.auctions()
+        if not auctions:
+            return
+        size = self.ctx.arrays()["size"]
+        for a in auctions:
+            aid = int(a["auction_id"])
+            if self._bids_in_flight.get(aid, -1) >= ts:
+                continue
+            left = abs(int(size[a["instr"], a["acct"]]))
+            if left <= 0:
+                continue
+            for agent in self.agents:
+                hook = getattr(agent, "on_auction", None)
+                if hook is None:
+                    continue
+                bids = hook(self.ctx, a, left, ts) or []
+                for acct, qty, limit, arrive in bids:
+                    self.clock.schedule(max(int(arrive), ts + 1), PRIO_ARRIVAL, self._on_bid,
+                                        aid, int(acct), int(qty), int(limit))
+                    self._bids_in_flight[aid] = max(self._bids_in_flight.get(aid, 0), int(arrive))
+                    left -= qty
+                if left <= 0:
+                    break
+
+    def _on_bid(self, ts: int, aid: int, acct: int, qty: int, limit: int) -> None:
         self._at(ts)
-        nxt = self.liquidation.on_time(ts, self.ctx)
-        if nxt is not None and nxt < self.sc.duration_ns:
-            self.clock.schedule(max(int(nxt), ts + 1), PRIO_LIQUIDATION, self._on_liquidation_tick)
+        try:
+            self.liquidation.bid(aid, acct, qty, limit)
+        except InvalidCommandError:
+            pass        # the auction ended before the bid arrived
 
     def _on_record(self, ts: int) -> None:
         self._at(ts)
@@ -347,9 +404,7 @@ class Simulation:
         return int(self.core.equity(acct)) if acct is not None else 0
 
     def backstop_account(self) -> int | None:
-        liq = self.liquidation
-        acct = getattr(liq, "backstop_account", None) if liq is not None else None
-        return None if acct is None or acct < 0 else int(acct)
+        return self.vault
 
     def _makers_quoting(self, ts: int) -> int:
         n = 0
@@ -373,8 +428,6 @@ class Simulation:
         clock.schedule(0, PRIO_RECORD, self._on_record)
         for shock in sc.shocks:
             clock.schedule(shock.at_ns, PRIO_SHOCK, self._on_shock, shock)
-        if self.liquidation is not None and hasattr(self.liquidation, "on_time"):
-            clock.schedule(0, PRIO_LIQUIDATION, self._on_liquidation_tick)
 
     def run(self, progress: Callable[[float], None] | None = None) -> None:
         if self._ran:
@@ -484,5 +537,3 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def load_run_error(exc: Exception) -> str:  # pragma: no cover - helper for the CLI
-    return str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"

@@ -15,19 +15,25 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
-                                 rule)
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from matching.codes import BUY, SELL
 from matching.errors import InvalidOrderError, UnknownOrderError
 from matching.reference import DEFAULT_MAX_LEVELS, RefBook
 from tests import strategies
-from tests.matching.books import (COMPILED_BOOK, COMPILED_MISSING, DEEP, apply_one_at_a_time,
-                                  as_rows, book_state, last_outcome, same_impact)
+from tests.matching.books import (
+    COMPILED_BOOK,
+    COMPILED_MISSING,
+    DEEP,
+    apply_one_at_a_time,
+    as_rows,
+    book_state,
+    last_outcome,
+    same_impact,
+)
 
 needs_compiled = pytest.mark.skipif(COMPILED_BOOK is None, reason=COMPILED_MISSING)
 

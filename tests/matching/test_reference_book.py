@@ -14,13 +14,33 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import matching.reference
-from matching.codes import (BUY, EXPIRE_IOC, EXPIRE_NONE, EXPIRE_STP, FOK, GTC, IOC, POST_ONLY,
-                            SELL, STP_EXPIRE_BOTH, STP_EXPIRE_MAKER, STP_EXPIRE_TAKER, STP_NONE,
-                            MatchCode)
-from matching.errors import (InvalidBatchError, InvalidOrderError, MatchingError,
-                             UnknownOrderError)
-from matching.reference import (DELTA_DTYPE, EXPIRED_DTYPE, FILL_DTYPE, MSG_ADD, MSG_CANCEL,
-                                MSG_DTYPE, MSG_MARKET, REJECT_DTYPE)
+from matching.codes import (
+    BUY,
+    EXPIRE_IOC,
+    EXPIRE_NONE,
+    EXPIRE_STP,
+    FOK,
+    GTC,
+    IOC,
+    POST_ONLY,
+    SELL,
+    STP_EXPIRE_BOTH,
+    STP_EXPIRE_MAKER,
+    STP_EXPIRE_TAKER,
+    STP_NONE,
+    MatchCode,
+)
+from matching.errors import InvalidBatchError, InvalidOrderError, MatchingError, UnknownOrderError
+from matching.reference import (
+    DELTA_DTYPE,
+    EXPIRED_DTYPE,
+    FILL_DTYPE,
+    MSG_ADD,
+    MSG_CANCEL,
+    MSG_DTYPE,
+    MSG_MARKET,
+    REJECT_DTYPE,
+)
 from tests import strategies
 from tests.matching.books import book_state, last_outcome
 
@@ -104,6 +124,17 @@ def test_level_qty_is_the_level_total_and_zero_where_nothing_rests(new_book):
     assert book.level_qty(SELL, 101) == 10
     assert book.level_qty(BUY, 101) == 0
     assert book.level_qty(BUY, 100) == 0
+
+
+def test_membership_is_false_for_anything_that_is_not_an_integer_id(new_book):
+    book = new_book()
+    book.limit(1, BUY, 100, 1)
+
+    assert 1 in book and np.int64(1) in book and 2 not in book
+    assert "1" not in book
+    assert 1.0 not in book
+    assert True not in book
+    assert (1 << 70) not in book
 
 
 def test_order_of_unknown_id_raises_unknown_order_error(new_book):
@@ -803,8 +834,8 @@ def test_amend_reentry_is_range_checked_as_if_the_order_had_left_the_book(new_bo
     book.limit(1, BUY, 100, 1)
     book.limit(2, BUY, 102, 1)
 
-    # alone at 100: without it the side is just 102, and 102..98 spans 4
-    assert book.amend(1, 1, 98) == OK
+    # alone at 100: without it the side is just 102, and 102..106 spans 4 (100..106 would be 6)
+    assert book.amend(1, 1, 106) == OK
     # the only order of its side may move anywhere
     assert book.cancel(1)
     assert book.amend(2, 1, 50) == OK
