@@ -810,33 +810,39 @@ cdef class Book:
     # ------------------------------------------------- Python-level commands
     def limit(self, oid, side, price, qty, tif=GTC, owner=0, stp=STP_NONE):
         """Limit order; returns a MatchCode value. O(fills + levels crossed)."""
-        cdef int64_t c_oid = _int64(oid, "oid"), c_price = _int64(price, "price")
-        cdef int64_t c_qty = _int64(qty, "qty"), c_owner = _int64(owner, "owner")
-        cdef int64_t c_side = _int64(side, "side"), c_tif = _int64(tif, "tif")
-        cdef int64_t c_stp = _int64(stp, "stp")
+        cdef int64_t c_oid = _int64(oid, "oid")
+        cdef int64_t c_side = _int64(side, "side")
         if c_side != BUY and c_side != SELL:
             raise invalid("side", "0 (BUY) or 1 (SELL)", side)
+        cdef int64_t c_price = _int64(price, "price")
         if c_price <= 0:
             raise invalid("price", "> 0", price)
+        cdef int64_t c_qty = _int64(qty, "qty")
         if c_qty <= 0:
             raise invalid("qty", "> 0", qty)
+        cdef int64_t c_tif = _int64(tif, "tif")
         if c_tif < GTC or c_tif > POST_ONLY:
             raise invalid("tif", "one of 0 (GTC), 1 (IOC), 2 (FOK), 3 (POST_ONLY)", tif)
+        cdef int64_t c_owner = _int64(owner, "owner")
+        cdef int64_t c_stp = _int64(stp, "stp")
         if c_stp < STP_NONE or c_stp > STP_EXPIRE_BOTH:
             raise invalid("stp", "one of 0..3 (NONE, EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH)", stp)
         return self.limit_c(c_oid, <int>c_side, c_price, c_qty, <int>c_tif, c_owner, <int>c_stp)
 
     def market(self, oid, side, qty, protect_price=0, owner=0, stp=STP_NONE):
         """Market order (IOC); returns a MatchCode value. O(fills + levels crossed)."""
-        cdef int64_t c_oid = _int64(oid, "oid"), c_qty = _int64(qty, "qty")
-        cdef int64_t c_side = _int64(side, "side"), c_protect = _int64(protect_price, "protect_price")
-        cdef int64_t c_owner = _int64(owner, "owner"), c_stp = _int64(stp, "stp")
+        cdef int64_t c_oid = _int64(oid, "oid")
+        cdef int64_t c_side = _int64(side, "side")
         if c_side != BUY and c_side != SELL:
             raise invalid("side", "0 (BUY) or 1 (SELL)", side)
+        cdef int64_t c_qty = _int64(qty, "qty")
         if c_qty <= 0:
             raise invalid("qty", "> 0", qty)
+        cdef int64_t c_protect = _int64(protect_price, "protect_price")
         if c_protect < 0:
             raise invalid("protect_price", ">= 0 (0 = none)", protect_price)
+        cdef int64_t c_owner = _int64(owner, "owner")
+        cdef int64_t c_stp = _int64(stp, "stp")
         if c_stp < STP_NONE or c_stp > STP_EXPIRE_BOTH:
             raise invalid("stp", "one of 0..3 (NONE, EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH)", stp)
         return self.market_c(c_oid, <int>c_side, c_qty, c_protect, c_owner, <int>c_stp)
@@ -850,10 +856,11 @@ cdef class Book:
 
     def amend(self, oid, qty, price=0):
         """Change quantity and/or price; see the module contract. O(1) in place."""
-        cdef int64_t c_oid = _int64(oid, "oid"), c_qty = _int64(qty, "qty")
-        cdef int64_t c_price = _int64(price, "price")
+        cdef int64_t c_oid = _int64(oid, "oid")
+        cdef int64_t c_qty = _int64(qty, "qty")
         if c_qty <= 0:
             raise invalid("qty", "> 0", qty)
+        cdef int64_t c_price = _int64(price, "price")
         if c_price < 0:
             raise invalid("price", "> 0 (or 0 to keep it)", price)
         if self.find_c(c_oid) < 0:

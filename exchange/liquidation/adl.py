@@ -6,7 +6,11 @@ sells to a winning short (``transfer_position`` from the bankrupt account to the
 positions shrink), at the ADL price — the case's bankruptcy price by default (``"bankruptcy"``),
 or the mark before this update (``"previous_mark"``, Hyperliquid) or the index price
 (``"oracle"``). ADL never touches a losing position: winners are positions with uPnL > 0 at
-the mark, on accounts not themselves in liquidation. No fee is charged.
+the mark, on accounts not themselves in liquidation. The price is also never worse for a
+winner than its own entry price: the haircut (profit given up versus the mark) is at most the
+unrealised profit of the lots closed — profit only, as in the clawback designs — so ADL
+cannot push a winner below zero. When that bound binds, the bankrupt case keeps a deficit,
+which passes down (to bad debt at the end of the waterfall). No fee is charged.
 
 Ranking (``policy``; winners are taken from the top, whole positions until the bankrupt
 quantity is matched, the last one partly):
@@ -188,6 +192,15 @@ class AdlModule:
             wacct = order[wi]
             rank = wi.astype(_I64)
             price = self._prices(ctx, cases, r, instr)[bi]
+            # never beyond the winner's entry price: the haircut takes at most the profit of
+            # the lots closed, so no winner realises a loss (and none can go below zero)
+            wsize = np.abs(v.size[instr][wacct])
+            wcost = np.abs(v.cost[instr][wacct])
+            if sign > 0:      # short winners buy back: at most their entry (rounded down)
+                price = np.minimum(price, wcost // (wsize * int(v.k[instr])))
+            else:             # long winners sell: at least their entry (rounded up)
+                price = np.maximum(price, -((-wcost) // (wsize * int(v.k[instr]))))
+            price = np.maximum(price, 1)
         if len(bi) == 0:
             return
         mark = v.ref_price(instr)

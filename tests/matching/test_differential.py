@@ -37,8 +37,9 @@ from tests.matching.books import (
 
 needs_compiled = pytest.mark.skipif(COMPILED_BOOK is None, reason=COMPILED_MISSING)
 
-# max_examples comes from the Hypothesis profile (tests/conftest.py): 100 by default
-STATEFUL_SETTINGS = settings(stateful_step_count=60, deadline=None)
+# max_examples comes from the Hypothesis profile (tests/conftest.py): 100 by default. Hypothesis
+# spends ~3 ms drawing a command here, so 100 runs of 50 steps take ~20 s of the file's ~30 s.
+STATEFUL_SETTINGS = settings(stateful_step_count=50, deadline=None)
 IMPACT_NOTIONALS = (150, 2_000)
 # every other price of the band and an empty price either side of it
 QUERY_PRICES = (strategies.PRICE_LOW - 1, *range(strategies.PRICE_LOW, strategies.PRICE_HIGH + 1, 2),
@@ -137,7 +138,7 @@ class BooksInLockstep(RuleBasedStateMachine):
         method, kwargs = call
         assert self.both(method, **kwargs) == ("raised", InvalidOrderError)
 
-    @rule(msgs=strategies.msg_batches(max_size=12))
+    @rule(msgs=strategies.msg_batches(max_size=6))
     def process(self, msgs):
         expected = self.ref.process(msgs)
         got = self.other.process(msgs.copy())
@@ -174,7 +175,7 @@ TestLockstepHarnessOnReferenceAlone.settings = settings(max_examples=10, statefu
 
 
 @given(max_levels=strategies.max_levels,
-       batches=st.lists(strategies.msg_batches(), min_size=1, max_size=3))
+       batches=st.lists(strategies.msg_batches(max_size=25), min_size=1, max_size=3))
 @settings(deadline=None)
 def test_process_equals_the_same_messages_one_at_a_time(book_cls, max_levels, batches):
     in_batches = book_cls(track_deltas=True, max_levels=max_levels)
@@ -195,7 +196,7 @@ def test_process_equals_the_same_messages_one_at_a_time(book_cls, max_levels, ba
 
 @needs_compiled
 @given(max_levels=strategies.max_levels,
-       batches=st.lists(strategies.msg_batches(), min_size=1, max_size=3))
+       batches=st.lists(strategies.msg_batches(max_size=25), min_size=1, max_size=3))
 @settings(deadline=None)
 def test_compiled_process_equals_reference_process(max_levels, batches):
     ref = RefBook(track_deltas=True, max_levels=max_levels)

@@ -984,6 +984,18 @@ def test_malformed_amend_raises_invalid_order_error_before_looking_up_the_id(new
         book.amend(**args)
 
 
+def test_arguments_are_checked_one_by_one_in_signature_order(new_book):
+    book = new_book()
+
+    # side comes before price: its rule is checked before price's type
+    with pytest.raises(InvalidOrderError, match="'side'"):
+        book.limit(1, 2, 1.5, 0)
+    with pytest.raises(InvalidOrderError, match="'qty'"):
+        book.market(1, BUY, 0, protect_price=-1.0)
+    with pytest.raises(InvalidOrderError, match="'qty'"):
+        book.amend(1, -1, 1.5)
+
+
 def test_malformed_command_changes_nothing_not_even_the_last_outcome(new_book):
     book = new_book(track_deltas=True)
     ladder(book)
