@@ -1,2 +1,0 @@
-def compute_metrics(journal, series, info):
-    return {}
