@@ -14,6 +14,9 @@ DIRECTIVES = {
 extensions = [
     Extension("matching._book", ["matching/_book.pyx"], extra_compile_args=["-O3"]),
     Extension("exchange._core", ["exchange/_core.pyx"], extra_compile_args=["-O3"]),
+    Extension("exchange.liquidation._kernels", ["exchange/liquidation/_kernels.pyx"],
+              extra_compile_args=["-O3"]),
+    Extension("exchange.sim._gateway", ["exchange/sim/_gateway.pyx"], extra_compile_args=["-O3"]),
 ]
 
 setup(

@@ -1,15 +1,347 @@
-"""The ``perpsim`` command."""
+"""The ``perpsim`` command.
+
+::
+
+    perpsim compare                         # standard designs on the built-in flash crash
+    perpsim compare flash_crash --waterfalls "market,insurance,adl" "auction,insurance,socialized" --seeds 3
+    perpsim run flash_crash --seed 7 --out runs/fc7
+    perpsim sweep flash_crash --grid venue.liquidation.insurance_fund=20000,200000 --seeds 2 --workers 2
+    perpsim sweep calm --grid index.sigma=0.0001,0.0003 --scheduler tcp://10.0.0.5:8786
+    perpsim calc --preset binance_usdm --symbol BTCUSDT --side long --entry 100000 --qty 0.5 --leverage 20
+    perpsim scenarios | presets | demo
+
+Bad input (an unknown preset or scenario, a malformed TOML key, an impossible parameter) is a
+one-line error naming the file, the key and the value, and exit status 2 — never a traceback
+(``PERPSIM_DEBUG=1`` shows it).
+"""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+#: metrics shown in the console tables (all of them go to the files)
+TABLE_METRICS = ("liquidations", "liquidation_notional", "bad_debt", "insurance_end",
+                 "insurance_drawdown", "backstop_pnl", "adl_count", "socialized_total",
+                 "haircut_total", "winners_hit_share", "haircut_gini", "perp_drawdown",
+                 "index_drawdown", "amplification", "cascade_depth", "repeg_s", "funding_paid")
+
+
+class UsageError(Exception):
+    """Bad command-line input (reported in one line, exit status 2)."""
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def _progress(description: str):
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn)
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), transient=True, console=_console())
+
+
+def _fmt(v) -> str:
+    from exchange.report import format_value
+
+    return format_value(v)
+
+
+# -- run ---------------------------------------------------------------------------------------
+
+def _overrides(items) -> dict:
+    from exchange.sim.scenario import parse_value
+
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"'--set' must be written key=value (got {item!r})")
+        out[key.strip()] = parse_value(value.strip())
+    return out
+
+
+def _cmd_run(args) -> int:
+    from rich.table import Table
+
+    from exchange.sim.metrics import METRICS
+    from exchange.sim.runner import run
+    from exchange.sim.scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    ov = _overrides(args.set)
+    if ov:
+        sc = sc.with_overrides(ov)
+    wf = None
+    if args.waterfall:
+        from exchange.sim.compare import parse_waterfall
+
+        wf = parse_waterfall(args.waterfall)
+    out = Path(args.out) if args.out else Path("perpsim-out") / f"run-{sc.name}-seed{args.seed}"
+    with _progress(f"{sc.name} seed {args.seed}") as prog:
+        task = prog.add_task(f"{sc.name} seed {args.seed}", total=100)
+        result = run(sc, args.seed, wf, out, check="end", report=not args.no_report,
+                     progress=lambda f: prog.update(task, completed=int(f * 100)))
+    con = _console()
+    table = Table(title=f"perpsim run · {sc.name} · seed {args.seed} · {' → '.join(result.waterfall)}")
+    table.add_column("metric", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("meaning", style="dim")
+    for key in METRICS:
+        table.add_row(key, _fmt(result.metrics.get(key)), METRICS[key])
+    con.print(table)
+    con.print(f"{result.events:,} events in {result.wall_s:.2f} s "
+              f"({result.events / max(result.wall_s, 1e-9):,.0f} events/s, "
+              f"{result.sim_s / max(result.wall_s, 1e-9):,.0f}× real time)")
+    con.print(f"journal, series, metrics{', report' if not args.no_report else ''} in {out}/")
+    return 0
+
+
+# -- compare -----------------------------------------------------------------------------------
+
+def _cmd_compare(args) -> int:
+    from rich.table import Table
+
+    from exchange.sim.compare import DEFAULT_WATERFALLS, compare, parse_waterfall
+    from exchange.sim.scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    ov = _overrides(args.set)
+    if ov:
+        sc = sc.with_overrides(ov)
+    wfs = [parse_waterfall(w) for w in args.waterfalls] if args.waterfalls else list(DEFAULT_WATERFALLS)
+    for wf in wfs:
+        if not wf:
+            raise UsageError("'--waterfalls' must name modules, e.g. \"market,insurance,adl\" (got '')")
+    if args.seeds < 1:
+        raise UsageError(f"'--seeds' must be >= 1 (got {args.seeds})")
+    out = Path(args.out) if args.out else Path("perpsim-out") / f"compare-{sc.name}"
+    n = len(wfs) * args.seeds
+    with _progress("runs") as prog:
+        task = prog.add_task(f"{sc.name}: {len(wfs)} designs × {args.seeds} seeds", total=n)
+        cmp = compare(sc, wfs, args.seeds, workers=args.workers, out_dir=out,
+                      report=not args.no_report,
+                      progress=lambda done, total: prog.update(task, completed=done))
+    stats = cmp.stats()
+    table = Table(title=f"perpsim compare · {sc.name} · seeds {', '.join(map(str, cmp.seeds))} "
+                        f"(mean ± sd)")
+    table.add_column("metric", no_wrap=True)
+    for lbl in cmp.labels:
+        table.add_column(" → ".join(lbl.split(",")), justify="right")
+    for key in TABLE_METRICS:
+        cells = []
+        for lbl in cmp.labels:
+            mean, sd = stats[lbl][key]
+            cell = _fmt(mean)
+            if sd and len(cmp.seeds) > 1:
+                cell += f" ± {_fmt(sd)}"
+            cells.append(cell)
+        table.add_row(key, *cells)
+    con = _console()
+    con.print(table)
+    con.print(f"{n} runs in {cmp.wall_s:.1f} s · table {cmp.files.get('table')}"
+              + (f" · report {cmp.files['report']}" if "report" in cmp.files else ""))
+    return 0
+
+
+# -- sweep -------------------------------------------------------------------------------------
+
+def _cmd_sweep(args) -> int:
+    from rich.table import Table
+
+    from exchange.sim.sweep import parse_grid, sweep
+
+    if not args.grid:
+        raise UsageError("'--grid' must be given at least once, e.g. --grid index.sigma=0.0001,0.0002")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"'--workers' must be >= 1 (got {args.workers})")
+    grid = parse_grid(args.grid)
+    out = Path(args.out) if args.out else Path("perpsim-out") / "sweep.parquet"
+    total = args.seeds
+    for v in grid.values():
+        total *= len(v)
+    t0 = time.perf_counter()
+    with _progress("sweep") as prog:
+        task = prog.add_task(f"sweep: {total} runs", total=total)
+        rows = sweep(args.scenario, grid, args.seeds, workers=args.workers,
+                     scheduler=args.scheduler, out=out,
+                     progress=lambda done, n: prog.update(task, completed=done))
+    wall = time.perf_counter() - t0
+    table = Table(title=f"perpsim sweep · {args.scenario} · {len(rows)} runs")
+    gcols = [f"grid.{k}" for k in grid]
+    shown = ["seed", "liquidations", "bad_debt", "insurance_end", "haircut_total", "perp_drawdown"]
+    for c in gcols + shown:
+        table.add_column(c.removeprefix("grid."), justify="right")
+    for r in rows:
+        table.add_row(*[_fmt(r.get(c)) for c in gcols + shown])
+    con = _console()
+    con.print(table)
+    where = args.scheduler or f"{args.workers or os.cpu_count()} worker(s)"
+    con.print(f"{len(rows)} runs in {wall:.1f} s on {where} · results {out if out.suffix == '.parquet' else out / 'sweep.parquet'}")
+    return 0
+
+
+# -- calc --------------------------------------------------------------------------------------
+
+def _dec(value: str, flag: str) -> Decimal:
+    try:
+        d = Decimal(value)
+    except (InvalidOperation, TypeError):
+        raise UsageError(f"'{flag}' must be a decimal number (got {value!r})") from None
+    if not d.is_finite():
+        raise UsageError(f"'{flag}' must be a finite number (got {value!r})")
+    return d
+
+
+def _cmd_calc(args) -> int:
+    from rich.table import Table
+
+    from exchange.margin import (bankruptcy_price_ticks, binance_liquidation_price_ticks,
+                                 max_position_lots)
+    from exchange.presets import load_preset
+
+    preset = load_preset(args.preset)
+    symbol = args.symbol or preset.symbols[0]
+    spec = preset.instrument(symbol)
+    side = args.side.lower()
+    if side not in ("long", "short", "buy", "sell"):
+        raise UsageError(f"'--side' must be long or short (got {args.side!r})")
+    sign = 1 if side in ("long", "buy") else -1
+    entry, qty = _dec(args.entry, "--entry"), _dec(args.qty, "--qty")
+    if entry <= 0 or qty <= 0:
+        raise UsageError(f"'--entry' and '--qty' must be > 0 (got {args.entry}, {args.qty})")
+    lev = args.leverage
+    max_lev = spec.tiers[0].max_leverage
+    if not 1 <= lev <= max_lev:
+        raise UsageError(f"'--leverage' must be in [1, {max_lev}] for {symbol} on {preset.name} (got {lev})")
+    entry_ticks = int((entry / spec.tick_size).to_integral_value())
+    lots = int((qty / spec.lot_size).to_integral_value())
+    if lots <= 0:
+        raise UsageError(f"'--qty' must be at least one lot ({spec.lot_size}) (got {args.qty})")
+    k = spec.atoms_per_tick_lot
+    unit = Decimal(10) ** -spec.settle_decimals
+    notional = lots * entry_ticks * k
+    im = -(-notional // lev)
+    mm = spec.maintenance_margin_atoms(notional)
+    tier = spec.tier_for(notional)
+    wallet = spec.amount_to_atoms(_dec(args.wallet, "--wallet")) if args.wallet else im
+    size = sign * lots
+    cost = size * entry_ticks * k
+    lp = binance_liquidation_price_ticks(wallet_atoms=wallet, size_lots=size, entry_cost_atoms=cost,
+                                         tiers=spec.tiers, atoms_per_tick_lot=k)
+    bp = bankruptcy_price_ticks(size_lots=size, entry_cost_atoms=cost, margin_atoms=wallet,
+                                atoms_per_tick_lot=k)
+    maxq = max_position_lots(price_ticks=entry_ticks, leverage=lev, tiers=spec.tiers,
+                             atoms_per_tick_lot=k,
+                             max_position_notional_atoms=spec.max_position_notional_atoms)
+    f = preset.funding
+    if args.funding_rate is not None:
+        rate = _dec(args.funding_rate, "--funding-rate")
+        rate_note = "given"
+    else:
+        rate = Decimal(f.interest_rate) / Decimal(10**8) * f.pay_every_hours / f.interval_hours
+        rate_note = "interest-only (premium 0)"
+    payments = Decimal(args.hours) / f.pay_every_hours
+    funding = Decimal(notional) * unit * rate * payments * sign
+    asset = spec.settle
+
+    def money(atoms) -> str:
+        return f"{Decimal(atoms) * unit:,.2f} {asset}"
+
+    def price(ticks) -> str:
+        return "— (none)" if ticks is None or ticks <= 0 else f"{spec.ticks_to_price(ticks):,}"
+
+    table = Table(title=f"perpsim calc · {preset.venue.display_name} · {symbol} · "
+                        f"{'long' if sign > 0 else 'short'} {qty} @ {entry} · {lev}x")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_column("how", style="dim")
+    table.add_row("notional", money(notional), "qty × entry")
+    table.add_row("initial margin", money(im), f"notional / {lev}")
+    table.add_row("maintenance margin", money(mm),
+                  f"notional × {Decimal(tier.mmr) / 10**6:f} % − {money(tier.maintenance_amount_atoms)} (tier up to {tier.max_leverage}x)")
+    table.add_row("margin backing the position", money(wallet),
+                  "--wallet (cross) or the initial margin (isolated)")
+    table.add_row("liquidation price", price(lp), "equity = maintenance margin (tiered formula)")
+    table.add_row("bankruptcy price", price(bp), "equity = 0")
+    table.add_row(f"max position at {lev}x", "unlimited" if maxq is None else f"{spec.lots_to_qty(maxq)} {spec.base}",
+                  "venue margin tiers")
+    table.add_row(f"funding rate per {f.pay_every_hours} h", f"{rate * 100:.4f} %", rate_note)
+    table.add_row(f"funding over {args.hours:g} h", f"{funding:,.2f} {asset}",
+                  f"{payments:g} payments; > 0 = you pay")
+    _console().print(table)
+    return 0
+
+
+# -- listings ----------------------------------------------------------------------------------
+
+def _cmd_scenarios(args) -> int:
+    from rich.table import Table
+
+    from exchange.sim.agents import AGENT_TYPES
+    from exchange.sim.scenario import list_scenarios, load_scenario
+
+    con = _console()
+    if args.agents:
+        for kind, cls in AGENT_TYPES.items():
+            t = Table(title=f"agent type {kind!r} ({cls.__name__})")
+            t.add_column("key")
+            t.add_column("default", justify="right")
+            t.add_column("meaning", style="dim")
+            for key, p in cls.schema().items():
+                if key == "type":
+                    continue
+                t.add_row(key, str(p.default), p.help)
+            con.print(t)
+        return 0
+    table = Table(title="built-in scenarios")
+    for c in ("name", "preset", "duration", "agents"):
+        table.add_column(c, no_wrap=True)
+    for c in ("waterfall", "shocks", "description"):
+        table.add_column(c)
+    for name in list_scenarios():
+        sc = load_scenario(name)
+        table.add_row(name, sc.preset_name, f"{sc.duration_ns / 1e9:,.0f} s", f"{sc.n_agents:,}",
+                      ",".join(sc.waterfall),
+                      ", ".join(f"{s.type}@{s.at_ns / 1e9:g}s" for s in sc.shocks) or "—",
+                      sc.description)
+    con.print(table)
+    con.print("perpsim scenarios --agents lists the agent types and their parameters")
+    return 0
+
+
+def _cmd_presets(args) -> int:
+    from rich.table import Table
+
+    from exchange.presets import list_presets, load_preset
+
+    table = Table(title="venue presets")
+    table.add_column("name", no_wrap=True)
+    for c in ("venue", "instruments", "mark", "waterfall", "insurance fund", "funding"):
+        table.add_column(c)
+    for name in list_presets():
+        p = load_preset(name)
+        liq = p.liquidation
+        table.add_row(name, p.venue.display_name, ", ".join(p.symbols), p.venue.mark_method,
+                      " → ".join(liq.waterfall),
+                      f"{Decimal(liq.insurance_fund_atoms) / 10**p.venue.settle_decimals:,.0f} {p.venue.settle_asset}",
+                      f"every {p.funding.pay_every_hours} h")
+    _console().print(table)
+    return 0
 
 
 def _demo(args) -> int:
     """Drive the compiled matching engine with a synthetic order stream and print what it did."""
     import numpy as np
-    from rich.console import Console
     from rich.table import Table
 
     import matching
@@ -43,23 +375,115 @@ def _demo(args) -> int:
     table.add_row("resting orders", f"{len(book):,}")
     table.add_row("best bid / ask (ticks)", f"{book.best_bid()} / {book.best_ask()}")
     table.add_row("throughput", f"{n / dt / 1e6:.2f} M msgs/s")
-    Console().print(table)
+    _console().print(table)
     return 0
 
 
+# -- parser ------------------------------------------------------------------------------------
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="perpsim", description="Perpetual-futures venue simulator.")
-    sub = ap.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the matching engine on a synthetic order stream")
-    demo.add_argument("--n", type=int, default=500_000, help="messages (default 500,000)")
-    demo.add_argument("--seed", type=int, default=7)
-    demo.set_defaults(func=_demo)
+    ap = argparse.ArgumentParser(
+        prog="perpsim", description="Perpetual-futures venue simulator: run market stress "
+        "scenarios through different liquidation designs and compare them.",
+        epilog="Start with: perpsim compare")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="one scenario run: summary table, journal and report",
+                       description="Run one scenario with one seed; write the journal (Parquet, "
+                       "one file per event type), the time series, metrics.json and report.html.")
+    p.add_argument("scenario", help="built-in name (perpsim scenarios) or a TOML file")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", help="output directory (default perpsim-out/run-SCENARIO-seedN)")
+    p.add_argument("--waterfall", help="liquidation waterfall instead of the scenario's, "
+                   "e.g. \"market,insurance,adl\"")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="scenario override, e.g. --set population.makers.count=4 (repeatable)")
+    p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("compare", help="the same scenario and seeds through several waterfalls",
+                       description="Run a scenario for each liquidation waterfall and seed; print "
+                       "the side-by-side table (mean ± sd over seeds) and write compare.parquet "
+                       "and report.html. With no options: the standard designs on the built-in "
+                       "flash crash.")
+    p.add_argument("scenario", nargs="?", default="flash_crash",
+                   help="built-in name or TOML file (default flash_crash)")
+    p.add_argument("--waterfalls", nargs="+", metavar="MODULES",
+                   help="one or more waterfalls, each comma separated, e.g. "
+                   "\"market,insurance,adl\" \"auction,insurance,socialized\" "
+                   "(default: the four standard designs)")
+    p.add_argument("--seeds", type=int, default=2, help="seeds 0..K-1 per design (default 2)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
+    p.add_argument("--out", help="output directory (default perpsim-out/compare-SCENARIO)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="scenario override")
+    p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("sweep", help="cartesian product of parameter grids, in parallel",
+                       description="Run every combination of the --grid values (× seeds) "
+                       "through a process pool or a Dask cluster; one Parquet table of results.")
+    p.add_argument("scenario", help="built-in name or TOML file")
+    p.add_argument("--grid", action="append", metavar="KEY=V1,V2",
+                   help="scenario key and values (repeatable), e.g. index.sigma=0.0001,0.0003, "
+                   "venue.liquidation.insurance_fund=20000,200000, waterfall=market+insurance,"
+                   "market+insurance+adl")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per grid point (default 1)")
+    grp = p.add_mutually_exclusive_group()
+    grp.add_argument("--workers", type=int, default=None, help="local worker processes")
+    grp.add_argument("--scheduler", metavar="ADDRESS",
+                     help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
+    p.add_argument("--out", help="Parquet file or directory (default perpsim-out/sweep.parquet)")
+    p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("calc", help="trader's calculator: liquidation/bankruptcy price, margins",
+                       description="Margins, liquidation and bankruptcy prices, the largest "
+                       "position for a leverage and the funding cost of holding it, from a preset.")
+    p.add_argument("--preset", default="binance_usdm", help="venue preset (default binance_usdm)")
+    p.add_argument("--symbol", help="instrument (default: the preset's first)")
+    p.add_argument("--side", required=True, help="long or short")
+    p.add_argument("--entry", required=True, help="entry price")
+    p.add_argument("--qty", required=True, help="position size in base units")
+    p.add_argument("--leverage", type=int, default=10, help="leverage (default 10)")
+    p.add_argument("--wallet", help="margin backing the position (cross wallet); default: the "
+                   "initial margin (isolated)")
+    p.add_argument("--funding-rate", help="funding rate per payment as a fraction, e.g. 0.0001 "
+                   "(default: the preset's interest rate)")
+    p.add_argument("--hours", type=float, default=24.0, help="holding time for the funding cost")
+    p.set_defaults(func=_cmd_calc)
+
+    p = sub.add_parser("scenarios", help="list the built-in scenarios",
+                       description="List the built-in scenarios (or the agent types).")
+    p.add_argument("--agents", action="store_true", help="list agent types and their parameters")
+    p.set_defaults(func=_cmd_scenarios)
+
+    p = sub.add_parser("presets", help="list the venue presets", description="List the venue presets.")
+    p.set_defaults(func=_cmd_presets)
+
+    p = sub.add_parser("demo", help="run the matching engine on a synthetic order stream",
+                       description="Run the matching engine on a synthetic order stream.")
+    p.add_argument("--n", type=int, default=500_000, help="messages (default 500,000)")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=_demo)
     return ap
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("perpsim: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - bad input must never print a traceback
+        if os.environ.get("PERPSIM_DEBUG"):
+            raise
+        from exchange.errors import ExchangeError
+
+        msg = str(exc) if isinstance(exc, (ExchangeError, UsageError, ValueError, OSError)) \
+            else f"{type(exc).__name__}: {exc}"
+        msg = " ".join(msg.split())
+        print(f"perpsim: error: {msg}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,177 @@
+"""The waterfall's extension point: the :class:`LiquidationModule` protocol and its registry.
+
+A venue's default management is an ordered tuple of modules (DESIGN.md "Liquidation
+waterfall"). At each step the engine hands every module, in order, the cases still needing
+work; a module acts on them through the
+:class:`~exchange.liquidation.context.LiquidationContext` and returns an
+:class:`~exchange.liquidation.cases.Outcome` saying, per case, what it closed, at what price,
+the deficit left and whether the case goes on down the waterfall, waits, or is over.
+
+Modules are named in configs: :data:`MODULES` maps the names of
+:data:`exchange.presets.WATERFALL_MODULES` to classes, and a ``"package.module:Class"`` path
+names any other class that satisfies the protocol. :func:`build_waterfall` turns names and
+per-module parameter mappings (from a preset, a scenario or code) into module instances;
+:func:`waterfall_from_preset` reads a :class:`~exchange.presets.VenuePreset`.
+"""
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from exchange.errors import ConfigError, invalid
+from exchange.liquidation.cases import Cases, Outcome
+
+__all__ = ["LiquidationModule", "MODULES", "register_module", "resolve_module", "build_module",
+           "build_waterfall", "waterfall_from_preset", "module_params_from_preset"]
+
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+@runtime_checkable
+class LiquidationModule(Protocol):
+    """One stage of the liquidation waterfall.
+
+    ``process(ctx, cases, rows)`` gets the batch of cases and the rows (int64 indices) that
+    reached this module — a distressed position, or what an earlier module left of it: an
+    unfilled remainder, a deficit, a surplus. It may close positions, move money and record
+    events through ``ctx``, and returns an :class:`Outcome` for exactly those rows. Rows it
+    does not touch it reports with state ``CONTINUE`` and nothing closed. A module keeps
+    state across steps only about cases it is waiting on (an auction, a cooldown).
+
+    Cost: modules work on the whole batch with vectorised numpy and the core's batch
+    commands; per-row Python loops are reserved for inherently sequential rules (a vault's
+    margin, an auction's bids).
+
+    Optional hook: ``on_cases_done(ctx, case_ids)`` is called when the engine finishes cases
+    (whatever module ended them), so a module can drop the state it keeps about them.
+    """
+
+    name: str
+
+    def process(self, ctx, cases: Cases, rows: np.ndarray) -> Outcome: ...
+
+
+#: config name -> module class (filled by :mod:`exchange.liquidation` on import)
+MODULES: dict[str, type] = {}
+
+
+def register_module(name: str, cls: type) -> None:
+    """Make ``cls`` buildable by ``name``."""
+    if not isinstance(name, str) or not name:
+        raise invalid("name", "a non-empty string", name, error=ConfigError)
+    MODULES[name] = cls
+
+
+def resolve_module(name: str) -> type:
+    """The class for a registered name or a ``"package.module:Class"`` path.
+
+    >>> resolve_module("adl").__name__
+    'AdlModule'
+    >>> resolve_module("exchange.liquidation.insurance:InsuranceModule").name
+    'insurance'
+    >>> resolve_module("mystery")
+    Traceback (most recent call last):
+    ...
+    exchange.errors.ConfigError: 'waterfall module' must be one of 'adl', 'auction', 'backstop', 'insurance', 'market', 'socialized' or a 'package.module:Class' path (got 'mystery')
+    """
+    if name in MODULES:
+        return MODULES[name]
+    if isinstance(name, str) and _IMPORT_PATH.match(name):
+        mod, _, attr = name.partition(":")
+        try:
+            return getattr(importlib.import_module(mod), attr)
+        except (ImportError, AttributeError) as exc:
+            raise invalid("waterfall module", "an importable 'package.module:Class' path", name,
+                          error=ConfigError) from exc
+    rule = "one of " + ", ".join(repr(n) for n in sorted(MODULES)) + " or a 'package.module:Class' path"
+    raise invalid("waterfall module", rule, name, error=ConfigError)
+
+
+def build_module(spec: Any, params: Mapping[str, Any] | None = None) -> LiquidationModule:
+    """A module instance from a name / import path (built with ``params``), or an instance
+    that already satisfies the protocol (returned as is)."""
+    if not isinstance(spec, str):
+        if isinstance(spec, LiquidationModule):
+            return spec
+        raise invalid("waterfall module", "a name, an import path or a LiquidationModule", spec,
+                      error=ConfigError)
+    cls = resolve_module(spec)
+    try:
+        module = cls(**dict(params or {}))
+    except TypeError as exc:
+        raise ConfigError(f"waterfall module {spec!r}: bad parameters "
+                          f"{sorted(dict(params or {}))}: {exc}") from exc
+    if not isinstance(module, LiquidationModule):
+        raise invalid("waterfall module", "a class with 'name' and 'process(ctx, cases, rows)'",
+                      spec, error=ConfigError)
+    return module
+
+
+def build_waterfall(specs: Sequence[Any],
+                    params: Mapping[str, Mapping[str, Any]] | None = None) -> tuple:
+    """The ordered tuple of modules for ``specs`` (names, paths or instances); ``params``
+    maps a module name (or path) to its keyword parameters.
+
+    >>> wf = build_waterfall(["market", "insurance", "adl"], {"adl": {"policy": "pro_rata"}})
+    >>> [m.name for m in wf], wf[2].policy
+    (['market', 'insurance', 'adl'], 'pro_rata')
+    """
+    params = dict(params or {})
+    if not specs:
+        raise invalid("waterfall", "a non-empty sequence of modules", list(specs), error=ConfigError)
+    out = []
+    for spec in specs:
+        key = spec if isinstance(spec, str) else getattr(spec, "name", None)
+        out.append(build_module(spec, params.get(key, {})))
+    names = [m.name for m in out]
+    if len(set(names)) != len(names):
+        raise invalid("waterfall", "modules with distinct names", names, error=ConfigError)
+    return tuple(out)
+
+
+def module_params_from_preset(preset, vault_acct: int | None = None) -> dict[str, dict]:
+    """Module parameters a :class:`~exchange.presets.VenuePreset` implies (``[liquidation]``
+    and ``[margin.partial_liquidation]``), keyed by module name. The backstop needs the vault
+    account (a normal account the caller opened and funded). O(1)."""
+    liq = preset.liquidation
+    part = preset.margin.partial_liquidation
+    specs = list(preset.instruments.values())
+    slip = [s.market_take_bound_rate for s in specs]
+    market = dict(
+        close_order=liq.close_order, close_price_limit=liq.close_price_limit,
+        partial=part.mode, fraction_rate=part.fraction_rate,
+        threshold_notional_atoms=part.threshold_notional_atoms, cooldown_ms=part.cooldown_ms,
+        cooldown_full_size=part.cooldown_full_size, min_notional_atoms=part.min_notional_atoms,
+        max_notional_per_step_atoms=part.max_notional_per_step_atoms, step_ms=part.step_ms,
+        full_below_shortfall_atoms=part.full_below_shortfall_atoms,
+        initial_fraction_rate=part.initial_fraction_rate, duration_ms=part.duration_ms,
+        slippage_rate=tuple(slip),
+        # Drift: the liquidator's discount is the instrument's liquidation fee
+        liquidator_fee_rate=tuple(s.liquidation_fee_rate for s in specs))
+    insurance = dict(surplus_to=liq.surplus_to,
+                     max_loss_per_step_atoms=part.max_insurance_loss_per_step_atoms)
+    backstop = dict(vault_acct=vault_acct, trigger_rate=liq.backstop_trigger_rate,
+                    price="mark" if liq.surplus_to == "trader" else "bankruptcy",
+                    take_margin=liq.surplus_to == "trader")
+    adl = dict(policy=liq.adl_policy if liq.adl_policy != "none" else "binance",
+               price=liq.adl_price, only_bankrupt=liq.adl_price != "bankruptcy")
+    socialized = dict(policy=liq.socialized_policy if liq.socialized_policy != "none"
+                      else "profit_pro_rata")
+    return dict(market=market, insurance=insurance, backstop=backstop, adl=adl,
+                socialized=socialized, auction={})
+
+
+def waterfall_from_preset(preset, vault_acct: int | None = None,
+                          overrides: Mapping[str, Mapping[str, Any]] | None = None) -> tuple:
+    """The preset's waterfall (``[liquidation].waterfall``) built with the parameters of
+    :func:`module_params_from_preset`, each module's mapping updated by ``overrides``."""
+    params = module_params_from_preset(preset, vault_acct)
+    for name, extra in dict(overrides or {}).items():
+        params.setdefault(name, {}).update(extra)
+    if "backstop" in preset.liquidation.waterfall and params["backstop"].get("vault_acct") is None:
+        raise invalid("vault_acct", "an account id when the waterfall has 'backstop'", None,
+                      error=ConfigError)
+    return build_waterfall(preset.liquidation.waterfall, params)

@@ -1,0 +1,765 @@
+"""Agents: the :class:`Agent` protocol and the built-in populations.
+
+An :class:`Agent` is anything with a ``name`` and two methods, ``setup(ctx, ts_ns)`` (open
+accounts, return the first wake-up time or None) and ``wake(ctx, ts_ns)`` (decide, send
+orders, return the next wake-up time or None). Optional hooks: ``on_shock(ctx, shock, ts_ns)``
+and ``on_auction(ctx, auction, ts_ns)`` (see :class:`Keepers`).
+
+The built-in agents are **populations**: one object decides for many accounts at once with
+numpy (who acts, sides, sizes, prices, stops) and sends one
+:class:`~exchange.sim.gateway.OrderBatch`; each row reaches the venue after its account's own
+latency. Each population has its own ``numpy.random.Generator`` spawned from the run's
+``SeedSequence`` by name (:func:`~exchange.sim.context.component_seed`); its members are
+heterogeneous (capital, spreads, thresholds, leverage and latency drawn per account).
+
+===================  =====================================================================
+type                 behaviour
+===================  =====================================================================
+``market_maker``     ladders of post-only quotes around the index (or mark), skewed against
+                     inventory; widen when short-term volatility jumps, pull quotes entirely
+                     above a per-MM threshold or during a "withdraw" shock (liquidity vacuum)
+``noise``            Poisson market orders of lognormal size, random side, position-capped
+``directional``      leveraged crowd with a long/short bias; leverage policy ``fixed``
+                     (drawn from a list, e.g. 3/5/10/20/50x), ``vol_scaled`` (cut as realised
+                     volatility rises) or ``tiered`` (a fraction of the venue tier's maximum
+                     for the notional); stop-losses and take-profits on the last price
+``arbitrageur``      short the perp when the funding estimate is rich, long when poor, flat
+                     when it normalises (the hedge leg lives on another venue)
+``keeper``           liquidators: deep resting bids/asks that absorb liquidation flow, bid in
+                     liquidation auctions at a discount, unwind inventory into recoveries
+===================  =====================================================================
+
+A population's parameters are a TOML table (``[population.NAME]``, ``type = ...``); each
+class lists its keys in ``PARAMS`` (see ``perpsim scenarios --agents``).
+"""
+from __future__ import annotations
+
+import importlib
+import math
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from exchange.errors import ConfigError
+from exchange.sim.config import (Param, choice, integer, integer_list, money, number,
+                                 number_list, read_table)
+from exchange.sim.context import SimContext, latency_ns, lognormal_factors
+from exchange.sim.gateway import (CANCEL_IF_OPEN, COL, IOC, LIMIT, MARKET, ORDER_DTYPE,
+                                  POST_ONLY, SUBMIT, OrderBatch, rows_matrix)
+
+__all__ = ["Agent", "MarketMakers", "NoiseTraders", "DirectionalTraders",
+           "FundingArbitrageurs", "Keepers", "AGENT_TYPES", "agent_class", "build_agent"]
+
+_NEVER = np.iinfo(np.int64).max
+NS_PER_MS = 1_000_000
+NS_PER_S = 1_000_000_000
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """A participant of a simulation (see the module docs). ``accounts``: its venue account
+    ids (metrics attribute PnL per agent type with it)."""
+
+    name: str
+    accounts: np.ndarray
+
+    def setup(self, ctx: SimContext, ts_ns: int) -> int | None: ...
+
+    def wake(self, ctx: SimContext, ts_ns: int) -> int | None: ...
+
+
+_COMMON = {
+    "type": Param(lambda s, k, v: v, None, "agent type (default: the table name)"),
+    "count": Param(integer(0), 0, "number of accounts"),
+    "latency_ms": Param(number(0.001), 20.0, "mean order latency (ms)"),
+    "latency_jitter": Param(number(0.0, 3.0), 0.5, "log-sd of the per-account latency"),
+}
+
+
+def _ms(x: float) -> int:
+    return max(1, int(round(x * NS_PER_MS)))
+
+
+class _Population:
+    """Shared plumbing: params, generator, accounts, latencies."""
+
+    kind = "population"
+    PARAMS: dict[str, Param] = {}
+
+    def __init__(self, name: str, params: dict[str, Any], rng: np.random.Generator,
+                 settle_decimals: int = 6) -> None:
+        self.name = name
+        self.p = params
+        self.rng = rng
+        self.n = int(params["count"])
+        self.accounts = np.empty(0, np.int64)
+        self.lat = np.empty(0, np.int64)
+
+    @classmethod
+    def schema(cls) -> dict[str, Param]:
+        return {**_COMMON, **cls.PARAMS}
+
+    @classmethod
+    def parse(cls, source: str, path: str, table: dict, settle_decimals: int = 6) -> dict:
+        schema = cls.schema()
+        if isinstance(table, dict):
+            # money defaults are written like the TOML ("2000000") and converted here too
+            table = {**{k: v.default for k, v in schema.items()
+                        if v.conv is money and k not in table}, **table}
+        schema = {k: (Param(money(settle_decimals), v.default, v.help)
+                      if v.conv is money else v) for k, v in schema.items()}
+        return read_table(source, path, table, schema)
+
+    def _setup_accounts(self, ctx: SimContext, capital_atoms: np.ndarray, leverage) -> None:
+        self.accounts = ctx.open_accounts(capital_atoms, leverage, role=self.kind)
+        self.lat = latency_ns(self.rng, self.n, self.p["latency_ms"], self.p["latency_jitter"])
+
+    def _size_now(self, ctx: SimContext) -> np.ndarray:
+        return ctx.arrays()["size"][ctx.instr][self.accounts]
+
+
+def _capital(rng, n, amount_atoms: int, sigma: float) -> np.ndarray:
+    return np.maximum(1, np.rint(amount_atoms * lognormal_factors(rng, n, sigma))).astype(np.int64)
+
+
+# -- MARKET MAKERS ---------------------------------------------------------------------------
+
+class MarketMakers(_Population):
+    """Quote ladders around a reference price with inventory skew and a volatility response.
+
+    Each wake (``requote_ms``): cancel the previous quotes that still rest, then post
+    ``levels`` post-only bids and asks at ``half_spread_bps + l·level_step_bps`` (l = 0..)
+    from the reference, shifted by ``-skew_bps · inventory/limit`` and widened by up
+    to ``widen_factor`` once the volatility ratio passes ``widen_vol_ratio``. A maker whose
+    own threshold (around ``pull_vol_ratio``) is crossed pulls every quote for ``pull_s``
+    seconds; a ``mm_withdraw`` shock pulls a fraction of the makers for its duration. At the
+    inventory limit the side that would grow it is not quoted. Cost per wake: O(n·levels)
+    numpy plus one command per quote.
+    """
+
+    kind = "market_maker"
+    PARAMS = {
+        "capital": Param(money, "2000000", "capital per maker"),
+        "leverage": Param(integer(1), 10, "account leverage setting"),
+        "levels": Param(integer(1, 50), 5, "quotes per side"),
+        "half_spread_bps": Param(number(0.0, lo_open=True), 2.0, "distance of the first level"),
+        "level_step_bps": Param(number(0.0), 3.0, "distance between levels"),
+        "size": Param(number(0.0, lo_open=True), 0.05, "base quantity of the first level"),
+        "size_growth": Param(number(0.1, 10.0), 1.5, "size multiplier per level"),
+        "inventory_limit": Param(number(0.0, lo_open=True), 2.0, "base quantity"),
+        "skew_bps": Param(number(0.0), 10.0, "quote-centre shift at the inventory limit"),
+        "requote_ms": Param(number(1.0), 1000.0, "requote cadence"),
+        "widen_vol_ratio": Param(number(1.0), 3.0, "vol ratio where spreads start to widen"),
+        "widen_factor": Param(number(1.0), 4.0, "max spread multiplier"),
+        "pull_vol_ratio": Param(number(1.0), 10.0, "vol ratio where makers pull quotes"),
+        "pull_s": Param(number(0.0), 60.0, "how long a maker stays out after pulling"),
+        "dispersion": Param(number(0.0, 3.0), 0.3, "log-sd of per-maker spreads, sizes, thresholds"),
+        "anchor": Param(choice("index", "mark"), "index", "reference price"),
+    }
+
+    def setup(self, ctx: SimContext, ts_ns: int) -> int | None:
+        p, rng, n = self.p, self.rng, self.n
+        if n == 0:
+            return None
+        self._setup_accounts(ctx, np.full(n, p["capital"], np.int64), p["leverage"])
+        L = p["levels"]
+        disp = p["dispersion"]
+        self.half_bps = p["half_spread_bps"] * lognormal_factors(rng, n, disp)
+        self.size_lots = np.maximum(1, np.rint(p["size"] * lognormal_factors(rng, n, disp)
+                                               / ctx.lot_size)).astype(np.int64)
+        self.offsets = p["level_step_bps"] * np.arange(L)
+        growth = p["size_growth"] ** np.arange(L)
+        self.ladder = np.maximum(1, np.rint(self.size_lots[:, None] * growth[None, :])).astype(np.int64)
+        self.limit_lots = max(1, int(round(p["inventory_limit"] / ctx.lot_size)))
+        self.pull_thr = p["pull_vol_ratio"] * lognormal_factors(rng, n, disp)
+        self.pulled_until = np.zeros(n, np.int64)
+        # flat per-slot tables: slot = maker * 2L + j, j < L bids (best first), j >= L asks
+        S = 2 * L
+        self._slot_mm = np.repeat(np.arange(n), S)
+        j = np.tile(np.arange(S), n)
+        self._slot_sign = np.where(j < L, -1.0, 1.0)
+        self._slot_lvl = np.tile(np.concatenate([self.offsets, self.offsets]), n)
+        self._slot_side = (j >= L).astype(np.int64)
+        self._slot_bid = j < L
+        self._slot_qty = np.concatenate([self.ladder, self.ladder], axis=1).reshape(-1)
+        self._slot_acct = self.accounts[self._slot_mm]
+        self.oids = np.zeros(n * S, np.int64)
+        self._pending: OrderBatch | None = None
+        self._slots = np.empty(0, np.int64)
+        self._slot_lat = self.lat[self._slot_mm]
+        self.requote_ns = _ms(p["requote_ms"])
+        # stagger the first quotes over one requote period
+        return ts_ns + int(rng.integers(0, max(1, self.requote_ns // 10)))
+
+    def _collect(self) -> bool:
+        b = self._pending
+        if b is None:
+            return True
+        if not b.done:
+            return False
+        k = self._slots.shape[0]
+        if k:
+            self.oids[self._slots] = np.where(b.code[-k:] == 0, b.oid[-k:], 0)
+        self._pending = None
+        return True
+
+    def _cancel_idx(self, who: np.ndarray | None) -> np.ndarray:
+        """Slots holding live quotes of makers ``who`` (None: all)."""
+        live = self.oids != 0
+        if who is not None:
+            live &= np.isin(self._slot_mm, who)
+        return np.flatnonzero(live)
+
+    def _rows(self, ts_ns: int, cancel: np.ndarray, post: np.ndarray | None = None,
+              price: np.ndarray | None = None) -> np.ndarray:
+        """One batch: cancels of the quotes in slots ``cancel`` (which it forgets), then new
+        post-only quotes in slots ``post`` at ``price`` (per slot)."""
+        nc = cancel.shape[0]
+        npost = 0 if post is None else post.shape[0]
+        m = rows_matrix(nc + npost)
+        if nc:
+            m[:nc, COL["ts"]] = ts_ns + self._slot_lat[cancel]
+            m[:nc, COL["acct"]] = self._slot_acct[cancel]
+            m[:nc, COL["kind"]] = CANCEL_IF_OPEN
+            m[:nc, COL["target"]] = self.oids[cancel]
+            self.oids[cancel] = 0
+        if npost:
+            m[nc:, COL["ts"]] = ts_ns + self._slot_lat[post]
+            m[nc:, COL["acct"]] = self._slot_acct[post]
+            m[nc:, COL["side"]] = self._slot_side[post]
+            m[nc:, COL["qty"]] = self._slot_qty[post]
+            m[nc:, COL["price"]] = price[post]
+            m[nc:, COL["tif"]] = POST_ONLY
+        m[:, COL["row"]] = np.arange(nc + npost)
+        return m.view(ORDER_DTYPE).reshape(-1)
+
+    def on_shock(self, ctx: SimContext, shock, ts_ns: int) -> None:
+        if shock.type != "mm_withdraw" or self.n == 0:
+            return
+        k = int(math.ceil(shock.params.get("fraction", 1.0) * self.n))
+        who = np.sort(self.rng.permutation(self.n)[:k])
+        self.pulled_until[who] = np.maximum(self.pulled_until[who], ts_ns + shock.duration_ns)
+        if self._collect():
+            idx = self._cancel_idx(who)
+            if idx.shape[0]:
+                self._slots = np.empty(0, np.int64)
+                self._pending = ctx.send(OrderBatch.from_rows(self._rows(ts_ns, idx)))
+
+    def wake(self, ctx: SimContext, ts_ns: int) -> int | None:
+        nxt = ts_ns + self.requote_ns
+        if not self._collect():
+            return nxt
+        mkt = ctx.market
+        ref = mkt.index_ticks if self.p["anchor"] == "index" else mkt.mark_ticks
+        if ref <= 0 or mkt.stale:
+            return nxt
+        p = self.p
+        ratio = mkt.vol_ratio
+        trig = ratio > self.pull_thr
+        if trig.any():
+            until = ts_ns + int(p["pull_s"] * NS_PER_S)
+            self.pulled_until[trig] = np.maximum(self.pulled_until[trig], until)
+        active = self.pulled_until <= ts_ns
+        cancel = self._cancel_idx(None)
+        post = price = None
+        self._slots = np.empty(0, np.int64)
+        if active.any():
+            w = p["widen_vol_ratio"]
+            widen = 1.0 + (p["widen_factor"] - 1.0) * min(max((ratio - w) / w, 0.0), 1.0)
+            half = self.half_bps * widen
+            inv = self._size_now(ctx)
+            lim = self.limit_lots
+            skew_bps = (-p["skew_bps"] / lim) * np.minimum(np.maximum(inv, -lim), lim)
+            sm = self._slot_mm
+            sign = self._slot_sign
+            bps = skew_bps[sm] + sign * (half[sm] + self._slot_lvl * widen)
+            px = ref * (1.0 + bps * 1e-4)
+            price = (-sign * np.floor(-sign * px)).astype(np.int64)       # bids floor, asks ceil
+            bid = self._slot_bid
+            price = np.where(bid, np.minimum(price, ref - 1), np.maximum(price, ref + 1))
+            ok = active[sm] & (price > 0)
+            full_long = inv >= self.limit_lots
+            full_short = inv <= -self.limit_lots
+            if full_long.any() or full_short.any():
+                ok &= ~((full_long[sm] & bid) | (full_short[sm] & ~bid))
+            post = np.flatnonzero(ok)
+            self._slots = post
+        if cancel.shape[0] or (post is not None and post.shape[0]):
+            self._pending = ctx.send(OrderBatch.from_rows(self._rows(ts_ns, cancel, post, price)))
+        return nxt
+
+
+# -- NOISE TRADERS ---------------------------------------------------------------------------
+
+class NoiseTraders(_Population):
+    """Market orders at Poisson times (``rate_per_min`` per trader), random side (buy with
+    probability ``buy_share``), lognormal size around ``size``; an order that would take the
+    position beyond ``max_position`` is turned around to reduce it. O(active) per wake."""
+
+    kind = "noise"
+    PARAMS = {
+        "capital": Param(money, "20000", "median capital"),
+        "capital_sigma": Param(number(0.0, 3.0), 0.8, "log-sd of capital"),
+        "leverage": Param(integer(1), 5, "account leverage setting"),
+        "rate_per_min": Param(number(0.0), 1.0, "orders per trader per minute"),
+        "size": Param(number(0.0, lo_open=True), 0.01, "median order size (base units)"),
+        "size_sigma": Param(number(0.0, 3.0), 1.0, "log-sd of order size"),
+        "max_position": Param(number(0.0, lo_open=True), 0.2, "position cap (base units)"),
+        "buy_share": Param(number(0.0, 1.0), 0.5, "probability an order buys"),
+        "wake_ms": Param(number(1.0), 1000.0, "decision cadence"),
+    }
+
+    def setup(self, ctx: SimContext, ts_ns: int) -> int | None:
+        p = self.p
+        if self.n == 0:
+            return None
+        self._setup_accounts(ctx, _capital(self.rng, self.n, p["capital"], p["capital_sigma"]),
+                             p["leverage"])
+        self.wake_ns = _ms(p["wake_ms"])
+        self.lam = self.n * p["rate_per_min"] * self.wake_ns / (60 * NS_PER_S)
+        self.size_lots = p["size"] / ctx.lot_size
+        self.cap_lots = max(1, int(round(p["max_position"] / ctx.lot_size)))
+        return ts_ns + int(self.rng.integers(0, self.wake_ns))
+
+    def wake(self, ctx: SimContext, ts_ns: int) -> int | None:
+        nxt = ts_ns + self.wake_ns
+        if ctx.market.stale or ctx.market.mark_ticks <= 0:
+            return nxt
+        rng = self.rng
+        m = int(rng.poisson(self.lam))
+        if m == 0:
+            return nxt
+        who = rng.integers(0, self.n, m)
+        buy = rng.random(m) < self.p["buy_share"]
+        qty = np.maximum(1, np.rint(self.size_lots * np.exp(self.p["size_sigma"]
+                                                           * rng.standard_normal(m)))).astype(np.int64)
+        qty = np.minimum(qty, self.cap_lots)
+        free = ctx.arrays()["acct_flags"][self.accounts[who]] == 0   # not being liquidated
+        if not free.all():
+            who, buy, qty = who[free], buy[free], qty[free]
+            m = who.shape[0]
+            if m == 0:
+                return nxt
+        pos = self._size_now(ctx)[who]
+        signed = np.where(buy, qty, -qty)
+        over = np.abs(pos + signed) > self.cap_lots
+        buy = np.where(over, pos < 0, buy)
+        side = np.where(buy, 0, 1)
+        ctx.send(OrderBatch(ts_ns + self.lat[who], self.accounts[who], kind=SUBMIT, side=side,
+                            qty=qty, otype=MARKET, tif=IOC), results=False)
+        return nxt
+
+
+# -- DIRECTIONAL (LEVERAGED) TRADERS ---------------------------------------------------------
+
+class DirectionalTraders(_Population):
+    """The leveraged crowd whose liquidations make a cascade.
+
+    Each trader enters at a random time in ``[0, warmup_s]``, then again an exponential delay
+    (mean ``1/entry_rate_per_hour``) after each exit. An entry is a market order in the
+    trader's direction (long with probability ``long_share``) for ``usage`` of equity times the
+    policy leverage, capped by the venue's tier limit for that leverage. Leverage policies:
+
+    - ``fixed``: per trader from ``leverage`` with ``leverage_weights`` (e.g. 3/5/10/20/50x);
+    - ``vol_scaled``: that leverage divided by ``max(1, vol_ratio)^vol_sensitivity``;
+    - ``tiered``: ``tier_fraction`` × the maximum leverage of the venue tier the notional
+      falls in (two fixed-point passes), so large accounts run lower leverage.
+
+    Exits: stop-loss (``stop_loss`` below/above entry, for a share ``stop_share`` of traders),
+    take-profit (``take_profit``, share ``tp_share``), both on the last trade price, and a
+    holding-time exit (mean ``hold_minutes``). A trader whose equity falls below
+    ``bust_fraction`` of its starting capital stops trading (it was liquidated).
+    """
+
+    kind = "directional"
+    PARAMS = {
+        "capital": Param(money, "10000", "median capital"),
+        "capital_sigma": Param(number(0.0, 3.0), 1.0, "log-sd of capital"),
+        "long_share": Param(number(0.0, 1.0), 0.6, "probability a trader is long"),
+        "leverage_policy": Param(choice("fixed", "vol_scaled", "tiered"), "fixed", ""),
+        "leverage": Param(integer_list(1), (3, 5, 10, 20, 50), "leverage choices"),
+        "leverage_weights": Param(number_list(0.0), (), "weights of the choices (default equal)"),
+        "vol_sensitivity": Param(number(0.0, 5.0), 1.0, "vol_scaled exponent"),
+        "tier_fraction": Param(number(0.0, 1.0, lo_open=True), 0.5, "tiered: share of tier max"),
+        "usage": Param(number(0.0, 1.0, lo_open=True), 0.9, "share of equity used as margin"),
+        "stop_loss": Param(number(0.0, 0.99), 0.0, "stop distance from entry (fraction)"),
+        "stop_share": Param(number(0.0, 1.0), 1.0, "share of traders using stops"),
+        "take_profit": Param(number(0.0, 10.0), 0.0, "take-profit distance (fraction)"),
+        "tp_share": Param(number(0.0, 1.0), 1.0, "share of traders using take-profits"),
+        "entry_rate_per_hour": Param(number(0.0), 1.0, "re-entries per hour when flat"),
+        "hold_minutes": Param(number(0.0, lo_open=True), 120.0, "mean holding time"),
+        "warmup_s": Param(number(0.0), 120.0, "first entries spread over this window"),
+        "check_ms": Param(number(1.0), 1000.0, "decision cadence"),
+        "bust_fraction": Param(number(0.0, 1.0), 0.05, "stop trading below this equity share"),
+        "margin_mode": Param(choice("cross", "isolated"), "cross", "margin mode of the position"),
+    }
+
+    @classmethod
+    def parse(cls, source, path, table, settle_decimals=6):
+        out = super().parse(source, path, table, settle_decimals)
+        w = out["leverage_weights"]
+        if w and len(w) != len(out["leverage"]):
+            from exchange.sim.config import fail
+            raise fail(source, f"{path}.leverage_weights",
+                       f"a list of {len(out['leverage'])} weights (one per leverage)", list(w))
+        if w and sum(w) <= 0:
+            from exchange.sim.config import fail
+            raise fail(source, f"{path}.leverage_weights", "weights with a positive sum", list(w))
+        return out
+
+    def setup(self, ctx: SimContext, ts_ns: int) -> int | None:
+        p, rng, n = self.p, self.rng, self.n
+        if n == 0:
+            return None
+        choices = np.asarray(p["leverage"], np.int64)
+        w = np.asarray(p["leverage_weights"] or [1.0] * len(choices), float)
+        self.lev = np.minimum(rng.choice(choices, size=n, p=w / w.sum()), ctx.max_leverage)
+        self.capital = _capital(rng, n, p["capital"], p["capital_sigma"])
+        self._setup_accounts(ctx, self.capital, self.lev)
+        if p["margin_mode"] == "isolated":
+            mode, instr = ctx.core.set_margin_mode, ctx.instr
+            for a in self.accounts.tolist():
+                mode(a, instr, 1)
+        self.dir = np.where(rng.random(n) < p["long_share"], 1, -1).astype(np.int64)
+        self.uses_stop = (rng.random(n) < p["stop_share"]) & (p["stop_loss"] > 0)
+        self.uses_tp = (rng.random(n) < p["tp_share"]) & (p["take_profit"] > 0)
+        self.next_entry = ts_ns + (rng.random(n) * p["warmup_s"] * NS_PER_S).astype(np.int64)
+        self.exit_at = np.full(n, _NEVER, np.int64)
+        self.stop = np.zeros(n, np.int64)
+        self.tp = np.zeros(n, np.int64)
+        self.busy_until = np.zeros(n, np.int64)
+        self.busted = np.zeros(n, bool)
+        self.check_ns = _ms(p["check_ms"])
+        self.entries = 0
+        self.stops_hit = 0
+        return ts_ns + int(rng.integers(0, self.check_ns))
+
+    def _entry_delay(self, k: int) -> np.ndarray:
+        rate = self.p["entry_rate_per_hour"]
+        if rate <= 0:
+            return np.full(k, 10**17, np.int64)
+        delay = self.rng.exponential(3600.0 / rate, k) * NS_PER_S
+        return np.minimum(delay, 1e17).astype(np.int64)
+
+    def _policy_leverage(self, ctx: SimContext, idx: np.ndarray, equity: np.ndarray,
+                         ref: int) -> np.ndarray:
+        p = self.p
+        lev = self.lev[idx].astype(np.float64)
+        policy = p["leverage_policy"]
+        if policy == "vol_scaled":
+            lev = lev / max(1.0, ctx.market.vol_ratio) ** p["vol_sensitivity"]
+        elif policy == "tiered":
+            tiers = ctx.spec.tiers
+            floors = np.asarray([t.notional_floor_atoms for t in tiers], np.float64)
+            maxlev = np.asarray([t.max_leverage for t in tiers], np.float64)
+            L = np.full(idx.shape[0], maxlev[0] * p["tier_fraction"])
+            for _ in range(2):
+                notional = equity * L * p["usage"]
+                t = np.searchsorted(floors, notional, side="right") - 1
+                L = np.minimum(L, np.maximum(1.0, np.floor(maxlev[t] * p["tier_fraction"])))
+            lev = np.minimum(L, ctx.max_leverage)
+        return np.maximum(1, np.floor(lev)).astype(np.int64)
+
+    def wake(self, ctx: SimContext, ts_ns: int) -> int | None:
+        nxt = ts_ns + self.check_ns
+        mkt = ctx.market
+        if mkt.stale or mkt.mark_ticks <= 0:
+            return nxt
+        p = self.p
+        arr = ctx.arrays()
+        accts = self.accounts
+        pos = arr["size"][ctx.instr][accts]
+        price = mkt.price_ticks()
+        ready = (self.busy_until <= ts_ns) & (arr["acct_flags"][accts] == 0)
+        parts: list[OrderBatch] = []
+        # -- exits: stop-loss, take-profit, holding time
+        hold = (pos != 0) & ready
+        if hold.any():
+            longp = pos > 0
+            stop_hit = self.uses_stop & (self.stop > 0) & np.where(longp, price <= self.stop,
+                                                                   price >= self.stop)
+            tp_hit = self.uses_tp & (self.tp > 0) & np.where(longp, price >= self.tp,
+                                                             price <= self.tp)
+            out = hold & (stop_hit | tp_hit | (ts_ns >= self.exit_at))
+            idx = np.flatnonzero(out)
+            if idx.shape[0]:
+                self.stops_hit += int((out & stop_hit).sum())
+                parts.append(OrderBatch(ts_ns + self.lat[idx], accts[idx], kind=SUBMIT,
+                                        side=np.where(pos[idx] > 0, 1, 0), qty=np.abs(pos[idx]),
+                                        otype=MARKET, tif=IOC, reduce_only=1))
+                self.busy_until[idx] = ts_ns + self.lat[idx] + self.check_ns
+                self.next_entry[idx] = ts_ns + self._entry_delay(idx.shape[0])
+                self.exit_at[idx] = _NEVER
+        # -- flat without a planned entry: liquidated, or the entry was refused
+        lost = (pos == 0) & ready & (self.next_entry == _NEVER)
+        if lost.any():
+            idx = np.flatnonzero(lost)
+            self.next_entry[idx] = ts_ns + self._entry_delay(idx.shape[0])
+            self.exit_at[idx] = _NEVER
+        # -- entries
+        flat = (pos == 0) & ready & ~self.busted & (self.next_entry <= ts_ns)
+        if flat.any():
+            idx = np.flatnonzero(flat)
+            wallet = arr["wallet"][accts[idx]]
+            bust = wallet < self.capital[idx] * p["bust_fraction"]
+            if bust.any():
+                self.busted[idx[bust]] = True
+                idx, wallet = idx[~bust], wallet[~bust]
+            if idx.shape[0]:
+                eq = wallet.astype(np.float64)
+                lev = self._policy_leverage(ctx, idx, eq, price)
+                notional = eq * lev * p["usage"]
+                caps = np.asarray([ctx.notional_cap_atoms(int(L)) for L in lev.tolist()], np.float64)
+                notional = np.minimum(notional, caps * 0.98)
+                qty = np.floor(notional / (mkt.mark_ticks * ctx.k)).astype(np.int64)
+                ok = qty > 0
+                idx, qty = idx[ok], qty[ok]
+                if idx.shape[0]:
+                    d = self.dir[idx]
+                    parts.append(OrderBatch(ts_ns + self.lat[idx], accts[idx], kind=SUBMIT,
+                                            side=np.where(d > 0, 0, 1), qty=qty, otype=MARKET,
+                                            tif=IOC))
+                    ref = mkt.mark_ticks
+                    self.stop[idx] = np.rint(ref * (1.0 - d * p["stop_loss"])).astype(np.int64)
+                    self.tp[idx] = np.rint(ref * (1.0 + d * p["take_profit"])).astype(np.int64)
+                    hold_s = self.rng.exponential(p["hold_minutes"] * 60.0, idx.shape[0])
+                    self.exit_at[idx] = ts_ns + (hold_s * NS_PER_S).astype(np.int64)
+                    self.busy_until[idx] = ts_ns + self.lat[idx] + self.check_ns
+                    self.next_entry[idx] = _NEVER
+                    self.entries += int(idx.shape[0])
+        if parts:
+            ctx.send(OrderBatch.concat(parts), results=False)
+        return nxt
+
+
+# -- FUNDING / BASIS ARBITRAGEURS ------------------------------------------------------------
+
+class FundingArbitrageurs(_Population):
+    """Short the perp when the funding estimate (8 h terms) is above the trader's
+    ``enter_rate`` threshold, long when below minus it, flat when it is back within
+    ``exit_rate``; the position is ``usage`` × capital × leverage. O(n) per wake."""
+
+    kind = "arbitrageur"
+    PARAMS = {
+        "capital": Param(money, "500000", "capital per arbitrageur"),
+        "leverage": Param(integer(1), 3, "leverage of the perp leg"),
+        "usage": Param(number(0.0, 1.0, lo_open=True), 0.5, "share of capital deployed"),
+        "enter_rate": Param(number(0.0), 0.0005, "8 h funding rate (fraction) to enter"),
+        "exit_rate": Param(number(0.0), 0.0001, "8 h funding rate to exit"),
+        "dispersion": Param(number(0.0, 3.0), 0.3, "log-sd of per-trader thresholds"),
+        "check_ms": Param(number(1.0), 5000.0, "decision cadence"),
+    }
+
+    def setup(self, ctx: SimContext, ts_ns: int) -> int | None:
+        p, rng, n = self.p, self.rng, self.n
+        if n == 0:
+            return None
+        self._setup_accounts(ctx, np.full(n, p["capital"], np.int64), p["leverage"])
+        f = lognormal_factors(rng, n, p["dispersion"])
+        self.enter = p["enter_rate"] * f * 1e8
+        self.exit = np.minimum(p["exit_rate"] * f * 1e8, self.enter)
+        self.busy_until = np.zeros(n, np.int64)
+        self.check_ns = _ms(p["check_ms"])
+        return ts_ns + int(rng.integers(0, self.check_ns))
+
+    def wake(self, ctx: SimContext, ts_ns: int) -> int | None:
+        nxt = ts_ns + self.check_ns
+        mkt = ctx.market
+        if mkt.stale or mkt.mark_ticks <= 0:
+            return nxt
+        est = float(mkt.funding_estimate_8h)
+        pos = self._size_now(ctx)
+        cur = np.sign(pos)
+        target = np.where(est > self.enter, -1, np.where(est < -self.enter, 1, cur))
+        target = np.where(np.abs(est) < self.exit, 0, target)
+        change = (target != cur) & (self.busy_until <= ts_ns)
+        if not change.any():
+            return nxt
+        idx = np.flatnonzero(change)
+        p = self.p
+        size_lots = int(p["capital"] * p["leverage"] * p["usage"] // (mkt.mark_ticks * ctx.k))
+        want = target[idx] * size_lots
+        delta = want - pos[idx]
+        ok = delta != 0
+        idx, delta, want = idx[ok], delta[ok], want[ok]
+        if idx.shape[0]:
+            ro = (want == 0).astype(np.int64)
+            ctx.send(OrderBatch(ts_ns + self.lat[idx], self.accounts[idx], kind=SUBMIT,
+                                side=np.where(delta > 0, 0, 1), qty=np.abs(delta), otype=MARKET,
+                                tif=IOC, reduce_only=ro), results=False)
+            self.busy_until[idx] = ts_ns + self.lat[idx] + self.check_ns
+        return nxt
+
+
+# -- KEEPERS / LIQUIDATORS -------------------------------------------------------------------
+
+class Keepers(_Population):
+    """Liquidators. Rest deep bids and asks at ``depths_bps`` from the index (``size`` each,
+    requoted every ``requote_ms``) — the resting liquidity that catches liquidation orders in
+    a vacuum — and bid in liquidation auctions (when the waterfall has an auction module) for
+    lots priced at least ``auction_discount_bps`` below the mark (above for shorts), within
+    their free margin. Inventory is unwound with reduce-only market orders (a quarter per wake)
+    once the mark gives back ``unwind_bps`` or after ``unwind_s``.
+    """
+
+    kind = "keeper"
+    PARAMS = {
+        "capital": Param(money, "1000000", "capital per keeper"),
+        "leverage": Param(integer(1), 5, "account leverage setting"),
+        "depths_bps": Param(number_list(0.0), (150.0, 300.0, 500.0, 800.0), "resting levels"),
+        "size": Param(number(0.0, lo_open=True), 0.2, "base quantity per level"),
+        "requote_ms": Param(number(1.0), 5000.0, "requote cadence"),
+        "auction_discount_bps": Param(number(0.0), 100.0, "minimum auction discount"),
+        "unwind_bps": Param(number(0.0), 30.0, "profit that triggers unwinding"),
+        "unwind_s": Param(number(0.0), 300.0, "unwind anyway after this long"),
+    }
+
+    def setup(self, ctx: SimContext, ts_ns: int) -> int | None:
+        p, rng, n = self.p, self.rng, self.n
+        if n == 0:
+            return None
+        self._setup_accounts(ctx, np.full(n, p["capital"], np.int64), p["leverage"])
+        self.depths = np.asarray(p["depths_bps"], float) * lognormal_factors(rng, 1, 0.1)[0]
+        self.size_lots = max(1, int(round(p["size"] / ctx.lot_size)))
+        self.oids = np.zeros((n, 2 * self.depths.shape[0]), np.int64)
+        self._pending: OrderBatch | None = None
+        self._slots = np.empty(0, np.int64)
+        self.since = np.full(n, _NEVER, np.int64)
+        self.requote_ns = _ms(p["requote_ms"])
+        self.auction_fills = 0
+        return ts_ns + int(rng.integers(0, self.requote_ns))
+
+    def _collect(self) -> bool:
+        b = self._pending
+        if b is None:
+            return True
+        if not b.done:
+            return False
+        k = self._slots.shape[0]
+        if k:
+            self.oids.reshape(-1)[self._slots] = np.where(b.code[-k:] == 0, b.oid[-k:], 0)
+        self._pending = None
+        return True
+
+    def wake(self, ctx: SimContext, ts_ns: int) -> int | None:
+        nxt = ts_ns + self.requote_ns
+        mkt = ctx.market
+        if not self._collect() or mkt.stale or mkt.index_ticks <= 0:
+            return nxt
+        p, n = self.p, self.n
+        ref = mkt.index_ticks
+        parts: list[OrderBatch] = []
+        m, j = np.nonzero(self.oids)
+        if m.shape[0]:
+            parts.append(OrderBatch(ts_ns + self.lat[m], self.accounts[m], kind=CANCEL_IF_OPEN,
+                                    target=self.oids[m, j]))
+            self.oids[:] = 0
+        # unwind inventory
+        arr = ctx.arrays()
+        pos = arr["size"][ctx.instr][self.accounts]
+        cost = arr["cost"][ctx.instr][self.accounts]
+        held = pos != 0
+        self.since = np.where(held, np.minimum(self.since, ts_ns), _NEVER)
+        if held.any():
+            entry = np.where(held, np.abs(cost) / np.maximum(1, np.abs(pos) * ctx.k), 0.0)
+            gain_bps = np.where(pos > 0, mkt.mark_ticks / np.maximum(entry, 1) - 1.0,
+                                1.0 - mkt.mark_ticks / np.maximum(entry, 1)) * 1e4
+            go = held & ((gain_bps >= p["unwind_bps"])
+                         | (ts_ns - self.since >= int(p["unwind_s"] * NS_PER_S)))
+            idx = np.flatnonzero(go)
+            if idx.shape[0]:
+                q = np.maximum(1, np.abs(pos[idx]) // 4)
+                parts.append(OrderBatch(ts_ns + self.lat[idx], self.accounts[idx], kind=SUBMIT,
+                                        side=np.where(pos[idx] > 0, 1, 0), qty=q, otype=MARKET,
+                                        tif=IOC, reduce_only=1))
+        # resting deep levels: bids below, asks above
+        D = self.depths.shape[0]
+        bid = np.floor(ref * (1.0 - self.depths * 1e-4)).astype(np.int64)
+        ask = np.ceil(ref * (1.0 + self.depths * 1e-4)).astype(np.int64)
+        price = np.concatenate([bid, ask])
+        side = np.concatenate([np.zeros(D, np.int64), np.ones(D, np.int64)])
+        band = ctx.spec.price_band_rate
+        mark = mkt.mark_ticks or ref
+        ok = price > 0
+        if band:
+            ok &= np.abs(price - mark) * 100_000_000 <= band * mark
+        cols = np.flatnonzero(ok)
+        if cols.shape[0]:
+            mm = np.repeat(np.arange(n), cols.shape[0])
+            jj = np.tile(cols, n)
+            self._slots = mm * (2 * D) + jj
+            parts.append(OrderBatch(ts_ns + self.lat[mm], self.accounts[mm], kind=SUBMIT,
+                                    side=side[jj], qty=self.size_lots, price=price[jj],
+                                    otype=LIMIT, tif=POST_ONLY))
+        else:
+            self._slots = np.empty(0, np.int64)
+        if parts:
+            self._pending = ctx.send(OrderBatch.concat(parts))
+        return nxt
+
+    def on_auction(self, ctx: SimContext, auction: dict, lots_left: int, ts_ns: int) -> list:
+        """Bids for a running liquidation auction (``auction``: a dict of
+        :meth:`LiquidationEngine.auctions`): ``(account, lots, limit price, arrival ns)`` for
+        keepers whose free margin allows it, when the price is at least
+        ``auction_discount_bps`` better than the mark. The limit protects the bidder from the
+        price moving before the bid arrives."""
+        mkt = ctx.market
+        if self.n == 0 or mkt.mark_ticks <= 0:
+            return []
+        disc = self.p["auction_discount_bps"] * 1e-4
+        px = int(auction["price"])
+        mark = mkt.mark_ticks
+        if auction["side"] == 0:          # a long on sale: the bidder buys it below the mark
+            limit = int(mark * (1 - disc))
+            if px <= 0 or px > limit:
+                return []
+        else:                             # a short on sale: the bidder takes it above the mark
+            limit = int(math.ceil(mark * (1 + disc)))
+            if px < limit:
+                return []
+        core = ctx.core
+        lev = ctx.arrays()["lev"][ctx.instr]
+        bids = []
+        left = int(lots_left)
+        for i in self.rng.permutation(self.n).tolist():
+            if left <= 0:
+                break
+            a = int(self.accounts[i])
+            afford = int(core.available(a) * int(lev[a]) * 0.5 // max(1, px * ctx.k))
+            q = min(left, afford)
+            if q > 0:
+                bids.append((a, q, limit, ts_ns + int(self.lat[i])))
+                left -= q
+        self.auction_bids = getattr(self, "auction_bids", 0) + len(bids)
+        return bids
+
+
+#: config name -> population class
+AGENT_TYPES: dict[str, type] = {
+    "market_maker": MarketMakers,
+    "noise": NoiseTraders,
+    "directional": DirectionalTraders,
+    "arbitrageur": FundingArbitrageurs,
+    "keeper": Keepers,
+}
+
+
+def agent_class(kind: str, source: str = "scenario", key: str = "type") -> type:
+    """The class of an agent type name or a ``"package.module:Class"`` path."""
+    cls = AGENT_TYPES.get(kind)
+    if cls is not None:
+        return cls
+    if isinstance(kind, str) and ":" in kind:
+        module, _, attr = kind.partition(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"{source}: {key!r} {kind!r} cannot be imported ({exc})") from None
+    raise ConfigError.for_key(source, key, f"one of {', '.join(sorted(AGENT_TYPES))} or a "
+                              "'package.module:Class' path", kind)
+
+
+def build_agent(kind: str, name: str, params: dict, rng: np.random.Generator) -> Any:
+    """Instantiate an agent of ``kind`` with parsed ``params`` and its own generator."""
+    cls = agent_class(kind)
+    return cls(name, params, rng)

@@ -1,0 +1,328 @@
+"""Per-run metrics, computed from the event stream (and the recorded time series).
+
+Money is reported in units of the settlement asset (floats, from exact atom sums), prices as
+fractions, times in seconds. :data:`METRICS` documents every key; :func:`compute_metrics`
+returns them in that order.
+
+Definitions that need a choice:
+
+- **cascade depth**: the longest run of consecutive oracle ticks each of which triggered new
+  liquidations (``LiquidationTriggered``) — a round's fills move the last price and the mark,
+  which pushes the next accounts under: rounds of liquidation triggered by liquidation fills.
+- **peak drawdown**: the largest fall from a running maximum, of the perp's last trade price
+  and of the index, over the run; **amplification** = perp drawdown / index drawdown.
+- **haircuts**: what auto-deleveraging took from winners versus the mark
+  (``PositionDeleveraged.a2``) plus what a socialized loss charged them
+  (``LossSocialized.a1``). **Winners** are accounts whose PnL before haircuts
+  (final equity − net deposits + haircut) is positive, the backstop vault excluded; the
+  **share of winners hit** counts those with a haircut; the **Gini of haircuts relative to
+  profits** is the Gini coefficient of ``haircut / profit`` over all winners (0: everyone gave
+  up the same fraction of profit; near 1: a few winners paid for everyone).
+- **time to re-peg**: from the largest basis ``|last / index − 1|`` of the run, the seconds
+  until the basis is below ``repeg_band`` (0.25 %) and stays there for ``repeg_hold_s`` (30 s);
+  0 when the basis never left the band; None when it never re-pegged before the end.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+__all__ = ["compute_metrics", "METRICS", "gini", "peak_drawdown", "time_to_repeg",
+           "cascade_depth", "plot_data"]
+
+NS_PER_S = 1_000_000_000
+
+# event kinds (core, venue layer, liquidation package)
+K_FILLED, K_REJECTED, K_ACCEPTED, K_DEPOSITED, K_WITHDRAWN, K_MARK = 3, 2, 1, 6, 7, 11
+K_FUNDING_PAID, K_FUNDING_SETTLED = 90_010, 90_011
+K_TRIGGERED, K_LIQUIDATED, K_AUCTION_TAKEN, K_AUCTION_SETTLED = 100, 102, 105, 106
+K_BACKSTOP, K_INS_USED, K_INS_CREDITED, K_SOCIALIZED, K_ADL, K_BAD_DEBT = 107, 108, 109, 110, 111, 112
+K_AUCTION_STARTED, K_COMPLETED = 103, 113
+
+#: metric key -> description (the order of tables and reports)
+METRICS: dict[str, str] = {
+    "liquidations": "liquidation episodes (from an account falling below maintenance until "
+                    "its position is closed)",
+    "liquidated_accounts": "distinct accounts liquidated",
+    "liquidation_notional": "notional of the liquidated positions at the mark when triggered",
+    "closed_in_book_notional": "notional closed by liquidation orders in the book",
+    "liquidation_fees": "liquidation fees charged (to the insurance fund)",
+    "auction_notional": "notional taken by auction bidders",
+    "backstop_notional": "notional taken over by the backstop vault",
+    "adl_notional": "notional closed by auto-deleveraging",
+    "cascade_depth": "longest run of consecutive oracle ticks with new liquidations",
+    "index_drawdown": "peak drawdown of the index (fraction)",
+    "perp_drawdown": "peak drawdown of the perp's last price (fraction)",
+    "amplification": "perp drawdown / index drawdown",
+    "max_basis": "largest |last / index - 1|",
+    "bad_debt": "deficit no module covered, booked to the bad-debt account",
+    "insurance_start": "insurance fund at the start",
+    "insurance_end": "insurance fund at the end",
+    "insurance_drawdown": "largest fall of the insurance fund from a running maximum",
+    "insurance_paid": "deficits paid by the insurance fund",
+    "insurance_credited": "surpluses and fees credited to the insurance fund",
+    "backstop_pnl": "backstop vault equity at the end minus its capital",
+    "adl_count": "auto-deleveraging fills",
+    "adl_haircut": "profit winners gave up to ADL versus the mark",
+    "socialized_total": "loss charged to accounts by socialization",
+    "socialized_count": "socialized-loss charges",
+    "haircut_total": "ADL haircut + socialized loss",
+    "haircut_accounts": "accounts that took a haircut",
+    "winners": "accounts with a positive PnL before haircuts",
+    "winners_hit_share": "share of winners that took a haircut",
+    "haircut_gini": "Gini of haircut / profit over winners (fairness; 0 = proportional)",
+    "funding_paid": "funding paid by payers (sum of positive payments)",
+    "funding_settlements": "funding settlements",
+    "repeg_s": "seconds from the largest basis until the perp re-pegged (None: never)",
+    "volume": "traded notional (taker side)",
+    "fills": "fills (taker side)",
+    "orders": "orders accepted",
+    "rejections": "orders rejected",
+    "events": "events in the journal",
+}
+
+
+def gini(x: np.ndarray) -> float:
+    """Gini coefficient of non-negative values (0 = all equal, → 1 = one holds everything).
+
+    >>> gini(np.array([1.0, 1.0, 1.0])), round(gini(np.array([0.0, 0.0, 3.0])), 3)
+    (0.0, 0.667)
+    """
+    x = np.sort(np.asarray(x, dtype=np.float64))
+    n = x.shape[0]
+    total = x.sum()
+    if n == 0 or total <= 0:
+        return 0.0
+    i = np.arange(1, n + 1)
+    return float((2 * (i * x).sum() / (n * total)) - (n + 1) / n)
+
+
+def peak_drawdown(prices: np.ndarray) -> float:
+    """Largest fall from a running maximum, as a fraction (prices <= 0 are ignored).
+
+    >>> peak_drawdown(np.array([100, 120, 90, 130, 117]))
+    0.25
+    """
+    p = np.asarray(prices, dtype=np.float64)
+    p = p[p > 0]
+    if p.shape[0] == 0:
+        return 0.0
+    peak = np.maximum.accumulate(p)
+    return float(((peak - p) / peak).max())
+
+
+def time_to_repeg(ts_ns: np.ndarray, last: np.ndarray, index: np.ndarray, band: float = 0.0025,
+                  hold_s: float = 30.0) -> float | None:
+    """Seconds from the largest basis until it is back within ``band`` for ``hold_s``.
+
+    >>> ts = np.arange(0, 100) * 10**9
+    >>> idx = np.full(100, 1000); last = idx.copy(); last[10:20] = 950
+    >>> time_to_repeg(ts, last, idx, hold_s=5)
+    10.0
+    """
+    ok = (last > 0) & (index > 0)
+    if not ok.any():
+        return 0.0
+    t, l, i = ts_ns[ok], last[ok].astype(np.float64), index[ok].astype(np.float64)
+    basis = np.abs(l / i - 1.0)
+    k = int(np.argmax(basis))
+    if basis[k] < band:
+        return 0.0
+    inside = basis < band
+    hold_ns = int(hold_s * NS_PER_S)
+    j = k + 1
+    n = t.shape[0]
+    while j < n:
+        if inside[j]:
+            start = j
+            while j < n and inside[j]:
+                if t[j] - t[start] >= hold_ns:
+                    return float((t[start] - t[k]) / NS_PER_S)
+                j += 1
+        else:
+            j += 1
+    return None
+
+
+def cascade_depth(mark_ts: np.ndarray, liq_ts: np.ndarray) -> int:
+    """Longest run of consecutive mark updates that each triggered liquidations.
+
+    >>> cascade_depth(np.array([1, 2, 3, 4, 5]), np.array([2, 3, 3, 5]))
+    2
+    """
+    if liq_ts.shape[0] == 0 or mark_ts.shape[0] == 0:
+        return 0
+    ticks = np.unique(mark_ts)
+    hit = np.isin(ticks, np.unique(liq_ts))
+    best = run = 0
+    for h in hit.tolist():
+        run = run + 1 if h else 0
+        best = max(best, run)
+    return int(best)
+
+
+def _episodes(recs: np.ndarray, k: int) -> tuple[int, int]:
+    """Liquidation episodes: a trigger opens one for its account unless one is already open;
+    only a completion that left the position closed ends it. A case the waterfall could not
+    finish, or that turned compliant when the mark moved back and re-triggers later, stays
+    one episode. Returns (episodes, notional at the mark when each began, atoms)."""
+    open_: set[int] = set()
+    count = notional = 0
+    for kd, acct, qty, price, flag in zip(recs["kind"].tolist(), recs["acct"].tolist(),
+                                          recs["qty"].tolist(), recs["price"].tolist(),
+                                          recs["flag"].tolist()):
+        if kd == K_TRIGGERED:
+            if acct not in open_:
+                open_.add(acct)
+                count += 1
+                notional += abs(qty) * price * k
+        elif qty == 0:
+            open_.discard(acct)
+    return count, notional
+
+
+def _sum(x) -> int:
+    return int(np.asarray(x, dtype=np.int64).sum()) if len(x) else 0
+
+
+def compute_metrics(journal: np.ndarray, series: dict[str, np.ndarray], info: dict[str, Any],
+                    equity_end: np.ndarray | None = None) -> dict[str, Any]:
+    """The metrics of :data:`METRICS` for one run. ``info`` carries the instrument grid
+    (``atoms_per_tick_lot``, ``settle_decimals``), the starting insurance fund and backstop
+    capital, the vault account; ``equity_end`` the final equity of every account (atoms).
+    O(events + accounts)."""
+    unit = 10.0 ** -int(info.get("settle_decimals", 6))
+    k = int(info.get("atoms_per_tick_lot", 1))
+    kind = journal["kind"]
+
+    def sel(code: int) -> np.ndarray:
+        return journal[kind == code]
+
+    m: dict[str, Any] = {}
+    trig = sel(K_TRIGGERED)
+    count, notional = _episodes(journal[(kind == K_TRIGGERED) | (kind == K_COMPLETED)], k)
+    m["liquidations"] = count
+    m["liquidated_accounts"] = int(np.unique(trig["acct"]).shape[0])
+    m["liquidation_notional"] = notional * unit
+    liq = sel(K_LIQUIDATED)
+    m["closed_in_book_notional"] = _sum(liq["a1"]) * unit
+    m["liquidation_fees"] = _sum(liq["a2"]) * unit
+    m["auction_notional"] = _sum(sel(K_AUCTION_TAKEN)["a3"]) * unit
+    bs = sel(K_BACKSTOP)
+    m["backstop_notional"] = _sum(bs["qty"] * bs["price"] * k) * unit
+    adl = sel(K_ADL)
+    m["adl_notional"] = _sum(adl["qty"] * adl["price"] * k) * unit
+    m["cascade_depth"] = cascade_depth(journal["ts"][kind == K_MARK], trig["ts"])
+    ts, last, index = series["ts_ns"], series["last_ticks"], series["index_ticks"]
+    m["index_drawdown"] = peak_drawdown(index)
+    m["perp_drawdown"] = peak_drawdown(last)
+    m["amplification"] = (m["perp_drawdown"] / m["index_drawdown"]
+                          if m["index_drawdown"] > 0 else None)
+    ok = (last > 0) & (index > 0)
+    m["max_basis"] = float(np.abs(last[ok] / index[ok] - 1.0).max()) if ok.any() else 0.0
+    bad = sel(K_BAD_DEBT)
+    m["bad_debt"] = _sum(bad["a1"]) * unit
+    ins = series["insurance_atoms"]
+    ins0 = int(info.get("insurance_initial_atoms", ins[0] if len(ins) else 0))
+    m["insurance_start"] = ins0 * unit
+    m["insurance_end"] = (int(ins[-1]) if len(ins) else ins0) * unit
+    if len(ins):
+        path = np.concatenate([[ins0], ins]).astype(np.float64)
+        m["insurance_drawdown"] = float((np.maximum.accumulate(path) - path).max()) * unit
+    else:
+        m["insurance_drawdown"] = 0.0
+    m["insurance_paid"] = _sum(sel(K_INS_USED)["a1"]) * unit
+    m["insurance_credited"] = _sum(sel(K_INS_CREDITED)["a1"]) * unit
+    vault = info.get("backstop_account")
+    if vault is not None and equity_end is not None and vault < equity_end.shape[0]:
+        m["backstop_pnl"] = (int(equity_end[vault]) - int(info.get("backstop_capital_atoms", 0))) * unit
+    else:
+        m["backstop_pnl"] = 0.0
+    m["adl_count"] = int(adl.shape[0])
+    m["adl_haircut"] = _sum(adl["a2"]) * unit
+    soc = sel(K_SOCIALIZED)
+    m["socialized_total"] = _sum(soc["a1"]) * unit
+    m["socialized_count"] = int(soc.shape[0])
+    m["haircut_total"] = m["adl_haircut"] + m["socialized_total"]
+    # -- fairness of haircuts
+    n_acct = int(equity_end.shape[0]) if equity_end is not None else int(journal["acct"].max(initial=-1)) + 1
+    hair = np.zeros(max(n_acct, 1), np.int64)
+    if adl.shape[0]:
+        np.add.at(hair, adl["acct"], np.maximum(adl["a2"], 0))
+    if soc.shape[0]:
+        np.add.at(hair, soc["acct"], np.maximum(soc["a1"], 0))
+    m["haircut_accounts"] = int((hair > 0).sum())
+    if equity_end is not None:
+        dep = np.zeros(n_acct, np.int64)
+        d = sel(K_DEPOSITED)
+        np.add.at(dep, d["acct"], d["a1"])
+        w = sel(K_WITHDRAWN)
+        if w.shape[0]:
+            np.subtract.at(dep, w["acct"], w["a1"])
+        profit = equity_end[:n_acct] - dep + hair[:n_acct]
+        winners = profit > 0
+        if vault is not None and vault < n_acct:
+            winners[vault] = False
+        nw = int(winners.sum())
+        m["winners"] = nw
+        m["winners_hit_share"] = float((winners & (hair[:n_acct] > 0)).sum() / nw) if nw else 0.0
+        m["haircut_gini"] = gini(hair[:n_acct][winners] / profit[winners]) if nw else 0.0
+    else:
+        m["winners"], m["winners_hit_share"], m["haircut_gini"] = 0, 0.0, 0.0
+    fp = sel(K_FUNDING_PAID)
+    m["funding_paid"] = _sum(np.maximum(fp["a1"], 0)) * unit
+    m["funding_settlements"] = int((kind == K_FUNDING_SETTLED).sum())
+    m["repeg_s"] = time_to_repeg(ts, last, index)
+    fills = sel(K_FILLED)
+    taker = fills[fills["flag"] == 1]
+    m["volume"] = _sum(taker["qty"] * taker["price"] * k) * unit
+    m["fills"] = int(taker.shape[0])
+    m["orders"] = int((kind == K_ACCEPTED).sum())
+    m["rejections"] = int((kind == K_REJECTED).sum())
+    m["events"] = int(journal.shape[0])
+    for key, v in list(m.items()):
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            v = None
+        m[key] = v
+    return {key: m[key] for key in METRICS}
+
+
+def plot_data(journal: np.ndarray, series: dict[str, np.ndarray], info: dict[str, Any]) -> dict:
+    """What the report draws, small enough to send between processes: the time series plus
+    event times and amounts (liquidation triggers, haircuts, bad debt), money in the
+    settlement asset, times in seconds."""
+    unit = 10.0 ** -int(info.get("settle_decimals", 6))
+    k = int(info.get("atoms_per_tick_lot", 1))
+    tick = float(info.get("tick_size", 1.0))
+    lot = float(info.get("lot_size", 1.0))
+    kind = journal["kind"]
+    t = series["ts_ns"] / NS_PER_S
+
+    def px(col):
+        v = series[col].astype(np.float64) * tick
+        v[series[col] <= 0] = np.nan
+        return v
+
+    trig = journal[kind == K_TRIGGERED]
+    adl = journal[kind == K_ADL]
+    soc = journal[kind == K_SOCIALIZED]
+    bad = journal[kind == K_BAD_DEBT]
+    hair_ts = np.concatenate([adl["ts"], soc["ts"]]) / NS_PER_S
+    hair_amt = np.concatenate([np.maximum(adl["a2"], 0), np.maximum(soc["a1"], 0)]) * unit
+    order = np.argsort(hair_ts, kind="stable")
+    return dict(
+        t=t, index=px("index_ticks"), mark=px("mark_ticks"), last=px("last_ticks"),
+        open_interest=series["open_interest_lots"] * lot,
+        insurance=series["insurance_atoms"] * unit, bad_debt=-series["bad_debt_atoms"] * unit,
+        backstop=series["backstop_equity_atoms"] * unit,
+        liq_t=trig["ts"] / NS_PER_S, liq_notional=np.abs(trig["qty"]) * trig["price"] * k * unit,
+        haircut_t=hair_ts[order], haircut=hair_amt[order],
+        bad_debt_t=bad["ts"] / NS_PER_S, bad_debt_amt=bad["a1"] * unit,
+        shocks=[(s["type"], s["at_ns"] / NS_PER_S, s["duration_ns"] / NS_PER_S)
+                for s in info.get("shocks", [])],
+        settle_asset=info.get("settle_asset", ""), symbol=info.get("symbol", ""))

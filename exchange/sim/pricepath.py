@@ -1,0 +1,135 @@
+"""The index path of a scenario: one "true" price path quoted by several exchange sources.
+
+Built from :mod:`exchange.oracle` pieces: the path is a :class:`~exchange.oracle.RandomWalkSource`
+(gaussian steps + Poisson jumps), a :class:`~exchange.oracle.GBMSource` or a
+:class:`~exchange.oracle.ReplaySource` of a CSV, wrapped in one
+:class:`~exchange.oracle.ShockSource` per index-gap shock. :class:`SharedPath` evaluates it once
+per instant; each :class:`SourceTap` quotes it with its own idiosyncratic noise (its own
+generator); oracle faults (lag, freeze, manipulation, outage) wrap individual taps; an
+:class:`~exchange.oracle.Index` combines the taps with the venue's clamp and staleness rules.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from exchange.errors import ConfigError
+from exchange.oracle import NS_PER_S, PriceSource
+
+__all__ = ["SharedPath", "SourceTap", "WindowedLag", "load_price_csv"]
+
+
+class SharedPath:
+    """Evaluates a price source at most once per timestamp and remembers its latest price, so
+    that several taps can read one path. ``latest(ts_ns)``: the path's price at ``ts_ns``
+    (its last observation at or before it; None before the first). O(1) per new timestamp."""
+
+    def __init__(self, source: PriceSource) -> None:
+        self.source = source
+        self._ts: int | None = None
+        self.price: float | None = None
+
+    def latest(self, ts_ns: int) -> float | None:
+        if self._ts != ts_ns:
+            self._ts = ts_ns
+            p = self.source.price_at(ts_ns)
+            if p is not None:
+                self.price = float(p)
+        return self.price
+
+
+class SourceTap:
+    """One exchange quoting the shared path: ``price · exp(noise · z)`` with z standard normal
+    from its own generator, a live observation at every call (None before the path starts)."""
+
+    def __init__(self, path: SharedPath, rng: np.random.Generator, noise: float) -> None:
+        self.path = path
+        self.rng = rng
+        self.noise = float(noise)
+        self._block = np.empty(0)
+        self._i = 0
+
+    def price_at(self, ts_ns: int) -> float | None:
+        p = self.path.latest(ts_ns)
+        if p is None:
+            return None
+        if not self.noise:
+            return p
+        if self._i >= self._block.shape[0]:
+            self._block = self.rng.standard_normal(4096) * self.noise
+            self._i = 0
+        z = self._block[self._i]
+        self._i += 1
+        return p * math.exp(z)
+
+
+class WindowedLag:
+    """During ``[t0_ns, t1_ns)`` the source's updates are reported ``lag_ns`` late (the feed
+    serves old prices as new); outside the window it passes through. O(1) amortised."""
+
+    def __init__(self, source: PriceSource, t0_ns: int, t1_ns: int, lag_ns: int) -> None:
+        if lag_ns <= 0 or t1_ns <= t0_ns:
+            raise ConfigError(f"'lag' must be > 0 and the window non-empty (got lag {lag_ns} ns, "
+                              f"window [{t0_ns}, {t1_ns}))")
+        self.source = source
+        self.t0_ns, self.t1_ns, self.lag_ns = t0_ns, t1_ns, lag_ns
+        self._hist: deque[tuple[int, float]] = deque()
+
+    def price_at(self, ts_ns: int) -> float | None:
+        p = self.source.price_at(ts_ns)
+        h = self._hist
+        if p is not None:
+            h.append((ts_ns, p))
+        due = ts_ns - self.lag_ns
+        if not self.t0_ns <= ts_ns < self.t1_ns:
+            # keep just enough history for the window to start lagged
+            while len(h) > 1 and h[1][0] <= due:
+                h.popleft()
+            return p
+        out = None
+        while h and h[0][0] <= due:
+            out = h.popleft()[1]
+        return out
+
+
+def load_price_csv(path: str | Path, *, time_column: str = "ts", price_column: str = "price",
+                   source: str = "scenario") -> tuple[np.ndarray, np.ndarray]:
+    """Read a CSV of (time, price) rows → (ts_ns int64 relative to the first row, prices).
+
+    The time column may hold integer nanoseconds (values > 1e15), milliseconds (> 1e11) or
+    seconds; a bad file, column or value is a one-line :class:`ConfigError`. O(rows).
+    """
+    p = Path(path)
+    try:
+        with p.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None or time_column not in reader.fieldnames \
+                    or price_column not in reader.fieldnames:
+                raise ConfigError(f"{source}: 'index.csv' {str(p)!r} must have columns "
+                                  f"{time_column!r} and {price_column!r} (got {reader.fieldnames})")
+            ts, px = [], []
+            for i, row in enumerate(reader):
+                try:
+                    ts.append(float(row[time_column]))
+                    px.append(float(row[price_column]))
+                except (TypeError, ValueError):
+                    raise ConfigError(f"{source}: 'index.csv' {str(p)!r} row {i + 2} must hold "
+                                      f"numbers (got {row[time_column]!r}, {row[price_column]!r})") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: 'index.csv' must be a readable file (got {str(p)!r}: "
+                          f"{exc.strerror})") from None
+    if not ts:
+        raise ConfigError(f"{source}: 'index.csv' {str(p)!r} must hold at least one row (got none)")
+    t = np.asarray(ts, dtype=np.float64)
+    big = np.abs(t).max()
+    scale = 1.0 if big > 1e15 else (1e6 if big > 1e11 else float(NS_PER_S))
+    ts_ns = np.rint((t - t[0]) * scale).astype(np.int64)
+    prices = np.asarray(px, dtype=np.float64)
+    if np.any(np.diff(ts_ns) < 0) or not np.all(np.isfinite(prices) & (prices > 0)):
+        raise ConfigError(f"{source}: 'index.csv' {str(p)!r} must have increasing times and "
+                          "positive prices (got a row that breaks it)")
+    return ts_ns, prices

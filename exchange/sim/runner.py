@@ -1,0 +1,566 @@
+"""One simulation run: ``run(scenario, seed, waterfall=None, out_dir=None) -> RunResult``.
+
+Wiring (all on one :class:`~exchange.sim.clock.Clock`, integer ns)::
+
+    shock (PRIO_SHOCK)      market makers withdraw, funding flip on/off (index gaps and oracle
+                            faults are built into the price sources and happen by themselves)
+    oracle tick (ORACLE)    sources → Index (clamp, staleness) → Oracle at the venue cadence →
+                            mark price method → core.set_mark → liquidation engine.on_mark
+                            (a stale oracle freezes mark, liquidations and funding)
+    funding (FUNDING)       FundingScheduler: premium samples, settlements → settle_funding
+    arrivals (ARRIVAL)      the order gateway delivers agents' orders after their latency
+    agent wake (AGENT)      each Agent decides and returns its next wake-up
+    record (RECORD)         time series every ``step_ms``; invariants (``check="step"``)
+
+Determinism: a run is a function of (scenario, seed, waterfall). Every random stream is a
+``numpy.random.Generator`` spawned by name from ``SeedSequence(seed)``
+(:func:`~exchange.sim.context.component_seed`), so the same seed gives every waterfall the
+same agents and the same price path, and the same inputs give a byte-identical journal.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import attrs
+import numpy as np
+
+from exchange.errors import ConfigError, InvalidCommandError
+from exchange.funding import (EIGHT_HOURS_NS, FundingRateFixed, FundingScheduler,
+                              make_funding_rule)
+from exchange.oracle import (ConstantSource, FreezeFault, GBMSource, Index, ManipulationFault,
+                             Oracle, OutageFault, RandomWalkSource, ReplaySource, ShockSource,
+                             index_clamp_for, make_mark_method)
+from exchange.sim.agents import agent_class
+from exchange.sim.clock import (PRIO_AGENT, PRIO_ARRIVAL, PRIO_FUNDING, PRIO_ORACLE,
+                                PRIO_RECORD, PRIO_SHOCK, Clock)
+from exchange.sim.context import SimContext, component_seed
+from exchange.sim.gateway import OrderGateway
+from exchange.sim.journal import register_liquidation_events
+from exchange.sim.pricepath import SharedPath, SourceTap, WindowedLag, load_price_csv
+from exchange.sim.scenario import Scenario, load_scenario
+from exchange.units import RATE_SCALE
+
+__all__ = ["run", "RunResult", "Simulation", "SERIES_COLUMNS", "journal_digest"]
+
+NS_PER_S = 1_000_000_000
+
+#: the time series recorded every ``step_ms`` (all int64 except vol_ratio)
+SERIES_COLUMNS = ("ts_ns", "index_ticks", "mark_ticks", "last_ticks", "best_bid_ticks",
+                  "best_ask_ticks", "open_interest_lots", "insurance_atoms", "bad_debt_atoms",
+                  "fee_pool_atoms", "backstop_equity_atoms", "events", "stale", "vol_ratio",
+                  "makers_quoting")
+
+
+@attrs.define
+class RunResult:
+    """What a run produced: metrics, the time series, the journal (EVENT_DTYPE records) and
+    where the outputs were written (``files``: name → path)."""
+
+    scenario: str
+    seed: int
+    waterfall: tuple[str, ...]
+    metrics: dict[str, Any]
+    series: dict[str, np.ndarray]
+    journal: np.ndarray | None
+    events: int
+    wall_s: float
+    sim_s: float
+    info: dict[str, Any] = attrs.field(factory=dict)
+    files: dict[str, str] = attrs.field(factory=dict)
+    plot: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def label(self) -> str:
+        return ",".join(self.waterfall)
+
+    def journal_sha256(self) -> str:
+        """SHA-256 of the journal's record bytes (the determinism check)."""
+        if self.journal is None:
+            raise ValueError("the journal was not kept (run(..., keep_journal=False))")
+        return journal_digest(self.journal)
+
+    def summary(self) -> dict[str, Any]:
+        """Small, picklable view (for sweeps and process pools): no journal or series."""
+        return dict(scenario=self.scenario, seed=self.seed, waterfall=self.label,
+                    wall_s=self.wall_s, sim_s=self.sim_s, **self.metrics)
+
+    def light(self) -> "RunResult":
+        """A copy without the journal and the raw series (what a worker sends back)."""
+        return attrs.evolve(self, journal=None, series={})
+
+
+def journal_digest(records: np.ndarray) -> str:
+    """SHA-256 of the journal's field values, column by column (the record struct has padding
+    bytes whose content is not part of the data, so the raw buffer is not hashed)."""
+    h = hashlib.sha256()
+    for name in records.dtype.names:
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(records[name]).tobytes())
+    return h.hexdigest()
+
+
+class _OracleView:
+    """What FundingScheduler needs from an oracle, with the scenario's staleness limit."""
+
+    def __init__(self, oracle: Oracle) -> None:
+        self.oracle = oracle
+
+    @property
+    def price_ticks(self):
+        return self.oracle.price_ticks
+
+    def is_stale(self, ts_ns: int, limit_ns: int) -> bool:
+        return self.oracle.is_stale(ts_ns, limit_ns)
+
+
+def _liquidation_engine(sim: "Simulation", rng: np.random.Generator):
+    """The liquidation engine of :mod:`exchange.liquidation` for the run's preset: its
+    waterfall (with the scenario's ``[modules.*]`` parameters), a funded backstop vault when
+    the waterfall has ``backstop``, the preset's margin-call thresholds."""
+    from exchange.liquidation import LiquidationEngine
+
+    preset, ex = sim.preset, sim.ex
+    vault = None
+    if "backstop" in preset.liquidation.waterfall:
+        vault = ex.core.open_account()
+        capital = int(preset.liquidation.backstop_capital_atoms)
+        if capital > 0:
+            ex.core.deposit(vault, capital)
+        sim.ctx.roles["backstop"] = np.array([vault], np.int64)
+    sim.vault = vault
+    try:
+        return LiquidationEngine.from_preset(ex.core, preset, vault_acct=vault,
+                                             overrides=dict(sim.sc.module_params), rng=rng)
+    except ConfigError as exc:
+        raise ConfigError(f"{sim.sc.source}: [modules] {exc}") from None
+
+
+class Simulation:
+    """A run being built and executed; :func:`run` is the usual entry point."""
+
+    def __init__(self, scenario: Scenario, seed: int = 0, waterfall=None, *,
+                 check: str = "end", liquidation_factory: Callable | None = None) -> None:
+        from exchange.venue import Exchange
+
+        register_liquidation_events()
+        if check not in ("end", "step", "none"):
+            raise ValueError(f"'check' must be 'end', 'step' or 'none' (got {check!r})")
+        self.sc = sc = scenario
+        self.seed = int(seed)
+        self.check = check
+        preset = sc.preset(waterfall)
+        self.preset = preset
+        self.waterfall = tuple(preset.liquidation.waterfall)
+        n_acc = sc.n_agents + 64
+        self.ex = ex = Exchange(preset, initial_accounts=max(1024, n_acc))
+        self.instr = instr = ex.instrument(sc.symbol)
+        self.spec = spec = ex.specs[instr]
+        self.core = core = ex.core
+        self.clock = clock = Clock()
+        self.gateway = OrderGateway(core, clock, instr)
+        self.ctx = ctx = SimContext(ex, instr, clock, self.gateway, self.seed)
+        # -- oracle: path, sources, faults, index, publisher, mark
+        self.oracle = self._build_oracle()
+        self.oracle_view = _OracleView(self.oracle)
+        self.mark_method = make_mark_method(preset.venue.mark_method)
+        # -- funding
+        self.rule = make_funding_rule(preset)
+        impact = max(1.0, spec.impact_notional_atoms / spec.atoms_per_tick_lot)
+        self.sampler = self.rule.make_sampler(impact)
+        self.funding = FundingScheduler(self.rule, self.sampler,
+                                        stale_limit_ns=sc.index.stale_after_ns,
+                                        atoms_per_tick_lot=int(spec.atoms_per_tick_lot))
+        # -- liquidation engine
+        self.vault: int | None = None
+        rng_liq = np.random.default_rng(component_seed(self.seed, "liquidation"))
+        factory = liquidation_factory or _liquidation_engine
+        self.liquidation = factory(self, rng_liq)
+        ctx.liquidation = self.liquidation
+        self._has_auction = self.liquidation is not None and any(
+            getattr(m, "name", "") == "auction" for m in getattr(self.liquidation, "waterfall", ()))
+        self._bids_in_flight: dict[int, int] = {}
+        # -- agents
+        self.agents = []
+        for pop in sc.populations:
+            cls = agent_class(pop.type, sc.source)
+            rng = np.random.default_rng(component_seed(self.seed, f"agent:{pop.name}"))
+            self.agents.append(cls(pop.name, dict(pop.params), rng))
+        self._series: dict[str, list] = {c: [] for c in SERIES_COLUMNS}
+        self._var_alpha_fast = 1 - 0.5 ** (1 / max(1, 30 * NS_PER_S // sc.oracle_cadence_ns))
+        self._var_alpha_base = 1 - 0.5 ** (1 / max(1, 1800 * NS_PER_S // sc.oracle_cadence_ns))
+        self._last_index = 0
+        self.wall_s = 0.0
+        self._ran = False
+
+    # ------------------------------------------------------------------ building
+    def _build_oracle(self) -> Oracle:
+        sc, ix = self.sc, self.sc.index
+        rng = lambda name: np.random.default_rng(component_seed(self.seed, name))  # noqa: E731
+        if ix.model == "random_walk":
+            base: Any = RandomWalkSource(rng("index.path"), ix.price, step_ns=ix.step_ns,
+                                         sigma=ix.sigma, jump_rate_per_s=ix.jump_rate_per_hour / 3600,
+                                         jump_mean=ix.jump_mean, jump_std=ix.jump_std)
+        elif ix.model == "gbm":
+            base = GBMSource(rng("index.path"), ix.price, mu=ix.mu, sigma=ix.sigma, step_ns=ix.step_ns)
+        elif ix.model == "replay":
+            ts, px = load_price_csv(ix.csv_path, time_column=ix.time_column,
+                                    price_column=ix.price_column, source=sc.source)
+            if ix.price:
+                px = px * (ix.price / px[0])
+            base = ReplaySource(ts, px)
+        else:
+            base = ConstantSource(ix.price)
+        for shock in sc.shocks:
+            if shock.type == "index_gap":
+                base = ShockSource(base, shock.at_ns, shock.params["change"])
+        path = SharedPath(base)
+        taps: list[Any] = [SourceTap(path, rng(f"index.source{i}"), ix.source_noise)
+                           for i in range(ix.sources)]
+        for shock in sc.shocks:
+            if not shock.type.startswith("oracle_"):
+                continue
+            sel = shock.params.get("source", "all")
+            which = range(ix.sources) if sel == "all" else [int(sel)]
+            for i in which:
+                src = taps[i]
+                if shock.type == "oracle_lag":
+                    taps[i] = WindowedLag(src, shock.at_ns, shock.end_ns,
+                                          int(shock.params["lag_s"] * NS_PER_S))
+                elif shock.type == "oracle_freeze":
+                    taps[i] = FreezeFault(src, shock.at_ns, shock.end_ns,
+                                          stuck_value=shock.params["stuck"])
+                elif shock.type == "oracle_outage":
+                    taps[i] = OutageFault(src, shock.at_ns, shock.end_ns)
+                elif shock.type == "oracle_manipulation":
+                    taps[i] = ManipulationFault(src, shock.at_ns, shock.end_ns,
+                                                shock.params["change"])
+        clamp = (int(round(ix.clamp_rate * RATE_SCALE)) if ix.clamp_rate is not None
+                 else index_clamp_for(sc.symbol))
+        index = Index(taps, tick_size=float(self.spec.tick_size), clamp_rate=clamp,
+                      staleness_ns=ix.stale_after_ns)
+        return Oracle(index, sc.oracle_cadence_ns)
+
+    # ------------------------------------------------------------------ event handlers
+    def _at(self, ts: int) -> None:
+        if ts > self.core.ts_now:
+            self.core.set_time(ts)
+
+    def _drain(self) -> None:
+        recs = self.ex.drain_records()
+        if self.liquidation is not None and len(recs):
+            self.liquidation.note_events(recs)
+
+    def _on_oracle(self, ts: int) -> None:
+        self._at(ts)
+        self._drain()
+        oracle, mkt = self.oracle, self.ctx.market
+        oracle.update(ts)
+        idx = oracle.price_ticks
+        mkt.ts_ns = ts
+        stale = idx is None or oracle.is_stale(ts, self.sc.index.stale_after_ns)
+        mkt.stale = stale
+        liq = self.liquidation
+        if liq is not None and liq.oracle_stale != stale:
+            liq.oracle_stale = stale
+        if not stale:
+            core, instr = self.core, self.instr
+            last = int(self.ctx.arrays()["last"][instr])
+            fs = self.funding
+            mark = self.mark_method.update(ts, idx, core.book(instr), last or None,
+                                           self._rate_per_interval(), fs.next_settlement_ns,
+                                           fs.interval_ns)
+            core.set_mark(instr, mark, idx)
+            mkt.index_ticks, mkt.mark_ticks, mkt.last_ticks = idx, mark, last
+            self._update_vol(idx)
+            if liq is not None:
+                liq.on_mark(instr, mark, ts)
+                if self._has_auction:
+                    self._solicit_bids(ts)
+        self.clock.schedule(ts + self.sc.oracle_cadence_ns, PRIO_ORACLE, self._on_oracle)
+
+    def _rate_per_interval(self) -> int:
+        est8 = self.ctx.market.funding_estimate_8h
+        return int(est8 * self.funding.interval_ns // EIGHT_HOURS_NS)
+
+    def _update_vol(self, idx: int) -> None:
+        mkt = self.ctx.market
+        prev = self._last_index
+        self._last_index = idx
+        if prev <= 0:
+            return
+        r = np.log(idx / prev)
+        r2 = float(r * r)
+        if mkt.var_base <= 0:
+            prior = max(self.sc.index.sigma, 1e-5) ** 2 * max(
+                1.0, self.sc.oracle_cadence_ns / self.sc.index.step_ns)
+            if self.sc.index.model == "gbm":
+                prior = self.sc.index.sigma ** 2 * self.sc.oracle_cadence_ns / (365 * 86400 * NS_PER_S)
+            mkt.var_base = mkt.var_fast = max(prior, 1e-12)
+        a, b = self._var_alpha_fast, self._var_alpha_base
+        mkt.var_fast += a * (r2 - mkt.var_fast)
+        # the baseline learns from clipped returns so that a gap does not become "normal"
+        mkt.var_base += b * (min(r2, 9.0 * mkt.var_base) - mkt.var_base)
+        mkt.vol_ratio = float(np.sqrt(mkt.var_fast / mkt.var_base))
+
+    def _on_funding(self, ts: int) -> None:
+        self._at(ts)
+        mkt = self.ctx.market
+        fs = self.funding
+        outcomes = fs.step(ts, oracle=self.oracle_view, book=self.core.book(self.instr),
+                           mark_ticks=mkt.mark_ticks or None)
+        for o in outcomes:
+            if isinstance(o, FundingRateFixed):
+                rate = o.rate if mkt.funding_override is None else mkt.funding_override
+                rate = max(-RATE_SCALE, min(RATE_SCALE, int(rate)))
+                price = o.price_ticks or mkt.mark_ticks
+                if price > 0:
+                    self._drain()
+                    self.ex.settle_funding(self.sc.symbol, rate, price)
+                    if self.liquidation is not None:
+                        size = self.ctx.arrays()["size"][self.instr]
+                        self.liquidation.mark_dirty(np.flatnonzero(size).astype(np.int64))
+                mkt.funding_rate_last = rate
+        if mkt.funding_override is not None:
+            mkt.funding_estimate_8h = int(mkt.funding_override * EIGHT_HOURS_NS // fs.interval_ns)
+        else:
+            dec = self.rule.compute(self.sampler.summary(ts), fs.interval_ns)
+            mkt.funding_estimate_8h = int(dec.rate_8h)
+        mkt.ts_next_funding_ns = fs.next_settlement_ns
+        self.clock.schedule(max(fs.next_wakeup_ns(), ts + 1), PRIO_FUNDING, self._on_funding)
+
+    def _on_shock(self, ts: int, shock) -> None:
+        self._at(ts)
+        mkt = self.ctx.market
+        if shock.type == "funding_flip":
+            mkt.funding_override = int(round(shock.params["rate"] * RATE_SCALE))
+            mkt.funding_estimate_8h = int(mkt.funding_override * EIGHT_HOURS_NS
+                                          // self.funding.interval_ns)
+            self.clock.schedule(shock.end_ns, PRIO_SHOCK, self._end_flip)
+        for agent in self.agents:
+            hook = getattr(agent, "on_shock", None)
+            if hook is not None:
+                hook(self.ctx, shock, ts)
+
+    def _end_flip(self, ts: int) -> None:
+        self.ctx.market.funding_override = None
+
+    def _on_agent(self, ts: int, agent) -> None:
+        nxt = agent.wake(self.ctx, ts)
+        if nxt is not None and nxt < self.sc.duration_ns:
+            self.clock.schedule(max(int(nxt), ts + 1), PRIO_AGENT, self._on_agent, agent)
+
+    def _solicit_bids(self, ts: int) -> None:
+        """Offer the running auctions to the agents that bid (keepers); their bids reach the
+        auction after the bidder's latency."""
+        auctions = self.liquidation.auctions()
+        if not auctions:
+            return
+        size = self.ctx.arrays()["size"]
+        for a in auctions:
+            aid = int(a["auction_id"])
+            if self._bids_in_flight.get(aid, -1) >= ts:
+                continue
+            left = abs(int(size[a["instr"], a["acct"]]))
+            if left <= 0:
+                continue
+            for agent in self.agents:
+                hook = getattr(agent, "on_auction", None)
+                if hook is None:
+                    continue
+                bids = hook(self.ctx, a, left, ts) or []
+                for acct, qty, limit, arrive in bids:
+                    self.clock.schedule(max(int(arrive), ts + 1), PRIO_ARRIVAL, self._on_bid,
+                                        aid, int(acct), int(qty), int(limit))
+                    self._bids_in_flight[aid] = max(self._bids_in_flight.get(aid, 0), int(arrive))
+                    left -= qty
+                if left <= 0:
+                    break
+
+    def _on_bid(self, ts: int, aid: int, acct: int, qty: int, limit: int) -> None:
+        self._at(ts)
+        try:
+            self.liquidation.bid(aid, acct, qty, limit)
+        except InvalidCommandError:
+            pass        # the auction ended before the bid arrived
+
+    def _on_record(self, ts: int) -> None:
+        self._at(ts)
+        core, instr, mkt = self.core, self.instr, self.ctx.market
+        arr = self.ctx.arrays()
+        book = core.book(instr)
+        s = self._series
+        s["ts_ns"].append(ts)
+        s["index_ticks"].append(mkt.index_ticks)
+        s["mark_ticks"].append(mkt.mark_ticks)
+        s["last_ticks"].append(int(arr["last"][instr]))
+        s["best_bid_ticks"].append(book.best_bid() or 0)
+        s["best_ask_ticks"].append(book.best_ask() or 0)
+        size = arr["size"][instr]
+        s["open_interest_lots"].append(int(size[size > 0].sum()))
+        s["insurance_atoms"].append(int(core.insurance))
+        s["bad_debt_atoms"].append(int(core.bad_debt))
+        s["fee_pool_atoms"].append(int(core.fee_pool))
+        s["backstop_equity_atoms"].append(self._backstop_equity())
+        s["events"].append(int(core.seq))
+        s["stale"].append(int(mkt.stale))
+        s["vol_ratio"].append(float(mkt.vol_ratio))
+        s["makers_quoting"].append(self._makers_quoting(ts))
+        if self.check == "step":
+            core.check_invariants()
+        nxt = ts + self.sc.step_ns
+        if nxt <= self.sc.duration_ns:
+            self.clock.schedule(nxt, PRIO_RECORD, self._on_record)
+
+    def _backstop_equity(self) -> int:
+        acct = self.backstop_account()
+        return int(self.core.equity(acct)) if acct is not None else 0
+
+    def backstop_account(self) -> int | None:
+        return self.vault
+
+    def _makers_quoting(self, ts: int) -> int:
+        n = 0
+        for a in self.agents:
+            until = getattr(a, "pulled_until", None)
+            if until is not None:
+                n += int((until <= ts).sum())
+        return n
+
+    # ------------------------------------------------------------------ running
+    def setup(self) -> None:
+        clock, sc = self.clock, self.sc
+        for agent in self.agents:
+            first = agent.setup(self.ctx, 0)
+            if first is not None:
+                clock.schedule(int(first), PRIO_AGENT, self._on_agent, agent)
+        if self.liquidation is not None and hasattr(self.liquidation, "attach"):
+            self.liquidation.attach(self.ctx)
+        clock.schedule(0, PRIO_ORACLE, self._on_oracle)
+        clock.schedule(self.funding.next_wakeup_ns(), PRIO_FUNDING, self._on_funding)
+        clock.schedule(0, PRIO_RECORD, self._on_record)
+        for shock in sc.shocks:
+            clock.schedule(shock.at_ns, PRIO_SHOCK, self._on_shock, shock)
+
+    def run(self, progress: Callable[[float], None] | None = None) -> None:
+        if self._ran:
+            raise RuntimeError("a Simulation runs once; build a new one")
+        self._ran = True
+        t0 = time.perf_counter()
+        self.setup()
+        end = self.sc.duration_ns
+        if progress is None:
+            self.clock.run(end)
+        else:
+            chunks = 100
+            for i in range(1, chunks + 1):
+                self.clock.run(end * i // chunks)
+                progress(i / chunks)
+        self._at(end)
+        if self.check != "none":
+            self.ex.check_invariants()
+        self.wall_s = time.perf_counter() - t0
+
+    def equity_end(self) -> np.ndarray:
+        """Equity of every account now (wallet + isolated buckets + uPnL at the mark), atoms.
+        O(accounts × instruments) numpy."""
+        arr = self.core.arrays()
+        mark = arr["mark"].astype(np.int64)
+        k = arr["k"].astype(np.int64)
+        upnl = arr["size"] * (mark * k)[:, None] - arr["cost"]
+        upnl[:, :] = np.where(arr["size"] != 0, upnl, 0)
+        return arr["wallet"] + arr["iso"].sum(axis=0) + upnl.sum(axis=0)
+
+    def series(self) -> dict[str, np.ndarray]:
+        out = {}
+        for c in SERIES_COLUMNS:
+            out[c] = np.asarray(self._series[c], dtype=np.float64 if c == "vol_ratio" else np.int64)
+        return out
+
+    def info(self) -> dict[str, Any]:
+        spec = self.spec
+        return dict(
+            symbol=self.sc.symbol, preset=self.preset.name, tick_size=float(spec.tick_size),
+            lot_size=float(spec.lot_size), atoms_per_tick_lot=int(spec.atoms_per_tick_lot),
+            settle_decimals=int(spec.settle_decimals), settle_asset=str(spec.settle),
+            insurance_initial_atoms=int(self.preset.liquidation.insurance_fund_atoms),
+            backstop_capital_atoms=int(self.preset.liquidation.backstop_capital_atoms),
+            backstop_account=self.backstop_account(), duration_ns=self.sc.duration_ns,
+            roles={k: v.tolist() for k, v in self.ctx.roles.items()},
+            agents=self.sc.n_agents, orders_submitted=self.gateway.submitted,
+            cancels=self.gateway.canceled, clock_events=self.clock.processed,
+            shocks=[dict(type=s.type, at_ns=s.at_ns, duration_ns=s.duration_ns,
+                         **{k: v for k, v in s.params.items()}) for s in self.sc.shocks],
+            description=self.sc.description)
+
+
+def run(scenario, seed: int = 0, waterfall=None, out_dir=None, *, check: str = "end",
+        progress: Callable[[float], None] | None = None, keep_journal: bool = True,
+        report: bool = True, overrides: dict | None = None) -> RunResult:
+    """Run ``scenario`` (a :class:`Scenario`, a built-in name or a TOML path) with ``seed``,
+    optionally through another ``waterfall`` (a sequence of module names), and return its
+    :class:`RunResult`. With ``out_dir``: the journal (Parquet, one file per event type),
+    the time series, metrics.json and (``report=True``) report.html are written there.
+
+    ``check``: ``"end"`` checks the venue's invariants (conservation of money, positions net
+    to zero, books sound) after the run, ``"step"`` at every recorded step, ``"none"`` never.
+    """
+    from exchange.sim.metrics import compute_metrics, plot_data
+
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if overrides:
+        sc = sc.with_overrides(overrides)
+    if waterfall is not None and isinstance(waterfall, str):
+        waterfall = [w.strip() for w in waterfall.split(",") if w.strip()]
+    sim = Simulation(sc, seed, waterfall, check=check)
+    sim.run(progress)
+    journal = sim.ex.journal()
+    series = sim.series()
+    info = sim.info()
+    metrics = compute_metrics(journal, series, info, sim.equity_end())
+    result = RunResult(scenario=sc.name, seed=int(seed), waterfall=sim.waterfall, metrics=metrics,
+                       series=series, journal=journal if keep_journal or out_dir else None,
+                       events=int(journal.shape[0]), wall_s=sim.wall_s,
+                       sim_s=sc.duration_ns / NS_PER_S, info=info,
+                       plot=plot_data(journal, series, info))
+    if out_dir is not None:
+        write_outputs(result, out_dir, report=report)
+    if not keep_journal:
+        result.journal = None
+    return result
+
+
+def write_outputs(result: RunResult, out_dir, *, report: bool = True) -> dict[str, str]:
+    """Write journal/, series.parquet, metrics.json (and report.html) under ``out_dir``."""
+    from exchange.sim.journal import write_journal, write_series
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    if result.journal is not None:
+        files.update(write_journal(result.journal, out / "journal"))
+    files["series"] = str(write_series(result.series, out / "series.parquet"))
+    meta = dict(scenario=result.scenario, seed=result.seed, waterfall=list(result.waterfall),
+                events=result.events, wall_s=round(result.wall_s, 3), sim_s=result.sim_s,
+                metrics=result.metrics, info={k: v for k, v in result.info.items() if k != "roles"})
+    (out / "metrics.json").write_text(json.dumps(meta, indent=1, default=_json_default))
+    files["metrics"] = str(out / "metrics.json")
+    if report:
+        from exchange.report import write_run_report
+
+        files["report"] = str(write_run_report(result, out / "report.html"))
+    result.files = files
+    return files
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+

@@ -1,0 +1,166 @@
+"""``adl``: rankings, execution prices, the minimal-haircut policy, losers never touched.
+
+A bankrupt isolated long of 15 lots at 50,000, 20x (margin 37.5 USDT) meets an empty book at
+45,200: equity 37.5 − 72 = −34.5 USDT, bankruptcy price 47,500. The winners are isolated
+shorts opened at 50,000 (profit 4.8 USDT per lot at 45,200):
+
+====  =====  ========  ===========================================================
+acct  lots   margin    Binance score PnL%·MR · BitMEX PnL%·eff.lev · HL rank
+====  =====  ========  ===========================================================
+W1    10     250 (2x)  0.192 · 2.26/298 = 0.00146   · 0.096 · 452/298 = 0.146
+W2    10     25 (20x)  1.92 · 2.26/73 = 0.0594      · 0.096 · 452/73 = 0.594
+W3    30     150 (10x) 0.96 · 6.78/294 = 0.0221     · 0.096 · 1356/294 = 0.443
+====  =====  ========  ===========================================================
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from exchange.errors import ConfigError
+from exchange.liquidation import AdlModule
+from tests.exchange.liquidation.venues import USDT, Venue
+
+
+def _venue(policy: str, **adl):
+    v = Venue()
+    (b,) = v.isolated([15], [20], 50_000)
+    w1, w2 = v.isolated([-10, -10], [2, 20], 50_000)
+    (w3,) = v.isolated([-30], [10], 50_000)
+    v.engine_for(["adl"], {"adl": dict(policy=policy, **adl)})
+    return v, b, (w1, w2, w3)
+
+
+def _deleveraged(v):
+    d = v.journal.of("PositionDeleveraged")
+    return [(int(a), int(q), int(p)) for a, q, p in zip(d["acct"], d["qty"], d["price"])]
+
+
+@pytest.mark.parametrize("policy", ["binance", "bitmex", "hyperliquid"])
+def test_ranked_policies_close_the_bankrupt_position_against_the_top_winners(policy):
+    v, b, (w1, w2, w3) = _venue(policy)
+    s = v.mark(45_200)
+    # W2 ranks first in all three, then W3; 15 lots: all of W2's 10, then 5 of W3's, at the
+    # bankruptcy price 47,500
+    assert _deleveraged(v) == [(w2, 10, 47_500), (w3, 5, 47_500)]
+    assert v.size(b) == 0 and v.size(w2) == 0 and v.size(w3) == -25 and v.size(w1) == -10
+    # the haircut versus the mark is exactly the bankrupt deficit: 15·2,300·1,000 = 34.5 USDT
+    assert s.adl_haircut_atoms == 34_500_000 and s.bad_debt_atoms == 0
+    assert v.journal.of("PositionDeleveraged")["a3"].tolist() == [0, 1]        # ranks
+
+
+def test_pro_rata_cuts_every_winner_by_the_same_fraction():
+    v, b, (w1, w2, w3) = _venue("pro_rata")
+    v.mark(45_200)
+    # 15 of the winners' 50 lots: 3, 3 and 9
+    assert sorted(_deleveraged(v)) == sorted([(w1, 3, 47_500), (w2, 3, 47_500), (w3, 9, 47_500)])
+
+
+def test_random_starts_somewhere_and_takes_winners_in_account_order():
+    v, b, (w1, w2, w3) = _venue("random")
+    v.mark(45_200)
+    got = _deleveraged(v)
+    assert sum(q for _, q, _ in got) == 15
+    order = [a for a, _, _ in got]
+    ring = [w1, w2, w3]
+    start = ring.index(order[0])
+    assert order == [ring[(start + j) % 3] for j in range(len(order))]
+
+
+def test_min_haircut_closes_only_what_the_deficit_needs():
+    v, b, (w1, w2, w3) = _venue("min_haircut")
+    s = v.mark(45_200)
+    # every winner may give 4,800 ticks a lot (its entry); ties by account: W1 first.
+    # 34.5 USDT / (4,800 ticks · 1,000) -> 8 lots, at 45,200 + ceil(34.5e6 / 8,000) = 49,513
+    assert _deleveraged(v) == [(w1, 8, 49_513)]
+    assert s.adl_haircut_atoms == 8 * 4_313 * 1_000 == 34_504_000
+    # the other 7 lots stay open at (just above) zero equity and retry next step
+    assert v.size(b) == 7 and s.pending == 1 and s.bad_debt_atoms == 0
+    eq = v.iso(b) + 7 * 45_200 * 1_000 - int(v.core.arrays()["cost"][0, b])
+    assert eq == 4_000
+
+
+def test_a_losing_position_is_never_deleveraged():
+    v = Venue()
+    (b,) = v.isolated([15], [20], 50_000)
+    (loser,) = v.isolated([-100], [2], 44_000)             # short from 44,000: losing at 45,200
+    (w,) = v.isolated([-10], [2], 50_000)
+    v.engine_for(["adl"], {"adl": {"policy": "binance"}})
+    s = v.mark(45_200)
+    assert [a for a, _, _ in _deleveraged(v)] == [w]
+    assert v.size(loser) == -100
+    # the only winner had 10 lots: 5 of the bankrupt lots stay open, at a deficit that is
+    # booked to bad debt so nothing is left negative
+    assert v.size(b) == 5 and s.pending == 1 and s.bad_debt_atoms > 0
+
+
+def test_previous_mark_price_for_hyperliquid():
+    v, b, (w1, w2, w3) = _venue("hyperliquid", price="previous_mark", only_bankrupt=True)
+    v.mark(47_800)                                          # above the liquidation price 47,738
+    v.mark(45_200)
+    # closed at the previous mark 47,800: 2,600 ticks a lot above the mark, 39 USDT for a
+    # 34.5 USDT deficit: the bankrupt account keeps 4.5 USDT (HL: the rest is the trader's)
+    assert _deleveraged(v) == [(w2, 10, 47_800), (w3, 5, 47_800)]
+    assert v.wallet(b) == 4_500_000 and v.core.bad_debt == 0
+
+
+def test_only_bankrupt_leaves_a_solvent_distressed_position_alone():
+    v = Venue()
+    (b,) = v.isolated([15], [20], 50_000)
+    v.isolated([-10], [2], 50_000)
+    v.engine_for(["adl"], {"adl": {"policy": "binance", "only_bankrupt": True}})
+    s = v.mark(47_600)                                     # below MM, equity still > 0
+    assert s.triggered == 1 and s.adl_lots == 0 and s.pending == 1
+
+
+def test_the_bankruptcy_price_applies_even_beyond_a_winners_entry():
+    # the winner shorted at 46,000 (2x: 345 USDT of margin); the bankrupt's price 47,500
+    # makes it realise −22.5 USDT on the lots, as on the venues; its equity stays positive
+    v = Venue()
+    (b,) = v.isolated([15], [20], 50_000)
+    (w,) = v.isolated([-15], [2], 46_000)
+    v.engine_for(["adl"], {"adl": {"policy": "binance"}})
+    s = v.mark(45_200)
+    assert _deleveraged(v) == [(w, 15, 47_500)]
+    assert s.bad_debt_atoms == 0 and v.wallet(w) == 345 * USDT - 22_500_000
+
+
+def test_no_winner_is_pushed_below_zero():
+    # a 100x short from 46,000 has 6.9 + 12 = 18.9 USDT of equity, 1,260 ticks a lot: it
+    # buys back at 45,200 + 1,260 = 46,460 at most; the bankrupt keeps the rest of its
+    # deficit, (47,500 − 46,460)·15 lots = 15.6 USDT, as bad debt
+    v = Venue()
+    (b,) = v.isolated([15], [20], 50_000)
+    (w,) = v.isolated([-15], [100], 46_000)
+    v.engine_for(["adl"], {"adl": {"policy": "binance"}})
+    s = v.mark(45_200)
+    assert _deleveraged(v) == [(w, 15, 46_460)]
+    assert s.bad_debt_atoms == 15_600_000
+    assert v.wallet(w) == 6_900_000 + (46_000 - 46_460) * 15 * 1_000 >= 0
+
+
+def test_a_short_bankrupt_is_deleveraged_against_long_winners():
+    v = Venue()
+    (b,) = v.isolated([-15], [20], 50_000)
+    (w,) = v.isolated([20], [2], 50_000)
+    v.engine_for(["adl"], {"adl": {"policy": "bitmex"}})
+    s = v.mark(54_800)
+    # short 15 lots, 37.5 USDT margin: bankruptcy 52,500
+    assert _deleveraged(v) == [(w, 15, 52_500)]
+    assert v.size(b) == 0 and v.size(w) == 5 and s.bad_debt_atoms == 0
+    assert v.journal.of("PositionDeleveraged")["side"].tolist() == [0]      # a long winner
+
+
+def test_unknown_policy_is_a_config_error():
+    with pytest.raises(ConfigError, match="'policy' must be one of"):
+        AdlModule(policy="oldest_first")
+    with pytest.raises(ConfigError, match="'price' must be one of"):
+        AdlModule(price="vwap")
+
+
+def test_match_pairs_two_queues():
+    from exchange.liquidation.adl import _match, _pro_rata
+    bi, wi, lots = _match(np.array([5, 3]), np.array([2, 2, 10]))
+    assert list(zip(bi.tolist(), wi.tolist(), lots.tolist())) == [(0, 0, 2), (0, 1, 2), (0, 2, 1), (1, 2, 3)]
+    assert _pro_rata(7, np.array([5, 5, 5])).tolist() == [3, 2, 2]
+    assert USDT == 10**6
