@@ -142,6 +142,11 @@ cdef class VenueCore:
                           int64_t fee_rate, bint liquidation) except -1
     cdef int _order_exposure(self, int64_t oid, int sign) noexcept
     cdef int _check_acct(self, int64_t acct) except -1
+    cdef int _record_order(self, int64_t oid, int64_t acct, int instr, int side, int64_t price,
+                           int flags) except -1
+    cdef int64_t _register_order(self, int64_t acct, int instr, int side, int64_t price,
+                                 int flags) except -1
+    cdef int _drop_resting(self, int64_t oid, int reason) except -1
     cdef int _check_instr(self, int instr) except -1
     cdef int64_t* _ledger_slot(self, int kind, int64_t acct, int instr) except NULL
     cdef int _liquidate_c(self, int64_t acct, int instr, int side, int64_t qty,

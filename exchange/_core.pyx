@@ -635,6 +635,39 @@ cdef class VenueCore:
         book.n_expired = 0
         return 0
 
+    cdef int _record_order(self, int64_t oid, int64_t acct, int instr, int side, int64_t price,
+                           int flags) except -1:
+        """Write a venue order into the registry (open lots 0 until it rests)."""
+        if oid >= self.cap_orders:
+            self._grow_orders(oid + 1)
+        self.o_acct[oid] = acct
+        self.o_instr[oid] = instr
+        self.o_price[oid] = price
+        self.o_side[oid] = <uint8_t>side
+        self.o_flags[oid] = <uint8_t>flags
+        self.o_open[oid] = 0
+        return 0
+
+    cdef int64_t _register_order(self, int64_t acct, int instr, int side, int64_t price,
+                                 int flags) except -1:
+        """Take the next venue order id and record the order under it."""
+        cdef int64_t oid = self.next_oid
+        self.next_oid += 1
+        self.last_oid = oid
+        self._record_order(oid, acct, instr, side, price, flags)
+        return oid
+
+    cdef int _drop_resting(self, int64_t oid, int reason) except -1:
+        """Take a resting order out of its book and the account's exposure; OrderCanceled."""
+        cdef Book book = <Book>self.books[self.o_instr[oid]]
+        book.cancel_c(oid)
+        self._order_exposure(oid, -1)
+        self._emit(EV_ORDER_CANCELED, reason, self.o_instr[oid], self.o_acct[oid], oid,
+                   self.o_side[oid], self.o_price[oid], self.o_open[oid], 0, 0, 0, 0)
+        self.o_open[oid] = 0
+        self.o_flags[oid] &= ~F_RESTING
+        return 0
+
     # ------------------------------------------------------------------ orders
     cpdef int submit(self, int64_t acct, int instr, int side, int64_t qty, int64_t price=0,
                      int otype=LIMIT, int tif=0, bint reduce_only=False,
@@ -708,14 +741,7 @@ cdef class VenueCore:
         if code != 0:
             self._emit(EV_ORDER_REJECTED, code, instr, acct, oid, side, price, qty, otype, tif, 0, 0)
             return code
-        if oid >= self.cap_orders:
-            self._grow_orders(oid + 1)
-        self.o_acct[oid] = acct
-        self.o_instr[oid] = instr
-        self.o_price[oid] = price
-        self.o_side[oid] = <uint8_t>side
-        self.o_flags[oid] = <uint8_t>flags
-        self.o_open[oid] = 0
+        self._record_order(oid, acct, instr, side, price, flags)
         self._emit(EV_ORDER_ACCEPTED, 0, instr, acct, oid, side, price, qty, otype, tif,
                    reduce_only, 0)
         self.last_filled = book.last_filled
@@ -741,17 +767,7 @@ cdef class VenueCore:
         self._check_instr(instr)
         if qty <= 0:
             raise InvalidCommandError(f"'qty' must be > 0 lots (got {qty})")
-        oid = self.next_oid
-        self.next_oid += 1
-        self.last_oid = oid
-        if oid >= self.cap_orders:
-            self._grow_orders(oid + 1)
-        self.o_acct[oid] = acct
-        self.o_instr[oid] = instr
-        self.o_price[oid] = limit_price
-        self.o_side[oid] = <uint8_t>side
-        self.o_flags[oid] = F_LIQUIDATION | F_REDUCE_ONLY
-        self.o_open[oid] = 0
+        oid = self._register_order(acct, instr, side, limit_price, F_LIQUIDATION | F_REDUCE_ONLY)
         if limit_price > 0:
             book.limit_c(oid, side, limit_price, qty, 1, acct, 0)
         else:
@@ -767,34 +783,20 @@ cdef class VenueCore:
 
     cpdef int cancel(self, int64_t acct, int64_t oid) except -1:
         """Cancel a resting order of ``acct``; UNKNOWN_ORDER if it is not one. O(1)."""
-        cdef Book book
         self._check_acct(acct)
         if oid <= 0 or oid >= self.next_oid or oid >= self.cap_orders or self.o_acct[oid] != acct \
                 or not (self.o_flags[oid] & F_RESTING):
             self._emit(EV_ORDER_REJECTED, R_UNKNOWN_ORDER, -1, acct, oid, 0, 0, 0, 0, 0, 0, 3)
             return R_UNKNOWN_ORDER
-        book = <Book>self.books[self.o_instr[oid]]
-        book.cancel_c(oid)
-        self._order_exposure(oid, -1)
-        self._emit(EV_ORDER_CANCELED, CANCEL_USER, self.o_instr[oid], acct, oid, self.o_side[oid],
-                   self.o_price[oid], self.o_open[oid], 0, 0, 0, 0)
-        self.o_open[oid] = 0
-        self.o_flags[oid] &= ~F_RESTING
+        self._drop_resting(oid, CANCEL_USER)
         return 0
 
     def cancel_all(self, int64_t acct, int instr=-1, int reason=CANCEL_USER):
         """Cancel every resting order of an account (on one instrument or all). O(orders)."""
         cdef int64_t oid, n = 0
-        cdef Book book
         self._check_acct(acct)
         for oid in self.open_order_ids(acct, instr):
-            book = <Book>self.books[self.o_instr[oid]]
-            book.cancel_c(oid)
-            self._order_exposure(oid, -1)
-            self._emit(EV_ORDER_CANCELED, reason, self.o_instr[oid], acct, oid, self.o_side[oid],
-                       self.o_price[oid], self.o_open[oid], 0, 0, 0, 0)
-            self.o_open[oid] = 0
-            self.o_flags[oid] &= ~F_RESTING
+            self._drop_resting(oid, reason)
             n += 1
         return n
 
@@ -933,17 +935,7 @@ cdef class VenueCore:
         cdef Book book = <Book>self.books[instr]
         cdef int64_t oid, i, n, q, nq, notional = 0, fee = 0, macct, last_maker = -1
         cdef Fill* f
-        oid = self.next_oid
-        self.next_oid += 1
-        self.last_oid = oid
-        if oid >= self.cap_orders:
-            self._grow_orders(oid + 1)
-        self.o_acct[oid] = acct
-        self.o_instr[oid] = instr
-        self.o_price[oid] = limit_price
-        self.o_side[oid] = <uint8_t>side
-        self.o_flags[oid] = F_LIQUIDATION | F_REDUCE_ONLY
-        self.o_open[oid] = 0
+        oid = self._register_order(acct, instr, side, limit_price, F_LIQUIDATION | F_REDUCE_ONLY)
         out[0] = 0
         out[1] = 0
         out[2] = 0
@@ -1088,13 +1080,7 @@ cdef class VenueCore:
             acct = self.o_acct[oid]
             if not mask[acct] or (instr >= 0 and self.o_instr[oid] != instr):
                 continue
-            book = <Book>self.books[self.o_instr[oid]]
-            book.cancel_c(oid)
-            self._order_exposure(oid, -1)
-            self._emit(EV_ORDER_CANCELED, reason, self.o_instr[oid], acct, oid, self.o_side[oid],
-                       self.o_price[oid], self.o_open[oid], 0, 0, 0, 0)
-            self.o_open[oid] = 0
-            self.o_flags[oid] &= ~F_RESTING
+            self._drop_resting(oid, reason)
             n += 1
         return n
 
