@@ -75,6 +75,17 @@ ctypedef struct Reject:          # REJECT_DTYPE
 
 
 @cython.final
+@cython.no_gc_clear
+cdef class _FillBlock:
+    """Owner of a fill buffer handed to numpy by Book.process without copying."""
+    cdef char* ptr
+    cdef int64_t cap
+    cdef Py_ssize_t nbytes
+    cdef Py_ssize_t shape[1]
+    cdef Book book
+
+
+@cython.final
 cdef class Book:
     cdef BookSide sides[2]
     cdef Order* pool
@@ -85,10 +96,16 @@ cdef class Book:
     cdef uint64_t hmask
     cdef int hshift
     cdef int64_t hcount
+    cdef int32_t* dense          # direct id index: dense[oid] = slot for 0 <= oid < dense_cap
+    cdef int64_t dense_cap       # allocated part of the direct index (grows by doubling)
+    cdef readonly int64_t dense_ids   # ids in [0, dense_ids) use the direct index, others the hash
+    cdef int64_t dcount
     cdef int64_t seq
     cdef int64_t _max_levels
     cdef Fill* fills
     cdef int64_t n_fills, cap_fills
+    cdef Fill* spare_fills       # a fill buffer handed back by a dead process() result
+    cdef int64_t spare_cap
     cdef Delta* deltas
     cdef int64_t n_deltas, cap_deltas
     cdef Expired* expired
@@ -101,38 +118,42 @@ cdef class Book:
     cdef readonly int last_expire
 
     # -- COMMANDS (C level, arguments already validated) --
-    cdef int limit_c(self, int64_t oid, int side, int64_t price, int64_t qty, int tif,
+    cdef inline int limit_c(self, int64_t oid, int side, int64_t price, int64_t qty, int tif,
                      int64_t owner, int stp) except -1 nogil
-    cdef int market_c(self, int64_t oid, int side, int64_t qty, int64_t protect_price,
+    cdef inline int market_c(self, int64_t oid, int side, int64_t qty, int64_t protect_price,
                       int64_t owner, int stp) except -1 nogil
-    cdef int cancel_c(self, int64_t oid) except -1 nogil      # 0 ok, 3004 unknown
+    cdef inline int cancel_c(self, int64_t oid) except -1 nogil      # 0 ok, 3004 unknown
     cdef int amend_c(self, int64_t oid, int64_t qty, int64_t price) except -1 nogil
 
     # -- QUERIES (C level) --
-    cdef int32_t find_c(self, int64_t oid) noexcept nogil
+    cdef inline int32_t find_c(self, int64_t oid) noexcept nogil
     cdef bint best_c(self, int side, int64_t* price) noexcept nogil
 
     # -- internals --
-    cdef int _match(self, int64_t oid, int side, int64_t qty, bint has_limit, int64_t limit,
+    cdef inline int _match(self, int64_t oid, int side, int64_t qty, bint has_limit, int64_t limit,
                     int64_t owner, int stp) except -1 nogil
     cdef bint _fok_fillable(self, int side, int64_t qty, bint has_limit, int64_t limit,
                             int64_t owner, int stp) noexcept nogil
-    cdef bint _in_range(self, int side, int64_t price) noexcept nogil
+    cdef inline bint _in_range(self, int side, int64_t price) noexcept nogil
     cdef bint _in_range_without(self, int side, int64_t price, int32_t slot) noexcept nogil
-    cdef int _rest(self, int64_t oid, int side, int64_t price, int64_t qty, int tif,
+    cdef inline int _rest(self, int64_t oid, int side, int64_t price, int64_t qty, int tif,
                    int64_t owner, int stp) except -1 nogil
-    cdef void _remove_slot(self, int32_t slot) noexcept nogil
-    cdef void _unlink_in_level(self, Level* lv, int32_t slot, int opp, int64_t idx) noexcept nogil
+    cdef inline void _remove_slot(self, int32_t slot) noexcept nogil
+    cdef inline void _unlink_in_level(self, Level* lv, int32_t slot, int opp, int64_t idx) noexcept nogil
     cdef int64_t _level_total(self, int side, int64_t price) noexcept nogil
     cdef void _free_storage(self) noexcept
     cdef int _init_storage(self) except -1
     cdef object _copy_out(self, char* src, int64_t n, object dtype)
+    cdef object _hand_off_fills(self)
     cdef int _ensure_window(self, int side, int64_t price) except -1 nogil
-    cdef void _fix_bounds(self, int side, int64_t idx) noexcept nogil
+    cdef inline void _fix_bounds(self, int side, int64_t idx) noexcept nogil
     cdef int _hash_insert(self, int64_t oid, int32_t slot) except -1 nogil
     cdef void _hash_delete(self, int64_t oid) noexcept nogil
-    cdef int32_t _alloc_slot(self) except -2 nogil
-    cdef int _push_fill(self, int64_t taker, int64_t maker, int64_t price, int64_t qty,
+    cdef inline int _id_insert(self, int64_t oid, int32_t slot) except -1 nogil
+    cdef inline void _id_delete(self, int64_t oid) noexcept nogil
+    cdef int _grow_dense(self, int64_t oid) except -1 nogil
+    cdef inline int32_t _alloc_slot(self) except -2 nogil
+    cdef inline int _push_fill(self, int64_t taker, int64_t maker, int64_t price, int64_t qty,
                         int side, bint done) except -1 nogil
     cdef int _push_delta(self, int side, int64_t price, int64_t qty) except -1 nogil
     cdef int _push_expired(self, int64_t oid, int64_t price, int64_t qty, int side,

@@ -52,9 +52,17 @@ class Book:
     last_expire: int
     track_deltas: bool
 
-    def __init__(self, track_deltas: bool = False, max_levels: int = 1 << 21) -> None:
+    dense_ids: int
+
+    def __init__(self, track_deltas: bool = False, max_levels: int = 1 << 21,
+                 dense_ids: int = 1 << 24) -> None:
         """``max_levels``: widest span of ticks between the lowest and highest resting price on a
-        side; a price beyond it is rejected with ``PRICE_OUT_OF_RANGE``."""
+        side; a price beyond it is rejected with ``PRICE_OUT_OF_RANGE``.
+
+        ``dense_ids``: order ids in ``[0, dense_ids)`` are indexed by a direct array (4 bytes per
+        id up to the highest such id seen, so at most 64 MiB by default), as venues that number
+        their orders sequentially do; every other id goes to an open-addressing hash table.
+        Behaviour is identical either way; 0 sends every id to the hash."""
 
     # -- COMMANDS --
     def limit(self, oid: int, side: int, price: int, qty: int, tif: int = 0, owner: int = 0,
@@ -72,7 +80,11 @@ class Book:
         MARKET = market IOC, anonymous owner). Runs without the GIL. Returns the fills produced
         by this batch (FILL_DTYPE); rejections (duplicate id, unknown cancel, out of range) are
         recorded and returned by ``drain_rejects()``. Malformed records (bad kind, side, zero
-        qty, non-positive limit price) raise InvalidOrderError before anything is applied."""
+        qty, non-positive limit price) raise InvalidOrderError before anything is applied.
+
+        The result owns its memory: when no per-order fills were pending, the book hands its
+        fill buffer over without copying and continues with a spare one (the buffer of an
+        earlier result that has since been freed), so a loop of batches reuses warm memory."""
     def clear(self) -> None: ...
 
     # -- OUTPUT BUFFERS --

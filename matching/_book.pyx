@@ -12,6 +12,7 @@ the GIL. ``cdivision`` is safe here: the only divisions are of non-negative coun
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t, INT64_MAX
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memset
+from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND
 
 import numpy as np
 
@@ -56,6 +57,7 @@ cdef enum:
     PRICE_OUT_OF_RANGE = 3005
     MIN_WINDOW = 4096
     HASH_BITS0 = 14
+    DENSE_MIN = 1 << 16
 
 
 cdef inline int64_t _int64(object value, str field) except? -1:
@@ -111,6 +113,38 @@ cdef inline int64_t _prev_set(const uint64_t* bits, int64_t start) noexcept nogi
         word = bits[w]
 
 
+cdef class _FillBlock:
+    """Owns a fill buffer handed to numpy by ``Book.process``; the arrays over it keep it alive.
+    When the last one goes, the buffer becomes its book's spare (if the book has none), else
+    it is freed."""
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        view.buf = self.ptr
+        view.obj = self
+        view.len = self.nbytes
+        view.readonly = 0
+        view.itemsize = 1
+        view.format = NULL
+        if flags & PyBUF_FORMAT:
+            view.format = b"B"
+        view.ndim = 1
+        view.shape = self.shape if (flags & PyBUF_ND) else NULL
+        view.strides = NULL
+        view.suboffsets = NULL
+        view.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer* view):
+        pass
+
+    def __dealloc__(self):
+        if self.book is not None and self.book.spare_fills == NULL:
+            self.book.spare_fills = <Fill*>self.ptr
+            self.book.spare_cap = self.cap
+        else:
+            free(self.ptr)
+        self.ptr = NULL
+
+
 cdef class Book:
     """Price-time priority L3 book over integer ticks and lots. See ``_book.pyi``.
 
@@ -123,10 +157,16 @@ cdef class Book:
     (3, 101)
     """
 
-    def __cinit__(self, bint track_deltas=False, int64_t max_levels=1 << 21):
+    def __cinit__(self, bint track_deltas=False, int64_t max_levels=1 << 21, int64_t dense_ids=1 << 24):
         cdef int s
         if max_levels < 1:
             raise invalid("max_levels", ">= 1", max_levels)
+        if dense_ids < 0 or dense_ids > (1 << 31):
+            raise invalid("dense_ids", "0 <= dense_ids <= 2**31", dense_ids)
+        self.dense_ids = dense_ids
+        self.dense = NULL
+        self.dense_cap = 0
+        self.dcount = 0
         self.track_deltas = track_deltas
         self._max_levels = max_levels
         for s in range(2):
@@ -143,6 +183,8 @@ cdef class Book:
         self.hkeys = NULL
         self.hvals = NULL
         self.fills = NULL
+        self.spare_fills = NULL
+        self.spare_cap = 0
         self.deltas = NULL
         self.expired = NULL
         self.rejects = NULL
@@ -152,7 +194,7 @@ cdef class Book:
         self.n_rejects = self.cap_rejects = 0
         self._init_storage()
 
-    def __init__(self, bint track_deltas=False, int64_t max_levels=1 << 21):
+    def __init__(self, bint track_deltas=False, int64_t max_levels=1 << 21, int64_t dense_ids=1 << 24):
         pass
 
     def __dealloc__(self):
@@ -168,13 +210,19 @@ cdef class Book:
         free(self.pool)
         free(self.hkeys)
         free(self.hvals)
+        free(self.dense)
         free(self.fills)
+        free(self.spare_fills)
+        self.spare_fills = NULL
+        self.spare_cap = 0
         free(self.deltas)
         free(self.expired)
         free(self.rejects)
         self.pool = NULL
         self.hkeys = NULL
         self.hvals = NULL
+        self.dense = NULL
+        self.dense_cap = 0
         self.fills = NULL
         self.deltas = NULL
         self.expired = NULL
@@ -239,6 +287,9 @@ cdef class Book:
         self.free_head = 0
         memset(self.hvals, 0xFF, (self.hmask + 1) * sizeof(int32_t))
         self.hcount = 0
+        if self.dense_cap:
+            memset(self.dense, 0xFF, self.dense_cap * sizeof(int32_t))
+        self.dcount = 0
         self.seq = 0
         self.n_fills = self.n_deltas = self.n_expired = self.n_rejects = 0
         self.last_filled = 0
@@ -258,11 +309,20 @@ cdef class Book:
             self.cap_fills = self.n_fills + n_fills
 
     # ------------------------------------------------------------------ buffers
-    cdef int _push_fill(self, int64_t taker, int64_t maker, int64_t price, int64_t qty,
+    cdef inline int _push_fill(self, int64_t taker, int64_t maker, int64_t price, int64_t qty,
                         int side, bint done) except -1 nogil:
         cdef Fill* f
         cdef int64_t cap
         if self.n_fills == self.cap_fills:
+            if self.spare_cap > self.cap_fills:      # a returned buffer, larger and warm
+                if self.n_fills:
+                    memcpy(self.spare_fills, self.fills, self.n_fills * sizeof(Fill))
+                free(self.fills)
+                self.fills = self.spare_fills
+                self.cap_fills = self.spare_cap
+                self.spare_fills = NULL
+                self.spare_cap = 0
+                return self._push_fill(taker, maker, price, qty, side, done)
             cap = self.cap_fills * 2 if self.cap_fills else 4096
             f = <Fill*>realloc(self.fills, cap * sizeof(Fill))
             if f == NULL:
@@ -338,9 +398,14 @@ cdef class Book:
         return 0
 
     # --------------------------------------------------------------- id index
-    cdef int32_t find_c(self, int64_t oid) noexcept nogil:
-        cdef uint64_t i = _bucket(oid, self.hshift)
+    cdef inline int32_t find_c(self, int64_t oid) noexcept nogil:
+        cdef uint64_t i
         cdef int32_t v
+        if <uint64_t>oid < <uint64_t>self.dense_ids:
+            return self.dense[oid] if oid < self.dense_cap else -1
+        if self.hcount == 0:
+            return -1
+        i = _bucket(oid, self.hshift)
         while True:
             v = self.hvals[i]
             if v < 0:
@@ -348,6 +413,41 @@ cdef class Book:
             if self.hkeys[i] == oid:
                 return v
             i = (i + 1) & self.hmask
+
+    cdef inline int _id_insert(self, int64_t oid, int32_t slot) except -1 nogil:
+        """Index a new resting order: ids in [0, dense_ids) go to the direct index (an array
+        indexed by id, as venues that number orders sequentially do), all others to the hash."""
+        if <uint64_t>oid < <uint64_t>self.dense_ids:
+            if oid >= self.dense_cap:
+                self._grow_dense(oid)
+            self.dense[oid] = slot
+            self.dcount += 1
+            return 0
+        return self._hash_insert(oid, slot)
+
+    cdef inline void _id_delete(self, int64_t oid) noexcept nogil:
+        if <uint64_t>oid < <uint64_t>self.dense_ids:
+            self.dense[oid] = -1
+            self.dcount -= 1
+        else:
+            self._hash_delete(oid)
+
+    cdef int _grow_dense(self, int64_t oid) except -1 nogil:
+        """Grow the direct index to cover ``oid`` (doubling, capped at dense_ids). Amortised O(1)."""
+        cdef int64_t cap = self.dense_cap * 2 if self.dense_cap else DENSE_MIN
+        cdef int32_t* d
+        while cap <= oid:
+            cap *= 2
+        if cap > self.dense_ids:
+            cap = self.dense_ids
+        d = <int32_t*>realloc(self.dense, cap * sizeof(int32_t))
+        if d == NULL:
+            with gil:
+                raise MemoryError()
+        memset(d + self.dense_cap, 0xFF, (cap - self.dense_cap) * sizeof(int32_t))
+        self.dense = d
+        self.dense_cap = cap
+        return 0
 
     cdef int _hash_insert(self, int64_t oid, int32_t slot) except -1 nogil:
         cdef uint64_t i, nb, old_nb, j
@@ -412,7 +512,7 @@ cdef class Book:
         self.hcount -= 1
 
     # ------------------------------------------------------------ order pool
-    cdef int32_t _alloc_slot(self) except -2 nogil:
+    cdef inline int32_t _alloc_slot(self) except -2 nogil:
         cdef int32_t slot, i, cap
         cdef Order* p
         if self.free_head < 0:
@@ -434,7 +534,7 @@ cdef class Book:
         return slot
 
     # ------------------------------------------------------------ price window
-    cdef void _fix_bounds(self, int side, int64_t idx) noexcept nogil:
+    cdef inline void _fix_bounds(self, int side, int64_t idx) noexcept nogil:
         """Level idx just became empty: clear its bit and move lo/hi past it."""
         cdef BookSide* s = &self.sides[side]
         s.bits[idx >> 6] &= ~(<uint64_t>1 << (idx & 63))
@@ -446,7 +546,7 @@ cdef class Book:
         if idx == s.hi:
             s.hi = _prev_set(s.bits, idx - 1)
 
-    cdef bint _in_range(self, int side, int64_t price) noexcept nogil:
+    cdef inline bint _in_range(self, int side, int64_t price) noexcept nogil:
         cdef BookSide* s = &self.sides[side]
         cdef int64_t lo_p, hi_p
         if s.lo < 0:
@@ -529,16 +629,18 @@ cdef class Book:
         return 0
 
     # ------------------------------------------------------------- internals
-    cdef int _rest(self, int64_t oid, int side, int64_t price, int64_t qty, int tif,
+    cdef inline int _rest(self, int64_t oid, int side, int64_t price, int64_t qty, int tif,
                    int64_t owner, int stp) except -1 nogil:
         cdef BookSide* s
         cdef Level* lv
         cdef Order* o
         cdef int64_t idx
         cdef int32_t slot
-        self._ensure_window(side, price)
+        s = &self.sides[side]
+        if price < s.base or price - s.base >= s.cap:
+            self._ensure_window(side, price)
         slot = self._alloc_slot()
-        self._hash_insert(oid, slot)
+        self._id_insert(oid, slot)
         s = &self.sides[side]
         idx = price - s.base
         lv = &s.levels[idx]
@@ -573,7 +675,7 @@ cdef class Book:
             self._push_delta(side, price, lv.total)
         return 0
 
-    cdef void _remove_slot(self, int32_t slot) noexcept nogil:
+    cdef inline void _remove_slot(self, int32_t slot) noexcept nogil:
         """Unlink a resting order, free its slot and its id (the caller emits any delta)."""
         cdef Order* o = &self.pool[slot]
         cdef BookSide* s = &self.sides[o.side]
@@ -591,11 +693,11 @@ cdef class Book:
         s.n_orders -= 1
         if lv.head < 0:
             self._fix_bounds(o.side, idx)
-        self._hash_delete(o.oid)
+        self._id_delete(o.oid)
         o.next = self.free_head
         self.free_head = slot
 
-    cdef int _match(self, int64_t oid, int side, int64_t qty, bint has_limit, int64_t limit,
+    cdef inline int _match(self, int64_t oid, int side, int64_t qty, bint has_limit, int64_t limit,
                     int64_t owner, int stp) except -1 nogil:
         """Trade a taker against the opposite side. Sets last_filled; returns 1 when
         self-trade prevention stopped the taker, else 0."""
@@ -647,7 +749,7 @@ cdef class Book:
         self.last_filled = filled
         return 1 if stopped else 0
 
-    cdef void _unlink_in_level(self, Level* lv, int32_t slot, int opp, int64_t idx) noexcept nogil:
+    cdef inline void _unlink_in_level(self, Level* lv, int32_t slot, int opp, int64_t idx) noexcept nogil:
         """Remove an order from a level the matcher is walking (bounds fixed by the caller)."""
         cdef Order* o = &self.pool[slot]
         if o.prev >= 0:
@@ -660,7 +762,7 @@ cdef class Book:
             lv.tail = o.prev
         lv.total -= o.qty
         self.sides[opp].n_orders -= 1
-        self._hash_delete(o.oid)
+        self._id_delete(o.oid)
         o.next = self.free_head
         self.free_head = slot
 
@@ -704,7 +806,7 @@ cdef class Book:
         return True
 
     # ------------------------------------------------------ C-level commands
-    cdef int limit_c(self, int64_t oid, int side, int64_t price, int64_t qty, int tif,
+    cdef inline int limit_c(self, int64_t oid, int side, int64_t price, int64_t qty, int tif,
                      int64_t owner, int stp) except -1 nogil:
         cdef int64_t best, rem
         cdef int stopped
@@ -734,7 +836,7 @@ cdef class Book:
                 self.last_expire = EXPIRE_IOC
         return OK
 
-    cdef int market_c(self, int64_t oid, int side, int64_t qty, int64_t protect_price,
+    cdef inline int market_c(self, int64_t oid, int side, int64_t qty, int64_t protect_price,
                       int64_t owner, int stp) except -1 nogil:
         cdef int stopped
         self.last_filled = 0
@@ -747,7 +849,7 @@ cdef class Book:
             self.last_expire = EXPIRE_STP if stopped else EXPIRE_IOC
         return OK
 
-    cdef int cancel_c(self, int64_t oid) except -1 nogil:
+    cdef inline int cancel_c(self, int64_t oid) except -1 nogil:
         cdef int32_t slot = self.find_c(oid)
         cdef Order* o
         cdef int64_t price, total
@@ -913,10 +1015,30 @@ cdef class Book:
                     code = self.market_c(m[i].oid, m[i].side, m[i].qty, 0, 0, STP_NONE)
                 if code != OK:
                     self._push_reject(i, m[i].oid, code)
+        if start == 0 and self.n_fills > 0:
+            return self._hand_off_fills()
         out = self._copy_out(<char*>&self.fills[start] if self.n_fills > start else NULL,
                              self.n_fills - start, FILL_DTYPE)
         self.n_fills = start
         return out
+
+    cdef object _hand_off_fills(self):
+        """The whole fill buffer becomes the returned array (no copy); the book continues with
+        the spare buffer, which a previous result returned when it was freed (double buffering,
+        so a loop of batches reuses two warm buffers instead of touching fresh memory)."""
+        cdef _FillBlock block = _FillBlock.__new__(_FillBlock)
+        cdef int64_t n = self.n_fills
+        block.ptr = <char*>self.fills
+        block.cap = self.cap_fills
+        block.nbytes = n * sizeof(Fill)
+        block.shape[0] = block.nbytes
+        block.book = self
+        self.fills = self.spare_fills
+        self.cap_fills = self.spare_cap
+        self.spare_fills = NULL
+        self.spare_cap = 0
+        self.n_fills = 0
+        return np.frombuffer(block, FILL_DTYPE, n)
 
     # ------------------------------------------------------------- drains
     cdef object _copy_out(self, char* src, int64_t n, object dtype):
@@ -1108,8 +1230,9 @@ cdef class Book:
             if s.lo >= 0 and (s.base + s.hi) - (s.base + s.lo) >= self._max_levels:
                 raise BookInvariantError(f"side {side}: span exceeds max_levels")
             n_total += count
-        if n_total != self.hcount:
-            raise BookInvariantError(f"id index holds {self.hcount} ids, book holds {n_total} orders")
+        if n_total != self.hcount + self.dcount:
+            raise BookInvariantError(
+                f"id index holds {self.hcount + self.dcount} ids, book holds {n_total} orders")
         bb = self.best_bid()
         ba = self.best_ask()
         if bb is not None and ba is not None and bb >= ba:

@@ -119,6 +119,7 @@ MSG_ADD = 0  # limit GTC, anonymous owner
 MSG_CANCEL = 1
 MSG_MARKET = 2  # market IOC, no protection, anonymous owner
 
+DEFAULT_DENSE_IDS = 1 << 24  # the compiled book's default (ids below it use a direct array)
 DEFAULT_MAX_LEVELS = 1 << 21
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
@@ -238,11 +239,17 @@ class RefBook:
     [(101, 5, 1), (101, 2, 1)]
     """
 
-    def __init__(self, track_deltas: bool = False, max_levels: int = DEFAULT_MAX_LEVELS) -> None:
-        """Runtime complexity: O(1)."""
+    def __init__(self, track_deltas: bool = False, max_levels: int = DEFAULT_MAX_LEVELS,
+                 dense_ids: int = DEFAULT_DENSE_IDS) -> None:
+        """``dense_ids`` tunes the compiled book's id index (see ``_book.pyi``); it changes no
+        behaviour, so the reference only checks and keeps it. Runtime complexity: O(1)."""
         max_levels = _checked_int("max_levels", max_levels)
         if max_levels < 1:
             raise invalid("max_levels", ">= 1", max_levels)
+        dense_ids = _checked_int("dense_ids", dense_ids)
+        if not 0 <= dense_ids <= 1 << 31:
+            raise invalid("dense_ids", "0 <= dense_ids <= 2**31", dense_ids)
+        self.dense_ids = dense_ids
         self.track_deltas = bool(track_deltas)
         self._max_levels = max_levels
         self._reset()

@@ -41,6 +41,9 @@ needs_compiled = pytest.mark.skipif(COMPILED_BOOK is None, reason=COMPILED_MISSI
 # spends ~3 ms drawing a command here, so 100 runs of 50 steps take ~20 s of the file's ~30 s.
 STATEFUL_SETTINGS = settings(stateful_step_count=50, deadline=None)
 IMPACT_NOTIONALS = (150, 2_000)
+# the compiled book's id index: the default direct array (ids 0..2**24-1; the strategies' negative
+# and extreme ids go to the hash), hash only, and a boundary inside the strategies' ids 1..30
+DENSE_IDS = st.sampled_from([1 << 24, 0, 16])
 # every other price of the band and an empty price either side of it
 QUERY_PRICES = (strategies.PRICE_LOW - 1, *range(strategies.PRICE_LOW, strategies.PRICE_HIGH + 1, 2),
                 strategies.PRICE_HIGH + 1)
@@ -77,10 +80,10 @@ class BooksInLockstep(RuleBasedStateMachine):
 
     other_cls = COMPILED_BOOK
 
-    @initialize(max_levels=strategies.max_levels)
-    def build_books(self, max_levels):
+    @initialize(max_levels=strategies.max_levels, dense_ids=DENSE_IDS)
+    def build_books(self, max_levels, dense_ids):
         self.ref = RefBook(track_deltas=True, max_levels=max_levels)
-        self.other = self.other_cls(track_deltas=True, max_levels=max_levels)
+        self.other = self.other_cls(track_deltas=True, max_levels=max_levels, dense_ids=dense_ids)
 
     def both(self, method, *args, **kwargs):
         expected = outcome(lambda: getattr(self.ref, method)(*args, **kwargs))
@@ -174,12 +177,12 @@ TestLockstepHarnessOnReferenceAlone.settings = settings(max_examples=10, statefu
 # -- the batch API --
 
 
-@given(max_levels=strategies.max_levels,
+@given(max_levels=strategies.max_levels, dense_ids=DENSE_IDS,
        batches=st.lists(strategies.msg_batches(max_size=25), min_size=1, max_size=3))
 @settings(deadline=None)
-def test_process_equals_the_same_messages_one_at_a_time(book_cls, max_levels, batches):
-    in_batches = book_cls(track_deltas=True, max_levels=max_levels)
-    one_by_one = book_cls(track_deltas=True, max_levels=max_levels)
+def test_process_equals_the_same_messages_one_at_a_time(book_cls, max_levels, dense_ids, batches):
+    in_batches = book_cls(track_deltas=True, max_levels=max_levels, dense_ids=dense_ids)
+    one_by_one = book_cls(track_deltas=True, max_levels=max_levels, dense_ids=dense_ids)
     for msgs in batches:
         batch_fills = in_batches.process(msgs)
         rejects = apply_one_at_a_time(one_by_one, msgs)
@@ -195,12 +198,12 @@ def test_process_equals_the_same_messages_one_at_a_time(book_cls, max_levels, ba
 
 
 @needs_compiled
-@given(max_levels=strategies.max_levels,
+@given(max_levels=strategies.max_levels, dense_ids=DENSE_IDS,
        batches=st.lists(strategies.msg_batches(max_size=25), min_size=1, max_size=3))
 @settings(deadline=None)
-def test_compiled_process_equals_reference_process(max_levels, batches):
+def test_compiled_process_equals_reference_process(max_levels, dense_ids, batches):
     ref = RefBook(track_deltas=True, max_levels=max_levels)
-    compiled = COMPILED_BOOK(track_deltas=True, max_levels=max_levels)
+    compiled = COMPILED_BOOK(track_deltas=True, max_levels=max_levels, dense_ids=dense_ids)
     for msgs in batches:
         assert as_rows(compiled.process(msgs)) == as_rows(ref.process(msgs))
         assert_books_agree(ref, compiled)

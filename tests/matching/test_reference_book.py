@@ -1040,6 +1040,32 @@ def test_max_levels_must_be_at_least_one(book_cls):
         book_cls(max_levels=0)
 
 
+@pytest.mark.parametrize("dense_ids", [-1, (1 << 31) + 1])
+def test_dense_ids_outside_its_range_is_refused(book_cls, dense_ids):
+    with pytest.raises(InvalidOrderError, match=r"'dense_ids' must be 0 <= dense_ids <= 2\*\*31"):
+        book_cls(dense_ids=dense_ids)
+
+
+@pytest.mark.parametrize("dense_ids", [0, 1, 64])
+def test_ids_either_side_of_the_direct_index_behave_alike(new_book, dense_ids):
+    """Ids below ``dense_ids`` go to the compiled book's direct array, the others to its hash;
+    the contract is the same for both, and for ids that move between them."""
+    book = new_book(dense_ids=dense_ids)
+    ids = [0, 1, 63, 64, 65, 1 << 20, -5]
+    for i, oid in enumerate(ids):
+        assert book.limit(oid, SELL, 100 + i, 2) == OK
+    for oid in ids:
+        assert oid in book
+        assert book.limit(oid, BUY, 50, 1) == MatchCode.DUPLICATE_ORDER_ID
+    book.cancel(64)
+    assert 64 not in book
+    book.market(99, BUY, 3)                       # fills 0 in full, then 1 in part
+    assert [f[1] for f in fills(book)] == [0, 1]
+    assert 0 not in book and 1 in book
+    assert book.limit(0, SELL, 200, 1) == OK      # a filled id may be used again
+    assert sorted(oid for oid, _, _ in book.iter_orders()) == sorted([0, 1, 63, 65, 1 << 20, -5])
+
+
 # -- the batch API --
 
 
