@@ -7,6 +7,13 @@ pure-Python reference book; and, built in the same run from ../shared/bench, the
 flat-array baseline and the no-op Cython floor. Every engine must reproduce the stream's
 expected end state (trades, traded lots, resting orders and lots, best bid/ask, checksum);
 ``end_state_ok`` is false otherwise and the exit status is 1.
+
+The engines are timed in interleaved rounds (batch, C++, per-order, floor; then again), so
+that a burst of load on a shared machine slows every engine of a round alike instead of
+whichever engine happened to run during it; each figure is the median over the rounds. The C++
+baseline runs twice per round in its own process and its second (warm) run counts; the
+matcher's batch book is reused across rounds (``clear()`` between them), so its first round is
+cold.
 """
 from __future__ import annotations
 
@@ -42,30 +49,33 @@ def drive_per_order(book, kinds, sides, qtys, oids, prices):
             market(o, s, q)
 
 
-def bench_batch(msgs, runs):
-    book = matching.Book()
-    rates, fills = [], None
-    for _ in range(runs):
-        book.clear()
-        t0 = time.perf_counter()
-        fills = book.process(msgs)
-        rates.append(len(msgs) / (time.perf_counter() - t0))
-    rejects = book.drain_rejects()
-    summary = book_summary(book, len(fills), int(fills["qty"].sum()))
-    summary["rejects"] = len(rejects)
-    return rates, summary
+def time_batch(book, msgs) -> tuple[float, object]:
+    book.clear()
+    t0 = time.perf_counter()
+    fills = book.process(msgs)
+    return len(msgs) / (time.perf_counter() - t0), fills
 
 
-def bench_per_order(book_factory, msgs, runs):
-    cols = columns(msgs)
-    rates, book = [], None
-    for _ in range(runs):
-        book = book_factory()
-        t0 = time.perf_counter()
-        drive_per_order(book, *cols)
-        rates.append(len(msgs) / (time.perf_counter() - t0))
+def time_per_order(book_factory, msgs_len, cols) -> tuple[float, object]:
+    book = book_factory()
+    t0 = time.perf_counter()
+    drive_per_order(book, *cols)
+    return msgs_len / (time.perf_counter() - t0), book
+
+
+def per_order_summary(book) -> dict:
     fills = book.drain_fills()
-    return rates, book_summary(book, len(fills), int(fills["qty"].sum()))
+    return book_summary(book, len(fills), int(fills["qty"].sum()))
+
+
+def bench_per_order(book_factory, msgs, runs, cols=None) -> tuple[list[float], dict]:
+    """``runs`` timings of the per-order loop on fresh books, and the last book's end state."""
+    cols = columns(msgs) if cols is None else cols
+    rates = []
+    for _ in range(runs):
+        rate, book = time_per_order(book_factory, len(msgs), cols)
+        rates.append(rate)
+    return rates, per_order_summary(book)
 
 
 def main(argv=None) -> int:
@@ -80,25 +90,37 @@ def main(argv=None) -> int:
         return 2
     path, msgs, expected = standard_stream(args.n)
 
-    batch_rates, batch_sum = bench_batch(msgs, args.runs)
-    per_rates, per_sum = bench_per_order(matching.Book, msgs, args.runs)
-    ref_rates, ref_sum = bench_per_order(RefBook, msgs, args.reference_runs)
-    cpp = run_cpp_baseline(path, args.runs, "array")
-    floor = run_floor_baseline(path, args.runs)
+    cols = columns(msgs)
+    batch_book = matching.Book()
+    batch_rates, per_rates, cpp_rates, floor_rates = [], [], [], []
+    cpp_summary = None
+    for _ in range(args.runs):
+        rate, fills = time_batch(batch_book, msgs)
+        batch_rates.append(rate)
+        cpp = run_cpp_baseline(path, 2, "array")
+        cpp_rates.append(cpp["runs"][-1])
+        cpp_summary = cpp["summary"]
+        rate, per_book = time_per_order(matching.Book, len(msgs), cols)
+        per_rates.append(rate)
+        floor_rates.append(run_floor_baseline(path, 1)["per_order_runs"][0])
+    batch_sum = book_summary(batch_book, len(fills), int(fills["qty"].sum()))
+    batch_sum["rejects"] = len(batch_book.drain_rejects())
+    per_sum = per_order_summary(per_book)
+    ref_rates, ref_sum = bench_per_order(RefBook, msgs, args.reference_runs, cols)
 
     checks = {
         "batch": end_state_matches(batch_sum, expected) and batch_sum["rejects"] == 0,
         "per_order": end_state_matches(per_sum, expected),
         "reference": end_state_matches(ref_sum, expected),
-        "cpp_array": end_state_matches(cpp["summary"], expected),
+        "cpp_array": end_state_matches(cpp_summary, expected),
     }
     out = {
         "n": len(msgs),
         "batch_msgs_per_s": round(median(batch_rates)),
         "per_order_msgs_per_s": round(median(per_rates)),
         "reference_msgs_per_s": round(median(ref_rates)),
-        "cpp_array_msgs_per_s": round(cpp["median"]),
-        "floor_per_order_msgs_per_s": round(floor["per_order_median"]),
+        "cpp_array_msgs_per_s": round(median(cpp_rates)),
+        "floor_per_order_msgs_per_s": round(median(floor_rates)),
         "end_state_ok": all(checks.values()),
     }
     out["batch_vs_cpp_array"] = round(out["batch_msgs_per_s"] / out["cpp_array_msgs_per_s"], 3)
@@ -107,8 +129,8 @@ def main(argv=None) -> int:
     out["batch_vs_reference"] = round(out["batch_msgs_per_s"] / out["reference_msgs_per_s"], 2)
     out["end_state_checks"] = checks
     out["runs"] = {"batch": [round(r) for r in batch_rates], "per_order": [round(r) for r in per_rates],
-                   "reference": [round(r) for r in ref_rates], "cpp_array": cpp["runs"],
-                   "floor_per_order": floor["per_order_runs"]}
+                   "reference": [round(r) for r in ref_rates], "cpp_array": [round(r) for r in cpp_rates],
+                   "floor_per_order": [round(r) for r in floor_rates]}
     if args.json:
         print(json.dumps(out))
     else:
