@@ -194,7 +194,17 @@ class Exchange:
     events materialises attrs objects (O(events)). For throughput use :attr:`core` directly.
     """
 
-    def __init__(self, preset, *, track_deltas: bool = False, initial_accounts: int = 1024):
+    def __init__(self, preset, *, track_deltas: bool = False, initial_accounts: int = 1024,
+                 liquidation: bool = True, liquidation_overrides: dict | None = None,
+                 seed: int = 0):
+        """``liquidation``: run the preset's liquidation waterfall
+        (:class:`~exchange.liquidation.LiquidationEngine`, :attr:`liquidation`) on every mark
+        price (:meth:`set_mark`) and clock step (:meth:`advance_to`), and keep its index of
+        liquidation prices current after every command; when the waterfall has ``backstop``
+        a funded vault account is opened (:attr:`vault`). ``liquidation_overrides`` updates
+        module parameters (``{"market": {...}}``); ``seed`` seeds the engine's random choices
+        (ADL's random policy). ``liquidation=False`` leaves liquidation to the caller (the
+        simulator drives its own engine on :attr:`core`)."""
         self.preset = preset
         self.symbols: list[str] = list(preset.symbols)
         self.specs = [preset.instruments[s] for s in self.symbols]
@@ -207,6 +217,14 @@ class Exchange:
         self._in_trigger = False
         if preset.liquidation.insurance_fund_atoms:
             self.core.fund_insurance(preset.liquidation.insurance_fund_atoms)
+        self.liquidation = None
+        self.vault: int | None = None
+        if liquidation:
+            from exchange.liquidation import LiquidationEngine
+
+            self.liquidation, self.vault = LiquidationEngine.for_venue(
+                self.core, preset, liquidation_overrides, np.random.default_rng(seed))
+        self._drain()
 
     @classmethod
     def from_preset(cls, name_or_path, overrides: dict | None = None, **kw) -> "Exchange":
@@ -248,11 +266,19 @@ class Exchange:
     def _from_atoms(self, atoms: int) -> Decimal:
         return Decimal(int(atoms)).scaleb(-self.specs[0].settle_decimals)
 
-    def _collect(self, start_seq: int) -> list:
-        """Move new core records to the journal; return the events recorded since start_seq."""
+    def _drain(self) -> np.ndarray:
+        """Move the core's pending records to the journal and let the liquidation engine
+        re-index the accounts they changed. O(records)."""
         recs = self.core.drain_events()
         if len(recs):
             self._journal.append(recs)
+            if self.liquidation is not None:
+                self.liquidation.note_events(recs)
+        return recs
+
+    def _collect(self, start_seq: int) -> list:
+        """Move new core records to the journal; return the events recorded since start_seq."""
+        self._drain()
         return self._events_after(start_seq)
 
     def _events_after(self, start_seq: int) -> list:
@@ -319,6 +345,9 @@ class Exchange:
         """Move the venue clock forward (integer ns)."""
         seq0 = self.core.seq
         self.core.set_time(int(ts_ns))
+        if self.liquidation is not None:
+            self._drain()
+            self.liquidation.step(int(ts_ns))
         return self._collect(seq0)
 
     def set_mark(self, symbol, price, index=None) -> list:
@@ -333,6 +362,9 @@ class Exchange:
         seq0 = self.core.seq
         self.core.set_mark(instr, int(mark_ticks), int(index_ticks))
         self._run_triggers(instr)
+        if self.liquidation is not None:
+            self._drain()
+            self.liquidation.on_mark(instr, int(mark_ticks))
         return self._collect(seq0)
 
     # ------------------------------------------------------------------ orders
@@ -559,6 +591,8 @@ class Exchange:
                              int(rate), iso_mask.astype(np.uint8))
         self.core.emit(EV_FUNDING_RATE_SET, 0, i, -1, 0, 0, price, int(open_idx.size),
                        int(remainder), int(rate), 0, 0)
+        if self.liquidation is not None:            # payments moved wallets and buckets
+            self.liquidation.mark_dirty(open_idx)
         return self._collect(seq0)
 
     # ------------------------------------------------------------------ queries
@@ -632,10 +666,7 @@ class Exchange:
         """Move the core's pending records to the journal and return them (EVENT_DTYPE), with
         no attrs objects: for drivers of :attr:`core` (the simulator) that feed each batch to
         the liquidation engine. O(n)."""
-        recs = self.core.drain_events()
-        if len(recs):
-            self._journal.append(recs)
-        return recs
+        return self._drain()
 
     def events(self, since_seq: int = 0) -> list:
         """Events after ``since_seq`` as attrs objects."""
@@ -643,8 +674,12 @@ class Exchange:
         return self._events_after(since_seq)
 
     def check_invariants(self) -> None:
-        """Conservation identity, positions net to zero, exposure = resting orders, books sound."""
+        """Conservation identity, positions net to zero, exposure = resting orders, books sound;
+        and the liquidation engine's indexes and cases when it runs here."""
         self.core.check_invariants()
+        if self.liquidation is not None:
+            self._drain()
+            self.liquidation.check()
 
 
 def events_named(events: Iterable, *names: str) -> list:

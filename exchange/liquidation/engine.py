@@ -174,6 +174,21 @@ class LiquidationEngine:
             core.fund_insurance(preset.liquidation.insurance_fund_atoms)
         return cls(core, wf, EngineParams(**params), rng)
 
+    @classmethod
+    def for_venue(cls, core, preset, overrides: Mapping[str, Mapping[str, Any]] | None = None,
+                  rng: np.random.Generator | None = None) -> tuple["LiquidationEngine", int | None]:
+        """The engine of a venue built from ``preset``, with what its waterfall needs: when the
+        waterfall has ``backstop``, a vault account opened on ``core`` and funded with the
+        preset's backstop capital. Returns ``(engine, vault account or None)``. The insurance
+        fund is not touched (the venue seeds it)."""
+        vault = None
+        if "backstop" in preset.liquidation.waterfall:
+            vault = core.open_account()
+            capital = int(preset.liquidation.backstop_capital_atoms)
+            if capital > 0:
+                core.deposit(vault, capital)
+        return cls.from_preset(core, preset, vault_acct=vault, overrides=overrides, rng=rng), vault
+
     # -- COMMANDS ---------------------------------------------------------------------------
     @property
     def oracle_stale(self) -> bool:

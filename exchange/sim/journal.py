@@ -28,7 +28,6 @@ records give the same bytes (no timestamps or random ids in the files).
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -36,47 +35,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from exchange import events as ev_mod
+from exchange.liquidation.events import register_event_kinds as register_liquidation_events
 
 __all__ = ["write_journal", "write_series", "read_journal", "journal_tables",
            "register_liquidation_events"]
 
 _WRITE = dict(compression="zstd", use_dictionary=False, write_statistics=True)
-
-
-def _slug(col: str, meaning: str) -> str:
-    if col == "instr":
-        return "instrument"
-    m = meaning.lower().replace("(1e-8)", "")
-    if m.endswith("signed size"):
-        m += " (lots)"
-    for unit in ("atoms", "ticks", "lots"):
-        m = m.replace(f"({unit})", f" {unit}")
-    m = m.replace("(percent)", " pct")
-    m = re.sub(r"^1 if (the )?", "", m)
-    m = re.sub(r"^1 ", "", m).split(",")[0]
-    words = [w for w in re.sub(r"[^a-z0-9 ]", " ", m).split()
-             if w not in ("the", "a", "an", "of", "by", "at", "vs", "to", "s")]
-    return "_".join(words) or col
-
-
-def register_liquidation_events() -> None:
-    """Give the liquidation package's event kinds (100+) their names and field names in
-    :mod:`exchange.events` (unless that package registered them itself): field names are
-    the documented meaning of each record column (``equity_atoms``, ``bankrupt_account``…)."""
-    try:
-        from exchange.liquidation.events import LIQUIDATION_EVENT_FIELDS, LIQUIDATION_EVENT_KINDS
-    except ImportError:  # pragma: no cover
-        return
-    for kind, name in LIQUIDATION_EVENT_KINDS.items():
-        if not ev_mod.kind_name(kind).startswith("Kind"):
-            continue
-        fields: dict[str, str] = {}
-        for col, meaning in LIQUIDATION_EVENT_FIELDS.get(kind, {}).items():
-            key = _slug(col, meaning)
-            while key in fields:
-                key += "_"
-            fields[key] = col
-        ev_mod.register_kind(kind, name, fields or None)
 
 
 def journal_tables(records: np.ndarray) -> dict[str, pa.Table]:

@@ -123,20 +123,15 @@ def _liquidation_engine(sim: "Simulation", rng: np.random.Generator):
     the waterfall has ``backstop``, the preset's margin-call thresholds."""
     from exchange.liquidation import LiquidationEngine
 
-    preset, ex = sim.preset, sim.ex
-    vault = None
-    if "backstop" in preset.liquidation.waterfall:
-        vault = ex.core.open_account()
-        capital = int(preset.liquidation.backstop_capital_atoms)
-        if capital > 0:
-            ex.core.deposit(vault, capital)
-        sim.ctx.roles["backstop"] = np.array([vault], np.int64)
-    sim.vault = vault
     try:
-        return LiquidationEngine.from_preset(ex.core, preset, vault_acct=vault,
-                                             overrides=dict(sim.sc.module_params), rng=rng)
+        engine, vault = LiquidationEngine.for_venue(sim.ex.core, sim.preset,
+                                                    overrides=dict(sim.sc.module_params), rng=rng)
     except ConfigError as exc:
         raise ConfigError(f"{sim.sc.source}: [modules] {exc}") from None
+    if vault is not None:
+        sim.ctx.roles["backstop"] = np.array([vault], np.int64)
+    sim.vault = vault
+    return engine
 
 
 class Simulation:
@@ -156,7 +151,8 @@ class Simulation:
         self.preset = preset
         self.waterfall = tuple(preset.liquidation.waterfall)
         n_acc = sc.n_agents + 64
-        self.ex = ex = Exchange(preset, initial_accounts=max(1024, n_acc))
+        # the run drives the core and its own liquidation engine directly (see _liquidation_engine)
+        self.ex = ex = Exchange(preset, initial_accounts=max(1024, n_acc), liquidation=False)
         self.instr = instr = ex.instrument(sc.symbol)
         self.spec = spec = ex.specs[instr]
         self.core = core = ex.core
