@@ -1,7 +1,7 @@
 # cython: language_level=3
 """Compiled contract of the venue core: accounts, positions, ledger, risk and settlement."""
 cimport cython
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
 
 from matching._book cimport Book
 
@@ -39,7 +39,7 @@ ctypedef struct EventRec:        # EVENT_DTYPE: one row of the event stream
     int32_t instr
     uint8_t side
     uint8_t flag
-
+    uint16_t pad                 # always 0: the struct has no unnamed padding
 
 @cython.final
 cdef class VenueCore:

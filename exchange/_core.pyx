@@ -29,8 +29,11 @@ from exchange.errors import InvalidCommandError, UnknownAccountError, UnknownSym
 EVENT_DTYPE = np.dtype([
     ("seq", "i8"), ("ts", "i8"), ("acct", "i8"), ("oid", "i8"), ("price", "i8"), ("qty", "i8"),
     ("a1", "i8"), ("a2", "i8"), ("a3", "i8"), ("kind", "i4"), ("code", "i4"), ("instr", "i4"),
-    ("side", "u1"), ("flag", "u1")], align=True)
+    ("side", "u1"), ("flag", "u1"), ("pad", "u2")], align=True)
+# ``pad`` (always 0) fills the struct to its 8-byte alignment: with no unnamed padding, every
+# byte of a record, a journal or a copy numpy makes of it depends only on the events
 assert EVENT_DTYPE.itemsize == sizeof(EventRec)
+assert sum(dt.itemsize for dt, *_ in EVENT_DTYPE.fields.values()) == EVENT_DTYPE.itemsize
 
 cdef enum:
     RATE_SCALE = 100000000
@@ -261,6 +264,7 @@ cdef class VenueCore:
         e.a2 = a2
         e.a3 = a3
         e.flag = <uint8_t>flag
+        e.pad = 0
         self.n_ev += 1
         return 0
 

@@ -291,3 +291,20 @@ def test_random_orders_at_random_marks_never_break_conservation(data):
         realised = sum(f.realized_pnl_atoms for f in events_named(ex.events(), "OrderFilled"))
         assert realised == 0
     ex.check_invariants()
+
+
+def test_event_records_have_no_unnamed_padding_and_pad_is_zero():
+    """Every byte of a record is a field, so a journal's bytes (and any copy numpy makes of
+    them: concatenation, selection) depend only on its events."""
+    from exchange._core import EVENT_DTYPE
+
+    assert sum(dt.itemsize for dt, *_ in EVENT_DTYPE.fields.values()) == EVENT_DTYPE.itemsize
+    ex = Exchange.from_preset("binance_usdm")
+    a, b = ex.open_account(deposit="100000"), ex.open_account(deposit="100000")
+    ex.set_mark("BTCUSDT", "50000")
+    ex.submit(a, Order.limit("BTCUSDT", "SELL", "0.001", "50000"))
+    ex.submit(b, Order.market("BTCUSDT", "BUY", "0.001"))
+    for i in range(20_000):                # undrained: the record buffer grows
+        ex.core.emit(90_000 + i % 7, i, 0, a, i, i & 1, i, -i, i, i, i, i & 1)
+    journal = ex.journal()
+    assert len(journal) > 20_000 and not journal["pad"].any()
