@@ -319,6 +319,29 @@ def _cmd_scenarios(args) -> int:
     return 0
 
 
+def _cmd_serve(args) -> int:
+    """A Binance USDⓈ-M compatible server over a preset's venue, with funded accounts."""
+    from exchange.server import MockBinance, serve
+
+    marks = {}
+    for item in args.mark:
+        symbol, sep, price = item.partition("=")
+        if not sep:
+            raise UsageError(f"'--mark' must be SYMBOL=PRICE (got {item!r})")
+        marks[symbol] = price
+    mock = MockBinance(args.preset, marks=marks)
+    print(f"perpsim mock {args.preset} on http://{args.host}:{args.port} "
+          f"(ws://{args.host}:{args.port}/ws/<stream>); symbols {', '.join(mock.venue.symbols)}")
+    for _ in range(args.accounts):
+        cred = mock.add_account(deposit=args.deposit)
+        print(f"  account {cred.account}: apiKey={cred.api_key} secret={cred.secret} "
+              f"(deposit {args.deposit} USDT)")
+    print("ccxt: ccxt.binanceusdm(exchange.server.ccxt_config(BASE_URL, apiKey, secret)); Ctrl-C stops")
+    sys.stdout.flush()
+    serve(mock, host=args.host, port=args.port)
+    return 0
+
+
 def _cmd_presets(args) -> int:
     from rich.table import Table
 
@@ -458,6 +481,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("presets", help="list the venue presets", description="List the venue presets.")
     p.set_defaults(func=_cmd_presets)
+
+    p = sub.add_parser("serve", help="a Binance USDⓈ-M compatible REST + WebSocket mock exchange",
+                       description="Serve a preset's venue through Binance USDⓈ-M's REST and "
+                                   "WebSocket API, for unmodified clients (ccxt, bots).")
+    p.add_argument("--preset", default="binance_usdm", help="venue preset (default binance_usdm)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--accounts", type=int, default=2, help="funded accounts to create (default 2)")
+    p.add_argument("--deposit", default="100000", help="deposit of each account, USDT")
+    p.add_argument("--mark", action="append", default=[], metavar="SYMBOL=PRICE",
+                   help="initial mark price (repeatable), e.g. --mark BTCUSDT=50000")
+    p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("demo", help="run the matching engine on a synthetic order stream",
                        description="Run the matching engine on a synthetic order stream.")

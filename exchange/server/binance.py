@@ -1,0 +1,1470 @@
+"""A Binance USDⓈ-M futures compatible REST + WebSocket server over one simulated venue.
+
+Unmodified clients (ccxt's ``binanceusdm``, Binance's own SDKs, bots) talk to it as to
+``fapi.binance.com``: same paths, parameters, HMAC-SHA256 request signing, JSON shapes and
+error codes. Behind it is an :class:`exchange.venue.Exchange` built from a preset, with its
+risk checks, matching engine, liquidation waterfall and funding; the mark price is driven by
+the test or script that runs the server (:meth:`MockBinance.set_mark`), so that scenarios
+(a crash, a squeeze) are reproducible.
+
+What is served (see the module's tests for each, ``tests/server``):
+
+- public: ping, time, exchangeInfo, depth, trades, ticker/price, ticker/bookTicker,
+  ticker/24hr, premiumIndex, fundingRate;
+- signed: order (new, query, cancel, modify), the Algo Order API for conditional orders
+  (algoOrder, openAlgoOrders, allAlgoOrders, algoOpenOrders), openOrders, allOpenOrders, allOrders,
+  userTrades, account, balance, positionRisk (v2 and v3), leverage, marginType,
+  positionMargin, listenKey; ``/sapi/v1/capital/config/getall`` and
+  ``/sapi/v1/margin/allPairs`` so that a client that loads currencies at start-up finds USDT;
+- WebSocket (:mod:`exchange.server.streams`): ``<symbol>@depth[@100ms]`` diffs with
+  ``U``/``u``/``pu``, ``@aggTrade``, ``@markPrice``, ``@bookTicker``; user data on
+  ``/ws/<listenKey>``: ORDER_TRADE_UPDATE, ALGO_UPDATE, ACCOUNT_UPDATE, MARGIN_CALL.
+
+Not served (answers ``-1000`` "not supported by the mock"): hedge mode (position side LONG /
+SHORT), multi-assets margin, batch orders, klines, algo and convert endpoints.
+
+Units: the venue keeps integers (ticks, lots, atoms); the edge converts with the preset's
+instrument specs, so a price or quantity off the grid is refused the way Binance refuses it.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import secrets
+import time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl
+
+import attrs
+from aiohttp import web
+
+from exchange.codes import RejectReason
+from exchange.errors import InvalidCommandError
+from exchange.server.streams import StreamHub
+from exchange.venue import Exchange, Order
+
+__all__ = ["MockBinance", "Credentials", "BinanceError"]
+
+SETTLE_ASSET = "USDT"
+RECV_WINDOW_MS = 5000
+FUNDING_INTERVAL_MS = 8 * 3600 * 1000
+_ORDER_TYPES = ("LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
+                "TRAILING_STOP_MARKET")
+_TIFS = ("GTC", "IOC", "FOK", "GTX")
+_CONDITIONAL_TYPES = ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
+                      "TRAILING_STOP_MARKET")
+_STP_MODES = {"NONE": "NONE", "EXPIRE_TAKER": "EXPIRE_TAKER", "EXPIRE_MAKER": "EXPIRE_MAKER",
+              "EXPIRE_BOTH": "EXPIRE_BOTH"}
+_CANCEL_USER, _CANCEL_IOC, _CANCEL_STP, _CANCEL_LIQUIDATION = 0, 1, 2, 3
+
+
+class BinanceError(Exception):
+    """An error answered as Binance does: ``{"code": code, "msg": msg}`` with an HTTP status."""
+
+    def __init__(self, code: int, msg: str, status: int = 400) -> None:
+        super().__init__(msg)
+        self.code, self.msg, self.status = code, msg, status
+
+
+# venue rejection reason -> Binance error (code, message); {side} / {price} filled in
+_REJECTS: dict[int, tuple[int, str]] = {
+    RejectReason.INVALID_PRICE: (-4014, "Price not increased by tick size."),
+    RejectReason.INVALID_QTY: (-4023, "Quantity not increased by step size."),
+    RejectReason.BELOW_MIN_NOTIONAL: (-4164, "Order's notional must be no smaller than {min_notional} "
+                                             "(unless you choose reduce only)."),
+    RejectReason.ABOVE_MAX_QTY: (-4005, "Quantity greater than max quantity."),
+    RejectReason.PRICE_OUT_OF_BAND: (-4016, "Limit price can't be {direction} than {bound}."),
+    RejectReason.UNKNOWN_ORDER: (-2011, "Unknown order sent."),
+    RejectReason.DUPLICATE_CLIENT_ORDER_ID: (-4116, "ClientOrderId is duplicated."),
+    RejectReason.INVALID_TRIGGER: (-2021, "Order would immediately trigger."),
+    RejectReason.INVALID_TIME_IN_FORCE: (-1115, "Invalid timeInForce."),
+    RejectReason.INVALID_LEVERAGE: (-4028, "Leverage {leverage} is not valid"),
+    RejectReason.INVALID_CALLBACK_RATE: (-2007, "Invalid callBackRate."),
+    RejectReason.SYMBOL_NOT_TRADING: (-4000, "Invalid order status."),
+    RejectReason.INSUFFICIENT_MARGIN: (-2019, "Margin is insufficient."),
+    RejectReason.REDUCE_ONLY_WOULD_INCREASE: (-2022, "ReduceOnly Order is rejected."),
+    RejectReason.POSITION_LIMIT_EXCEEDED: (-2027, "Exceeded the maximum allowable position at "
+                                                  "current leverage."),
+    RejectReason.LEVERAGE_ABOVE_TIER_MAX: (-2027, "Exceeded the maximum allowable position at "
+                                                  "current leverage."),
+    RejectReason.INSUFFICIENT_BALANCE: (-2019, "Margin is insufficient."),
+    RejectReason.WITHDRAWAL_WOULD_BREACH_IM: (-2019, "Margin is insufficient."),
+    RejectReason.MARGIN_MODE_CHANGE_WITH_OPEN_POSITION: (
+        -4048, "Margin type cannot be changed if there exists position or open orders."),
+    RejectReason.MARGIN_REMOVAL_WOULD_BREACH_IM: (-4051, "Isolated balance insufficient."),
+    RejectReason.LEVERAGE_CHANGE_WOULD_BREACH_IM: (-2027, "Exceeded the maximum allowable "
+                                                          "position at current leverage."),
+    RejectReason.OPEN_ORDER_LIMIT_EXCEEDED: (-2025, "Reach max open order limit."),
+    RejectReason.POST_ONLY_WOULD_CROSS: (
+        -5022, "Due to the order could not be executed as maker, the Post Only order will be "
+               "rejected. The order will not be recorded in the order history"),
+    RejectReason.FOK_NOT_FILLABLE: (
+        -5021, "Due to the order could not be filled immediately, the FOK order has been "
+               "rejected. The order will not be recorded in the order history"),
+    RejectReason.DUPLICATE_ORDER_ID: (-4116, "ClientOrderId is duplicated."),
+    RejectReason.UNKNOWN_ORDER_ID: (-2011, "Unknown order sent."),
+    RejectReason.PRICE_OUT_OF_RANGE: (-4016, "Limit price can't be {direction} than {bound}."),
+    RejectReason.ACCOUNT_IN_LIQUIDATION: (-2023, "User in liquidation mode now."),
+    RejectReason.ORACLE_STALE: (-4000, "Invalid order status."),
+    RejectReason.MARKET_PAUSED: (-4000, "Invalid order status."),
+}
+
+
+@attrs.frozen
+class Credentials:
+    api_key: str
+    secret: str
+    account: int
+
+
+def _s(value: Decimal | int | None) -> str:
+    """A decimal as Binance writes it: plain notation, no exponent."""
+    if value is None:
+        return "0"
+    d = Decimal(value)
+    return format(d.normalize(), "f") if d else "0"
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@attrs.define
+class _Order:
+    """Binance's view of one order (the venue keeps the integers; this keeps the history)."""
+
+    order_id: int
+    account: int
+    instr: int
+    symbol: str
+    client_id: str
+    side: str
+    type: str
+    tif: str
+    orig_lots: int
+    price_ticks: int
+    stop_ticks: int
+    reduce_only: bool
+    close_position: bool
+    working_type: str
+    time_ms: int
+    status: str = "NEW"
+    executed_lots: int = 0
+    cum_quote: Decimal = Decimal(0)
+    update_ms: int = 0
+    activation_ticks: int = 0
+    callback_rate: str | None = None
+    stp: str = "NONE"
+    venue_oid: int = 0
+    orig_type: str = ""
+    algo: bool = False              # placed through the Algo Order API (/fapi/v1/algoOrder)
+    actual_order_id: int = 0        # algo: the order created when it triggered
+    trigger_ms: int = 0
+
+
+class MockBinance:
+    """The server's state and request handlers.
+
+    ``preset``: a preset name or :class:`~exchange.presets.VenuePreset`-compatible path;
+    ``venue``: an :class:`Exchange` to serve instead (built with ``track_deltas=True`` if
+    depth streams are wanted); ``marks``: initial mark prices by symbol (orders need a mark:
+    the price band and margin are computed from it). ``clock``: ``"wall"`` (the venue clock
+    follows the machine's clock at every request) or ``"manual"`` (it moves only when the
+    host calls :meth:`advance_to`). Conditional orders (stop, take-profit, trailing stop)
+    are served by the Algo Order API (``/fapi/v1/algoOrder``, as Binance since December 2025)
+    and, for older clients, by ``/fapi/v1/order`` too; ``algo_only=True`` refuses them there
+    with Binance's ``-4120`` as the live venue does.
+    """
+
+    def __init__(self, preset: str = "binance_usdm", *, venue: Exchange | None = None,
+                 marks: dict[str, Any] | None = None, clock: str = "wall",
+                 algo_only: bool = False) -> None:
+        if clock not in ("wall", "manual"):
+            raise InvalidCommandError(f"'clock' must be 'wall' or 'manual' (got {clock!r})")
+        self.venue = venue if venue is not None else Exchange.from_preset(preset, track_deltas=True)
+        self.clock = clock
+        self.algo_only = algo_only
+        self.hub = StreamHub()
+        self.hub.is_listen_key = lambda name: name in self._listen_keys
+        self._keys: dict[str, Credentials] = {}
+        self._listen_keys: dict[str, int] = {}
+        self._orders: dict[int, _Order] = {}             # Binance orderId -> order
+        self._by_venue: dict[int, _Order] = {}           # venue oid (conditional: < 0) -> order
+        self._by_client: dict[tuple[int, str], _Order] = {}
+        self._next_order_id = itertools.count(1_000_000_001)
+        self._trade_ids = itertools.count(1)
+        self._agg_ids = itertools.count(1)
+        self._trades: list[list[dict]] = [[] for _ in self.venue.symbols]     # public trades
+        self._user_trades: dict[int, list[dict]] = {}
+        self._funding: list[list[dict]] = [[] for _ in self.venue.symbols]
+        self._last_rate = ["0" for _ in self.venue.symbols]
+        self._update_id = [0 for _ in self.venue.symbols]
+        self._pending_origin: dict | None = None
+        self._agg: list | None = None                    # the aggTrade being accumulated
+        self._algo_child: dict[int, _Order] = {}         # venue oid of a triggered algo's order
+        self.app = self._make_app()
+        for symbol, price in (marks or {}).items():
+            self.set_mark(symbol, price)
+
+    # ------------------------------------------------------------------ host API
+    def add_account(self, deposit: Any = "10000", api_key: str | None = None,
+                    secret: str | None = None) -> Credentials:
+        """Open a venue account with an API key pair; returns the credentials."""
+        acct = self.venue.open_account(deposit=deposit)
+        cred = Credentials(api_key or secrets.token_hex(32), secret or secrets.token_hex(32), acct)
+        if cred.api_key in self._keys:
+            raise InvalidCommandError(f"'api_key' is already in use (got {cred.api_key!r})")
+        self._keys[cred.api_key] = cred
+        self._drain_books()
+        return cred
+
+    def set_mark(self, symbol: str, price: Any, index: Any = None) -> list:
+        """Publish a mark (and index) price: fires stops on the mark, runs liquidations,
+        streams ``markPriceUpdate`` and whatever the venue did. Returns the venue events."""
+        self._sync_clock()
+        events = self.venue.set_mark(symbol, price, index)
+        self._apply(events)
+        return events
+
+    def settle_funding(self, symbol: str, rate: Any) -> list:
+        """Settle one funding payment at ``rate`` (a fraction, e.g. "0.0001": longs pay)."""
+        self._sync_clock()
+        i = self.venue.instrument(symbol)
+        r = Decimal(str(rate))
+        events = self.venue.settle_funding(symbol, int(r * 10**8))
+        self._last_rate[i] = _s(r)
+        mark = self.venue.core.arrays()["mark"][i]
+        self._funding[i].append({"symbol": symbol, "fundingRate": f"{r:.8f}",
+                                 "fundingTime": _now_ms(),
+                                 "markPrice": _s(self.venue.specs[i].ticks_to_price(int(mark)))})
+        self._apply(events)
+        return events
+
+    def advance_to(self, ts_ns: int) -> list:
+        events = self.venue.advance_to(ts_ns)
+        self._apply(events)
+        return events
+
+    # ------------------------------------------------------------------ plumbing
+    def _sync_clock(self) -> None:
+        if self.clock == "wall":
+            now = time.time_ns()
+            if now > self.venue.ts_ns:
+                self._apply(self.venue.advance_to(now))
+
+    def _make_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._errors])
+        r = app.router
+        get, post, delete, put = r.add_get, r.add_post, r.add_delete, r.add_put
+        get("/fapi/v1/ping", self.ping)
+        get("/fapi/v1/time", self.server_time)
+        get("/fapi/v1/exchangeInfo", self.exchange_info)
+        get("/fapi/v1/depth", self.depth)
+        get("/fapi/v1/trades", self.trades)
+        get("/fapi/v1/ticker/price", self.ticker_price)
+        get("/fapi/v2/ticker/price", self.ticker_price)
+        get("/fapi/v1/ticker/bookTicker", self.book_ticker)
+        get("/fapi/v1/ticker/24hr", self.ticker_24hr)
+        get("/fapi/v1/premiumIndex", self.premium_index)
+        get("/fapi/v1/fundingRate", self.funding_rate)
+        post("/fapi/v1/order", self.new_order)
+        get("/fapi/v1/order", self.query_order)
+        delete("/fapi/v1/order", self.cancel_order)
+        put("/fapi/v1/order", self.modify_order)
+        post("/fapi/v1/algoOrder", self.new_algo_order)
+        get("/fapi/v1/algoOrder", self.query_algo_order)
+        delete("/fapi/v1/algoOrder", self.cancel_algo_order)
+        get("/fapi/v1/openAlgoOrders", self.open_algo_orders)
+        get("/fapi/v1/allAlgoOrders", self.all_algo_orders)
+        delete("/fapi/v1/algoOpenOrders", self.cancel_all_algo)
+        get("/fapi/v1/openOrders", self.open_orders)
+        get("/fapi/v1/openOrder", self.query_open_order)
+        delete("/fapi/v1/allOpenOrders", self.cancel_all)
+        get("/fapi/v1/allOrders", self.all_orders)
+        get("/fapi/v1/userTrades", self.user_trades)
+        for v in ("v2", "v3"):
+            get(f"/fapi/{v}/account", self.account)
+            get(f"/fapi/{v}/balance", self.balance)
+            get(f"/fapi/{v}/positionRisk", self.position_risk)
+        post("/fapi/v1/leverage", self.leverage)
+        post("/fapi/v1/marginType", self.margin_type)
+        post("/fapi/v1/positionMargin", self.position_margin)
+        get("/fapi/v1/positionSide/dual", self.position_side)
+        get("/fapi/v1/multiAssetsMargin", self.multi_assets)
+        get("/fapi/v1/symbolConfig", self.symbol_config)
+        get("/fapi/v1/leverageBracket", self.leverage_bracket)
+        post("/fapi/v1/listenKey", self.listen_key_new)
+        put("/fapi/v1/listenKey", self.listen_key_keep)
+        delete("/fapi/v1/listenKey", self.listen_key_close)
+        get("/sapi/v1/capital/config/getall", self.capital_config)
+        get("/sapi/v1/margin/allPairs", self.margin_pairs)
+        get("/ws", self.ws_raw)
+        get("/ws/{streams:.*}", self.ws_raw)
+        get("/stream", self.ws_combined)
+        app.on_shutdown.append(lambda _app: self.hub.close_all())
+        return app
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler):
+        try:
+            return await handler(request)
+        except BinanceError as exc:
+            return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status)
+        except web.HTTPNotFound:
+            return web.json_response({"code": -1000, "msg": f"{request.method} {request.path} "
+                                      "is not supported by the mock"}, status=404)
+        except web.HTTPMethodNotAllowed:
+            return web.json_response({"code": -1000, "msg": f"{request.method} {request.path} "
+                                      "is not supported by the mock"}, status=405)
+
+    async def _params(self, request: web.Request) -> dict[str, str]:
+        params = dict(request.query)
+        if request.can_read_body:
+            body = await request.text()
+            params.update(parse_qsl(body, keep_blank_values=True))
+        return params
+
+    async def _signed(self, request: web.Request) -> tuple[Credentials, dict[str, str]]:
+        """Binance's SIGNED endpoint rules: API key header, HMAC-SHA256 of the query string
+        followed by the body, timestamp within recvWindow."""
+        key = request.headers.get("X-MBX-APIKEY")
+        if not key:
+            raise BinanceError(-2014, "API-key format invalid.", 401)
+        cred = self._keys.get(key)
+        if cred is None:
+            raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        query = request.query_string
+        body = (await request.text()) if request.can_read_body else ""
+        payload, signature = _split_signature(query, body)
+        if signature is None:
+            raise BinanceError(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, "
+                                      "or malformed.")
+        expected = hmac.new(cred.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise BinanceError(-1022, "Signature for this request is not valid.")
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        params.update(parse_qsl(body, keep_blank_values=True))
+        params.pop("signature", None)
+        ts = _int_param(params, "timestamp", required=True)
+        window = _int_param(params, "recvWindow", default=RECV_WINDOW_MS)
+        if not 0 < window <= 60_000:
+            raise BinanceError(-1131, "recvWindow must be less than 60000")
+        now = _now_ms()
+        if ts > now + 1000 or now - ts > window:
+            raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
+        self._sync_clock()
+        return cred, params
+
+    def _instr(self, params: dict, required: bool = True) -> int | None:
+        symbol = params.get("symbol")
+        if symbol is None or symbol == "":
+            if required:
+                raise _missing("symbol")
+            return None
+        try:
+            return self.venue.instrument(symbol.upper())
+        except Exception:
+            raise BinanceError(-1121, "Invalid symbol.") from None
+
+    # ------------------------------------------------------------------ events
+    def _apply(self, events: list) -> None:
+        """Bring the order book of record, trades and streams up to date with venue events."""
+        touched: set[int] = set()
+        calls: list = []
+        now = _now_ms()
+        # the venue reports a trigger after the order it placed: link them first
+        for e in events:
+            if e.name == "ConditionalOrderTriggered":
+                o = self._by_venue.get(e.order_id)
+                if o is not None and o.algo:        # the algo order ends; a new order starts
+                    o.status, o.trigger_ms, o.update_ms = "TRIGGERED", now, now
+                    self._algo_child[e.child_order_id] = o
+                elif o is not None:                 # legacy conditional: same order id
+                    o.venue_oid = e.child_order_id
+                    self._by_venue[e.child_order_id] = o
+                    o.update_ms = now
+        for e in events:
+            name = e.name
+            if name == "OrderAccepted":
+                self._on_accepted(e, now)
+            elif name == "ConditionalOrderAccepted":
+                self._on_conditional_accepted(e, now)
+            elif name == "ConditionalOrderTriggered":
+                o = self._by_venue.get(e.order_id)
+                if o is not None and o.algo:
+                    self._push_order(o, "TRIGGERED", now)
+            elif name == "OrderFilled":
+                self._on_fill(e, now)
+                touched.add(e.account)
+            elif name in ("OrderCanceled", "ConditionalOrderCanceled"):
+                self._on_canceled(e, now)
+            elif name == "OrderAmended":
+                o = self._by_venue.get(e.order_id)
+                if o is not None:
+                    o.price_ticks = e.price_ticks
+                    o.orig_lots = o.executed_lots + e.qty_lots
+                    o.update_ms = now
+                    self._push_order(o, "AMENDMENT", now)
+            elif name == "OrderRejected":
+                o = self._by_venue.get(e.order_id) if e.order_id else None
+                if o is not None and o.status in ("NEW", "PARTIALLY_FILLED"):
+                    o.status, o.update_ms = "EXPIRED", now
+                    self._push_order(o, "EXPIRED", now)
+            elif name == "MarkPriceUpdated":
+                self._push_mark(e.instrument, now)
+            elif name == "MarginCall":
+                calls.append(e)
+            elif name in ("PositionTransferred",):
+                touched.update((e.from_account, e.to_account))
+            elif name in ("FundingPaid", "Deposited", "Withdrawn", "IsolatedMarginChanged"):
+                touched.add(e.account)
+        self._flush_agg()
+        self._drain_books()
+        for acct in sorted(a for a in touched if a >= 0):
+            self._push_account(acct, now, "ORDER")
+        for e in calls:
+            self._push_margin_call(e, now)
+
+    def _on_accepted(self, e, now: int) -> None:
+        if e.order_id in self._by_venue:            # a triggered conditional's child order
+            return
+        origin = self._pending_origin
+        spec = self.venue.specs[e.instrument]
+        parent = self._algo_child.pop(e.order_id, None)
+        if parent is not None:                      # the order a triggered algo order placed
+            market = parent.type in ("STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
+            o = _Order(order_id=next(self._next_order_id), account=e.account, instr=e.instrument,
+                       symbol=spec.symbol, client_id=parent.client_id, side=parent.side,
+                       type="MARKET" if market else "LIMIT", tif=parent.tif,
+                       orig_lots=e.qty_lots, price_ticks=0 if market else e.price_ticks,
+                       stop_ticks=parent.stop_ticks, reduce_only=bool(e.reduce_only),
+                       close_position=parent.close_position, working_type=parent.working_type,
+                       time_ms=now, update_ms=now, stp=parent.stp, venue_oid=e.order_id,
+                       orig_type=parent.type)
+            parent.actual_order_id = o.order_id
+            self._register(o)
+            self._push_order(o, "NEW", now)
+            return
+        if origin is not None and origin["account"] == e.account and not e.liquidation \
+                and not origin.get("bound"):
+            origin["bound"] = True
+            o = _Order(order_id=next(self._next_order_id), account=e.account, instr=e.instrument,
+                       symbol=spec.symbol, client_id=origin["client_id"], side=origin["side"],
+                       type=origin["type"], tif=origin["tif"], orig_lots=e.qty_lots,
+                       price_ticks=e.price_ticks if origin["type"] != "MARKET" else 0,
+                       stop_ticks=0, reduce_only=bool(e.reduce_only),
+                       close_position=False, working_type=origin["working_type"], time_ms=now,
+                       update_ms=now, stp=origin["stp"], venue_oid=e.order_id,
+                       orig_type=origin["type"])
+            origin["order"] = o
+        else:                                        # the venue's own orders (liquidation)
+            o = _Order(order_id=next(self._next_order_id), account=e.account, instr=e.instrument,
+                       symbol=spec.symbol, client_id=f"autoclose-{e.order_id}",
+                       side="BUY" if e.side == 0 else "SELL", type="LIMIT", tif="IOC",
+                       orig_lots=e.qty_lots, price_ticks=e.price_ticks, stop_ticks=0,
+                       reduce_only=True, close_position=False, working_type="CONTRACT_PRICE",
+                       time_ms=now, update_ms=now, venue_oid=e.order_id, orig_type="LIQUIDATION")
+        self._register(o)
+        self._push_order(o, "NEW", now)
+
+    def _on_conditional_accepted(self, e, now: int) -> None:
+        origin = self._pending_origin
+        spec = self.venue.specs[e.instrument]
+        if origin is None or origin["account"] != e.account:
+            return
+        origin["bound"] = True
+        o = _Order(order_id=next(self._next_order_id), account=e.account, instr=e.instrument,
+                   symbol=spec.symbol, client_id=origin["client_id"], side=origin["side"],
+                   type=origin["type"], tif=origin["tif"], orig_lots=e.qty_lots,
+                   price_ticks=e.limit_ticks, stop_ticks=e.trigger_ticks,
+                   reduce_only=origin["reduce_only"], close_position=origin["close_position"],
+                   working_type=origin["working_type"], time_ms=now, update_ms=now,
+                   stp=origin["stp"], venue_oid=e.order_id, orig_type=origin["type"],
+                   activation_ticks=origin.get("activation_ticks", 0),
+                   callback_rate=origin.get("callback_rate"), algo=origin.get("algo", False))
+        origin["order"] = o
+        self._register(o)
+        self._push_order(o, "NEW", now)
+
+    def _register(self, o: _Order) -> None:
+        self._orders[o.order_id] = o
+        self._by_venue[o.venue_oid] = o
+        self._by_client[(o.account, o.client_id, o.algo)] = o
+
+    def _on_fill(self, e, now: int) -> None:
+        spec = self.venue.specs[e.instrument]
+        price = spec.ticks_to_price(e.price_ticks)
+        qty = spec.lots_to_qty(e.qty_lots)
+        o = self._by_venue.get(e.order_id)
+        trade_id = next(self._trade_ids)
+        if o is not None:
+            o.executed_lots += e.qty_lots
+            o.cum_quote += price * qty
+            o.status = "FILLED" if o.executed_lots >= o.orig_lots else "PARTIALLY_FILLED"
+            o.update_ms = now
+        fee = self.venue._from_atoms(e.fee_atoms)
+        pnl = self.venue._from_atoms(e.realized_pnl_atoms)
+        side = "BUY" if e.side == 0 else "SELL"
+        self._user_trades.setdefault(e.account, []).append({
+            "buyer": side == "BUY", "commission": _s(fee), "commissionAsset": SETTLE_ASSET,
+            "id": trade_id, "maker": not e.taker, "orderId": o.order_id if o else e.order_id,
+            "price": _s(price), "qty": _s(qty), "quoteQty": _s(price * qty),
+            "realizedPnl": _s(pnl), "side": side, "positionSide": "BOTH",
+            "symbol": spec.symbol, "time": now})
+        if o is not None:
+            self._push_order(o, "TRADE", now, last=(price, qty, fee, pnl, trade_id, not e.taker))
+        if e.taker:
+            trades = self._trades[e.instrument]
+            trades.append({"id": trade_id, "price": _s(price), "qty": _s(qty),
+                           "quoteQty": _s(price * qty), "time": now,
+                           "isBuyerMaker": side == "SELL"})
+            if len(trades) > 100_000:
+                del trades[:50_000]
+            # Binance aggregates the fills of one taker order at one price into one aggTrade
+            agg = self._agg
+            if agg and agg[0] == (e.instrument, e.order_id, e.price_ticks):
+                agg[2] += qty
+                agg[4] = trade_id
+            else:
+                self._flush_agg()
+                self._agg = [(e.instrument, e.order_id, e.price_ticks), price, qty, trade_id,
+                             trade_id, side == "SELL", now]
+
+    def _flush_agg(self) -> None:
+        agg, self._agg = self._agg, None
+        if not agg:
+            return
+        (instr, _, _), price, qty, first, last, buyer_maker, now = agg
+        symbol = self.venue.symbols[instr]
+        self.hub.publish(f"{symbol.lower()}@aggTrade", {
+            "e": "aggTrade", "E": now, "a": next(self._agg_ids), "s": symbol, "p": _s(price),
+            "q": _s(qty), "f": first, "l": last, "T": now, "m": buyer_maker})
+
+    def _on_canceled(self, e, now: int) -> None:
+        o = self._by_venue.get(e.order_id)
+        if o is None or o.status in ("FILLED", "CANCELED", "EXPIRED"):
+            return
+        if o.status == "TRIGGERED":
+            return
+        if getattr(e, "reason", 0) in (_CANCEL_IOC, _CANCEL_STP) or o.orig_type == "LIQUIDATION":
+            o.status, kind = "EXPIRED", "EXPIRED"
+        else:
+            o.status, kind = "CANCELED", "CANCELED"
+        o.update_ms = now
+        self._push_order(o, kind, now)
+
+    def _drain_books(self) -> None:
+        """Turn the books' level deltas into ``depthUpdate`` messages (and bookTicker)."""
+        now = _now_ms()
+        for i, spec in enumerate(self.venue.specs):
+            book = self.venue.core.book(i)
+            if not book.track_deltas:
+                continue
+            deltas = book.drain_deltas()
+            if len(deltas) == 0:
+                continue
+            first = self._update_id[i] + 1
+            self._update_id[i] += len(deltas)
+            sym = spec.symbol.lower()
+            if self.hub.has(f"{sym}@depth"):
+                final: dict[tuple[int, int], int] = {}
+                for price, qty, side in deltas.tolist():
+                    final[(side, price)] = qty
+                bids = [[_s(spec.ticks_to_price(p)), _s(spec.lots_to_qty(q))]
+                        for (s, p), q in sorted(final.items()) if s == 0]
+                asks = [[_s(spec.ticks_to_price(p)), _s(spec.lots_to_qty(q))]
+                        for (s, p), q in sorted(final.items()) if s == 1]
+                self.hub.publish(f"{sym}@depth", {
+                    "e": "depthUpdate", "E": now, "T": now, "s": spec.symbol, "U": first,
+                    "u": self._update_id[i], "pu": first - 1, "b": bids, "a": asks})
+            if self.hub.has(f"{sym}@bookTicker"):
+                self.hub.publish(f"{sym}@bookTicker", {"e": "bookTicker", "u": self._update_id[i],
+                                                      "E": now, "T": now, **self._top(i, short=True)})
+
+    # ------------------------------------------------------------------ stream payloads
+    def _order_json(self, o: _Order, full: bool = True) -> dict:
+        spec = self.venue.specs[o.instr]
+        executed = spec.lots_to_qty(o.executed_lots)
+        avg = (o.cum_quote / executed).quantize(spec.tick_size / 100) if o.executed_lots else 0
+        out = {
+            "orderId": o.order_id, "symbol": o.symbol, "status": o.status,
+            "clientOrderId": o.client_id, "price": _s(spec.ticks_to_price(o.price_ticks)
+                                                      if o.price_ticks else 0),
+            "avgPrice": _s(avg), "origQty": _s(spec.lots_to_qty(o.orig_lots)),
+            "executedQty": _s(executed), "cumQty": _s(executed), "cumQuote": _s(o.cum_quote),
+            "timeInForce": o.tif, "type": o.type, "reduceOnly": o.reduce_only,
+            "closePosition": o.close_position, "side": o.side, "positionSide": "BOTH",
+            "stopPrice": _s(spec.ticks_to_price(o.stop_ticks) if o.stop_ticks else 0),
+            "workingType": o.working_type, "priceProtect": False, "origType": o.orig_type or o.type,
+            "priceMatch": "NONE", "selfTradePreventionMode": o.stp, "goodTillDate": 0,
+            "updateTime": o.update_ms,
+        }
+        if o.type == "TRAILING_STOP_MARKET":
+            out["activatePrice"] = _s(spec.ticks_to_price(o.activation_ticks)
+                                      if o.activation_ticks else 0)
+            out["priceRate"] = o.callback_rate or "0"
+        if full:
+            out["time"] = o.time_ms
+        return out
+
+    def _algo_json(self, o: _Order) -> dict:
+        """An order of the Algo Order API as Binance returns it."""
+        spec = self.venue.specs[o.instr]
+        out = {
+            "algoId": o.order_id, "clientAlgoId": o.client_id, "algoType": "CONDITIONAL",
+            "orderType": o.type, "symbol": o.symbol, "side": o.side, "positionSide": "BOTH",
+            "timeInForce": o.tif, "quantity": _s(spec.lots_to_qty(o.orig_lots)),
+            "algoStatus": o.status,
+            "triggerPrice": _s(spec.ticks_to_price(o.stop_ticks) if o.stop_ticks else 0),
+            "price": _s(spec.ticks_to_price(o.price_ticks) if o.price_ticks else 0),
+            "icebergQuantity": None, "selfTradePreventionMode": o.stp,
+            "workingType": o.working_type, "priceMatch": "NONE",
+            "closePosition": o.close_position, "priceProtect": False,
+            "reduceOnly": o.reduce_only, "createTime": o.time_ms, "updateTime": o.update_ms,
+            "triggerTime": o.trigger_ms, "goodTillDate": 0}
+        if o.actual_order_id:
+            out["actualOrderId"] = str(o.actual_order_id)
+        if o.type == "TRAILING_STOP_MARKET":
+            out["activatePrice"] = _s(spec.ticks_to_price(o.activation_ticks)
+                                      if o.activation_ticks else 0)
+            out["callbackRate"] = o.callback_rate or "0"
+        return out
+
+    def _listeners(self, acct: int) -> list[str]:
+        return [k for k, a in self._listen_keys.items() if a == acct and self.hub.has(k)]
+
+    def _push_order(self, o: _Order, exec_type: str, now: int, last=None) -> None:
+        keys = self._listeners(o.account)
+        if not keys:
+            return
+        if o.algo:
+            j = self._algo_json(o)
+            msg = {"e": "ALGO_UPDATE", "E": now, "T": now, "o": {
+                "caid": o.client_id, "aid": o.order_id, "at": "CONDITIONAL", "o": o.type,
+                "s": o.symbol, "S": o.side, "ps": "BOTH", "f": o.tif, "q": j["quantity"],
+                "X": o.status, "ai": str(o.actual_order_id or ""), "tp": j["triggerPrice"],
+                "p": j["price"], "V": o.stp, "wt": o.working_type, "pm": "NONE",
+                "cp": o.close_position, "pP": False, "R": o.reduce_only, "tt": o.trigger_ms,
+                "gtd": 0}}
+            for k in keys:
+                self.hub.publish(k, msg)
+            return
+        spec = self.venue.specs[o.instr]
+        j = self._order_json(o, full=False)
+        price, qty, fee, pnl, tid, maker = last or (0, 0, 0, 0, 0, False)
+        msg = {"e": "ORDER_TRADE_UPDATE", "E": now, "T": now, "o": {
+            "s": o.symbol, "c": o.client_id, "S": o.side, "o": o.type, "f": o.tif,
+            "q": j["origQty"], "p": j["price"], "ap": j["avgPrice"], "sp": j["stopPrice"],
+            "x": exec_type, "X": o.status, "i": o.order_id, "l": _s(qty), "z": j["executedQty"],
+            "L": _s(price), "N": SETTLE_ASSET, "n": _s(fee), "T": now, "t": tid,
+            "b": "0", "a": "0", "m": maker, "R": o.reduce_only, "wt": o.working_type,
+            "ot": o.orig_type or o.type, "ps": "BOTH", "cp": o.close_position, "rp": _s(pnl),
+            "pP": False, "si": 0, "ss": 0, "V": o.stp, "pm": "NONE", "gtd": 0}}
+        del spec
+        for k in keys:
+            self.hub.publish(k, msg)
+
+    def _push_account(self, acct: int, now: int, reason: str) -> None:
+        keys = self._listeners(acct)
+        if not keys:
+            return
+        v = self.venue
+        wallet = v.balance(acct).wallet
+        positions = []
+        for p in v.positions(acct) or []:
+            positions.append({"s": p.symbol, "pa": _s(p.size), "ep": _s(p.entry_price or 0),
+                              "bep": _s(p.entry_price or 0), "cr": "0",
+                              "up": _s(p.unrealized_pnl),
+                              "mt": "isolated" if p.isolated else "cross",
+                              "iw": _s(p.isolated_margin), "ps": "BOTH"})
+        msg = {"e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": {
+            "m": reason, "B": [{"a": SETTLE_ASSET, "wb": _s(wallet), "cw": _s(wallet), "bc": "0"}],
+            "P": positions}}
+        for k in keys:
+            self.hub.publish(k, msg)
+
+    def _push_margin_call(self, e, now: int) -> None:
+        keys = self._listeners(e.account)
+        if not keys:
+            return
+        p = self.venue.position(e.account, self.venue.symbols[e.instrument])
+        msg = {"e": "MARGIN_CALL", "E": now, "cw": _s(self.venue.balance(e.account).wallet), "p": [{
+            "s": p.symbol, "ps": "BOTH", "pa": _s(p.size),
+            "mt": "ISOLATED" if p.isolated else "CROSSED", "iw": _s(p.isolated_margin),
+            "mp": _s(p.mark_price or 0), "up": _s(p.unrealized_pnl),
+            "mm": _s(p.maintenance_margin)}]}
+        for k in keys:
+            self.hub.publish(k, msg)
+
+    def _push_mark(self, i: int, now: int) -> None:
+        sym = self.venue.symbols[i].lower()
+        if self.hub.has(f"{sym}@markPrice"):
+            d = self._premium(i, now)
+            self.hub.publish(f"{sym}@markPrice", {
+                "e": "markPriceUpdate", "E": now, "s": d["symbol"], "p": d["markPrice"],
+                "i": d["indexPrice"], "P": d["estimatedSettlePrice"], "r": d["lastFundingRate"],
+                "T": d["nextFundingTime"]})
+
+    # ------------------------------------------------------------------ market data
+    async def ping(self, request):
+        return web.json_response({})
+
+    async def server_time(self, request):
+        return web.json_response({"serverTime": _now_ms()})
+
+    async def exchange_info(self, request):
+        now = _now_ms()
+        symbols = []
+        for spec in self.venue.specs:
+            band = Decimal(spec.price_band_rate) / 10**8
+            take = Decimal(spec.market_take_bound_rate) / 10**8
+            min_notional = Decimal(spec.min_notional_atoms).scaleb(-spec.settle_decimals)
+            max_price = spec.ticks_to_price(10**9)
+            symbols.append({
+                "symbol": spec.symbol, "pair": spec.symbol, "contractType": "PERPETUAL",
+                "deliveryDate": 4133404800000, "onboardDate": 1569398400000, "status": "TRADING",
+                "maintMarginPercent": "2.5000", "requiredMarginPercent": "5.0000",
+                "baseAsset": spec.base, "quoteAsset": spec.quote, "marginAsset": spec.settle,
+                "pricePrecision": _decimals(spec.tick_size),
+                "quantityPrecision": _decimals(spec.lot_size),
+                "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN",
+                "underlyingSubType": [], "settlePlan": 0, "triggerProtect": "0.0500",
+                "liquidationFee": f"{Decimal(spec.liquidation_fee_rate) / 10**8:.6f}",
+                "marketTakeBound": _s(take), "maxMoveOrderLimit": 10000,
+                "filters": [
+                    {"filterType": "PRICE_FILTER", "minPrice": _s(spec.tick_size),
+                     "maxPrice": _s(max_price), "tickSize": _s(spec.tick_size)},
+                    {"filterType": "LOT_SIZE", "stepSize": _s(spec.lot_size),
+                     "maxQty": _s(spec.lots_to_qty(spec.max_order_lots)),
+                     "minQty": _s(spec.lot_size)},
+                    {"filterType": "MARKET_LOT_SIZE", "stepSize": _s(spec.lot_size),
+                     "maxQty": _s(spec.lots_to_qty(spec.max_market_lots)),
+                     "minQty": _s(spec.lot_size)},
+                    {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+                    {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+                    {"filterType": "MIN_NOTIONAL", "notional": _s(min_notional)},
+                    {"filterType": "PERCENT_PRICE", "multiplierUp": f"{1 + band:.4f}",
+                     "multiplierDown": f"{1 - band:.4f}", "multiplierDecimal": "4"},
+                ],
+                "orderTypes": list(_ORDER_TYPES), "timeInForce": list(_TIFS)})
+        return web.json_response({
+            "timezone": "UTC", "serverTime": now, "futuresType": "U_MARGINED",
+            "rateLimits": [
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                 "limit": 2400},
+                {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+                {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300}],
+            "exchangeFilters": [],
+            "assets": [{"asset": SETTLE_ASSET, "marginAvailable": True,
+                        "autoAssetExchange": "-10000"}],
+            "symbols": symbols})
+
+    async def depth(self, request):
+        params = await self._params(request)
+        i = self._instr(params)
+        limit = _int_param(params, "limit", default=500)
+        if limit not in (5, 10, 20, 50, 100, 500, 1000):
+            raise BinanceError(-1130, "Invalid data sent for a parameter: limit must be one of "
+                                      "5, 10, 20, 50, 100, 500, 1000.")
+        self._drain_books()
+        spec = self.venue.specs[i]
+        book = self.venue.core.book(i)
+        now = _now_ms()
+
+        def levels(side):
+            return [[_s(spec.ticks_to_price(p)), _s(spec.lots_to_qty(q))]
+                    for p, q in book.depth(side, limit)]
+
+        return web.json_response({"lastUpdateId": self._update_id[i], "E": now, "T": now,
+                                  "bids": levels(0), "asks": levels(1)})
+
+    async def trades(self, request):
+        params = await self._params(request)
+        i = self._instr(params)
+        limit = min(max(_int_param(params, "limit", default=500), 1), 1000)
+        return web.json_response(self._trades[i][-limit:])
+
+    def _top(self, i: int, short: bool = False) -> dict:
+        spec = self.venue.specs[i]
+        book = self.venue.core.book(i)
+        bid = book.depth(0, 1)
+        ask = book.depth(1, 1)
+        bp, bq = (spec.ticks_to_price(bid[0][0]), spec.lots_to_qty(bid[0][1])) if bid else (0, 0)
+        ap, aq = (spec.ticks_to_price(ask[0][0]), spec.lots_to_qty(ask[0][1])) if ask else (0, 0)
+        if short:
+            return {"s": spec.symbol, "b": _s(bp), "B": _s(bq), "a": _s(ap), "A": _s(aq)}
+        return {"symbol": spec.symbol, "bidPrice": _s(bp), "bidQty": _s(bq), "askPrice": _s(ap),
+                "askQty": _s(aq), "time": _now_ms(), "lastUpdateId": self._update_id[i]}
+
+    def _each(self, params: dict, one):
+        i = self._instr(params, required=False)
+        if i is not None:
+            return web.json_response(one(i))
+        return web.json_response([one(j) for j in range(len(self.venue.specs))])
+
+    async def ticker_price(self, request):
+        params = await self._params(request)
+
+        def one(i):
+            spec = self.venue.specs[i]
+            last = int(self.venue.core.arrays()["last"][i])
+            return {"symbol": spec.symbol, "price": _s(spec.ticks_to_price(last) if last else 0),
+                    "time": _now_ms()}
+
+        return self._each(params, one)
+
+    async def book_ticker(self, request):
+        params = await self._params(request)
+        return self._each(params, self._top)
+
+    async def ticker_24hr(self, request):
+        params = await self._params(request)
+        now = _now_ms()
+
+        def one(i):
+            spec = self.venue.specs[i]
+            day = [t for t in self._trades[i] if t["time"] >= now - 86_400_000]
+            prices = [Decimal(t["price"]) for t in day]
+            vol = sum((Decimal(t["qty"]) for t in day), Decimal(0))
+            qvol = sum((Decimal(t["quoteQty"]) for t in day), Decimal(0))
+            last = prices[-1] if prices else Decimal(0)
+            first = prices[0] if prices else Decimal(0)
+            return {"symbol": spec.symbol, "priceChange": _s(last - first),
+                    "priceChangePercent": f"{(last - first) / first * 100:.3f}" if first else "0.000",
+                    "weightedAvgPrice": _s((qvol / vol).quantize(spec.tick_size / 100)) if vol else "0",
+                    "lastPrice": _s(last), "lastQty": day[-1]["qty"] if day else "0",
+                    "openPrice": _s(first), "highPrice": _s(max(prices, default=0)),
+                    "lowPrice": _s(min(prices, default=0)), "volume": _s(vol),
+                    "quoteVolume": _s(qvol), "openTime": now - 86_400_000, "closeTime": now,
+                    "firstId": day[0]["id"] if day else 0, "lastId": day[-1]["id"] if day else 0,
+                    "count": len(day)}
+
+        return self._each(params, one)
+
+    def _premium(self, i: int, now: int) -> dict:
+        spec = self.venue.specs[i]
+        arr = self.venue.core.arrays()
+        mark, index = int(arr["mark"][i]), int(arr["index"][i]) or int(arr["mark"][i])
+        return {"symbol": spec.symbol, "markPrice": _s(spec.ticks_to_price(mark) if mark else 0),
+                "indexPrice": _s(spec.ticks_to_price(index) if index else 0),
+                "estimatedSettlePrice": _s(spec.ticks_to_price(index) if index else 0),
+                "lastFundingRate": f"{Decimal(self._last_rate[i]):.8f}",
+                "interestRate": "0.00010000",
+                "nextFundingTime": (now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS,
+                "time": now}
+
+    async def premium_index(self, request):
+        params = await self._params(request)
+        now = _now_ms()
+        return self._each(params, lambda i: self._premium(i, now))
+
+    async def funding_rate(self, request):
+        params = await self._params(request)
+        i = self._instr(params, required=False)
+        limit = min(max(_int_param(params, "limit", default=100), 1), 1000)
+        rows = self._funding[i] if i is not None else [r for rs in self._funding for r in rs]
+        start = _int_param(params, "startTime", default=0)
+        end = _int_param(params, "endTime", default=2**62)
+        rows = [r for r in rows if start <= r["fundingTime"] <= end]
+        return web.json_response(rows[-limit:])
+
+    async def capital_config(self, request):
+        await self._signed(request)
+        return web.json_response([
+            {"coin": SETTLE_ASSET, "name": "TetherUS", "depositAllEnable": False,
+             "withdrawAllEnable": False, "free": "0", "locked": "0", "freeze": "0",
+             "withdrawing": "0", "ipoing": "0", "ipoable": "0", "storage": "0",
+             "isLegalMoney": False, "trading": True, "networkList": []}])
+
+    async def margin_pairs(self, request):
+        """Spot margin pairs: none (a futures venue); clients ask while loading currencies."""
+        await self._signed(request)
+        return web.json_response([])
+
+    # ------------------------------------------------------------------ orders
+    async def new_order(self, request):
+        cred, params = await self._signed(request)
+        return web.json_response(self._place(cred.account, params))
+
+    def _place(self, acct: int, params: dict, algo: bool = False) -> dict:
+        if algo:
+            # the Algo Order API's names for the same things
+            algo_type = params.get("algoType")
+            if not algo_type:
+                raise _missing("algoType")
+            if algo_type != "CONDITIONAL":
+                raise BinanceError(-1100, "Illegal characters found in parameter 'algoType'; "
+                                          "legal range is 'CONDITIONAL'.")
+            if params.get("type") not in _CONDITIONAL_TYPES:
+                raise BinanceError(-1116, "Invalid orderType.")
+            params = dict(params)
+            for new_name, old_name in (("triggerPrice", "stopPrice"),
+                                       ("clientAlgoId", "newClientOrderId"),
+                                       ("activatePrice", "activationPrice")):
+                params.pop(old_name, None)
+                if new_name in params:
+                    params[old_name] = params.pop(new_name)
+        elif params.get("type") in _CONDITIONAL_TYPES and self.algo_only:
+            raise BinanceError(-4120, "Order type not supported for this endpoint. Please use "
+                                      "the Algo Order API endpoints instead.")
+        i = self._instr(params)
+        spec = self.venue.specs[i]
+        side = _enum(params, "side", ("BUY", "SELL"), -1117, "Invalid side.")
+        otype = _enum(params, "type", _ORDER_TYPES, -1116, "Invalid orderType.")
+        if params.get("positionSide", "BOTH") not in ("BOTH", ""):
+            raise BinanceError(-4061, "Order's position side does not match user's setting.")
+        close_position = _bool_param(params, "closePosition")
+        reduce_only = _bool_param(params, "reduceOnly")
+        if close_position and otype not in ("STOP_MARKET", "TAKE_PROFIT_MARKET"):
+            raise BinanceError(-1106, "Parameter 'closePosition' sent when not required.")
+        qty = None
+        if not close_position:
+            qty = _decimal_param(params, "quantity", required=True)
+            if qty <= 0:
+                raise BinanceError(-4003, "Quantity less than or equal to zero.")
+        price = None
+        if otype in ("LIMIT", "STOP", "TAKE_PROFIT"):
+            price = _decimal_param(params, "price", required=True)
+            if price <= 0:
+                raise BinanceError(-4001, "Price less than 0.")
+        stop = None
+        if otype in ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"):
+            stop = _decimal_param(params, "stopPrice", required=True)
+        tif = params.get("timeInForce") or ("GTC" if otype in ("LIMIT", "STOP", "TAKE_PROFIT")
+                                           else "GTC")
+        if tif not in _TIFS:
+            raise BinanceError(-1115, "Invalid timeInForce.")
+        if otype == "MARKET":
+            tif = "GTC"                       # Binance reports market orders as GTC
+        working = params.get("workingType", "CONTRACT_PRICE")
+        if working not in ("MARK_PRICE", "CONTRACT_PRICE"):
+            raise BinanceError(-1100, "Illegal characters found in parameter 'workingType'; "
+                                      "legal range is 'MARK_PRICE', 'CONTRACT_PRICE'.")
+        stp = params.get("selfTradePreventionMode", "NONE") or "NONE"
+        if stp not in _STP_MODES:
+            raise BinanceError(-1100, "Illegal characters found in parameter "
+                                      "'selfTradePreventionMode'.")
+        client_id = params.get("newClientOrderId") or f"perpsim-{secrets.token_hex(8)}"
+        if len(client_id) > 36:
+            raise BinanceError(-4015, "Client order id is not valid.")
+        prev = self._by_client.get((acct, client_id, algo))
+        if prev is not None and prev.status in ("NEW", "PARTIALLY_FILLED"):
+            raise BinanceError(-4116, "ClientOrderId is duplicated.")
+        callback = activation = None
+        if otype == "TRAILING_STOP_MARKET":
+            callback = _decimal_param(params, "callbackRate", required=True)
+            if "activationPrice" in params:
+                activation = _decimal_param(params, "activationPrice")
+        order = Order(symbol=spec.symbol, side=side, qty=qty, price=price, type=otype,
+                      tif={"GTX": "GTX"}.get(tif, tif) if otype != "MARKET" else "IOC",
+                      reduce_only=reduce_only, close_position=close_position, stop_price=stop,
+                      working_type=working, callback_rate=callback, activation_price=activation,
+                      stp=stp, client_id=client_id)
+        origin = {"account": acct, "client_id": client_id, "side": side, "type": otype,
+                  "tif": tif, "working_type": working, "stp": stp, "reduce_only": reduce_only,
+                  "close_position": close_position,
+                  "callback_rate": _s(callback) if callback is not None else None, "algo": algo,
+                  "activation_ticks": spec.price_to_ticks(activation) if activation else 0}
+        try:
+            events = self.venue.submit(acct, order)
+        except InvalidCommandError as exc:
+            raise BinanceError(-1100, f"Illegal characters found in a parameter: {exc}") from None
+        self._pending_origin = origin
+        try:
+            self._apply(events)
+        finally:
+            self._pending_origin = None
+        o = origin.get("order")
+        if o is None:
+            rejected = [e for e in events if e.name == "OrderRejected" and e.account == acct]
+            self._raise_reject(rejected[0] if rejected else None, spec, side)
+        return self._algo_json(o) if algo else self._order_json(o, full=False)
+
+    def _raise_reject(self, e, spec, side: str) -> None:
+        if e is None:
+            raise BinanceError(-1000, "An unknown error occurred while processing the request.")
+        code, msg = _REJECTS.get(e.reason, (-1000, f"Rejected by the venue: reason {e.reason}."))
+        arr = self.venue.core.arrays()
+        mark = int(arr["mark"][spec_index(self.venue, spec)])
+        band = Decimal(spec.price_band_rate) / 10**8
+        bound = spec.ticks_to_price(mark) * (1 + band if side == "BUY" else 1 - band) if mark else 0
+        if code == -4016 and side == "SELL":
+            code = -4024
+        msg = msg.format(min_notional=_s(Decimal(spec.min_notional_atoms).scaleb(-spec.settle_decimals)),
+                         direction="higher" if side == "BUY" else "lower",
+                         bound=_s(Decimal(bound).quantize(spec.tick_size)) if bound else "0",
+                         leverage=e.qty_lots)
+        raise BinanceError(code, msg)
+
+    def _find(self, acct: int, params: dict, unknown_code: int) -> _Order:
+        i = self._instr(params)
+        o = None
+        if params.get("orderId"):
+            oid = _int_param(params, "orderId")
+            o = self._orders.get(oid)
+        elif params.get("origClientOrderId"):
+            o = self._by_client.get((acct, params["origClientOrderId"], False))
+        else:
+            raise BinanceError(-1102, "Either orderId or origClientOrderId must be sent.")
+        if o is None or o.account != acct or o.instr != i or o.algo:
+            raise BinanceError(unknown_code, "Order does not exist." if unknown_code == -2013
+                               else "Unknown order sent.")
+        return o
+
+    def _find_algo(self, acct: int, params: dict, unknown_code: int) -> _Order:
+        if params.get("algoId"):
+            o = self._orders.get(_int_param(params, "algoId"))
+        elif params.get("clientAlgoId"):
+            o = self._by_client.get((acct, params["clientAlgoId"], True))
+        else:
+            raise BinanceError(-1102, "Either algoId or clientAlgoId must be sent.")
+        if o is None or o.account != acct or not o.algo:
+            raise BinanceError(unknown_code, "Order does not exist." if unknown_code == -2013
+                               else "Unknown order sent.")
+        return o
+
+    async def new_algo_order(self, request):
+        cred, params = await self._signed(request)
+        return web.json_response(self._place(cred.account, params, algo=True))
+
+    async def query_algo_order(self, request):
+        cred, params = await self._signed(request)
+        return web.json_response(self._algo_json(self._find_algo(cred.account, params, -2013)))
+
+    async def cancel_algo_order(self, request):
+        cred, params = await self._signed(request)
+        o = self._find_algo(cred.account, params, -2011)
+        if o.status != "NEW":
+            raise BinanceError(-2011, "Unknown order sent.")
+        self._apply(self.venue.cancel(cred.account, o.venue_oid))
+        return web.json_response({"algoId": o.order_id, "clientAlgoId": o.client_id,
+                                  "code": "200", "msg": "success"})
+
+    def _algos(self, acct: int, instr: int | None, open_only: bool) -> list[_Order]:
+        return [o for o in self._orders.values() if o.algo and o.account == acct
+                and (instr is None or o.instr == instr) and (o.status == "NEW" or not open_only)]
+
+    async def open_algo_orders(self, request):
+        cred, params = await self._signed(request)
+        instr = self._instr(params, required=False)
+        return web.json_response([self._algo_json(o) for o in self._algos(cred.account, instr, True)])
+
+    async def all_algo_orders(self, request):
+        cred, params = await self._signed(request)
+        instr = self._instr(params)
+        limit = min(max(_int_param(params, "limit", default=500), 1), 1000)
+        rows = self._algos(cred.account, instr, False)
+        return web.json_response([self._algo_json(o) for o in rows[-limit:]])
+
+    async def cancel_all_algo(self, request):
+        cred, params = await self._signed(request)
+        instr = self._instr(params)
+        for o in self._algos(cred.account, instr, True):
+            self._apply(self.venue.cancel(cred.account, o.venue_oid))
+        return web.json_response({"code": 200, "msg": "The operation of cancel all open order is done."})
+
+    async def query_order(self, request):
+        cred, params = await self._signed(request)
+        return web.json_response(self._order_json(self._find(cred.account, params, -2013)))
+
+    async def query_open_order(self, request):
+        cred, params = await self._signed(request)
+        o = self._find(cred.account, params, -2013)
+        if o.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise BinanceError(-2013, "Order does not exist.")
+        return web.json_response(self._order_json(o))
+
+    async def cancel_order(self, request):
+        cred, params = await self._signed(request)
+        o = self._find(cred.account, params, -2011)
+        if o.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise BinanceError(-2011, "Unknown order sent.")
+        self._apply(self.venue.cancel(cred.account, o.venue_oid))
+        return web.json_response(self._order_json(o, full=False))
+
+    async def modify_order(self, request):
+        cred, params = await self._signed(request)
+        o = self._find(cred.account, params, -2013)
+        if o.type != "LIMIT" or o.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise BinanceError(-2013, "Order does not exist.")
+        side = _enum(params, "side", ("BUY", "SELL"), -1117, "Invalid side.")
+        if side != o.side:
+            raise BinanceError(-4123, "Side does not match.")
+        qty = _decimal_param(params, "quantity", required=True)
+        price = _decimal_param(params, "price", required=True)
+        spec = self.venue.specs[o.instr]
+        lots = spec.qty_to_lots(qty)
+        if lots <= o.executed_lots:
+            raise BinanceError(-4003, "Quantity less than or equal to zero.")
+        events = self.venue.amend(cred.account, o.venue_oid, qty=spec.lots_to_qty(lots - o.executed_lots),
+                                  price=price)
+        self._apply(events)
+        rejected = [e for e in events if e.name == "OrderRejected"]
+        if rejected:
+            self._raise_reject(rejected[0], spec, o.side)
+        o.orig_lots = lots
+        return web.json_response(self._order_json(o, full=False))
+
+    def _open(self, acct: int, instr: int | None) -> list[_Order]:
+        return [o for o in self._orders.values()
+                if o.account == acct and not o.algo and o.status in ("NEW", "PARTIALLY_FILLED")
+                and (instr is None or o.instr == instr)]
+
+    async def open_orders(self, request):
+        cred, params = await self._signed(request)
+        instr = self._instr(params, required=False)
+        return web.json_response([self._order_json(o) for o in self._open(cred.account, instr)])
+
+    async def cancel_all(self, request):
+        cred, params = await self._signed(request)
+        instr = self._instr(params)
+        for o in self._open(cred.account, instr):
+            self._apply(self.venue.cancel(cred.account, o.venue_oid))
+        return web.json_response({"code": 200, "msg": "The operation of cancel all open order is done."})
+
+    async def all_orders(self, request):
+        cred, params = await self._signed(request)
+        instr = self._instr(params)
+        limit = min(max(_int_param(params, "limit", default=500), 1), 1000)
+        start = _int_param(params, "startTime", default=0)
+        from_id = _int_param(params, "orderId", default=0)
+        rows = [o for o in self._orders.values() if o.account == cred.account and o.instr == instr
+                and not o.algo and o.time_ms >= start and o.order_id >= from_id]
+        return web.json_response([self._order_json(o) for o in rows[:limit]])
+
+    async def user_trades(self, request):
+        cred, params = await self._signed(request)
+        instr = self._instr(params)
+        limit = min(max(_int_param(params, "limit", default=500), 1), 1000)
+        start = _int_param(params, "startTime", default=0)
+        from_id = _int_param(params, "fromId", default=0)
+        sym = self.venue.symbols[instr]
+        rows = [t for t in self._user_trades.get(cred.account, [])
+                if t["symbol"] == sym and t["time"] >= start and t["id"] >= from_id]
+        return web.json_response(rows[-limit:] if not from_id else rows[:limit])
+
+    # ------------------------------------------------------------------ account
+    def _position_json(self, acct: int, i: int) -> dict:
+        v = self.venue
+        spec = v.specs[i]
+        p = v.position(acct, spec.symbol)
+        mark = p.mark_price or Decimal(0)
+        notional = p.size * mark
+        im = abs(notional) / p.leverage if p.leverage else Decimal(0)
+        return {
+            "symbol": spec.symbol, "positionSide": "BOTH", "positionAmt": _s(p.size),
+            "entryPrice": _s(p.entry_price or 0), "breakEvenPrice": _s(p.entry_price or 0),
+            "markPrice": _s(mark), "unRealizedProfit": _s(p.unrealized_pnl),
+            "unrealizedProfit": _s(p.unrealized_pnl),
+            "liquidationPrice": _s(self._liquidation_price(acct, i) or 0),
+            "isolatedMargin": _s(p.isolated_margin + p.unrealized_pnl if p.isolated else 0),
+            "notional": _s(notional), "marginAsset": SETTLE_ASSET,
+            "isolatedWallet": _s(p.isolated_margin), "initialMargin": _s(im),
+            "maintMargin": _s(p.maintenance_margin), "positionInitialMargin": _s(im),
+            "openOrderInitialMargin": "0", "adl": 0, "bidNotional": "0", "askNotional": "0",
+            "leverage": str(p.leverage), "marginType": "isolated" if p.isolated else "cross",
+            "isolated": p.isolated, "isAutoAddMargin": "false",
+            "maxNotionalValue": _s(_notional_cap(spec, p.leverage or 1)),
+            "updateTime": _now_ms()}
+
+    def _liquidation_price(self, acct: int, i: int) -> Decimal | None:
+        from exchange.margin import binance_liquidation_price_ticks
+
+        v = self.venue
+        spec = v.specs[i]
+        arr = v.core.arrays()
+        size, cost = int(arr["size"][i, acct]), int(arr["cost"][i, acct])
+        if not size:
+            return None
+        if arr["mode"][i, acct]:
+            wallet, other_mm, other_upnl = int(arr["iso"][i, acct]), 0, 0
+        else:
+            wallet = int(arr["wallet"][acct])
+            other_mm = sum(v.core.maintenance_margin(acct, j) for j in range(len(v.specs))
+                           if j != i and not arr["mode"][j, acct])
+            other_upnl = sum(v.core.upnl(acct, j) for j in range(len(v.specs))
+                             if j != i and not arr["mode"][j, acct])
+        ticks = binance_liquidation_price_ticks(
+            wallet_atoms=wallet, size_lots=size, entry_cost_atoms=cost, tiers=spec.tiers,
+            atoms_per_tick_lot=spec.atoms_per_tick_lot, other_maintenance_atoms=other_mm,
+            other_upnl_atoms=other_upnl)
+        return spec.ticks_to_price(ticks) if ticks and ticks > 0 else None
+
+    def _balance_json(self, acct: int) -> dict:
+        b = self.venue.balance(acct)
+        upnl = b.equity - b.wallet
+        return {"accountAlias": f"perpsim-{acct}", "asset": SETTLE_ASSET,
+                "balance": _s(b.wallet), "walletBalance": _s(b.wallet),
+                "crossWalletBalance": _s(b.wallet), "crossUnPnl": _s(upnl),
+                "unrealizedProfit": _s(upnl), "marginBalance": _s(b.equity),
+                "maintMargin": _s(b.maintenance_margin),
+                "initialMargin": _s(b.equity - b.available), "positionInitialMargin": "0",
+                "openOrderInitialMargin": "0", "availableBalance": _s(b.available),
+                "maxWithdrawAmount": _s(b.available), "marginAvailable": True,
+                "updateTime": _now_ms()}
+
+    async def balance(self, request):
+        cred, _ = await self._signed(request)
+        return web.json_response([self._balance_json(cred.account)])
+
+    async def account(self, request):
+        cred, _ = await self._signed(request)
+        acct = cred.account
+        asset = self._balance_json(acct)
+        positions = [self._position_json(acct, i) for i in range(len(self.venue.specs))]
+        return web.json_response({
+            "feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": True,
+            "feeBurn": False, "updateTime": 0, "multiAssetsMargin": False, "tradeGroupId": -1,
+            "totalInitialMargin": asset["initialMargin"], "totalMaintMargin": asset["maintMargin"],
+            "totalWalletBalance": asset["walletBalance"],
+            "totalUnrealizedProfit": asset["unrealizedProfit"],
+            "totalMarginBalance": asset["marginBalance"],
+            "totalPositionInitialMargin": asset["positionInitialMargin"],
+            "totalOpenOrderInitialMargin": asset["openOrderInitialMargin"],
+            "totalCrossWalletBalance": asset["crossWalletBalance"],
+            "totalCrossUnPnl": asset["crossUnPnl"], "availableBalance": asset["availableBalance"],
+            "maxWithdrawAmount": asset["maxWithdrawAmount"], "assets": [asset],
+            "positions": positions})
+
+    async def position_risk(self, request):
+        cred, params = await self._signed(request)
+        instr = self._instr(params, required=False)
+        idx = range(len(self.venue.specs)) if instr is None else [instr]
+        return web.json_response([self._position_json(cred.account, i) for i in idx])
+
+    async def leverage(self, request):
+        cred, params = await self._signed(request)
+        i = self._instr(params)
+        lev = _int_param(params, "leverage", required=True)
+        spec = self.venue.specs[i]
+        events = self.venue.set_leverage(cred.account, spec.symbol, lev)
+        self._apply(events)
+        rejected = [e for e in events if e.name == "OrderRejected"]
+        if rejected:
+            self._raise_reject(rejected[0], spec, "BUY")
+        cap = _notional_cap(spec, lev)
+        return web.json_response({"leverage": lev, "maxNotionalValue": _s(cap), "symbol": spec.symbol})
+
+    async def margin_type(self, request):
+        cred, params = await self._signed(request)
+        i = self._instr(params)
+        mt = _enum(params, "marginType", ("ISOLATED", "CROSSED"), -1100,
+                   "Illegal characters found in parameter 'marginType'; legal range is "
+                   "'ISOLATED', 'CROSSED'.")
+        spec = self.venue.specs[i]
+        if bool(self.venue.core.arrays()["mode"][i, cred.account]) == (mt == "ISOLATED"):
+            raise BinanceError(-4046, "No need to change margin type.")
+        events = self.venue.set_margin_mode(cred.account, spec.symbol, mt)
+        self._apply(events)
+        rejected = [e for e in events if e.name == "OrderRejected"]
+        if rejected:
+            self._raise_reject(rejected[0], spec, "BUY")
+        return web.json_response({"code": 200, "msg": "success"})
+
+    async def position_margin(self, request):
+        cred, params = await self._signed(request)
+        i = self._instr(params)
+        amount = _decimal_param(params, "amount", required=True)
+        kind = _int_param(params, "type", required=True)
+        if kind not in (1, 2):
+            raise BinanceError(-1100, "Illegal characters found in parameter 'type'; legal range is 1, 2.")
+        spec = self.venue.specs[i]
+        if not self.venue.core.arrays()["mode"][i, cred.account]:
+            raise BinanceError(-1000, "Margin is only adjustable for isolated positions.")
+        events = self.venue.adjust_isolated_margin(cred.account, spec.symbol,
+                                                   amount if kind == 1 else -amount)
+        self._apply(events)
+        rejected = [e for e in events if e.name in ("OrderRejected", "TransferRejected")]
+        if rejected:
+            raise BinanceError(-4051, "Isolated balance insufficient.")
+        return web.json_response({"amount": float(amount), "code": 200,
+                                  "msg": "Successfully modify position margin.", "type": kind})
+
+    async def position_side(self, request):
+        await self._signed(request)
+        return web.json_response({"dualSidePosition": False})
+
+    async def multi_assets(self, request):
+        await self._signed(request)
+        return web.json_response({"multiAssetsMargin": False})
+
+    async def symbol_config(self, request):
+        cred, params = await self._signed(request)
+        instr = self._instr(params, required=False)
+        arr = self.venue.core.arrays()
+        idx = range(len(self.venue.specs)) if instr is None else [instr]
+        return web.json_response([{
+            "symbol": self.venue.specs[i].symbol,
+            "marginType": "ISOLATED" if arr["mode"][i, cred.account] else "CROSSED",
+            "isAutoAddMargin": False, "leverage": int(arr["lev"][i, cred.account]),
+            "maxNotionalValue": _s(_notional_cap(self.venue.specs[i],
+                                                 int(arr["lev"][i, cred.account])))} for i in idx])
+
+    async def leverage_bracket(self, request):
+        await self._signed(request)
+        params = await self._params(request)
+        instr = self._instr(params, required=False)
+        idx = range(len(self.venue.specs)) if instr is None else [instr]
+        out = []
+        for i in idx:
+            spec = self.venue.specs[i]
+            tiers = spec.tiers
+            brackets = []
+            for n, t in enumerate(tiers):
+                cap = (Decimal(tiers[n + 1].notional_floor_atoms).scaleb(-spec.settle_decimals)
+                       if n + 1 < len(tiers) else _max_notional(spec))
+                brackets.append({
+                    "bracket": n + 1, "initialLeverage": t.max_leverage,
+                    "notionalCap": int(cap),
+                    "notionalFloor": int(Decimal(t.notional_floor_atoms).scaleb(-spec.settle_decimals)),
+                    "maintMarginRatio": float(Decimal(t.mmr) / 10**8),
+                    "cum": float(Decimal(t.maintenance_amount_atoms).scaleb(-spec.settle_decimals))})
+            out.append({"symbol": spec.symbol, "brackets": brackets})
+        return web.json_response(out if instr is None else out[0])
+
+    # ------------------------------------------------------------------ user data stream
+    def _api_key_only(self, request) -> Credentials:
+        key = request.headers.get("X-MBX-APIKEY")
+        cred = self._keys.get(key) if key else None
+        if cred is None:
+            raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        return cred
+
+    async def listen_key_new(self, request):
+        cred = self._api_key_only(request)
+        for k, a in self._listen_keys.items():        # Binance returns the live key if any
+            if a == cred.account:
+                return web.json_response({"listenKey": k})
+        key = secrets.token_urlsafe(48)[:64]
+        self._listen_keys[key] = cred.account
+        return web.json_response({"listenKey": key})
+
+    async def listen_key_keep(self, request):
+        cred = self._api_key_only(request)
+        if cred.account not in self._listen_keys.values():
+            raise BinanceError(-1125, "This listenKey does not exist.")
+        return web.json_response({})
+
+    async def listen_key_close(self, request):
+        cred = self._api_key_only(request)
+        for k in [k for k, a in self._listen_keys.items() if a == cred.account]:
+            del self._listen_keys[k]
+        return web.json_response({})
+
+    # ------------------------------------------------------------------ websockets
+    async def ws_raw(self, request):
+        path = request.match_info.get("streams", "")
+        streams = [s for s in path.split("/") if s]
+        self._check_streams(streams)
+        return await self.hub.handle(request, streams, combined=False)
+
+    async def ws_combined(self, request):
+        streams = [s for s in request.query.get("streams", "").split("/") if s]
+        self._check_streams(streams)
+        return await self.hub.handle(request, streams, combined=True)
+
+    def _check_streams(self, streams: list[str]) -> None:
+        symbols = {s.lower() for s in self.venue.symbols}
+        for s in streams:
+            if s in self._listen_keys:
+                continue
+            sym, _, kind = s.partition("@")
+            if sym not in symbols or not kind:
+                raise BinanceError(-1121, f"Invalid stream: {s!r}.")
+
+
+# ---------------------------------------------------------------------- helpers
+def spec_index(venue: Exchange, spec) -> int:
+    return venue.instrument(spec.symbol)
+
+
+# what Binance shows as the cap of a position with no limit of its own (its largest brackets)
+_UNLIMITED_NOTIONAL = Decimal(10) ** 12
+
+
+def _notional_cap(spec, leverage: int) -> Decimal:
+    """The largest position notional allowed at ``leverage`` (Binance's maxNotionalValue)."""
+    from exchange.margin import notional_cap_for_leverage
+
+    cap = notional_cap_for_leverage(spec.tiers, leverage, spec.max_position_notional_atoms)
+    return _UNLIMITED_NOTIONAL if cap is None else Decimal(cap).scaleb(-spec.settle_decimals)
+
+
+def _max_notional(spec) -> Decimal:
+    cap = spec.max_position_notional_atoms
+    return _UNLIMITED_NOTIONAL if cap is None else Decimal(cap).scaleb(-spec.settle_decimals)
+
+
+def _decimals(step: Decimal) -> int:
+    return max(0, -Decimal(step).normalize().as_tuple().exponent)
+
+
+def _split_signature(query: str, body: str) -> tuple[str, str | None]:
+    """The signed payload (query string, then body, as sent) and the signature parameter,
+    which Binance expects last in whichever part carries it."""
+    for part in ("body", "query"):
+        text = body if part == "body" else query
+        head, sep, sig = text.rpartition("signature=")
+        if sep and "&" not in sig and (head == "" or head.endswith("&")):
+            head = head[:-1] if head.endswith("&") else head
+            payload = query + head if part == "body" else head + body
+            return payload, sig
+    return query + body, None
+
+
+def _missing(name: str) -> BinanceError:
+    return BinanceError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, "
+                               "or malformed.")
+
+
+def _int_param(params: dict, name: str, default: int | None = None, required: bool = False) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise _missing(name)
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range "
+                                  "is '^[0-9]{1,20}$'.") from None
+
+
+def _decimal_param(params: dict, name: str, required: bool = False) -> Decimal | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise _missing(name)
+        return None
+    try:
+        d = Decimal(raw)
+    except InvalidOperation:
+        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range "
+                                  "is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.") from None
+    if not d.is_finite():
+        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'.")
+    return d
+
+
+def _bool_param(params: dict, name: str) -> bool:
+    raw = str(params.get(name, "false")).lower()
+    if raw not in ("true", "false"):
+        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range "
+                                  "is 'true', 'false'.")
+    return raw == "true"
+
+
+def _enum(params: dict, name: str, allowed, code: int, msg: str) -> str:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        raise _missing(name)
+    if raw not in allowed:
+        raise BinanceError(code, msg)
+    return raw
+
+
+def dumps(obj) -> str:      # for scripts that print what the server returns
+    return json.dumps(obj, separators=(",", ":"))

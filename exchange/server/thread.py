@@ -1,0 +1,129 @@
+"""Running the mock server beside a test or a script: :class:`ServerThread` (its own thread
+and event loop, bound to 127.0.0.1) and :func:`ccxt_config` (point an unmodified ccxt client
+at it)."""
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from typing import Any, Callable
+
+from aiohttp import web
+
+__all__ = ["ServerThread", "ccxt_config", "serve"]
+
+_HOST = re.compile(r"^(https?|wss?)://[^/]+")
+
+
+class ServerThread:
+    """``with ServerThread(mock) as srv:`` serves ``mock.app`` on ``host:port`` (port 0: a
+    free one) from a background thread until the block ends. ``srv.call(fn, ...)`` runs
+    ``fn`` on the server's loop (the venue is not thread-safe: drive it from there)."""
+
+    def __init__(self, mock, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.mock = mock
+        self.host, self.port = host, port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    def start(self) -> "ServerThread":
+        self._thread = threading.Thread(target=self._run, name="perpsim-mock-binance", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise RuntimeError(f"mock server failed to start: {self._error!r}") from self._error
+        return self
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._start_site())
+        except BaseException as exc:   # reported to start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        loop.run_forever()
+        loop.run_until_complete(self._runner.cleanup())
+        loop.close()
+
+    async def _start_site(self) -> None:
+        self._runner = web.AppRunner(self.mock.app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+
+    def call(self, fn: Callable, *args, **kwargs) -> Any:
+        """Run ``fn(*args, **kwargs)`` on the server's loop; return its result (or raise)."""
+        async def run():
+            return fn(*args, **kwargs)
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(30)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._loop.is_running():
+            async def shutdown():
+                await self._runner.shutdown()
+            asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(30)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(30)
+
+    def __enter__(self) -> "ServerThread":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def ccxt_config(base_url: str, api_key: str, secret: str, **extra) -> dict:
+    """Constructor settings for an unmodified ``ccxt.binanceusdm`` (or ``ccxt.pro``) that
+    sends every request to the mock at ``base_url``: each of ccxt's Binance endpoints
+    (``https://fapi.binance.com/fapi/v1``, ``https://api.binance.com/sapi/v1``,
+    ``wss://fstream.binance.com/ws``…) with its host replaced. ``extra`` is merged in."""
+    import ccxt
+
+    ws_base = re.sub(r"^http", "ws", base_url.rstrip("/"))
+    http_base = base_url.rstrip("/")
+
+    def rewrite(value):
+        if isinstance(value, dict):
+            return {k: rewrite(v) for k, v in value.items()}
+        if isinstance(value, str) and _HOST.match(value):
+            return _HOST.sub(ws_base if value.startswith("ws") else http_base, value)
+        return value
+
+    api = rewrite(ccxt.binanceusdm().urls["api"])
+    try:
+        import ccxt.pro as ccxtpro
+
+        api = {**rewrite(ccxtpro.binanceusdm().urls["api"]), **api}
+    except Exception:  # ccxt without its websocket part: REST only
+        pass
+    cfg = {"apiKey": api_key, "secret": secret, "urls": {"api": api},
+           "options": {"adjustForTimeDifference": False}}
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(cfg.get(k), dict):
+            cfg[k] = {**cfg[k], **v}
+        else:
+            cfg[k] = v
+    return cfg
+
+
+def serve(mock, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Serve in the foreground until interrupted (the ``perpsim serve`` command)."""
+    web.run_app(mock.app, host=host, port=port, print=None)
