@@ -86,3 +86,42 @@ def test_help_everywhere(capsys):
             main([cmd, "--help"])
         assert info.value.code == 0
         assert "usage: perpsim" in capsys.readouterr().out
+
+
+def test_serve_starts_a_binance_compatible_server_that_ccxt_trades_on():
+    """`perpsim serve` in a subprocess on 127.0.0.1: it prints the accounts' keys, answers
+    signed requests from an unmodified ccxt client, and stops on SIGINT."""
+    ccxt = pytest.importorskip("ccxt")
+    import re
+    import signal
+    import socket
+    import time
+
+    from exchange.server import ccxt_config
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "exchange.cli", "serve", "--port", str(port),
+                             "--accounts", "1", "--deposit", "5000", "--mark", "BTCUSDT=50000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]
+        key = re.search(r"apiKey=(\w+) secret=(\w+)", "".join(lines))
+        assert key, lines
+        client = ccxt.binanceusdm(ccxt_config(f"http://127.0.0.1:{port}", key[1], key[2]))
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                balance = client.fetch_balance()
+                break
+            except ccxt.NetworkError:
+                assert time.monotonic() < deadline, "server did not come up"
+                time.sleep(0.2)
+        assert balance["USDT"]["total"] == 5000
+        order = client.create_order("BTC/USDT:USDT", "limit", "buy", 0.01, 49900)
+        assert order["status"] == "open"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
+    assert "Traceback" not in proc.stderr.read()
