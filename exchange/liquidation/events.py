@@ -16,8 +16,6 @@ The numbers are part of the journal format: never renumber, only add.
 """
 from __future__ import annotations
 
-import re
-
 __all__ = [
     "LIQUIDATION_EVENT_KINDS", "LIQUIDATION_EVENT_FIELDS", "LIQUIDATION_EVENT_COLUMNS",
     "MODULE_CODES", "ADL_POLICY_CODES",
@@ -249,35 +247,12 @@ LIQUIDATION_EVENT_COLUMNS: dict[int, dict[str, str]] = {
 }
 
 
-def _slug(col: str, meaning: str) -> str:
-    if col == "instr":
-        return "instrument"
-    m = meaning.lower().replace("(1e-8)", "")
-    if m.endswith("signed size"):
-        m += " (lots)"
-    for unit in ("atoms", "ticks", "lots"):
-        m = m.replace(f"({unit})", f" {unit}")
-    m = m.replace("(percent)", " pct")
-    m = re.sub(r"^1 if (the )?", "", m)
-    m = re.sub(r"^1 ", "", m).split(",")[0]
-    words = [w for w in re.sub(r"[^a-z0-9 ]", " ", m).split()
-             if w not in ("the", "a", "an", "of", "by", "at", "vs", "to", "s")]
-    return "_".join(words) or col
-
-
 def register_event_kinds() -> None:
     """Give these event kinds (100+) their names and field names in :mod:`exchange.events`
-    (done when :mod:`exchange.liquidation` is imported): field names are the documented
-    meaning of each record column (``equity_atoms``, ``bankrupt_account``…). Idempotent."""
+    (done when :mod:`exchange.liquidation` is imported), from
+    :data:`LIQUIDATION_EVENT_COLUMNS`. Idempotent."""
     from exchange import events as ev_mod
 
     for kind, name in LIQUIDATION_EVENT_KINDS.items():
-        if not ev_mod.kind_name(kind).startswith("Kind"):
-            continue
-        fields: dict[str, str] = {}
-        for col, meaning in LIQUIDATION_EVENT_FIELDS.get(kind, {}).items():
-            key = _slug(col, meaning)
-            while key in fields:
-                key += "_"
-            fields[key] = col
-        ev_mod.register_kind(kind, name, fields or None)
+        if ev_mod.kind_name(kind).startswith("Kind"):
+            ev_mod.register_kind(kind, name, LIQUIDATION_EVENT_COLUMNS.get(kind) or None)
