@@ -401,6 +401,20 @@ class _RuleBase:
         return f"{type(self).__name__}({fields})"
 
 
+def _spread_skip(summary: "PremiumSummary", max_divergence: int) -> "FundingRate | None":
+    """The zero rate of a mark-vs-oracle TWAP period that cannot be settled (no samples on
+    either side, or the last mark and oracle diverging by more than ``max_divergence`` per
+    1e8), with its reason; None when the period settles normally."""
+    mt, ot = summary.mark_twap, summary.oracle_twap
+    if mt is None or ot is None:
+        return FundingRate(0, 0, skip_reason="no mark/oracle samples in the period")
+    lm, lo = summary.last_mark, summary.last_oracle
+    if lm is not None and lo and abs(lm - lo) * RATE_SCALE > max_divergence * lo:
+        return FundingRate(0, 0, skip_reason=(
+            f"mark {lm} and oracle {lo} diverge by more than {max_divergence / RATE_SCALE:.2%}"))
+    return None
+
+
 def _cap(rate: int, floor: int, cap: int) -> tuple[int, bool]:
     if rate > cap:
         return cap, True
@@ -570,14 +584,10 @@ class DriftFundingRule(_RuleBase):
         self.sample_ns = _check_int("sample_ns", sample_ns, lo=1)
 
     def compute(self, summary: PremiumSummary, interval_ns: int) -> FundingRate:
+        skip = _spread_skip(summary, self.max_divergence)
+        if skip is not None:
+            return skip
         mt, ot = summary.mark_twap, summary.oracle_twap
-        if mt is None or ot is None:
-            return FundingRate(0, 0, skip_reason="no mark/oracle samples in the period")
-        lm, lo = summary.last_mark, summary.last_oracle
-        if lm is not None and lo and abs(lm - lo) * RATE_SCALE > self.max_divergence * lo:
-            return FundingRate(0, 0, skip_reason=(
-                f"mark {lm} and oracle {lo} diverge by more than "
-                f"{self.max_divergence / RATE_SCALE:.2%}"))
         k = self.spread_clamp / RATE_SCALE * ot
         spread = min(max(mt - ot + ot / 5000, -k), k)
         day_rate = spread / ot
@@ -676,14 +686,10 @@ class ParamsFundingRule(_RuleBase):
                            capped=capped)
 
     def _compute_spread(self, summary: PremiumSummary, interval_ns: int) -> FundingRate:
+        skip = _spread_skip(summary, self.max_divergence)
+        if skip is not None:
+            return skip
         mt, ot = summary.mark_twap, summary.oracle_twap
-        if mt is None or ot is None:
-            return FundingRate(0, 0, skip_reason="no mark/oracle samples in the period")
-        lm, lo = summary.last_mark, summary.last_oracle
-        if lm is not None and lo and abs(lm - lo) * RATE_SCALE > self.max_divergence * lo:
-            return FundingRate(0, 0, skip_reason=(
-                f"mark {lm} and oracle {lo} diverge by more than "
-                f"{self.max_divergence / RATE_SCALE:.2%}"))
         spread = mt - ot + self.interest / RATE_SCALE * ot
         capped = False
         if self.cap is not None:
