@@ -95,28 +95,28 @@ def _rate(ctx: _Ctx, key: str, v: Any) -> int:
         raise ctx.fail(key, exc.rule or "a rate", v) from None
 
 
-def _money(ctx: _Ctx, key: str, v: Any) -> int:
-    v = _decimal_input(ctx, key, v, "an amount of the settlement asset")
+def _converted(ctx: _Ctx, key: str, v: Any, what: str, convert, rule: str):
+    """``convert`` of a decimal-like TOML value; a conversion error names the key and rule."""
+    v = _decimal_input(ctx, key, v, what)
     try:
-        return decimal_to_atoms(v, ctx.settle_decimals, key)
+        return convert(v)
     except ExchangeError as exc:
-        raise ctx.fail(key, exc.rule or "an amount", v) from None
+        raise ctx.fail(key, exc.rule or rule, v) from None
+
+
+def _money(ctx: _Ctx, key: str, v: Any) -> int:
+    return _converted(ctx, key, v, "an amount of the settlement asset",
+                      lambda d: decimal_to_atoms(d, ctx.settle_decimals, key), "an amount")
 
 
 def _decimal(ctx: _Ctx, key: str, v: Any) -> Decimal:
-    v = _decimal_input(ctx, key, v, "a decimal number")
-    try:
-        return to_decimal(v, key)
-    except ExchangeError as exc:
-        raise ctx.fail(key, exc.rule or "a decimal number", v) from None
+    return _converted(ctx, key, v, "a decimal number", lambda d: to_decimal(d, key),
+                      "a decimal number")
 
 
 def _qty_lots(ctx: _Ctx, key: str, v: Any) -> int:
-    v = _decimal_input(ctx, key, v, "a quantity of the base asset")
-    try:
-        return decimal_to_lots(v, ctx.lot_size, key)
-    except ExchangeError as exc:
-        raise ctx.fail(key, exc.rule or "a quantity", v) from None
+    return _converted(ctx, key, v, "a quantity of the base asset",
+                      lambda d: decimal_to_lots(d, ctx.lot_size, key), "a quantity")
 
 
 def _list_of(item: Conv) -> Conv:
