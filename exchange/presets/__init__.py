@@ -62,44 +62,7 @@ The TOML files must ship as package data (``exchange/presets/*.toml``).
 from __future__ import annotations
 
 from exchange.presets._loader import VenuePreset, list_presets, load_preset, preset_from_dict
-from exchange.presets.params import (
-                                     ADL_POLICIES,
-                                     ADL_PRICES,
-                                     CLOSE_ORDER_TYPES,
-                                     CLOSE_PRICE_LIMITS,
-                                     FUNDING_AVERAGING,
-                                     MARK_METHODS,
-                                     PARTIAL_LIQUIDATION_MODES,
-                                     PRICE_SOURCES,
-                                     SOCIALIZED_POLICIES,
-                                     SURPLUS_DESTINATIONS,
-                                     WATERFALL_MODULES,
-                                     FundingParams,
-                                     LiquidationParams,
-                                     MarginParams,
-                                     PartialLiquidationParams,
-                                     VenueParams,
-)
+from exchange.presets.params import *  # noqa: F403 - the parameter classes and enums
+from exchange.presets.params import __all__ as _params_all
 
-__all__ = [
-                                     "ADL_POLICIES",
-                                     "ADL_PRICES",
-                                     "CLOSE_ORDER_TYPES",
-                                     "CLOSE_PRICE_LIMITS",
-                                     "FUNDING_AVERAGING",
-                                     "MARK_METHODS",
-                                     "PARTIAL_LIQUIDATION_MODES",
-                                     "PRICE_SOURCES",
-                                     "SOCIALIZED_POLICIES",
-                                     "SURPLUS_DESTINATIONS",
-                                     "WATERFALL_MODULES",
-                                     "FundingParams",
-                                     "LiquidationParams",
-                                     "MarginParams",
-                                     "PartialLiquidationParams",
-                                     "VenueParams",
-                                     "VenuePreset",
-                                     "list_presets",
-                                     "load_preset",
-                                     "preset_from_dict",
-]
+__all__ = [*_params_all, "VenuePreset", "list_presets", "load_preset", "preset_from_dict"]
