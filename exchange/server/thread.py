@@ -94,7 +94,9 @@ def ccxt_config(base_url: str, api_key: str, secret: str, **extra) -> dict:
     """Constructor settings for an unmodified ``ccxt.binanceusdm`` (or ``ccxt.pro``) that
     sends every request to the mock at ``base_url``: each of ccxt's Binance endpoints
     (``https://fapi.binance.com/fapi/v1``, ``https://api.binance.com/sapi/v1``,
-    ``wss://fstream.binance.com/ws``…) with its host replaced. ``extra`` is merged in."""
+    ``wss://fstream.binance.com/ws``…) with its host replaced; ccxt's USDⓈ-M error table (it
+    would otherwise choose it by host name, and fall back to a generic one); no client-side
+    rate limiting. ``extra`` is merged in."""
     import ccxt
 
     ws_base = re.sub(r"^http", "ws", base_url.rstrip("/"))
@@ -114,8 +116,15 @@ def ccxt_config(base_url: str, api_key: str, secret: str, **extra) -> dict:
         api = {**rewrite(ccxtpro.binanceusdm().urls["api"]), **api}
     except Exception:  # ccxt without its websocket part: REST only
         pass
+    # ccxt picks its futures error table by the host it talks to (fapi.binance.com); give it
+    # that table here so that errors map to the same classes as against Binance
+    linear = ccxt.binanceusdm().exceptions.get("linear", {})
     cfg = {"apiKey": api_key, "secret": secret, "urls": {"api": api},
-           "options": {"adjustForTimeDifference": False}}
+           "options": {"adjustForTimeDifference": False},
+           "enableRateLimit": False}           # a local mock: no need to pace requests
+    if linear:
+        cfg["exceptions"] = {"exact": dict(linear.get("exact", {})),
+                             "broad": dict(linear.get("broad", {}))}
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(cfg.get(k), dict):
             cfg[k] = {**cfg[k], **v}
