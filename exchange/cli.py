@@ -81,6 +81,12 @@ def _cmd_run(args) -> int:
     ov = _overrides(args.set)
     if ov:
         sc = sc.with_overrides(ov)
+    if args.strategy_param and not args.strategy:
+        raise UsageError("'--strategy-param' must come with --strategy (got no --strategy)")
+    if args.strategy:
+        from exchange.strategy import strategy_overrides
+
+        sc = sc.with_overrides(strategy_overrides(args.strategy, args.strategy_param or ()))
     wf = None
     if args.waterfall:
         from exchange.sim.compare import parse_waterfall
@@ -99,6 +105,17 @@ def _cmd_run(args) -> int:
     for key in METRICS:
         table.add_row(key, _fmt(result.metrics.get(key)), METRICS[key])
     con.print(table)
+    for name, pnl in result.strategies.items():
+        from exchange.sim.metrics import PNL_FIELDS
+
+        st = Table(title=f"{pnl['class']} (population {name!r}) · PnL")
+        st.add_column("measure", no_wrap=True)
+        st.add_column("value", justify="right", no_wrap=True)
+        st.add_column("meaning", style="dim")
+        for key, meaning in PNL_FIELDS.items():
+            if key != "accounts":
+                st.add_row(key, _fmt(pnl[key]), meaning)
+        con.print(st)
     con.print(f"{result.events:,} events in {result.wall_s:.2f} s "
               f"({result.events / max(result.wall_s, 1e-9):,.0f} events/s, "
               f"{result.sim_s / max(result.wall_s, 1e-9):,.0f}× real time)")
@@ -422,6 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="scenario override, e.g. --set population.makers.count=4 (repeatable)")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.add_argument("--strategy", metavar="FILE.py:CLASS",
+                   help="run your exchange.strategy.Strategy in the scenario (population "
+                   "'strategy'): a file path or a dotted module, e.g. "
+                   "examples/strategies.py:MarketMaker or mypkg.bots:Momentum")
+    p.add_argument("--strategy-param", action="append", metavar="KEY=VALUE",
+                   help="a parameter of the strategy (repeatable), e.g. --strategy-param "
+                   "deposit=50000 --strategy-param leverage=20")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("compare", help="the same scenario and seeds through several waterfalls",

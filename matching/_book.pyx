@@ -113,6 +113,18 @@ cdef inline int64_t _prev_set(const uint64_t* bits, int64_t start) noexcept nogi
         word = bits[w]
 
 
+cdef void* _grown(void* buf, int64_t* cap, size_t item, int64_t first) except NULL nogil:
+    """``buf`` (``cap[0]`` items of ``item`` bytes) reallocated to twice its capacity, or to
+    ``first`` items when it has none; updates ``cap[0]``. Amortised O(1) per push."""
+    cdef int64_t n = cap[0] * 2 if cap[0] else first
+    cdef void* out = realloc(buf, n * item)
+    if out == NULL:
+        with gil:
+            raise MemoryError()
+    cap[0] = n
+    return out
+
+
 cdef class _FillBlock:
     """Owns a fill buffer handed to numpy by ``Book.process``; the arrays over it keep it alive.
     When the last one goes, the buffer becomes its book's spare (if the book has none), else
@@ -312,7 +324,6 @@ cdef class Book:
     cdef inline int _push_fill(self, int64_t taker, int64_t maker, int64_t price, int64_t qty,
                         int side, bint done) except -1 nogil:
         cdef Fill* f
-        cdef int64_t cap
         if self.n_fills == self.cap_fills:
             if self.spare_cap > self.cap_fills:      # a returned buffer, larger and warm
                 if self.n_fills:
@@ -323,13 +334,7 @@ cdef class Book:
                 self.spare_fills = NULL
                 self.spare_cap = 0
                 return self._push_fill(taker, maker, price, qty, side, done)
-            cap = self.cap_fills * 2 if self.cap_fills else 4096
-            f = <Fill*>realloc(self.fills, cap * sizeof(Fill))
-            if f == NULL:
-                with gil:
-                    raise MemoryError()
-            self.fills = f
-            self.cap_fills = cap
+            self.fills = <Fill*>_grown(self.fills, &self.cap_fills, sizeof(Fill), 4096)
         f = &self.fills[self.n_fills]
         f.taker_oid = taker
         f.maker_oid = maker
@@ -342,15 +347,8 @@ cdef class Book:
 
     cdef int _push_delta(self, int side, int64_t price, int64_t qty) except -1 nogil:
         cdef Delta* d
-        cdef int64_t cap
         if self.n_deltas == self.cap_deltas:
-            cap = self.cap_deltas * 2 if self.cap_deltas else 4096
-            d = <Delta*>realloc(self.deltas, cap * sizeof(Delta))
-            if d == NULL:
-                with gil:
-                    raise MemoryError()
-            self.deltas = d
-            self.cap_deltas = cap
+            self.deltas = <Delta*>_grown(self.deltas, &self.cap_deltas, sizeof(Delta), 4096)
         d = &self.deltas[self.n_deltas]
         d.price = price
         d.qty = qty
@@ -361,15 +359,8 @@ cdef class Book:
     cdef int _push_expired(self, int64_t oid, int64_t price, int64_t qty, int side,
                            int reason) except -1 nogil:
         cdef Expired* e
-        cdef int64_t cap
         if self.n_expired == self.cap_expired:
-            cap = self.cap_expired * 2 if self.cap_expired else 256
-            e = <Expired*>realloc(self.expired, cap * sizeof(Expired))
-            if e == NULL:
-                with gil:
-                    raise MemoryError()
-            self.expired = e
-            self.cap_expired = cap
+            self.expired = <Expired*>_grown(self.expired, &self.cap_expired, sizeof(Expired), 256)
         e = &self.expired[self.n_expired]
         e.oid = oid
         e.price = price
@@ -381,15 +372,8 @@ cdef class Book:
 
     cdef int _push_reject(self, int64_t index, int64_t oid, int code) except -1 nogil:
         cdef Reject* r
-        cdef int64_t cap
         if self.n_rejects == self.cap_rejects:
-            cap = self.cap_rejects * 2 if self.cap_rejects else 256
-            r = <Reject*>realloc(self.rejects, cap * sizeof(Reject))
-            if r == NULL:
-                with gil:
-                    raise MemoryError()
-            self.rejects = r
-            self.cap_rejects = cap
+            self.rejects = <Reject*>_grown(self.rejects, &self.cap_rejects, sizeof(Reject), 256)
         r = &self.rejects[self.n_rejects]
         r.index = index
         r.oid = oid

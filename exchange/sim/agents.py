@@ -2,8 +2,9 @@
 
 An :class:`Agent` is anything with a ``name`` and two methods, ``setup(ctx, ts_ns)`` (open
 accounts, return the first wake-up time or None) and ``wake(ctx, ts_ns)`` (decide, send
-orders, return the next wake-up time or None). Optional hooks: ``on_shock(ctx, shock, ts_ns)``
-and ``on_auction(ctx, auction, ts_ns)`` (see :class:`Keepers`).
+orders, return the next wake-up time or None). Optional hooks: ``on_shock(ctx, shock, ts_ns)``,
+``on_auction(ctx, auction, ts_ns)`` (see :class:`Keepers`), ``on_records(ctx, records)`` (every
+batch of event records the runner drains, EVENT_DTYPE) and ``on_stop(ctx, ts_ns)`` (the end).
 
 The built-in agents are **populations**: one object decides for many accounts at once with
 numpy (who acts, sides, sizes, prices, stops) and sends one
@@ -27,6 +28,8 @@ type                 behaviour
                      when it normalises (the hedge leg lives on another venue)
 ``keeper``           liquidators: deep resting bids/asks that absorb liquidation flow, bid in
                      liquidation auctions at a discount, unwind inventory into recoveries
+``strategy``         one account run by a user's :class:`~exchange.strategy.Strategy`
+                     (``class = "package.module:Class"``; see :mod:`exchange.strategy`)
 ===================  =====================================================================
 
 A population's parameters are a TOML table (``[population.NAME]``, ``type = ...``); each
@@ -48,7 +51,8 @@ from exchange.sim.gateway import (CANCEL_IF_OPEN, COL, IOC, LIMIT, MARKET, ORDER
                                   POST_ONLY, SUBMIT, OrderBatch, rows_matrix)
 
 __all__ = ["Agent", "MarketMakers", "NoiseTraders", "DirectionalTraders",
-           "FundingArbitrageurs", "Keepers", "AGENT_TYPES", "agent_class", "build_agent"]
+           "FundingArbitrageurs", "Keepers", "AGENT_TYPES", "LAZY_AGENT_TYPES", "agent_class",
+           "build_agent"]
 
 _NEVER = np.iinfo(np.int64).max
 NS_PER_MS = 1_000_000
@@ -744,18 +748,27 @@ AGENT_TYPES: dict[str, type] = {
 }
 
 
+#: agent types defined above the simulation layer, imported when a scenario names them
+LAZY_AGENT_TYPES: dict[str, str] = {
+    "strategy": "exchange.strategy:StrategyAgent",     # a user's Strategy (exchange.strategy)
+}
+
+
 def agent_class(kind: str, source: str = "scenario", key: str = "type") -> type:
     """The class of an agent type name or a ``"package.module:Class"`` path."""
     cls = AGENT_TYPES.get(kind)
     if cls is not None:
         return cls
+    if isinstance(kind, str) and kind in LAZY_AGENT_TYPES:
+        module, _, attr = LAZY_AGENT_TYPES[kind].partition(":")
+        return getattr(importlib.import_module(module), attr)
     if isinstance(kind, str) and ":" in kind:
         module, _, attr = kind.partition(":")
         try:
             return getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"{source}: {key!r} {kind!r} cannot be imported ({exc})") from None
-    raise ConfigError.for_key(source, key, f"one of {', '.join(sorted(AGENT_TYPES))} or a "
+    raise ConfigError.for_key(source, key, f"one of {', '.join(sorted([*AGENT_TYPES, *LAZY_AGENT_TYPES]))} or a "
                               "'package.module:Class' path", kind)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import zlib
 from decimal import Decimal
+from typing import Callable
 
 import attrs
 import numpy as np
@@ -92,6 +93,10 @@ class SimContext:
         self._arrays_n = -1
         self._caps: dict[int, int] = {}
         self.roles: dict[str, np.ndarray] = {}
+        #: called with every batch of event records drained from the venue (EVENT_DTYPE)
+        self.record_listeners: list[Callable[[np.ndarray], None]] = []
+        #: the run's drain (set by the runner: it also feeds the liquidation engine)
+        self.drainer: Callable[[], np.ndarray] | None = None
 
     # -- QUERIES --
     def arrays(self) -> dict:
@@ -151,6 +156,22 @@ class SimContext:
             prev = self.roles.get(role)
             self.roles[role] = ids if prev is None else np.concatenate([prev, ids])
         return ids
+
+    def drain(self) -> np.ndarray:
+        """Move the venue's pending event records to the journal now and hand them to the
+        liquidation engine and the :attr:`record_listeners` (the runner's drain); returns
+        them. Draining more often changes no outcome, only when listeners hear of it. O(n)."""
+        if self.drainer is not None:
+            return self.drainer()
+        recs = self.exchange.drain_records()
+        self.publish(recs)
+        return recs
+
+    def publish(self, records: np.ndarray) -> None:
+        """Hand drained records to every listener, in registration order."""
+        if len(records):
+            for listener in self.record_listeners:
+                listener(records)
 
     def send(self, batch: OrderBatch, results: bool = True) -> OrderBatch:
         """Hand a batch to the venue's gateway (``results=False``: fire and forget)."""

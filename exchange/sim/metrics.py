@@ -31,7 +31,7 @@ import numpy as np
 
 
 __all__ = ["compute_metrics", "METRICS", "gini", "peak_drawdown", "time_to_repeg",
-           "cascade_depth", "plot_data"]
+           "cascade_depth", "plot_data", "account_pnl", "PNL_FIELDS"]
 
 NS_PER_S = 1_000_000_000
 
@@ -290,6 +290,71 @@ def compute_metrics(journal: np.ndarray, series: dict[str, np.ndarray], info: di
             v = None
         m[key] = v
     return {key: m[key] for key in METRICS}
+
+
+#: keys of :func:`account_pnl` -> description (money in the settlement asset)
+PNL_FIELDS: dict[str, str] = {
+    "accounts": "accounts of the group",
+    "deposits": "net deposits",
+    "equity_end": "equity at the end (wallet + isolated margin + unrealised PnL at the mark)",
+    "pnl": "equity at the end - net deposits",
+    "realized_pnl": "PnL closed by fills and position transfers (before fees)",
+    "unrealized_pnl": "PnL of the open position at the final mark",
+    "fees": "trading and liquidation fees paid (rebates negative)",
+    "funding": "funding paid (received negative)",
+    "other": "the rest of pnl: liquidation clearance, socialized losses, bad debt written off",
+    "fills": "fills (both sides)",
+    "volume": "traded notional (both sides)",
+    "liquidations": "liquidation episodes",
+    "orders": "orders accepted",
+    "rejections": "orders rejected",
+}
+
+
+def account_pnl(journal: np.ndarray, accounts, equity_end: np.ndarray, upnl_end: np.ndarray,
+                info: dict[str, Any]) -> dict[str, Any]:
+    """PnL of a group of accounts (an agent type, a strategy) from the journal and the final
+    equity and unrealised PnL (atoms per account): ``pnl = realized_pnl + unrealized_pnl -
+    fees - funding + other`` (keys: :data:`PNL_FIELDS`, money in the settlement asset).
+    O(events).
+
+    >>> from exchange._core import EVENT_DTYPE
+    >>> j = np.zeros(2, EVENT_DTYPE)
+    >>> j["kind"], j["acct"], j["a1"], j["a2"] = [6, 3], [0, 0], [1_000_000, 50_000], [0, 2_000_000]
+    >>> p = account_pnl(j, [0], np.array([2_950_000]), np.array([0]), {"settle_decimals": 6})
+    >>> p["pnl"], p["realized_pnl"], p["fees"], p["other"]
+    (1.95, 2.0, 0.05, 0.0)
+    """
+    scale = 10 ** int(info.get("settle_decimals", 6))     # divide: exact for round amounts
+    k = int(info.get("atoms_per_tick_lot", 1))
+    accts = np.asarray(accounts, np.int64).reshape(-1)
+    kind, acct = journal["kind"], journal["acct"]
+    mine = np.isin(acct, accts)
+
+    def of(code: int) -> np.ndarray:
+        return journal[(kind == code) & mine]
+
+    deposits = _sum(of(K_DEPOSITED)["a1"]) - _sum(of(K_WITHDRAWN)["a1"])
+    fills = of(K_FILLED)
+    moved = journal[kind == 13]                     # PositionTransferred (ADL, backstop)
+    realized = (_sum(fills["a2"]) + _sum(moved["a2"][np.isin(moved["acct"], accts)])
+                + _sum(moved["a3"][np.isin(moved["a1"], accts)]))
+    fees = _sum(fills["a1"])
+    funding = _sum(of(K_FUNDING_PAID)["a1"])
+    n = equity_end.shape[0]
+    ok = accts[(accts >= 0) & (accts < n)]
+    equity = int(equity_end[ok].sum())
+    upnl = int(upnl_end[ok].sum())
+    pnl = equity - deposits
+    liq = journal[((kind == K_TRIGGERED) | (kind == K_COMPLETED)) & mine]
+    out = dict(accounts=int(accts.shape[0]), deposits=deposits / scale, equity_end=equity / scale,
+               pnl=pnl / scale, realized_pnl=realized / scale, unrealized_pnl=upnl / scale,
+               fees=fees / scale, funding=funding / scale,
+               other=(pnl - (realized + upnl - fees - funding)) / scale,
+               fills=int(fills.shape[0]), volume=_sum(fills["qty"] * fills["price"] * k) / scale,
+               liquidations=_episodes(liq, k)[0], orders=int(of(K_ACCEPTED).shape[0]),
+               rejections=int(of(K_REJECTED).shape[0]))
+    return {key: out[key] for key in PNL_FIELDS}
 
 
 def plot_data(journal: np.ndarray, series: dict[str, np.ndarray], info: dict[str, Any]) -> dict:

@@ -19,6 +19,7 @@ same agents and the same price path, and the same inputs give a byte-identical j
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -72,6 +73,9 @@ class RunResult:
     info: dict[str, Any] = attrs.field(factory=dict)
     files: dict[str, str] = attrs.field(factory=dict)
     plot: dict[str, Any] = attrs.field(factory=dict)
+    #: PnL per agent type (role) and per strategy population (:func:`~exchange.sim.metrics.account_pnl`)
+    agents: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    strategies: dict[str, dict[str, Any]] = attrs.field(factory=dict)
 
     @property
     def label(self) -> str:
@@ -185,6 +189,12 @@ class Simulation:
             cls = agent_class(pop.type, sc.source)
             rng = np.random.default_rng(component_seed(self.seed, f"agent:{pop.name}"))
             self.agents.append(cls(pop.name, dict(pop.params), rng))
+        # agents that follow the event stream (strategies) hear of every drained batch
+        ctx.drainer = self._drain
+        for agent in self.agents:
+            hook = getattr(agent, "on_records", None)
+            if hook is not None:
+                ctx.record_listeners.append(functools.partial(hook, ctx))
         self._series: dict[str, list] = {c: [] for c in SERIES_COLUMNS}
         self._var_alpha_fast = 1 - 0.5 ** (1 / max(1, 30 * NS_PER_S // sc.oracle_cadence_ns))
         self._var_alpha_base = 1 - 0.5 ** (1 / max(1, 1800 * NS_PER_S // sc.oracle_cadence_ns))
@@ -245,10 +255,13 @@ class Simulation:
         if ts > self.core.ts_now:
             self.core.set_time(ts)
 
-    def _drain(self) -> None:
+    def _drain(self) -> np.ndarray:
         recs = self.ex.drain_records()
-        if self.liquidation is not None and len(recs):
-            self.liquidation.note_events(recs)
+        if len(recs):
+            if self.liquidation is not None:
+                self.liquidation.note_events(recs)
+            self.ctx.publish(recs)
+        return recs
 
     def _on_oracle(self, ts: int) -> None:
         self._at(ts)
@@ -456,6 +469,11 @@ class Simulation:
                 self.clock.run(end * i // chunks)
                 progress(i / chunks)
         self._at(end)
+        self._drain()
+        for agent in self.agents:
+            hook = getattr(agent, "on_stop", None)
+            if hook is not None:
+                hook(self.ctx, end)
         if self.check != "none":
             self.ex.check_invariants()
         self.wall_s = time.perf_counter() - t0
@@ -463,12 +481,17 @@ class Simulation:
     def equity_end(self) -> np.ndarray:
         """Equity of every account now (wallet + isolated buckets + uPnL at the mark), atoms.
         O(accounts × instruments) numpy."""
+        return self.account_values()[0]
+
+    def account_values(self) -> tuple[np.ndarray, np.ndarray]:
+        """(equity, unrealised PnL at the mark) of every account now, atoms."""
         arr = self.core.arrays()
         mark = arr["mark"].astype(np.int64)
         k = arr["k"].astype(np.int64)
         upnl = arr["size"] * (mark * k)[:, None] - arr["cost"]
         upnl[:, :] = np.where(arr["size"] != 0, upnl, 0)
-        return arr["wallet"] + arr["iso"].sum(axis=0) + upnl.sum(axis=0)
+        u = upnl.sum(axis=0)
+        return arr["wallet"] + arr["iso"].sum(axis=0) + u, u
 
     def series(self) -> dict[str, np.ndarray]:
         out = {}
@@ -495,7 +518,8 @@ class Simulation:
 
 def run(scenario, seed: int = 0, waterfall=None, out_dir=None, *, check: str = "end",
         progress: Callable[[float], None] | None = None, keep_journal: bool = True,
-        report: bool = True, overrides: dict | None = None) -> RunResult:
+        report: bool = True, overrides: dict | None = None,
+        prepare: Callable[[Simulation], None] | None = None) -> RunResult:
     """Run ``scenario`` (a :class:`Scenario`, a built-in name or a TOML path) with ``seed``,
     optionally through another ``waterfall`` (a sequence of module names), and return its
     :class:`RunResult`. With ``out_dir``: the journal (Parquet, one file per event type),
@@ -503,8 +527,12 @@ def run(scenario, seed: int = 0, waterfall=None, out_dir=None, *, check: str = "
 
     ``check``: ``"end"`` checks the venue's invariants (conservation of money, positions net
     to zero, books sound) after the run, ``"step"`` at every recorded step, ``"none"`` never.
+    ``prepare(sim)`` runs on the built :class:`Simulation` before it starts.
+
+    ``result.agents`` holds the PnL of each agent type, ``result.strategies`` that of each
+    ``strategy`` population (:func:`~exchange.sim.metrics.account_pnl`).
     """
-    from exchange.sim.metrics import compute_metrics, plot_data
+    from exchange.sim.metrics import account_pnl, compute_metrics, plot_data
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if overrides:
@@ -512,16 +540,25 @@ def run(scenario, seed: int = 0, waterfall=None, out_dir=None, *, check: str = "
     if waterfall is not None and isinstance(waterfall, str):
         waterfall = [w.strip() for w in waterfall.split(",") if w.strip()]
     sim = Simulation(sc, seed, waterfall, check=check)
+    if prepare is not None:
+        prepare(sim)
     sim.run(progress)
     journal = sim.ex.journal()
     series = sim.series()
     info = sim.info()
-    metrics = compute_metrics(journal, series, info, sim.equity_end())
+    equity, upnl = sim.account_values()
+    metrics = compute_metrics(journal, series, info, equity)
+    agents = {role: account_pnl(journal, accts, equity, upnl, info)
+              for role, accts in sim.ctx.roles.items()}
+    strategies = {a.name: {"class": a.strategy_class.__name__,
+                           **account_pnl(journal, a.accounts, equity, upnl, info)}
+                  for a in sim.agents if getattr(a, "kind", None) == "strategy"}
     result = RunResult(scenario=sc.name, seed=int(seed), waterfall=sim.waterfall, metrics=metrics,
                        series=series, journal=journal if keep_journal or out_dir else None,
                        events=int(journal.shape[0]), wall_s=sim.wall_s,
                        sim_s=sc.duration_ns / NS_PER_S, info=info,
-                       plot=plot_data(journal, series, info))
+                       plot=plot_data(journal, series, info), agents=agents,
+                       strategies=strategies)
     if out_dir is not None:
         write_outputs(result, out_dir, report=report)
     if not keep_journal:
@@ -541,7 +578,8 @@ def write_outputs(result: RunResult, out_dir, *, report: bool = True) -> dict[st
     files["series"] = str(write_series(result.series, out / "series.parquet"))
     meta = dict(scenario=result.scenario, seed=result.seed, waterfall=list(result.waterfall),
                 events=result.events, wall_s=round(result.wall_s, 3), sim_s=result.sim_s,
-                metrics=result.metrics, info={k: v for k, v in result.info.items() if k != "roles"})
+                metrics=result.metrics, agents=result.agents, strategies=result.strategies,
+                info={k: v for k, v in result.info.items() if k != "roles"})
     (out / "metrics.json").write_text(json.dumps(meta, indent=1, default=_json_default))
     files["metrics"] = str(out / "metrics.json")
     if report:
