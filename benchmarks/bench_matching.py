@@ -13,7 +13,9 @@ that a burst of load on a shared machine slows every engine of a round alike ins
 whichever engine happened to run during it; each figure is the median over the rounds. The C++
 baseline runs twice per round in its own process and its second (warm) run counts; the
 matcher's two books (batch, per-order) are reused across rounds with ``clear()`` between them,
-as the C++ baseline reuses its memory between runs, so their first round is cold.
+as the C++ baseline reuses its memory between runs, so their first round is cold; a round's
+fills are dropped before the next one, so that the book writes into the buffer the last result
+returned (a caller that keeps every result makes the book allocate fresh memory each time).
 """
 from __future__ import annotations
 
@@ -81,7 +83,7 @@ def bench_per_order(book_factory, msgs, runs, cols=None) -> tuple[list[float], d
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
-    ap.add_argument("--runs", type=int, default=5, help="runs per engine (median reported)")
+    ap.add_argument("--runs", type=int, default=7, help="rounds (median reported; >= 5)")
     ap.add_argument("--reference-runs", type=int, default=5)
     ap.add_argument("--n", type=int, default=1_000_000, help="stream length")
     args = ap.parse_args(argv)
@@ -94,7 +96,9 @@ def main(argv=None) -> int:
     batch_book, per_book = matching.Book(), matching.Book()
     batch_rates, per_rates, cpp_rates, floor_rates = [], [], [], []
     cpp_summary = None
+    fills = None
     for _ in range(args.runs):
+        fills = None        # the last round's result is dropped, so its buffer is reused
         rate, fills = time_batch(batch_book, msgs)
         batch_rates.append(rate)
         cpp = run_cpp_baseline(path, 2, "array")
