@@ -212,6 +212,10 @@ class Exchange:
         self.core = VenueCore(self.specs, initial_accounts=initial_accounts,
                               track_deltas=track_deltas)
         self._journal: list[np.ndarray] = []
+        #: callables given every batch of new event records (EVENT_DTYPE) as it is journaled,
+        #: whichever command or driver produced it: the simulator's liquidation engine and
+        #: strategies, the mock server's order book of record and streams
+        self.record_hooks: list = []
         self._cond: dict[int, _Conditional] = {}
         self._cond_next = -1          # conditional orders get negative ids until they fire
         self._in_trigger = False
@@ -274,6 +278,8 @@ class Exchange:
             self._journal.append(recs)
             if self.liquidation is not None:
                 self.liquidation.note_events(recs)
+            for hook in self.record_hooks:
+                hook(recs)
         return recs
 
     def _collect(self, start_seq: int) -> list:

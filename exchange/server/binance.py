@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl
 import attrs
 from aiohttp import web
 
+from exchange import events as ev_mod
 from exchange.codes import RejectReason
 from exchange.errors import InvalidCommandError
 from exchange.server.streams import StreamHub
@@ -206,6 +207,9 @@ class MockBinance:
         self._agg: list | None = None                    # the aggTrade being accumulated
         self._algo_child: dict[int, _Order] = {}         # venue oid of a triggered algo's order
         self.app = self._make_app()
+        # everything the venue records, whoever caused it (a request here, the simulator's
+        # agents, the liquidation engine), updates the orders of record and the streams
+        self.venue.record_hooks.append(self._on_records)
         for symbol, price in (marks or {}).items():
             self.set_mark(symbol, price)
 
@@ -226,7 +230,6 @@ class MockBinance:
         streams ``markPriceUpdate`` and whatever the venue did. Returns the venue events."""
         self._sync_clock()
         events = self.venue.set_mark(symbol, price, index)
-        self._apply(events)
         return events
 
     def settle_funding(self, symbol: str, rate: Any) -> list:
@@ -240,12 +243,10 @@ class MockBinance:
         self._funding[i].append({"symbol": symbol, "fundingRate": f"{r:.8f}",
                                  "fundingTime": _now_ms(),
                                  "markPrice": _s(self.venue.specs[i].ticks_to_price(int(mark)))})
-        self._apply(events)
         return events
 
     def advance_to(self, ts_ns: int) -> list:
         events = self.venue.advance_to(ts_ns)
-        self._apply(events)
         return events
 
     # ------------------------------------------------------------------ plumbing
@@ -253,7 +254,7 @@ class MockBinance:
         if self.clock == "wall":
             now = time.time_ns()
             if now > self.venue.ts_ns:
-                self._apply(self.venue.advance_to(now))
+                self.venue.advance_to(now)
 
     def _make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors])
@@ -370,6 +371,9 @@ class MockBinance:
             raise BinanceError(-1121, "Invalid symbol.") from None
 
     # ------------------------------------------------------------------ events
+    def _on_records(self, records) -> None:
+        self._apply(ev_mod.materialize(records))
+
     def _apply(self, events: list) -> None:
         """Bring the order book of record, trades and streams up to date with venue events."""
         touched: set[int] = set()
@@ -968,13 +972,11 @@ class MockBinance:
                   "close_position": close_position,
                   "callback_rate": _s(callback) if callback is not None else None, "algo": algo,
                   "activation_ticks": spec.price_to_ticks(activation) if activation else 0}
+        self._pending_origin = origin            # the record hook binds the accepted order
         try:
             events = self.venue.submit(acct, order)
         except InvalidCommandError as exc:
             raise BinanceError(-1100, f"Illegal characters found in a parameter: {exc}") from None
-        self._pending_origin = origin
-        try:
-            self._apply(events)
         finally:
             self._pending_origin = None
         o = origin.get("order")
@@ -1039,7 +1041,7 @@ class MockBinance:
         o = self._find_algo(cred.account, params, -2011)
         if o.status != "NEW":
             raise BinanceError(-2011, "Unknown order sent.")
-        self._apply(self.venue.cancel(cred.account, o.venue_oid))
+        self.venue.cancel(cred.account, o.venue_oid)
         return web.json_response({"algoId": o.order_id, "clientAlgoId": o.client_id,
                                   "code": "200", "msg": "success"})
 
@@ -1063,7 +1065,7 @@ class MockBinance:
         cred, params = await self._signed(request)
         instr = self._instr(params)
         for o in self._algos(cred.account, instr, True):
-            self._apply(self.venue.cancel(cred.account, o.venue_oid))
+            self.venue.cancel(cred.account, o.venue_oid)
         return web.json_response({"code": 200, "msg": "The operation of cancel all open order is done."})
 
     async def query_order(self, request):
@@ -1082,7 +1084,7 @@ class MockBinance:
         o = self._find(cred.account, params, -2011)
         if o.status not in ("NEW", "PARTIALLY_FILLED"):
             raise BinanceError(-2011, "Unknown order sent.")
-        self._apply(self.venue.cancel(cred.account, o.venue_oid))
+        self.venue.cancel(cred.account, o.venue_oid)
         return web.json_response(self._order_json(o, full=False))
 
     async def modify_order(self, request):
@@ -1101,7 +1103,6 @@ class MockBinance:
             raise BinanceError(-4003, "Quantity less than or equal to zero.")
         events = self.venue.amend(cred.account, o.venue_oid, qty=spec.lots_to_qty(lots - o.executed_lots),
                                   price=price)
-        self._apply(events)
         rejected = [e for e in events if e.name == "OrderRejected"]
         if rejected:
             self._raise_reject(rejected[0], spec, o.side)
@@ -1122,7 +1123,7 @@ class MockBinance:
         cred, params = await self._signed(request)
         instr = self._instr(params)
         for o in self._open(cred.account, instr):
-            self._apply(self.venue.cancel(cred.account, o.venue_oid))
+            self.venue.cancel(cred.account, o.venue_oid)
         return web.json_response({"code": 200, "msg": "The operation of cancel all open order is done."})
 
     async def all_orders(self, request):
@@ -1241,7 +1242,6 @@ class MockBinance:
         lev = _int_param(params, "leverage", required=True)
         spec = self.venue.specs[i]
         events = self.venue.set_leverage(cred.account, spec.symbol, lev)
-        self._apply(events)
         rejected = [e for e in events if e.name == "OrderRejected"]
         if rejected:
             self._raise_reject(rejected[0], spec, "BUY")
@@ -1258,7 +1258,6 @@ class MockBinance:
         if bool(self.venue.core.arrays()["mode"][i, cred.account]) == (mt == "ISOLATED"):
             raise BinanceError(-4046, "No need to change margin type.")
         events = self.venue.set_margin_mode(cred.account, spec.symbol, mt)
-        self._apply(events)
         rejected = [e for e in events if e.name == "OrderRejected"]
         if rejected:
             self._raise_reject(rejected[0], spec, "BUY")
@@ -1276,7 +1275,6 @@ class MockBinance:
             raise BinanceError(-1000, "Margin is only adjustable for isolated positions.")
         events = self.venue.adjust_isolated_margin(cred.account, spec.symbol,
                                                    amount if kind == 1 else -amount)
-        self._apply(events)
         rejected = [e for e in events if e.name in ("OrderRejected", "TransferRejected")]
         if rejected:
             raise BinanceError(-4051, "Isolated balance insufficient.")

@@ -189,7 +189,9 @@ class Simulation:
             cls = agent_class(pop.type, sc.source)
             rng = np.random.default_rng(component_seed(self.seed, f"agent:{pop.name}"))
             self.agents.append(cls(pop.name, dict(pop.params), rng))
-        # agents that follow the event stream (strategies) hear of every drained batch
+        # the liquidation engine and agents that follow the event stream (strategies) hear of
+        # every batch of records the venue journals
+        ex.record_hooks.append(self._on_records)
         ctx.drainer = self._drain
         for agent in self.agents:
             hook = getattr(agent, "on_records", None)
@@ -256,12 +258,14 @@ class Simulation:
             self.core.set_time(ts)
 
     def _drain(self) -> np.ndarray:
-        recs = self.ex.drain_records()
-        if len(recs):
-            if self.liquidation is not None:
-                self.liquidation.note_events(recs)
-            self.ctx.publish(recs)
-        return recs
+        """Journal the core's new records; :meth:`_on_records` sees them (as it sees records
+        of commands sent through the Exchange API by anyone else, e.g. the mock server)."""
+        return self.ex.drain_records()
+
+    def _on_records(self, recs: np.ndarray) -> None:
+        if self.liquidation is not None:
+            self.liquidation.note_events(recs)
+        self.ctx.publish(recs)
 
     def _on_oracle(self, ts: int) -> None:
         self._at(ts)
