@@ -346,8 +346,18 @@ def _cmd_serve(args) -> int:
         if not sep:
             raise UsageError(f"'--mark' must be SYMBOL=PRICE (got {item!r})")
         marks[symbol] = price
-    mock = MockBinance(args.preset, marks=marks)
-    print(f"perpsim mock {args.preset} on http://{args.host}:{args.port} "
+    if args.scenario:
+        from exchange.server.scenario import ScenarioDriver
+
+        driver = ScenarioDriver(args.scenario, args.seed, speed=args.speed,
+                                overrides=_overrides(args.set))
+        mock = driver.mock()
+        source = (f"scenario {driver.scenario.name} (seed {args.seed}, {args.speed:g}x: "
+                  f"{driver.end_ns / 1e9:g} simulated s)")
+    else:
+        mock = MockBinance(args.preset, marks=marks)
+        source = f"preset {args.preset}"
+    print(f"perpsim mock exchange, {source}, on http://{args.host}:{args.port} "
           f"(ws://{args.host}:{args.port}/ws/<stream>); symbols {', '.join(mock.venue.symbols)}")
     for _ in range(args.accounts):
         cred = mock.add_account(deposit=args.deposit)
@@ -516,6 +526,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deposit", default="100000", help="deposit of each account, USDT")
     p.add_argument("--mark", action="append", default=[], metavar="SYMBOL=PRICE",
                    help="initial mark price (repeatable), e.g. --mark BTCUSDT=50000")
+    p.add_argument("--scenario", help="run this scenario behind the API in real time (its "
+                   "agents trade, its oracle moves the mark, it liquidates) instead of a still "
+                   "venue; --preset and --mark are then the scenario's")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="simulated seconds per wall second (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="scenario override")
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("demo", help="run the matching engine on a synthetic order stream",

@@ -235,15 +235,8 @@ class MockBinance:
     def settle_funding(self, symbol: str, rate: Any) -> list:
         """Settle one funding payment at ``rate`` (a fraction, e.g. "0.0001": longs pay)."""
         self._sync_clock()
-        i = self.venue.instrument(symbol)
         r = Decimal(str(rate))
-        events = self.venue.settle_funding(symbol, int(r * 10**8))
-        self._last_rate[i] = _s(r)
-        mark = self.venue.core.arrays()["mark"][i]
-        self._funding[i].append({"symbol": symbol, "fundingRate": f"{r:.8f}",
-                                 "fundingTime": _now_ms(),
-                                 "markPrice": _s(self.venue.specs[i].ticks_to_price(int(mark)))})
-        return events
+        return self.venue.settle_funding(symbol, int(r * 10**8))
 
     def advance_to(self, ts_ns: int) -> list:
         events = self.venue.advance_to(ts_ns)
@@ -419,6 +412,13 @@ class MockBinance:
                     self._push_order(o, "EXPIRED", now)
             elif name == "MarkPriceUpdated":
                 self._push_mark(e.instrument, now)
+            elif name == "FundingSettled":           # by the host or the simulator's scheduler
+                spec = self.venue.specs[e.instrument]
+                rate = Decimal(e.rate) / 10**8
+                self._last_rate[e.instrument] = _s(rate)
+                self._funding[e.instrument].append({
+                    "symbol": spec.symbol, "fundingRate": f"{rate:.8f}", "fundingTime": now,
+                    "markPrice": _s(spec.ticks_to_price(e.price_ticks))})
             elif name == "MarginCall":
                 calls.append(e)
             elif name in ("PositionTransferred",):

@@ -142,7 +142,8 @@ class Simulation:
     """A run being built and executed; :func:`run` is the usual entry point."""
 
     def __init__(self, scenario: Scenario, seed: int = 0, waterfall=None, *,
-                 check: str = "end", liquidation_factory: Callable | None = None) -> None:
+                 check: str = "end", liquidation_factory: Callable | None = None,
+                 track_deltas: bool = False) -> None:
         from exchange.venue import Exchange
 
         register_liquidation_events()
@@ -156,7 +157,8 @@ class Simulation:
         self.waterfall = tuple(preset.liquidation.waterfall)
         n_acc = sc.n_agents + 64
         # the run drives the core and its own liquidation engine directly (see _liquidation_engine)
-        self.ex = ex = Exchange(preset, initial_accounts=max(1024, n_acc), liquidation=False)
+        self.ex = ex = Exchange(preset, initial_accounts=max(1024, n_acc), liquidation=False,
+                                track_deltas=track_deltas)
         self.instr = instr = ex.instrument(sc.symbol)
         self.spec = spec = ex.specs[instr]
         self.core = core = ex.core

@@ -1,0 +1,70 @@
+"""A scenario running behind the server: clients trade with the simulation's agents over the
+Binance API while its oracle moves the mark (``ScenarioDriver``)."""
+from __future__ import annotations
+
+import time
+
+import ccxt
+import pytest
+
+from exchange.server import ServerThread, ccxt_config
+from exchange.server.scenario import ScenarioDriver
+from tests.server.orders import BTC
+
+SMALL = {"scenario.duration_s": 300, "population.makers.count": 4,
+         "population.noise.count": 20, "population.directional.count": 30,
+         "population.arbitrageur.count": 2, "population.keeper.count": 2}
+
+
+def wait_for(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def running():
+    driver = ScenarioDriver("calm", seed=1, speed=200, overrides=SMALL)
+    mock = driver.mock()
+    cred = mock.add_account(deposit="100000")
+    with ServerThread(mock) as srv:
+        client = ccxt.binanceusdm(ccxt_config(srv.base_url, cred.api_key, cred.secret))
+        client.timeout = 5000
+        yield driver, mock, srv, client
+
+
+def test_the_agents_quote_and_the_clock_runs_behind_the_api(running):
+    driver, mock, srv, client = running
+    client.load_markets()
+    book = wait_for(lambda: (lambda b: b if b["bids"] and b["asks"] else None)(
+        client.fetch_order_book(BTC)))
+    assert book["bids"][0][0] < book["asks"][0][0]
+    first = srv.call(lambda: driver.sim_ns)
+    wait_for(lambda: srv.call(lambda: driver.sim_ns) > first + 20 * 10**9)
+    mark = client.fetch_funding_rate(BTC)["markPrice"]
+    assert mark and abs(mark - book["bids"][0][0]) / mark < 0.01
+
+
+def test_a_client_market_order_trades_against_the_agents_and_is_margined(running):
+    driver, mock, srv, client = running
+    client.load_markets()
+    wait_for(lambda: client.fetch_order_book(BTC)["asks"])
+    order = client.create_order(BTC, "market", "buy", 0.01)
+    assert order["status"] == "closed" and order["filled"] == 0.01
+    fill = client.fetch_my_trades(BTC)[-1]
+    assert fill["side"] == "buy" and fill["takerOrMaker"] == "taker"
+    position = [p for p in client.fetch_positions() if p["symbol"] == BTC]
+    assert position and position[0]["contracts"] == 0.01
+    srv.call(mock.venue.check_invariants)      # conservation, books, engine indexes
+
+
+def test_the_run_ends_and_leaves_the_venue_open(running):
+    driver, mock, srv, client = running
+    wait_for(lambda: srv.call(lambda: driver.done), timeout=20)
+    assert srv.call(lambda: driver.sim_ns) == driver.end_ns
+    client.load_markets()
+    assert client.fetch_order_book(BTC)["bids"]
