@@ -13,6 +13,7 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t, INT64_MA
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memset
 from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 
 import numpy as np
 
@@ -61,12 +62,21 @@ cdef enum:
 
 
 cdef inline int64_t _int64(object value, str field) except? -1:
-    """Exact int64 from an int or numpy integer; floats, bools and strings are refused."""
+    """Exact int64 from an int or numpy integer; floats, bools and strings are refused.
+    The exact-``int`` case (every per-order call's arguments) converts without exception
+    machinery; the rest goes through :func:`_int64_slow`."""
+    cdef int overflow = 0
+    cdef long long v
     if type(value) is int:
-        try:
-            return <int64_t>value
-        except OverflowError:
-            raise invalid(field, "a 64-bit signed integer", value) from None
+        v = PyLong_AsLongLongAndOverflow(value, &overflow)
+        if overflow == 0:
+            return v
+    return _int64_slow(value, field)
+
+
+cdef int64_t _int64_slow(object value, str field) except? -1:
+    if type(value) is int:
+        raise invalid(field, "a 64-bit signed integer", value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise invalid(field, "an integer", value)
     try:
