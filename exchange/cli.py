@@ -304,12 +304,13 @@ def _cmd_calc(args) -> int:
 def _cmd_scenarios(args) -> int:
     from rich.table import Table
 
-    from exchange.sim.agents import AGENT_TYPES
+    from exchange.sim.agents import AGENT_TYPES, LAZY_AGENT_TYPES, agent_class
     from exchange.sim.scenario import list_scenarios, load_scenario
 
     con = _console()
     if args.agents:
-        for kind, cls in AGENT_TYPES.items():
+        kinds = {**AGENT_TYPES, **{k: agent_class(k) for k in LAZY_AGENT_TYPES}}
+        for kind, cls in kinds.items():
             t = Table(title=f"agent type {kind!r} ({cls.__name__})")
             t.add_column("key")
             t.add_column("default", justify="right")

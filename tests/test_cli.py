@@ -51,7 +51,8 @@ def test_listings(capsys):
     assert main(["presets"]) == 0
     assert "hyperliquid" in capsys.readouterr().out
     assert main(["scenarios", "--agents"]) == 0
-    assert "inventory_limit" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "inventory_limit" in text and "'strategy'" in text and "interval_ms" in text
 
 
 @pytest.mark.parametrize("argv, needle", [
