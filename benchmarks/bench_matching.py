@@ -96,7 +96,6 @@ def main(argv=None) -> int:
     batch_book, per_book = matching.Book(), matching.Book()
     batch_rates, per_rates, cpp_rates, floor_rates = [], [], [], []
     cpp_summary = None
-    fills = None
     for _ in range(args.runs):
         fills = None        # the last round's result is dropped, so its buffer is reused
         rate, fills = time_batch(batch_book, msgs)

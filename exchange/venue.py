@@ -228,6 +228,7 @@ class Exchange:
 
             self.liquidation, self.vault = LiquidationEngine.for_venue(
                 self.core, preset, liquidation_overrides, np.random.default_rng(seed))
+            self.record_hooks.append(self.liquidation.note_events)
         self._drain()
 
     @classmethod
@@ -271,13 +272,12 @@ class Exchange:
         return Decimal(int(atoms)).scaleb(-self.specs[0].settle_decimals)
 
     def _drain(self) -> np.ndarray:
-        """Move the core's pending records to the journal and let the liquidation engine
-        re-index the accounts they changed. O(records)."""
+        """Move the core's pending records to the journal and hand them to the
+        :attr:`record_hooks` (the liquidation engine re-indexes the accounts they changed).
+        O(records)."""
         recs = self.core.drain_events()
         if len(recs):
             self._journal.append(recs)
-            if self.liquidation is not None:
-                self.liquidation.note_events(recs)
             for hook in self.record_hooks:
                 hook(recs)
         return recs

@@ -155,9 +155,6 @@ cdef class _FillBlock:
         view.suboffsets = NULL
         view.internal = NULL
 
-    def __releasebuffer__(self, Py_buffer* view):
-        pass
-
     def __dealloc__(self):
         if self.book is not None and self.book.spare_fills == NULL:
             self.book.spare_fills = <Fill*>self.ptr
@@ -343,8 +340,8 @@ cdef class Book:
                 self.cap_fills = self.spare_cap
                 self.spare_fills = NULL
                 self.spare_cap = 0
-                return self._push_fill(taker, maker, price, qty, side, done)
-            self.fills = <Fill*>_grown(self.fills, &self.cap_fills, sizeof(Fill), 4096)
+            else:
+                self.fills = <Fill*>_grown(self.fills, &self.cap_fills, sizeof(Fill), 4096)
         f = &self.fills[self.n_fills]
         f.taker_oid = taker
         f.maker_oid = maker

@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
-import json
 import secrets
 import time
 from decimal import Decimal, InvalidOperation
@@ -229,8 +228,7 @@ class MockBinance:
         """Publish a mark (and index) price: fires stops on the mark, runs liquidations,
         streams ``markPriceUpdate`` and whatever the venue did. Returns the venue events."""
         self._sync_clock()
-        events = self.venue.set_mark(symbol, price, index)
-        return events
+        return self.venue.set_mark(symbol, price, index)
 
     def settle_funding(self, symbol: str, rate: Any) -> list:
         """Settle one funding payment at ``rate`` (a fraction, e.g. "0.0001": longs pay)."""
@@ -239,8 +237,7 @@ class MockBinance:
         return self.venue.settle_funding(symbol, int(r * 10**8))
 
     def advance_to(self, ts_ns: int) -> list:
-        events = self.venue.advance_to(ts_ns)
-        return events
+        return self.venue.advance_to(ts_ns)
 
     # ------------------------------------------------------------------ plumbing
     def _sync_clock(self) -> None:
@@ -421,7 +418,7 @@ class MockBinance:
                     "markPrice": _s(spec.ticks_to_price(e.price_ticks))})
             elif name == "MarginCall":
                 calls.append(e)
-            elif name in ("PositionTransferred",):
+            elif name == "PositionTransferred":
                 touched.update((e.from_account, e.to_account))
             elif name in ("FundingPaid", "Deposited", "Withdrawn", "IsolatedMarginChanged"):
                 touched.add(e.account)
@@ -656,7 +653,6 @@ class MockBinance:
             for k in keys:
                 self.hub.publish(k, msg)
             return
-        spec = self.venue.specs[o.instr]
         j = self._order_json(o, full=False)
         price, qty, fee, pnl, tid, maker = last or (0, 0, 0, 0, 0, False)
         msg = {"e": "ORDER_TRADE_UPDATE", "E": now, "T": now, "o": {
@@ -667,7 +663,6 @@ class MockBinance:
             "b": "0", "a": "0", "m": maker, "R": o.reduce_only, "wt": o.working_type,
             "ot": o.orig_type or o.type, "ps": "BOTH", "cp": o.close_position, "rp": _s(pnl),
             "pP": False, "si": 0, "ss": 0, "V": o.stp, "pm": "NONE", "gtd": 0}}
-        del spec
         for k in keys:
             self.hub.publish(k, msg)
 
@@ -937,8 +932,7 @@ class MockBinance:
         stop = None
         if otype in ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"):
             stop = _decimal_param(params, "stopPrice", required=True)
-        tif = params.get("timeInForce") or ("GTC" if otype in ("LIMIT", "STOP", "TAKE_PROFIT")
-                                           else "GTC")
+        tif = params.get("timeInForce") or "GTC"
         if tif not in _TIFS:
             raise BinanceError(-1115, "Invalid timeInForce.")
         if otype == "MARKET":
@@ -963,7 +957,7 @@ class MockBinance:
             if "activationPrice" in params:
                 activation = _decimal_param(params, "activationPrice")
         order = Order(symbol=spec.symbol, side=side, qty=qty, price=price, type=otype,
-                      tif={"GTX": "GTX"}.get(tif, tif) if otype != "MARKET" else "IOC",
+                      tif=tif if otype != "MARKET" else "IOC",
                       reduce_only=reduce_only, close_position=close_position, stop_price=stop,
                       working_type=working, callback_rate=callback, activation_price=activation,
                       stp=stp, client_id=client_id)
@@ -990,7 +984,7 @@ class MockBinance:
             raise BinanceError(-1000, "An unknown error occurred while processing the request.")
         code, msg = _REJECTS.get(e.reason, (-1000, f"Rejected by the venue: reason {e.reason}."))
         arr = self.venue.core.arrays()
-        mark = int(arr["mark"][spec_index(self.venue, spec)])
+        mark = int(arr["mark"][e.instrument])
         band = Decimal(spec.price_band_rate) / 10**8
         bound = spec.ticks_to_price(mark) * (1 + band if side == "BUY" else 1 - band) if mark else 0
         if code == -4016 and side == "SELL":
@@ -1375,10 +1369,6 @@ class MockBinance:
 
 
 # ---------------------------------------------------------------------- helpers
-def spec_index(venue: Exchange, spec) -> int:
-    return venue.instrument(spec.symbol)
-
-
 # what Binance shows as the cap of a position with no limit of its own (its largest brackets)
 _UNLIMITED_NOTIONAL = Decimal(10) ** 12
 
@@ -1462,7 +1452,3 @@ def _enum(params: dict, name: str, allowed, code: int, msg: str) -> str:
     if raw not in allowed:
         raise BinanceError(code, msg)
     return raw
-
-
-def dumps(obj) -> str:      # for scripts that print what the server returns
-    return json.dumps(obj, separators=(",", ":"))

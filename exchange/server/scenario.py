@@ -69,8 +69,7 @@ class ScenarioDriver:
         return self._mock
 
     async def _start(self, _app) -> None:
-        self.sim._ran = True               # driven here, step by step, instead of run()
-        self.sim.setup()
+        self.sim.start()                   # driven here, step by step, instead of run()
         self._task = asyncio.ensure_future(self._drive())
 
     async def _stop(self, _app) -> None:
@@ -80,11 +79,11 @@ class ScenarioDriver:
     async def _drive(self) -> None:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        clock, sim = self.sim.clock, self.sim
+        clock, ctx = self.sim.clock, self.sim.ctx
         while True:
             target = min(self.end_ns, int((loop.time() - t0) * self.speed * NS_PER_S))
             clock.run(target)
-            sim._drain()
+            ctx.drain()
             if target >= self.end_ns:
                 return
             await asyncio.sleep(self.tick_s)

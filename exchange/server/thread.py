@@ -109,7 +109,8 @@ def ccxt_config(base_url: str, api_key: str, secret: str, **extra) -> dict:
             return _HOST.sub(ws_base if value.startswith("ws") else http_base, value)
         return value
 
-    api = rewrite(ccxt.binanceusdm().urls["api"])
+    reference = ccxt.binanceusdm()
+    api = rewrite(reference.urls["api"])
     try:
         import ccxt.pro as ccxtpro
 
@@ -118,7 +119,7 @@ def ccxt_config(base_url: str, api_key: str, secret: str, **extra) -> dict:
         pass
     # ccxt picks its futures error table by the host it talks to (fapi.binance.com); give it
     # that table here so that errors map to the same classes as against Binance
-    linear = ccxt.binanceusdm().exceptions.get("linear", {})
+    linear = reference.exceptions.get("linear", {})
     cfg = {"apiKey": api_key, "secret": secret, "urls": {"api": api},
            "options": {"adjustForTimeDifference": False},
            "enableRateLimit": False}           # a local mock: no need to pace requests

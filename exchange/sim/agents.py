@@ -118,6 +118,21 @@ class _Population:
         self.accounts = ctx.open_accounts(capital_atoms, leverage, role=self.kind)
         self.lat = latency_ns(self.rng, self.n, self.p["latency_ms"], self.p["latency_jitter"])
 
+    def _collect(self) -> bool:
+        """Whether the last quote batch (``_pending``) has been answered; when it has, record
+        the venue ids of the quotes that rested into ``oids`` at the batch's ``_slots`` (flat
+        positions) and forget the batch. Used by the quoting populations."""
+        b = self._pending
+        if b is None:
+            return True
+        if not b.done:
+            return False
+        k = self._slots.shape[0]
+        if k:
+            self.oids.reshape(-1)[self._slots] = np.where(b.code[-k:] == 0, b.oid[-k:], 0)
+        self._pending = None
+        return True
+
     def _size_now(self, ctx: SimContext) -> np.ndarray:
         return ctx.arrays()["size"][ctx.instr][self.accounts]
 
@@ -194,18 +209,6 @@ class MarketMakers(_Population):
         self.requote_ns = _ms(p["requote_ms"])
         # stagger the first quotes over one requote period
         return ts_ns + int(rng.integers(0, max(1, self.requote_ns // 10)))
-
-    def _collect(self) -> bool:
-        b = self._pending
-        if b is None:
-            return True
-        if not b.done:
-            return False
-        k = self._slots.shape[0]
-        if k:
-            self.oids[self._slots] = np.where(b.code[-k:] == 0, b.oid[-k:], 0)
-        self._pending = None
-        return True
 
     def _cancel_idx(self, who: np.ndarray | None) -> np.ndarray:
         """Slots holding live quotes of makers ``who`` (None: all)."""
@@ -632,18 +635,6 @@ class Keepers(_Population):
         self.requote_ns = _ms(p["requote_ms"])
         self.auction_fills = 0
         return ts_ns + int(rng.integers(0, self.requote_ns))
-
-    def _collect(self) -> bool:
-        b = self._pending
-        if b is None:
-            return True
-        if not b.done:
-            return False
-        k = self._slots.shape[0]
-        if k:
-            self.oids.reshape(-1)[self._slots] = np.where(b.code[-k:] == 0, b.oid[-k:], 0)
-        self._pending = None
-        return True
 
     def wake(self, ctx: SimContext, ts_ns: int) -> int | None:
         nxt = ts_ns + self.requote_ns

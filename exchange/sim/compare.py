@@ -139,12 +139,14 @@ def _execute(tasks: list[dict], workers: int | None, executor: Executor | None,
                     progress(done, n)
             return results
         with ProcessPoolExecutor(max_workers=w) as pool:
-            return _submit_all(pool, tasks, results, progress)
-    return _submit_all(executor, tasks, results, progress)
+            return submit_all(pool, run_task, tasks, results, progress)
+    return submit_all(executor, run_task, tasks, results, progress)
 
 
-def _submit_all(pool: Executor, tasks, results, progress):
-    futs = {pool.submit(run_task, t): i for i, t in enumerate(tasks)}
+def submit_all(pool: Executor, fn: Callable, tasks, results: list, progress) -> list:
+    """``results[i] = fn(tasks[i])`` for every task, run on ``pool`` in any order;
+    ``progress(done, total)`` after each. Returns ``results``."""
+    futs = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
     done = 0
     for fut in as_completed(futs):
         results[futs[fut]] = fut.result()

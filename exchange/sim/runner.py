@@ -460,12 +460,17 @@ class Simulation:
         for shock in sc.shocks:
             clock.schedule(shock.at_ns, PRIO_SHOCK, self._on_shock, shock)
 
-    def run(self, progress: Callable[[float], None] | None = None) -> None:
+    def start(self) -> None:
+        """Schedule the run's first events (agents, oracle, funding, records, shocks); then
+        the clock can be advanced (:meth:`run` does it all, a live driver step by step)."""
         if self._ran:
             raise RuntimeError("a Simulation runs once; build a new one")
         self._ran = True
-        t0 = time.perf_counter()
         self.setup()
+
+    def run(self, progress: Callable[[float], None] | None = None) -> None:
+        t0 = time.perf_counter()
+        self.start()
         end = self.sc.duration_ns
         if progress is None:
             self.clock.run(end)

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import itertools
 import os
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from exchange.errors import ConfigError
+from exchange.sim.compare import submit_all
 from exchange.sim.scenario import Scenario, load_scenario, parse_value
 
 __all__ = ["sweep", "parse_grid", "sweep_task", "dask_executor"]
@@ -104,13 +105,7 @@ def sweep(scenario: str | Scenario, grid: dict[str, list], seeds: int | Sequence
                 executor = own = ProcessPoolExecutor(max_workers=w)
     if executor is not None:
         try:
-            futs = {executor.submit(sweep_task, t): i for i, t in enumerate(tasks)}
-            done = 0
-            for fut in as_completed(futs):
-                rows[futs[fut]] = fut.result()
-                done += 1
-                if progress:
-                    progress(done, len(tasks))
+            submit_all(executor, sweep_task, tasks, rows, progress)
         finally:
             if own is not None:
                 own.shutdown(wait=True)
