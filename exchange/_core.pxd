@@ -19,9 +19,21 @@ cdef extern from *:
         if ((p % d != 0) && ((p < 0) == (d < 0))) q += 1;
         return (int64_t)q;
     }
+    /* ceil(q*price*k*rate / scale) in exact 128-bit arithmetic; 1 if it overflows int64 */
+    static inline int perpsim_funding_payment(int64_t q, int64_t price, int64_t k, int64_t rate,
+                                              int64_t scale, int64_t* out) {
+        __int128 n = (__int128)q * price * k;
+        if (n > ((__int128)1 << 100) || n < -((__int128)1 << 100)) return 1;
+        __int128 p = n * rate; __int128 r = p / scale;
+        if ((p % scale != 0) && ((p < 0) == (scale < 0))) r += 1;
+        if (r > INT64_MAX || r < INT64_MIN) return 1;
+        *out = (int64_t)r; return 0;
+    }
     """
     int64_t muldiv_floor "perpsim_muldiv_floor"(int64_t a, int64_t b, int64_t d) noexcept nogil
     int64_t muldiv_ceil "perpsim_muldiv_ceil"(int64_t a, int64_t b, int64_t d) noexcept nogil
+    int funding_payment "perpsim_funding_payment"(int64_t q, int64_t price, int64_t k,
+                                                  int64_t rate, int64_t scale, int64_t* out) noexcept nogil
 
 
 ctypedef struct EventRec:        # EVENT_DTYPE: one row of the event stream

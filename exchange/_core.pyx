@@ -286,12 +286,55 @@ cdef class VenueCore:
             self._emit(kind, 0, instr, accts[j], 0, 0, price, qtys[j], a1s[j], a2, 0, flags[j])
         return self.seq
 
-    def credit_fee_pool(self, int64_t atoms):
-        """Credit the fee pool with money the caller already took from traders' balances in
-        the arrays (funding's rounding remainder). Only for layers that moved that money."""
-        if atoms < 0:
-            raise InvalidCommandError(f"'atoms' must be >= 0 (got {atoms})")
-        self.fee_pool += atoms
+    def settle_funding(self, int instr, int64_t rate, int64_t price, int kind_paid,
+                       int kind_settled):
+        """Settle one funding payment on every open position of ``instr``: ``rate`` per 1e8 of
+        the notional at ``price`` ticks (positive: longs pay shorts). Each payment is the
+        ceiling of the signed exact amount ``size·price·k·rate / 1e8`` (a payer pays the
+        rounded-up amount, a receiver gets the rounded-down amount), taken from the wallet of
+        a cross position or the bucket of an isolated one; the sum of the payments (>= 0 when
+        the sizes net to zero, less than the number of positions) goes to the fee pool, so
+        money is conserved exactly. Records one ``kind_paid`` event per position (qty = size,
+        a1 = payment, a2 = rate, flag = isolated) and one ``kind_settled`` event (qty =
+        positions, a1 = remainder). All amounts are computed (and checked to fit in int64)
+        before any balance moves. Returns the accounts that paid or received (int64 array).
+        O(accounts)."""
+        self._check_instr(instr)
+        if price <= 0:
+            raise InvalidCommandError(f"'price' must be > 0 ticks to settle funding (got {price})")
+        if rate < -RATE_SCALE or rate > RATE_SCALE:
+            raise InvalidCommandError(f"'rate' must be within [-1e8, 1e8] (got {rate})")
+        cdef int64_t n = self.n_acct, a, m = 0, q, pay, rem = 0, j
+        cdef object accts_np = np.empty(n, np.int64)
+        cdef object pay_np = np.empty(n, np.int64)
+        cdef int64_t[::1] accts = accts_np
+        cdef int64_t[::1] pays = pay_np
+        cdef int64_t k = self.k[instr]
+        for a in range(n):
+            q = self.size[instr, a]
+            if q == 0:
+                continue
+            if funding_payment(q, price, k, rate, RATE_SCALE, &pay) != 0:
+                raise InvalidCommandError(
+                    f"funding payment of account {a} overflows int64 (size {q}, price {price}, rate {rate})")
+            accts[m] = a
+            pays[m] = pay
+            m += 1
+        for j in range(m):
+            a = accts[j]
+            pay = pays[j]
+            if self.mode[instr, a] == 1:
+                self.iso[instr, a] -= pay
+            else:
+                self.wallet[a] -= pay
+            rem += pay
+            self._emit(kind_paid, 0, instr, a, 0, 0, price, self.size[instr, a], pay, rate, 0,
+                       self.mode[instr, a])
+        if rem < 0:   # only when the sizes do not net to zero: check_invariants reports that
+            raise LedgerInvariantError(f"funding payments of instrument {instr} sum to {rem} < 0")
+        self.fee_pool += rem
+        self._emit(kind_settled, 0, instr, -1, 0, 0, price, m, rem, rate, 0, 0)
+        return accts_np[:m]
 
     def drain_events(self):
         """Event records since the last drain (EVENT_DTYPE); empties the buffer. O(n)."""
@@ -1249,8 +1292,11 @@ cdef class VenueCore:
 
     # ------------------------------------------------------------------ arrays
     def arrays(self):
-        """Views of the state arrays trimmed to the open accounts (shared memory, not copies):
-        wallet[a]; size/cost/iso/lev/mode/buy_open/sell_open[instr, a]."""
+        """Read-only views of the state arrays trimmed to the open accounts (shared memory,
+        not copies: they follow the core's state): wallet[a];
+        size/cost/iso/lev/mode/buy_open/sell_open[instr, a]; per-instrument parameters and
+        prices. Writing to them raises ``ValueError``: balances move only through the core's
+        commands (trades, transfers, funding, liquidation moves)."""
         n = self.n_acct
         arr = self._np
         out = {"wallet": arr["wallet"][:n], "acct_flags": arr["acct_flags"][:n]}
@@ -1258,7 +1304,9 @@ cdef class VenueCore:
             out[name] = arr[name][:, :n]
         for name in ("k", "mark", "index", "last", "maker_fee", "taker_fee", "liq_fee",
                      "tier_floor", "tier_mmr", "tier_cum", "tier_maxlev", "n_tiers"):
-            out[name] = arr[name]
+            out[name] = arr[name][...]
+        for v in out.values():      # money moves only through the core's commands
+            v.flags.writeable = False
         return out
 
     def book(self, int instr):

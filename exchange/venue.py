@@ -196,15 +196,19 @@ class Exchange:
 
     def __init__(self, preset, *, track_deltas: bool = False, initial_accounts: int = 1024,
                  liquidation: bool = True, liquidation_overrides: dict | None = None,
-                 seed: int = 0):
+                 seed: int | np.random.SeedSequence = 0):
         """``liquidation``: run the preset's liquidation waterfall
         (:class:`~exchange.liquidation.LiquidationEngine`, :attr:`liquidation`) on every mark
         price (:meth:`set_mark`) and clock step (:meth:`advance_to`), and keep its index of
         liquidation prices current after every command; when the waterfall has ``backstop``
         a funded vault account is opened (:attr:`vault`). ``liquidation_overrides`` updates
         module parameters (``{"market": {...}}``); ``seed`` seeds the engine's random choices
-        (ADL's random policy). ``liquidation=False`` leaves liquidation to the caller (the
-        simulator drives its own engine on :attr:`core`)."""
+        (ADL's random policy). ``liquidation=False`` runs no waterfall (a venue without
+        default management: a study of the bare book and margin).
+
+        Time belongs to the venue: :meth:`step` runs its documented pipeline (oracle →
+        index → mark → conditional triggers → liquidation waterfall → funding) for a time
+        and the price observations its callers feed it."""
         self.preset = preset
         self.symbols: list[str] = list(preset.symbols)
         self.specs = [preset.instruments[s] for s in self.symbols]
@@ -219,6 +223,9 @@ class Exchange:
         self._cond: dict[int, _Conditional] = {}
         self._cond_next = -1          # conditional orders get negative ids until they fire
         self._in_trigger = False
+        #: per instrument, the venue's index / oracle / mark / funding state once it is fed
+        #: prices (:meth:`step`) or configured (:meth:`configure_oracle`)
+        self.timelines: list = [None] * len(self.symbols)
         if preset.liquidation.insurance_fund_atoms:
             self.core.fund_insurance(preset.liquidation.insurance_fund_atoms)
         self.liquidation = None
@@ -372,6 +379,125 @@ class Exchange:
             self._drain()
             self.liquidation.on_mark(instr, int(mark_ticks))
         return self._collect(seq0)
+
+    # ------------------------------------------------------------------ the venue's clock step
+    def configure_oracle(self, symbol, *, sources: int = 1, weights=None, clamp_rate=None,
+                         staleness_ns: int | None = None, cadence_ns: int | None = None,
+                         stale_limit_ns: int | None = None):
+        """Set up the venue's index and oracle for ``symbol`` before the first :meth:`step`
+        (otherwise built on first use with one source and the preset's defaults):
+        ``sources`` index constituents (``weights``), ``clamp_rate`` per 1e8 (default 1 %
+        BTC/ETH, 3 % otherwise), ``staleness_ns`` after which a silent constituent has
+        weight 0, ``cadence_ns`` the oracle cadence (default the preset's), ``stale_limit_ns``
+        after which a silent oracle freezes mark, liquidations and funding. Returns the
+        :class:`~exchange.timeline.InstrumentTimeline`."""
+        from exchange.oracle import INDEX_STALENESS_NS
+        from exchange.timeline import InstrumentTimeline
+
+        i = self.instrument(symbol)
+        if self.timelines[i] is not None and self.timelines[i].oracle.publish_count:
+            raise InvalidCommandError(f"'symbol' {symbol!r}: the oracle already published; "
+                                      "configure it before the first step")
+        tl = InstrumentTimeline(self.preset, self.specs[i], self.symbols[i], sources=sources,
+                                weights=weights, clamp_rate=clamp_rate,
+                                staleness_ns=INDEX_STALENESS_NS if staleness_ns is None else staleness_ns,
+                                cadence_ns=cadence_ns, stale_limit_ns=stale_limit_ns)
+        self.timelines[i] = tl
+        return tl
+
+    def _timeline(self, instr: int):
+        tl = self.timelines[instr]
+        if tl is None:
+            tl = self.configure_oracle(self.symbols[instr])
+        return tl
+
+    def next_wakeup_ns(self) -> int | None:
+        """The next time :meth:`step` has work of its own (an oracle publish, a funding
+        sample or settlement) on the instruments it runs; None before any. O(instruments)."""
+        times = [tl.next_wakeup_ns() for tl in self.timelines if tl is not None]
+        return min(times) if times else None
+
+    def step(self, now_ns: int, oracle_prices=None, *, events: bool = True) -> list | None:
+        """Advance the venue to ``now_ns`` and run its time-driven pipeline, per instrument,
+        in the venue's documented order: the oracle (at its cadence) reads the fed price
+        observations into the index (clamp, staleness) → the preset's mark method → the
+        conditional orders whose trigger the mark or the last price crossed → the
+        liquidation waterfall (new crossers and cases in progress) → funding samples and
+        settlements due (the money moves in the core). A stale oracle freezes the mark,
+        liquidations and funding, as the venue does.
+
+        ``oracle_prices``: ``{symbol: price}`` (one observation for every index source, or
+        a list of one per source, None for a silent source), or a callable
+        ``(symbol, now_ns) -> price(s)`` asked only when the oracle of ``symbol`` is due.
+        Instruments named here or configured (:meth:`configure_oracle`) are run. Returns the
+        events produced (attrs objects), or None with ``events=False`` (the records still
+        reach the journal and :attr:`record_hooks`). O(instruments + crossers + positions
+        at a settlement).
+
+        >>> ex = Exchange.from_preset("binance_usdm")
+        >>> [e.name for e in ex.step(0, {"BTCUSDT": 50_000.0})]
+        ['MarkPriceUpdated']
+        """
+        if isinstance(now_ns, bool) or not isinstance(now_ns, (int, np.integer)):
+            raise InvalidCommandError(f"'now_ns' must be an int of nanoseconds (got {now_ns!r})")
+        now = int(now_ns)
+        core = self.core
+        if now < core.ts_now:
+            raise InvalidCommandError(f"'now_ns' must be >= the venue clock {core.ts_now} (got {now})")
+        seq0 = core.seq
+        if now > core.ts_now:
+            core.set_time(now)
+        fed = {} if oracle_prices is None else oracle_prices
+        pull = callable(fed)
+        if not pull:
+            for sym in fed:
+                self._timeline(self.instrument(sym))
+        liq = self.liquidation
+        any_mark = False
+        for i, tl in enumerate(self.timelines):
+            if tl is None:
+                continue
+            if tl.oracle_due(now):
+                prices = fed(self.symbols[i], now) if pull else fed.get(self.symbols[i])
+                last = int(core.arrays()["last"][i])
+                mark = tl.publish(now, prices, core.book(i), last or None)
+            else:
+                mark = None
+            if liq is not None and liq.oracle_stale != tl.stale:
+                liq.oracle_stale = tl.stale
+            if mark is not None:
+                core.set_mark(i, int(mark), int(tl.index_ticks))
+            self._run_triggers(i)
+            if liq is not None and mark is not None:
+                any_mark = True
+                self._drain()
+                liq.on_mark(i, int(mark), now)
+            mark_now = int(core.arrays()["mark"][i]) or None
+            for rate, price in tl.funding_due(now, core.book(i), mark_now):
+                self._drain()
+                self._settle_funding(i, rate, price)
+        if liq is not None and not any_mark:
+            self._drain()
+            liq.step(now)
+        if not events:
+            self._drain()
+            return None
+        return self._collect(seq0)
+
+    def set_funding_override(self, symbol, rate: int | None) -> None:
+        """A stress lever: settle ``symbol``'s funding at ``rate`` per interval (1e8 scale)
+        instead of the venue's formula (and use it in the mark's funding basis) until reset
+        with None. O(1)."""
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, np.integer))):
+            raise InvalidCommandError(f"'rate' must be an int per 1e8 or None (got {rate!r})")
+        self._timeline(self.instrument(symbol)).override = None if rate is None else int(rate)
+
+    def run_triggers(self, instr: int) -> None:
+        """Fire the conditional orders of ``instr`` whose trigger the current mark or last
+        price crossed (drivers that submit through :attr:`core` call it after trades). O(c)
+        for c conditional orders."""
+        if self._cond:
+            self._run_triggers(instr)
 
     # ------------------------------------------------------------------ orders
     def submit(self, account, order: Order) -> list:
@@ -572,34 +698,24 @@ class Exchange:
         """Settle one funding payment on every open position of ``symbol``: ``rate`` per 1e8
         (positive: longs pay shorts) on notional at ``price_ticks`` (default: the mark).
         Payers pay the rounded-up amount, receivers get the rounded-down amount, the
-        remainder goes to the fee pool; isolated positions pay from their bucket. O(n) numpy."""
-        from exchange.funding import settle_funding
-
+        remainder goes to the fee pool; isolated positions pay from their bucket. The money
+        moves inside the compiled core (:meth:`~exchange._core.VenueCore.settle_funding`).
+        :meth:`step` settles the preset's funding schedule by itself; this is the manual
+        lever (a still venue, a test). O(accounts)."""
         i = self.instrument(symbol)
-        arr = self.core.arrays()
-        price = int(arr["mark"][i] if price_ticks is None else price_ticks)
+        if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)):
+            raise InvalidCommandError(f"'rate' must be an int per 1e8 (got {rate!r})")
+        price = int(self.core.arrays()["mark"][i] if price_ticks is None else price_ticks)
+        seq0 = self.core.seq
+        self._settle_funding(i, int(rate), price)
+        return self._collect(seq0)
+
+    def _settle_funding(self, instr: int, rate: int, price: int) -> None:
         if price <= 0:
             raise InvalidCommandError(f"'price' must be > 0 ticks to settle funding (got {price})")
-        size = arr["size"][i]
-        open_idx = np.flatnonzero(size)
-        seq0 = self.core.seq
-        if open_idx.size == 0:
-            self.core.emit(EV_FUNDING_RATE_SET, 0, i, -1, 0, 0, price, 0, 0, int(rate), 0, 0)
-            return self._collect(seq0)
-        payments, remainder = settle_funding(size[open_idx], price, int(rate), int(arr["k"][i]))
-        iso_mask = arr["mode"][i][open_idx] == 1
-        cross_idx = open_idx[~iso_mask]
-        arr["wallet"][cross_idx] -= payments[~iso_mask]
-        arr["iso"][i][open_idx[iso_mask]] -= payments[iso_mask]
-        # the payments sum to `remainder` (>= 0): the traders' side is short exactly that
-        self.core.credit_fee_pool(int(remainder))
-        self.core.emit_batch(EV_FUNDING_PAID, i, open_idx, size[open_idx], payments, price,
-                             int(rate), iso_mask.astype(np.uint8))
-        self.core.emit(EV_FUNDING_RATE_SET, 0, i, -1, 0, 0, price, int(open_idx.size),
-                       int(remainder), int(rate), 0, 0)
-        if self.liquidation is not None:            # payments moved wallets and buckets
-            self.liquidation.mark_dirty(open_idx)
-        return self._collect(seq0)
+        accts = self.core.settle_funding(instr, rate, price, EV_FUNDING_PAID, EV_FUNDING_RATE_SET)
+        if self.liquidation is not None and len(accts):   # payments moved wallets and buckets
+            self.liquidation.mark_dirty(accts)
 
     # ------------------------------------------------------------------ queries
     def position(self, account, symbol) -> Position:

@@ -200,6 +200,9 @@ class OrderGateway:
         self._next_ts: int | None = None             # earliest scheduled delivery
         self.submitted = 0
         self.canceled = 0
+        #: called after each delivery (the simulator hands the venue its last-price
+        #: conditional-order triggers here)
+        self.after_delivery = None
 
     def send(self, batch: OrderBatch, results: bool = True) -> OrderBatch:
         """Queue a batch; rows must not arrive before the clock's current time. With
@@ -270,6 +273,8 @@ class OrderGateway:
         self.submitted += n_sub
         self.canceled += n_can
         self._q = q[end:]
+        if self.after_delivery is not None and n_sub:
+            self.after_delivery()
         # results back into the batches that asked for them; count down every batch
         b_idx = done["b"]
         lo = int(b_idx.min())

@@ -4,11 +4,14 @@ Wiring (all on one :class:`~exchange.sim.clock.Clock`, integer ns)::
 
     shock (PRIO_SHOCK)      market makers withdraw, funding flip on/off (index gaps and oracle
                             faults are built into the price sources and happen by themselves)
-    oracle tick (ORACLE)    sources → Index (clamp, staleness) → Oracle at the venue cadence →
-                            mark price method → core.set_mark → liquidation engine.on_mark
-                            (a stale oracle freezes mark, liquidations and funding)
-    funding (FUNDING)       FundingScheduler: premium samples, settlements → settle_funding
+    venue step (ORACLE)     at the venue's own wake-ups (oracle cadence, funding samples and
+                            settlements) the run feeds :meth:`Exchange.step` the time and the
+                            sources' quotes; the venue runs index → mark → conditional
+                            triggers → liquidation waterfall → funding (a stale oracle freezes
+                            mark, liquidations and funding). The run sets no mark, owns no
+                            liquidation engine and moves no money.
     arrivals (ARRIVAL)      the order gateway delivers agents' orders after their latency
+                            (then the venue fires last-price triggers)
     agent wake (AGENT)      each Agent decides and returns its next wake-up
     record (RECORD)         time series every ``step_ms``; invariants (``check="step"``)
 
@@ -30,14 +33,12 @@ import attrs
 import numpy as np
 
 from exchange.errors import ConfigError, InvalidCommandError
-from exchange.funding import (EIGHT_HOURS_NS, FundingRateFixed, FundingScheduler,
-                              make_funding_rule)
-from exchange.oracle import (ConstantSource, FreezeFault, GBMSource, Index, ManipulationFault,
-                             Oracle, OutageFault, RandomWalkSource, ReplaySource, ShockSource,
-                             index_clamp_for, make_mark_method)
+from exchange.oracle import (ConstantSource, FreezeFault, GBMSource, ManipulationFault,
+                             OutageFault, RandomWalkSource, ReplaySource, ShockSource,
+                             index_clamp_for)
 from exchange.sim.agents import agent_class
-from exchange.sim.clock import (PRIO_AGENT, PRIO_ARRIVAL, PRIO_FUNDING, PRIO_ORACLE,
-                                PRIO_RECORD, PRIO_SHOCK, Clock)
+from exchange.sim.clock import (PRIO_AGENT, PRIO_ARRIVAL, PRIO_ORACLE, PRIO_RECORD, PRIO_SHOCK,
+                                Clock)
 from exchange.sim.context import SimContext, component_seed
 from exchange.sim.gateway import OrderGateway
 from exchange.sim.journal import register_liquidation_events
@@ -107,43 +108,11 @@ def journal_digest(records: np.ndarray) -> str:
     return h.hexdigest()
 
 
-class _OracleView:
-    """What FundingScheduler needs from an oracle, with the scenario's staleness limit."""
-
-    def __init__(self, oracle: Oracle) -> None:
-        self.oracle = oracle
-
-    @property
-    def price_ticks(self):
-        return self.oracle.price_ticks
-
-    def is_stale(self, ts_ns: int, limit_ns: int) -> bool:
-        return self.oracle.is_stale(ts_ns, limit_ns)
-
-
-def _liquidation_engine(sim: "Simulation", rng: np.random.Generator):
-    """The liquidation engine of :mod:`exchange.liquidation` for the run's preset: its
-    waterfall (with the scenario's ``[modules.*]`` parameters), a funded backstop vault when
-    the waterfall has ``backstop``, the preset's margin-call thresholds."""
-    from exchange.liquidation import LiquidationEngine
-
-    try:
-        engine, vault = LiquidationEngine.for_venue(sim.ex.core, sim.preset,
-                                                    overrides=dict(sim.sc.module_params), rng=rng)
-    except ConfigError as exc:
-        raise ConfigError(f"{sim.sc.source}: [modules] {exc}") from None
-    if vault is not None:
-        sim.ctx.roles["backstop"] = np.array([vault], np.int64)
-    sim.vault = vault
-    return engine
-
-
 class Simulation:
     """A run being built and executed; :func:`run` is the usual entry point."""
 
     def __init__(self, scenario: Scenario, seed: int = 0, waterfall=None, *,
-                 check: str = "end", liquidation_factory: Callable | None = None,
-                 track_deltas: bool = False) -> None:
+                 check: str = "end", track_deltas: bool = False) -> None:
         from exchange.venue import Exchange
 
         register_liquidation_events()
@@ -156,31 +125,38 @@ class Simulation:
         self.preset = preset
         self.waterfall = tuple(preset.liquidation.waterfall)
         n_acc = sc.n_agents + 64
-        # the run drives the core and its own liquidation engine directly (see _liquidation_engine)
-        self.ex = ex = Exchange(preset, initial_accounts=max(1024, n_acc), liquidation=False,
-                                track_deltas=track_deltas)
+        # the venue owns its clock step, its liquidation waterfall (with the scenario's
+        # [modules.*] parameters and a funded vault when it has a backstop) and its funding
+        try:
+            self.ex = ex = Exchange(preset, initial_accounts=max(1024, n_acc), liquidation=True,
+                                    liquidation_overrides=dict(sc.module_params),
+                                    seed=component_seed(self.seed, "liquidation"),
+                                    track_deltas=track_deltas)
+        except ConfigError as exc:
+            raise ConfigError(f"{sc.source}: [modules] {exc}") from None
         self.instr = instr = ex.instrument(sc.symbol)
-        self.spec = spec = ex.specs[instr]
+        self.spec = ex.specs[instr]
         self.core = core = ex.core
         self.clock = clock = Clock()
         self.gateway = OrderGateway(core, clock, instr)
+        self.gateway.after_delivery = functools.partial(ex.run_triggers, instr)
         self.ctx = ctx = SimContext(ex, instr, clock, self.gateway, self.seed)
-        # -- oracle: path, sources, faults, index, publisher, mark
-        self.oracle = self._build_oracle()
-        self.oracle_view = _OracleView(self.oracle)
-        self.mark_method = make_mark_method(preset.venue.mark_method)
-        # -- funding
-        self.rule = make_funding_rule(preset)
-        impact = max(1.0, spec.impact_notional_atoms / spec.atoms_per_tick_lot)
-        self.sampler = self.rule.make_sampler(impact)
-        self.funding = FundingScheduler(self.rule, self.sampler,
-                                        stale_limit_ns=sc.index.stale_after_ns,
-                                        atoms_per_tick_lot=int(spec.atoms_per_tick_lot))
-        # -- liquidation engine
-        self.vault: int | None = None
-        rng_liq = np.random.default_rng(component_seed(self.seed, "liquidation"))
-        factory = liquidation_factory or _liquidation_engine
-        self.liquidation = factory(self, rng_liq)
+        # -- the world's price sources (path, exchanges quoting it, faults); the venue's own
+        # index, oracle, mark method and funding scheduler read them at its cadence
+        self.sources = self._build_sources()
+        ix = sc.index
+        clamp = (int(round(ix.clamp_rate * RATE_SCALE)) if ix.clamp_rate is not None
+                 else index_clamp_for(sc.symbol))
+        self.timeline = ex.configure_oracle(sc.symbol, sources=len(self.sources), clamp_rate=clamp,
+                                            staleness_ns=ix.stale_after_ns,
+                                            cadence_ns=sc.oracle_cadence_ns,
+                                            stale_limit_ns=ix.stale_after_ns)
+        self.oracle = self.timeline.oracle
+        self.funding = self.timeline.funding
+        self.liquidation = ex.liquidation
+        self.vault: int | None = ex.vault
+        if self.vault is not None:
+            ctx.roles["backstop"] = np.array([self.vault], np.int64)
         ctx.liquidation = self.liquidation
         self._has_auction = self.liquidation is not None and any(
             getattr(m, "name", "") == "auction" for m in getattr(self.liquidation, "waterfall", ()))
@@ -207,7 +183,7 @@ class Simulation:
         self._ran = False
 
     # ------------------------------------------------------------------ building
-    def _build_oracle(self) -> Oracle:
+    def _build_sources(self) -> list:
         sc, ix = self.sc, self.sc.index
         rng = lambda name: np.random.default_rng(component_seed(self.seed, name))  # noqa: E731
         if ix.model == "random_walk":
@@ -248,11 +224,7 @@ class Simulation:
                 elif shock.type == "oracle_manipulation":
                     taps[i] = ManipulationFault(src, shock.at_ns, shock.end_ns,
                                                 shock.params["change"])
-        clamp = (int(round(ix.clamp_rate * RATE_SCALE)) if ix.clamp_rate is not None
-                 else index_clamp_for(sc.symbol))
-        index = Index(taps, tick_size=float(self.spec.tick_size), clamp_rate=clamp,
-                      staleness_ns=ix.stale_after_ns)
-        return Oracle(index, sc.oracle_cadence_ns)
+        return taps
 
     # ------------------------------------------------------------------ event handlers
     def _at(self, ts: int) -> None:
@@ -265,41 +237,34 @@ class Simulation:
         return self.ex.drain_records()
 
     def _on_records(self, recs: np.ndarray) -> None:
-        if self.liquidation is not None:
-            self.liquidation.note_events(recs)
         self.ctx.publish(recs)
 
-    def _on_oracle(self, ts: int) -> None:
-        self._at(ts)
-        self._drain()
-        oracle, mkt = self.oracle, self.ctx.market
-        oracle.update(ts)
-        idx = oracle.price_ticks
-        mkt.ts_ns = ts
-        stale = idx is None or oracle.is_stale(ts, self.sc.index.stale_after_ns)
-        mkt.stale = stale
-        liq = self.liquidation
-        if liq is not None and liq.oracle_stale != stale:
-            liq.oracle_stale = stale
-        if not stale:
-            core, instr = self.core, self.instr
-            last = int(self.ctx.arrays()["last"][instr])
-            fs = self.funding
-            mark = self.mark_method.update(ts, idx, core.book(instr), last or None,
-                                           self._rate_per_interval(), fs.next_settlement_ns,
-                                           fs.interval_ns)
-            core.set_mark(instr, mark, idx)
-            mkt.index_ticks, mkt.mark_ticks, mkt.last_ticks = idx, mark, last
-            self._update_vol(idx)
-            if liq is not None:
-                liq.on_mark(instr, mark, ts)
-                if self._has_auction:
-                    self._solicit_bids(ts)
-        self.clock.schedule(ts + self.sc.oracle_cadence_ns, PRIO_ORACLE, self._on_oracle)
+    def _quotes(self, symbol: str, ts: int) -> list:
+        return [src.price_at(ts) for src in self.sources]
 
-    def _rate_per_interval(self) -> int:
-        est8 = self.ctx.market.funding_estimate_8h
-        return int(est8 * self.funding.interval_ns // EIGHT_HOURS_NS)
+    def _on_venue(self, ts: int) -> None:
+        """One venue step: the time and the sources' quotes go in; the venue does the rest.
+        The run then reads what it publishes (index, mark, staleness, funding estimate)."""
+        self._drain()
+        tl = self.timeline
+        published = tl.oracle.publish_count
+        self.ex.step(ts, self._quotes, events=False)
+        mkt = self.ctx.market
+        mkt.ts_ns = ts
+        mkt.stale = tl.stale
+        arr = self.ctx.arrays()
+        if not tl.stale and tl.oracle.publish_count != published:
+            idx = tl.index_ticks
+            mkt.index_ticks, mkt.mark_ticks = idx, int(arr["mark"][self.instr])
+            mkt.last_ticks = int(arr["last"][self.instr])
+            self._update_vol(idx)
+            if self._has_auction:
+                self._solicit_bids(ts)
+        mkt.funding_estimate_8h = tl.estimate_8h()
+        mkt.funding_rate_last = tl.last_rate
+        mkt.ts_next_funding_ns = self.funding.next_settlement_ns
+        nxt = self.ex.next_wakeup_ns()
+        self.clock.schedule(max(nxt, ts + 1), PRIO_ORACLE, self._on_venue)
 
     def _update_vol(self, idx: int) -> None:
         mkt = self.ctx.market
@@ -321,39 +286,13 @@ class Simulation:
         mkt.var_base += b * (min(r2, 9.0 * mkt.var_base) - mkt.var_base)
         mkt.vol_ratio = float(np.sqrt(mkt.var_fast / mkt.var_base))
 
-    def _on_funding(self, ts: int) -> None:
-        self._at(ts)
-        mkt = self.ctx.market
-        fs = self.funding
-        outcomes = fs.step(ts, oracle=self.oracle_view, book=self.core.book(self.instr),
-                           mark_ticks=mkt.mark_ticks or None)
-        for o in outcomes:
-            if isinstance(o, FundingRateFixed):
-                rate = o.rate if mkt.funding_override is None else mkt.funding_override
-                rate = max(-RATE_SCALE, min(RATE_SCALE, int(rate)))
-                price = o.price_ticks or mkt.mark_ticks
-                if price > 0:
-                    self._drain()
-                    self.ex.settle_funding(self.sc.symbol, rate, price)
-                    if self.liquidation is not None:
-                        size = self.ctx.arrays()["size"][self.instr]
-                        self.liquidation.mark_dirty(np.flatnonzero(size).astype(np.int64))
-                mkt.funding_rate_last = rate
-        if mkt.funding_override is not None:
-            mkt.funding_estimate_8h = int(mkt.funding_override * EIGHT_HOURS_NS // fs.interval_ns)
-        else:
-            dec = self.rule.compute(self.sampler.summary(ts), fs.interval_ns)
-            mkt.funding_estimate_8h = int(dec.rate_8h)
-        mkt.ts_next_funding_ns = fs.next_settlement_ns
-        self.clock.schedule(max(fs.next_wakeup_ns(), ts + 1), PRIO_FUNDING, self._on_funding)
-
     def _on_shock(self, ts: int, shock) -> None:
         self._at(ts)
         mkt = self.ctx.market
         if shock.type == "funding_flip":
             mkt.funding_override = int(round(shock.params["rate"] * RATE_SCALE))
-            mkt.funding_estimate_8h = int(mkt.funding_override * EIGHT_HOURS_NS
-                                          // self.funding.interval_ns)
+            self.ex.set_funding_override(self.sc.symbol, mkt.funding_override)
+            mkt.funding_estimate_8h = self.timeline.estimate_8h()
             self.clock.schedule(shock.end_ns, PRIO_SHOCK, self._end_flip)
         for agent in self.agents:
             hook = getattr(agent, "on_shock", None)
@@ -362,6 +301,7 @@ class Simulation:
 
     def _end_flip(self, ts: int) -> None:
         self.ctx.market.funding_override = None
+        self.ex.set_funding_override(self.sc.symbol, None)
 
     def _on_agent(self, ts: int, agent) -> None:
         nxt = agent.wake(self.ctx, ts)
@@ -452,10 +392,7 @@ class Simulation:
             first = agent.setup(self.ctx, 0)
             if first is not None:
                 clock.schedule(int(first), PRIO_AGENT, self._on_agent, agent)
-        if self.liquidation is not None and hasattr(self.liquidation, "attach"):
-            self.liquidation.attach(self.ctx)
-        clock.schedule(0, PRIO_ORACLE, self._on_oracle)
-        clock.schedule(self.funding.next_wakeup_ns(), PRIO_FUNDING, self._on_funding)
+        clock.schedule(0, PRIO_ORACLE, self._on_venue)
         clock.schedule(0, PRIO_RECORD, self._on_record)
         for shock in sc.shocks:
             clock.schedule(shock.at_ns, PRIO_SHOCK, self._on_shock, shock)
