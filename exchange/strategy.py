@@ -29,7 +29,11 @@ once at the end (reporting only: orders can no longer be sent).
 
 The ``api`` (:class:`StrategyAPI`) reads the market and the account (``now``, ``mark``,
 ``index``, ``last``, ``best_bid``, ``best_ask``, ``depth(n)``, ``position``, ``balance``,
-``open_orders``) and acts (``limit``, ``market``, ``cancel``, ``cancel_all``).
+``open_orders``) and acts (``limit``, ``market``, ``cancel``, ``cancel_all``, and the
+venue's conditional orders ``stop_market``, ``stop_limit``, ``take_profit_market``,
+``take_profit_limit``, ``trailing_stop``: held by the venue, triggered by the mark or the last
+price as the venue evaluates them, reported as ``on_order`` updates ``accepted`` →
+``triggered`` (then the child order's fills) or ``canceled``).
 
 **Time and latency.** Commands issued during a callback leave together when it returns, as one
 :class:`~exchange.sim.gateway.OrderBatch` through the simulator's gateway, and reach the venue
@@ -84,7 +88,7 @@ import numpy as np
 from exchange import events as ev_mod
 from exchange.codes import RejectReason
 from exchange.errors import ConfigError, InvalidCommandError, invalid
-from exchange.sim.clock import PRIO_AGENT
+from exchange.sim.clock import PRIO_AGENT, PRIO_ARRIVAL
 from exchange.sim.config import MISSING, Param, choice, integer, number
 from exchange.sim.gateway import (CANCEL, CANCEL_IF_OPEN, FOK, GTC, IOC, LIMIT, MARKET,
                                   POST_ONLY, SUBMIT, OrderBatch)
@@ -104,6 +108,10 @@ _F_RESTING = 2
 # record kinds (exchange._core, exchange.venue, exchange.liquidation.events)
 _K_ACCEPTED, _K_REJECTED, _K_FILLED, _K_CANCELED, _K_TRANSFERRED = 1, 2, 3, 4, 13
 _K_FUNDING_PAID = 90_010
+_K_COND_ACCEPTED, _K_COND_TRIGGERED, _K_COND_CANCELED = 90_001, 90_002, 90_003
+#: the strategy-side type code of a conditional order (held by the venue, not the book)
+CONDITIONAL = -1
+_WORKING_TYPES = ("CONTRACT_PRICE", "MARK_PRICE")
 _K_AUCTION_TAKEN, _K_DELEVERAGED = 105, 111
 _LIQ_LO, _LIQ_HI = 100, 200
 #: submit commands sent per strategy callback before the API refuses more (a runaway loop)
@@ -135,7 +143,9 @@ class Fill:
 @attrs.frozen
 class OrderUpdate:
     """What happened to an order (or a cancel). ``status``: ``accepted`` (reached the venue and
-    passed risk; fills follow in ``on_fill``), ``rejected`` (``reason``: the RejectReason),
+    passed risk; fills follow in ``on_fill``), ``triggered`` (a conditional order fired: its
+    market or limit child was sent, ``detail`` the trigger price; the child's fills carry the
+    same ``order_id``), ``rejected`` (``reason``: the RejectReason),
     ``canceled`` (``detail`` ``user`` or ``liquidation``), ``expired`` (the unfilled rest of
     an IOC/market order, ``detail`` ``ioc``, or a self-trade, ``self_trade``),
     ``cancel_rejected`` (the cancel was refused: ``reason`` UNKNOWN_ORDER, the order was no
@@ -356,6 +366,7 @@ class _Order:
     otype: int
     reduce_only: bool
     batch: OrderBatch | None = None
+    kind: str = ""                # conditional orders: the venue's type (STOP_MARKET, ...)
     row: int = 0
     venue_id: int = 0
     code: int = 0                 # the venue's answer to the submit (0 accepted)
@@ -395,6 +406,7 @@ class StrategyAPI:
         self._unresolved: list[_Order] = []
         self._next_id = 1
         self._cmds: list[tuple] = []          # (kind, order or None, target venue id)
+        self._reject_seq: dict[int, _Order] = {}  # venue record seq of a conditional refusal
         self._local: list[OrderUpdate] = []   # refusals decided before sending
         self._closed = False
 
@@ -465,6 +477,14 @@ class StrategyAPI:
         for o in self._orders.values():
             if o.done:
                 continue
+            if o.otype == CONDITIONAL:
+                status = "open" if o.venue_id else "pending"
+                out.append(OpenOrder(order_id=o.order_id, venue_order_id=o.venue_id,
+                                     side=_SIDE_NAMES[o.side], type=o.kind,
+                                     price=self._price(o.price_ticks), qty=spec.lots_to_qty(o.qty_lots),
+                                     open_qty=spec.lots_to_qty(o.qty_lots), reduce_only=o.reduce_only,
+                                     status=status))
+                continue
             if o.venue_id:
                 if o.code:
                     continue                # refused at the venue (the update may be on its way)
@@ -509,6 +529,96 @@ class StrategyAPI:
         """Send a market order (IOC: the part the book cannot fill expires); returns its id."""
         return self._submit(self._side(side), qty, None, MARKET, IOC, reduce_only)
 
+    def stop_market(self, side: str, qty, stop_price, *, working_type: str = "CONTRACT_PRICE",
+                    reduce_only: bool = False, close_position: bool = False) -> int:
+        """A stop-market order held by the venue: a SELL fires when the trigger price
+        (``working_type``: ``CONTRACT_PRICE`` the last trade, or ``MARK_PRICE``) falls to
+        ``stop_price`` or below, a BUY when it rises to it or above; it then sends a market
+        order (``close_position``: for the whole position, ``qty`` ignored). Returns its id."""
+        return self._conditional("STOP_MARKET", side, qty, None, stop_price, working_type,
+                                 reduce_only, close_position)
+
+    def stop_limit(self, side: str, qty, price, stop_price, *,
+                   working_type: str = "CONTRACT_PRICE", reduce_only: bool = False) -> int:
+        """As :meth:`stop_market`, sending a limit order at ``price`` when it fires."""
+        return self._conditional("STOP", side, qty, price, stop_price, working_type,
+                                 reduce_only, False)
+
+    def take_profit_market(self, side: str, qty, stop_price, *,
+                           working_type: str = "CONTRACT_PRICE", reduce_only: bool = False,
+                           close_position: bool = False) -> int:
+        """A take-profit market order: a SELL fires when the trigger price rises to
+        ``stop_price`` or above, a BUY when it falls to it or below. Returns its id."""
+        return self._conditional("TAKE_PROFIT_MARKET", side, qty, None, stop_price,
+                                 working_type, reduce_only, close_position)
+
+    def take_profit_limit(self, side: str, qty, price, stop_price, *,
+                          working_type: str = "CONTRACT_PRICE", reduce_only: bool = False) -> int:
+        """As :meth:`take_profit_market`, sending a limit order at ``price`` when it fires."""
+        return self._conditional("TAKE_PROFIT", side, qty, price, stop_price, working_type,
+                                 reduce_only, False)
+
+    def trailing_stop(self, side: str, qty, callback_rate, *, activation_price=None,
+                      working_type: str = "CONTRACT_PRICE", reduce_only: bool = False) -> int:
+        """A trailing-stop market order (``callback_rate`` in percent, 0.1–10): a SELL trails
+        the running high of the trigger price from ``activation_price`` (default: the price
+        when it reaches the venue) and fires ``callback_rate`` % below it; a BUY trails the
+        low. Returns its id."""
+        return self._conditional("TRAILING_STOP_MARKET", side, qty, None, None, working_type,
+                                 reduce_only, False, callback_rate=callback_rate,
+                                 activation_price=activation_price)
+
+    def _conditional(self, otype: str, side, qty, price, stop_price, working_type, reduce_only,
+                     close_position, callback_rate=None, activation_price=None) -> int:
+        from exchange.venue import Order
+
+        self._check_open()
+        s = self._side(side)
+        if working_type not in _WORKING_TYPES:
+            raise invalid("working_type", "'CONTRACT_PRICE' or 'MARK_PRICE'", working_type)
+        for name, v in (("reduce_only", reduce_only), ("close_position", close_position)):
+            if type(v) is not bool:
+                raise invalid(name, "True or False", v)
+        lots = 0
+        if not close_position:
+            q = _decimal(qty, "qty")
+            if q <= 0:
+                raise invalid("qty", "> 0", qty)
+            lots_f = q / self._spec.lot_size
+            lots = int(lots_f) if lots_f == lots_f.to_integral_value() else -1
+        ticks = 0
+        if price is not None:
+            p = _decimal(price, "price")
+            if p <= 0:
+                raise invalid("price", "> 0", price)
+            t = p / self._spec.tick_size
+            ticks = int(t) if t == t.to_integral_value() else -1
+        if stop_price is not None:
+            sp = _decimal(stop_price, "stop_price")
+            if sp <= 0:
+                raise invalid("stop_price", "> 0", stop_price)
+        if callback_rate is not None:
+            _decimal(callback_rate, "callback_rate")
+        if activation_price is not None and _decimal(activation_price, "activation_price") <= 0:
+            raise invalid("activation_price", "> 0", activation_price)
+        oid = self._next_id
+        self._next_id += 1
+        if lots < 0 or ticks < 0:
+            reason = RejectReason.INVALID_QTY if lots < 0 else RejectReason.INVALID_PRICE
+            self._local.append(OrderUpdate(order_id=oid, venue_order_id=0, ts_ns=self.now,
+                                           status="rejected", reason=reason,
+                                           detail="not on the instrument's grid",
+                                           side=_SIDE_NAMES[s], price=None, qty=None))
+            return oid
+        order = Order(self.symbol, _SIDE_NAMES[s], None if close_position else qty, price,
+                      type=otype, reduce_only=reduce_only, close_position=close_position,
+                      stop_price=stop_price, working_type=working_type,
+                      callback_rate=callback_rate, activation_price=activation_price)
+        o = _Order(oid, s, lots, ticks, CONDITIONAL, reduce_only or close_position, kind=otype)
+        self._orders[oid] = o
+        self._cmds.append((CONDITIONAL, o, order))
+        return oid
+
     def cancel(self, order_id: int) -> None:
         """Cancel an order by the id ``limit`` returned. An order still in flight is canceled
         as soon as the venue's response gives its venue id (one more latency); a cancel of an
@@ -525,7 +635,12 @@ class StrategyAPI:
                                            price=None, qty=None))
             return
         self._resolve()
-        if o.venue_id:
+        if o.otype == CONDITIONAL:
+            if o.venue_id:
+                self._cmds.append((CONDITIONAL, None, o.venue_id))
+            else:
+                o.cancel_wanted = True
+        elif o.venue_id:
             self._cmds.append((CANCEL, None, o.venue_id))
         else:
             o.cancel_wanted = True          # in flight: canceled when its venue id is known
@@ -538,7 +653,12 @@ class StrategyAPI:
         for o in self._orders.values():
             if o.done:
                 continue
-            if o.venue_id:
+            if o.otype == CONDITIONAL:
+                if o.venue_id:
+                    self._cmds.append((CONDITIONAL, None, o.venue_id))
+                else:
+                    o.cancel_wanted = True
+            elif o.venue_id:
                 self._cmds.append((CANCEL_IF_OPEN, None, o.venue_id))
             elif o.batch is None or not o.batch.done:
                 o.cancel_wanted = True
@@ -596,6 +716,19 @@ class StrategyAPI:
         if not cmds:
             return
         self._cmds = []
+        now = self.now
+        arrive = now + self.latency_ns
+        cond = [c for c in cmds if c[0] == CONDITIONAL]
+        if cond:
+            # conditional orders live in the venue's trigger book, not the matching engine:
+            # they reach the venue's order API after the same latency
+            cmds = [c for c in cmds if c[0] != CONDITIONAL]
+            clock = self._ctx.clock
+            for _, o, extra in cond:
+                clock.schedule(arrive, PRIO_ARRIVAL, self._on_conditional_arrival, o, extra)
+            self._agent._expect_response(arrive + self.latency_ns)
+            if not cmds:
+                return
         n = len(cmds)
         kind = np.empty(n, np.int64)
         side = np.zeros(n, np.int64)
@@ -612,8 +745,6 @@ class StrategyAPI:
                 tif[i], ro[i] = extra, int(o.reduce_only)
             else:
                 target[i] = extra
-        now = self.now
-        arrive = now + self.latency_ns
         batch = OrderBatch(np.full(n, arrive, np.int64), self.account, kind=kind, side=side,
                            qty=qty, price=price, otype=otype, tif=tif, reduce_only=ro,
                            target=target)
@@ -623,6 +754,29 @@ class StrategyAPI:
                 self._unresolved.append(o)
         self._ctx.send(batch)
         self._agent._expect_response(arrive + self.latency_ns)
+
+    def _on_conditional_arrival(self, ts: int, o: _Order | None, what) -> None:
+        """A conditional order (``what``: the venue Order) or the cancel of one (``o`` None,
+        ``what`` its venue id) reaches the venue."""
+        ex = self._ex
+        if o is None:
+            ex.cancel(self.account, int(what))
+            return
+        seq0 = self._core.seq
+        events = ex.submit(self.account, what)
+        for e in events:
+            if e.name == "ConditionalOrderAccepted":
+                o.venue_id = int(e.order_id)
+                self._by_venue[o.venue_id] = o
+                if o.cancel_wanted:
+                    o.cancel_wanted = False
+                    ex.cancel(self.account, o.venue_id)
+                return
+        for e in events:
+            if e.name == "OrderRejected" and e.seq > seq0:
+                o.code = int(e.code)
+                self._reject_seq[int(e.seq)] = o
+                return
 
     def _resolve(self) -> None:
         """Learn the venue ids of orders whose batch was delivered; send wanted cancels."""
@@ -664,9 +818,38 @@ class StrategyAPI:
         spec = self._spec
         me = self.account
         names = rows.dtype.names
+        # a triggered conditional order's child is sent (and may fill) before the trigger
+        # record: learn the child ids first so its fills belong to the order
+        trig = rows["kind"] == _K_COND_TRIGGERED
+        if trig.any():
+            for cid, child in zip(rows["oid"][trig].tolist(), rows["a1"][trig].tolist()):
+                o = self._by_venue.get(cid)
+                if o is not None and child:
+                    self._by_venue[child] = o
         for i, rec in enumerate(rows.tolist()):
             r = dict(zip(names, rec))
             kind, ts = r["kind"], r["ts"]
+            if kind >= _K_COND_ACCEPTED and kind <= _K_COND_CANCELED and r["acct"] == me:
+                o = self._by_venue.get(r["oid"])
+                if o is None:
+                    continue
+                if kind == _K_COND_ACCEPTED:
+                    o.status = "accepted"
+                    strategy.on_order(self, self._update(o, r, "accepted", None, "conditional"))
+                elif kind == _K_COND_TRIGGERED:
+                    if r["qty"] == 0:
+                        o.status = "expired"     # close_position with no position left
+                    strategy.on_order(self, self._update(o, r, "triggered", None,
+                                                         f"at {self._price(r['price'])}"))
+                else:
+                    o.status = "canceled"
+                    strategy.on_order(self, self._update(o, r, "canceled", None, "user"))
+                continue
+            if kind == _K_REJECTED and r["seq"] in self._reject_seq:
+                o = self._reject_seq.pop(r["seq"])
+                o.status = "rejected"
+                strategy.on_order(self, self._update(o, r, "rejected", _reason(r["code"]), ""))
+                continue
             if kind == _K_FILLED and r["acct"] == me:
                 o = self._by_venue.get(r["oid"])
                 remaining = None

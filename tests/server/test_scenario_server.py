@@ -68,3 +68,35 @@ def test_the_run_ends_and_leaves_the_venue_open(running):
     assert srv.call(lambda: driver.sim_ns) == driver.end_ns
     client.load_markets()
     assert client.fetch_order_book(BTC)["bids"]
+
+
+def test_a_clients_algo_stops_fire_in_the_scenarios_crash():
+    """ccxt's conditional orders (POST /fapi/v1/algoOrder) reach the venue's trigger book; the
+    scenario's oracle moves the mark through the venue's own clock step, so a mark-price stop,
+    a last-price take-profit and a trailing stop fire in flash_crash's gap."""
+    driver = ScenarioDriver("flash_crash", seed=2, speed=150, overrides={
+        "population.noise.count": 40, "population.directional.count": 80})
+    mock = driver.mock()
+    cred = mock.add_account(deposit="100000")
+    with ServerThread(mock) as srv:
+        client = ccxt.binanceusdm(ccxt_config(srv.base_url, cred.api_key, cred.secret))
+        client.timeout = 5000
+        client.load_markets()
+        wait_for(lambda: client.fetch_order_book(BTC)["bids"] and client.fetch_order_book(BTC)["asks"])
+        assert srv.call(lambda: driver.sim_ns) < 300 * 10**9, "the test machine is too slow"
+        client.create_order(BTC, "market", "buy", 0.03)
+        mark = client.fetch_funding_rate(BTC)["markPrice"]
+        stop = client.create_order(BTC, "market", "sell", 0.01, None, {
+            "stopPrice": round(mark * 0.98, 1), "workingType": "MARK_PRICE", "reduceOnly": True})
+        tp = client.create_order(BTC, "market", "buy", 0.01, None, {
+            "takeProfitPrice": round(mark * 0.97, 1)})
+        trail = client.create_order(BTC, "market", "sell", 0.01, None, {
+            "trailingPercent": 1.5, "reduceOnly": True})
+        waiting = {o["id"] for o in client.fetch_open_orders(BTC, None, None, {"trigger": True})}
+        assert {stop["id"], tp["id"], trail["id"]} <= waiting
+        wait_for(lambda: srv.call(lambda: driver.done), timeout=60)
+        assert client.fetch_open_orders(BTC, None, None, {"trigger": True}) == []
+        trades = client.fetch_my_trades(BTC)
+        assert sum(1 for t in trades if t["side"] == "sell") >= 2
+        assert sum(1 for t in trades if t["side"] == "buy") >= 2
+        srv.call(mock.venue.check_invariants)
