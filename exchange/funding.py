@@ -66,7 +66,7 @@ from exchange.oracle import (BUY, NS_PER_S, RATE_SCALE, SELL, BookLike, div_roun
 
 __all__ = [
     "RATE_SCALE", "HOUR_NS", "EIGHT_HOURS_NS", "AVERAGING_MODES",
-    "premium_index", "impact_notional_ticks_lots", "clamped_premium_rate",
+    "premium_index", "impact_notional_ticks_lots", "clamped_premium_rate", "bitmex_interest_rate",
     "PremiumSampler", "PremiumSummary", "FundingRate",
     "FundingRule", "BinanceFundingRule", "BybitFundingRule", "BitMexFundingRule",
     "HyperliquidFundingRule", "DydxFundingRule", "DriftFundingRule",
@@ -130,6 +130,26 @@ def _check_int(field: str, value: Any, lo: int | None = None, hi: int | None = N
 #: averaging modes of :class:`PremiumSampler`
 AVERAGING_MODES = ("time_weighted", "linear_weights", "twap", "mean",
                    "minute_median_hourly_mean", "twap_spread")
+
+
+def bitmex_interest_rate(quote_rate_daily: int, base_rate_daily: int, intervals_per_day: int = 3) -> int:
+    """BitMEX's interest leg ``I = (Funding Quote Rate − Funding Base Rate) / Funding Interval``,
+    the interval being the number of fundings per day (3 for 8 h), rounded half to even.
+
+    BitMEX "Perpetual Contracts Guide Examples",
+    https://www.bitmex.com/app/perpetualContractsGuideExamples (read 2026-12-02): "Funding Quote
+    Rate = 1.00% per day, Funding Base Rate = 0.25% per day, Funding Rate = (1.00% - 0.25%) / 3
+    = 0.25%". O(1).
+
+    >>> bitmex_interest_rate(1_000_000, 250_000)     # (1.00 % − 0.25 %) / 3 = 0.25 %
+    250000
+    >>> bitmex_interest_rate(60_000, 30_000)         # USDT 0.06 %, BTC 0.03 % → 0.01 %
+    10000
+    """
+    q = _check_int("quote_rate_daily", quote_rate_daily, -RATE_SCALE, RATE_SCALE)
+    b = _check_int("base_rate_daily", base_rate_daily, -RATE_SCALE, RATE_SCALE)
+    n = _check_int("intervals_per_day", intervals_per_day, lo=1)
+    return div_round_half_even(q - b, n)
 
 
 @attrs.frozen
