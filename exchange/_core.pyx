@@ -386,10 +386,13 @@ cdef class VenueCore:
         return INT64_MAX
 
     cdef int64_t _mm_instr(self, int instr, int64_t notional) noexcept:
-        """Maintenance margin = notional x MMR (rounded up) - maintenance amount of its tier."""
+        """Maintenance margin = notional x MMR (rounded up) - maintenance amount of its tier.
+        A notional equal to a floor belongs to the tier starting there (as
+        InstrumentSpec.tier_for and MarginView): with cum deductions the MM is the same either
+        way; with BitMEX's whole-position steps ("< 200 XBT: 0.50 %") it is the upper step's."""
         cdef int t = 0
         cdef int nt = <int>self.n_tiers[instr]
-        while t + 1 < nt and notional > self.tier_floor[instr, t + 1]:
+        while t + 1 < nt and notional >= self.tier_floor[instr, t + 1]:
             t += 1
         return muldiv_ceil(notional, self.tier_mmr[instr, t], RATE_SCALE) - self.tier_cum[instr, t]
 

@@ -426,3 +426,44 @@ def test_bybit_liquidation_price_formula_in_human_units():
     assert str(liquidation_price(bybit, wallet="2400", size="-2", entry_price="30000")) == "31050.0"
     mark_basis = attrs.evolve(bybit, maintenance_basis="mark")
     assert str(liquidation_price(mark_basis, wallet="400", size="1", entry_price="20000")) == "19698.5"
+
+
+def test_bitmex_step_floor_belongs_to_the_upper_step_in_the_core_and_in_python():
+    """BitMEX's table reads "< 200 XBT: 0.50 %", so a position worth exactly the step floor
+    pays the next step's rate on all of it. The compiled core, InstrumentSpec and MarginView
+    agree at, below and above the floor (10,000,000 USDT on the preset's XBTUSDT)."""
+    spec = load_preset("bitmex").instrument("XBTUSDT")
+    core = VenueCore([spec])
+    cp = core.open_account()
+    core.deposit(cp, 10**9 * USD)
+    price = spec.price_to_ticks("50000")
+    accts = [core.open_account() for _ in range(3)]
+    lots = [spec.qty_to_lots(q) for q in ("199.999", "200", "200.001")]   # 9,999,950 / 10M / +50
+    core.bulk_open_positions(accts, 0, lots, price, [10, 10, 10], cp,
+                             margins=[2_000_000 * USD] * 3)
+    core.set_mark(0, price)
+    view = MarginView(core)
+    got_core = [core.maintenance_margin(a, 0) for a in accts]
+    got_view = view.position_mm(0, np.array(accts)).tolist()
+    want = [spec.maintenance_margin_atoms(spec.notional_atoms(price, q)) for q in lots]
+    assert got_core == got_view == want
+    assert want == [49_999_750_000, 100_000_000_000, 100_000_500_000]      # 0.5 %, 1 %, 1 %
+    core.check_invariants()
+
+
+@pytest.mark.parametrize("name", ["dydx", "drift"])
+def test_dydx_and_drift_mark_methods_are_the_oracle(name):
+    """dYdX v4 has no separate mark and Drift margins on its oracle (ref §1): their mark
+    methods return the oracle whatever the book and the last trade say, which is why a preset
+    needs no separate trigger-price key."""
+
+    class Book:
+        def best_bid(self):
+            return 120
+
+        def best_ask(self):
+            return 130
+
+    m = make_mark_method(name)
+    assert m.update(NS_PER_S, 100, Book(), 150, 50_000, HOUR_NS, HOUR_NS) == 100
+    assert m.update(2 * NS_PER_S, 101, None, None, 0, HOUR_NS, HOUR_NS) == 101
