@@ -515,8 +515,12 @@ cdef class VenueCore:
 
     cpdef int adjust_isolated_margin(self, int64_t acct, int instr, int64_t delta) except -1:
         """Move ``delta`` atoms from the wallet into the isolated bucket (negative: back).
-        Removal may not leave the bucket below the position's initial margin."""
-        cdef int64_t w, need
+        Removal may not leave the position's equity (bucket + uPnL) below max(its initial
+        margin, wd_rate x its notional): Hyperliquid "Unrealized pnl can be withdrawn from
+        isolated positions or cross account, but only if the remaining margin is at least 10%
+        of the total notional position value" (docs, trading/margining, mirrored at
+        https://docs.tings.xyz/core-mechanics/margining, read 2026-12-02); wd_rate 0 elsewhere."""
+        cdef int64_t w, need, n, floor
         self._check_acct(acct)
         self._check_instr(instr)
         if self.mode[instr, acct] != 1 or self.size[instr, acct] == 0:
@@ -527,8 +531,12 @@ cdef class VenueCore:
             return R_INSUFFICIENT_BALANCE
         if delta < 0:
             self._im_instr(instr, acct, 0, 0, &w)
-            need = (_abs(self.size[instr, acct] * self._ref_price(instr, 0) * self.k[instr])
-                    + self.lev[instr, acct] - 1) // self.lev[instr, acct]
+            n = _abs(self.size[instr, acct] * self._ref_price(instr, 0) * self.k[instr])
+            need = (n + self.lev[instr, acct] - 1) // self.lev[instr, acct]
+            if self.wd_rate[instr]:
+                floor = muldiv_ceil(n, self.wd_rate[instr], RATE_SCALE)
+                if floor > need:
+                    need = floor
             if self.iso[instr, acct] + self._upnl(instr, acct) + delta < need or -delta > self.iso[instr, acct]:
                 self._emit(EV_TRANSFER_REJECTED, R_MARGIN_REMOVAL, instr, acct, 0, 0, 0, 0, delta, 0, 0, 0)
                 return R_MARGIN_REMOVAL
