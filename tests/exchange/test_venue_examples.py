@@ -284,7 +284,8 @@ def test_hyperliquid_funding_example():
     """Hyperliquid docs, trading/funding (mirrored at https://www.cortex-vigil.com/wiki/funding-rates,
     read 2026-12-02): interest 0.01 %, impact bid 10,100, oracle 10,000, 10 BTC long: premium
     = (10,100 − 10,000)/10,000 = 1 %; clamp(0.01 % − 1 %, ±0.05 %) = −0.05 %; rate 0.95 % (the
-    8 h rate), paid 1/8 each hour on the oracle: 10 × 10,000 × 0.95 %/8 = 118.75 USDC."""
+    8 h rate). The page stops at the rate; the payment below is derived from its rules (1/8
+    paid each hour, on the oracle): 10 × 10,000 × 0.95 %/8 = 118.75 USDC."""
     for rule in (HyperliquidFundingRule(),
                  ParamsFundingRule.from_params(load_preset("hyperliquid").funding)):
         got = rule.compute(PremiumSummary(premium_avg=1_000_000, n_samples=720, ts_start_ns=0,
