@@ -501,3 +501,43 @@ def test_hyperliquid_isolated_margin_removal_keeps_ten_percent_of_notional():
     core.adjust_isolated_margin(a, 0, 12_500 * USD)
     assert core.adjust_isolated_margin(a, 0, -12_500 * USD) == 0          # back to the IM
     core.check_invariants()
+
+
+@pytest.mark.parametrize("basis", ["entry", "mark"])
+def test_liquidation_index_keys_are_exact_on_either_basis(basis):
+    """For random isolated positions on Bybit's 20-tier BTCUSDT table, the index key is the
+    exact boundary of the core-state test ``equity < MM``: a long is liquidatable at its key
+    and not one tick above, a short at its key and not one tick below (entry basis: MM fixed at
+    the entry value's tier; mark basis: MM moves with the price)."""
+    spec = attrs.evolve(load_preset("bybit_linear").instrument("BTCUSDT"), maintenance_basis=basis)
+    rng = np.random.default_rng(7)
+    core = VenueCore([spec])
+    cp = core.open_account()
+    core.deposit(cp, 10**12 * USD)
+    view = MarginView(core)
+    accts = []
+    for _ in range(40):
+        entry = int(rng.integers(150_000, 1_200_000))                  # 15,000–120,000 USDT
+        lots = int(rng.integers(1, 60_000)) * (1 if rng.random() < 0.5 else -1)
+        lev = int(rng.integers(1, spec.max_leverage_for(abs(lots) * entry * spec.atoms_per_tick_lot) + 1))
+        a = core.open_account()
+        core.bulk_open_positions([a], 0, [lots], entry, [lev], cp,
+                                 margins=[abs(lots) * entry * spec.atoms_per_tick_lot])
+        accts.append((a, lots))
+    core.set_mark(0, 500_000)
+    idx = LiquidationIndex(view, 0)
+    idx.rebuild()
+    idx.check()
+    checked = 0
+    for a, lots in accts:
+        key = idx.key(a)
+        if key is None or key <= 1:
+            continue
+        step = 1 if lots > 0 else -1                                    # away from liquidation
+        core.set_mark(0, key)
+        assert view.liquidatable(0, np.array([a]))[0], (a, key)
+        core.set_mark(0, key + step)
+        assert not view.liquidatable(0, np.array([a]))[0], (a, key)
+        checked += 1
+    assert checked >= 30
+    core.check_invariants()
