@@ -75,6 +75,8 @@ cdef class VenueCore:
     cdef int64_t[:, ::1] tier_cum
     cdef int64_t[:, ::1] tier_maxlev
     cdef int64_t[::1] default_lev
+    cdef int64_t[::1] mm_entry       # 1: maintenance margin on entry value (Bybit), 0: on mark
+    cdef int64_t[::1] wd_rate        # withdrawal floor: rate x cross notional (Hyperliquid 10 %)
     # accounts and positions (struct of arrays, columns = account id)
     cdef readonly int64_t n_acct
     cdef int64_t cap_acct
@@ -145,6 +147,8 @@ cdef class VenueCore:
                             int64_t add_sell) noexcept
     cdef int64_t _max_notional_for_lev(self, int instr, int64_t L) noexcept
     cdef int64_t _mm_instr(self, int instr, int64_t notional) noexcept
+    cdef int64_t _pos_mm(self, int instr, int64_t acct) noexcept
+    cdef int64_t _withdraw_free(self, int64_t acct) noexcept
     cdef int _settle_fill(self, int instr, int64_t acct, int64_t oid, int side, int64_t price,
                           int64_t qty, int64_t fee_rate, int liquidity, int64_t counter_oid,
                           bint fee_to_insurance) except -1

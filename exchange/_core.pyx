@@ -128,7 +128,7 @@ cdef class VenueCore:
         n = self.n_instr
         arr = {name: np.zeros(n, np.int64) for name in (
             "k", "maker_fee", "taker_fee", "liq_fee", "min_notional", "max_lots", "max_mkt_lots",
-            "band", "mark", "index", "last", "n_tiers", "default_lev")}
+            "band", "mark", "index", "last", "n_tiers", "default_lev", "mm_entry", "wd_rate")}
         for name in ("tier_floor", "tier_mmr", "tier_cum", "tier_maxlev"):
             arr[name] = np.zeros((n, T), np.int64)
         for i, s in enumerate(specs):
@@ -148,6 +148,9 @@ cdef class VenueCore:
                 arr["tier_maxlev"][i, t] = tier.max_leverage
             # Binance's default leverage is 20x, capped by the first tier's maximum
             arr["default_lev"][i] = min(20, s.tiers[0].max_leverage)
+            # venue margin rules carried by the specs (exchange.instruments.InstrumentSpec)
+            arr["mm_entry"][i] = 1 if getattr(s, "maintenance_basis", "mark") == "entry" else 0
+            arr["wd_rate"][i] = getattr(s, "withdrawal_margin_rate", 0)
         self.k = arr["k"]
         self.maker_fee = arr["maker_fee"]
         self.taker_fee = arr["taker_fee"]
@@ -161,6 +164,8 @@ cdef class VenueCore:
         self.last = arr["last"]
         self.n_tiers = arr["n_tiers"]
         self.default_lev = arr["default_lev"]
+        self.mm_entry = arr["mm_entry"]
+        self.wd_rate = arr["wd_rate"]
         self.tier_floor = arr["tier_floor"]
         self.tier_mmr = arr["tier_mmr"]
         self.tier_cum = arr["tier_cum"]
@@ -424,12 +429,45 @@ cdef class VenueCore:
         return INT64_MAX
 
     cdef int64_t _mm_instr(self, int instr, int64_t notional) noexcept:
-        """Maintenance margin = notional x MMR (rounded up) - maintenance amount of its tier."""
+        """Maintenance margin = notional x MMR (rounded up) - maintenance amount of its tier.
+        A notional equal to a floor belongs to the tier starting there (as
+        InstrumentSpec.tier_for and MarginView): with cum deductions the MM is the same either
+        way; with BitMEX's whole-position steps ("< 200 XBT: 0.50 %") it is the upper step's."""
         cdef int t = 0
         cdef int nt = <int>self.n_tiers[instr]
-        while t + 1 < nt and notional > self.tier_floor[instr, t + 1]:
+        while t + 1 < nt and notional >= self.tier_floor[instr, t + 1]:
             t += 1
         return muldiv_ceil(notional, self.tier_mmr[instr, t], RATE_SCALE) - self.tier_cum[instr, t]
+
+    cdef int64_t _pos_mm(self, int instr, int64_t acct) noexcept:
+        """Maintenance margin of one position on its instrument's basis: the notional at the
+        mark (``maintenance_basis = "mark"``) or the position value at entry, |cost|
+        (``"entry"``, Bybit: "Position Value = Contract Size x Entry Price", help centre
+        "Liquidation Price (USDT Contract)", read 2026-12-02)."""
+        if self.size[instr, acct] == 0:
+            return 0
+        if self.mm_entry[instr]:
+            return self._mm_instr(instr, _abs(self.cost[instr, acct]))
+        return self._mm_instr(instr, _abs(self.size[instr, acct] * self._ref_price(instr, 0) * self.k[instr]))
+
+    cdef int64_t _withdraw_free(self, int64_t acct) noexcept:
+        """What a withdrawal may take: cross equity minus max(initial margin of everything,
+        sum over cross positions of wd_rate x notional at the mark). With every wd_rate 0 this
+        is :meth:`available`. Hyperliquid: "transfer_margin_required = max(initial_margin_
+        required, 0.1 * total_position_value)" (Hyperliquid docs, trading/margining, as
+        mirrored at https://www.cortex-vigil.com/wiki/margining, read 2026-12-02)."""
+        cdef int i
+        cdef int64_t eq = self.wallet[acct], im = 0, floor = 0, w
+        for i in range(self.n_instr):
+            if self.size[i, acct] != 0 or self.cost[i, acct] != 0:
+                if self.mode[i, acct] == 0:
+                    eq += self._upnl(i, acct)
+                    if self.wd_rate[i] and self.size[i, acct] != 0:
+                        floor += muldiv_ceil(_abs(self.size[i, acct] * self._ref_price(i, 0) * self.k[i]),
+                                             self.wd_rate[i], RATE_SCALE)
+            if self.size[i, acct] != 0 or self.buy_open[i, acct] != 0 or self.sell_open[i, acct] != 0:
+                im += self._im_instr(i, acct, 0, 0, &w)
+        return eq - (im if im > floor else floor)
 
     # ------------------------------------------------------------------ accounts
     def open_account(self):
@@ -464,15 +502,17 @@ cdef class VenueCore:
         return 0
 
     cpdef int withdraw(self, int64_t acct, int64_t atoms) except -1:
-        """Refused (INSUFFICIENT_BALANCE / WITHDRAWAL_WOULD_BREACH_IM) when the wallet or the
-        free margin after the withdrawal would go below zero."""
+        """Refused (INSUFFICIENT_BALANCE / WITHDRAWAL_WOULD_BREACH_IM) when the wallet would go
+        below zero, or the cross equity left would be below max(initial margin, wd_rate x
+        cross notional) (:meth:`withdrawable`; wd_rate is the preset's withdrawal_margin_rate,
+        Hyperliquid 10 %, else 0 and the floor is the initial margin)."""
         self._check_acct(acct)
         if atoms <= 0:
             raise InvalidCommandError(f"'amount' must be > 0 atoms (got {atoms})")
         if atoms > self.wallet[acct]:
             self._emit(EV_TRANSFER_REJECTED, R_INSUFFICIENT_BALANCE, -1, acct, 0, 0, 0, 0, atoms, 0, 0, 0)
             return R_INSUFFICIENT_BALANCE
-        if self._available(acct, -1, 0, 0) - atoms < 0:
+        if self._withdraw_free(acct) - atoms < 0:
             self._emit(EV_TRANSFER_REJECTED, R_WITHDRAWAL_WOULD_BREACH_IM, -1, acct, 0, 0, 0, 0, atoms, 0, 0, 0)
             return R_WITHDRAWAL_WOULD_BREACH_IM
         self.wallet[acct] -= atoms
@@ -518,8 +558,12 @@ cdef class VenueCore:
 
     cpdef int adjust_isolated_margin(self, int64_t acct, int instr, int64_t delta) except -1:
         """Move ``delta`` atoms from the wallet into the isolated bucket (negative: back).
-        Removal may not leave the bucket below the position's initial margin."""
-        cdef int64_t w, need
+        Removal may not leave the position's equity (bucket + uPnL) below max(its initial
+        margin, wd_rate x its notional): Hyperliquid "Unrealized pnl can be withdrawn from
+        isolated positions or cross account, but only if the remaining margin is at least 10%
+        of the total notional position value" (docs, trading/margining, mirrored at
+        https://docs.tings.xyz/core-mechanics/margining, read 2026-12-02); wd_rate 0 elsewhere."""
+        cdef int64_t w, need, n, floor
         self._check_acct(acct)
         self._check_instr(instr)
         if self.mode[instr, acct] != 1 or self.size[instr, acct] == 0:
@@ -530,8 +574,12 @@ cdef class VenueCore:
             return R_INSUFFICIENT_BALANCE
         if delta < 0:
             self._im_instr(instr, acct, 0, 0, &w)
-            need = (_abs(self.size[instr, acct] * self._ref_price(instr, 0) * self.k[instr])
-                    + self.lev[instr, acct] - 1) // self.lev[instr, acct]
+            n = _abs(self.size[instr, acct] * self._ref_price(instr, 0) * self.k[instr])
+            need = (n + self.lev[instr, acct] - 1) // self.lev[instr, acct]
+            if self.wd_rate[instr]:
+                floor = muldiv_ceil(n, self.wd_rate[instr], RATE_SCALE)
+                if floor > need:
+                    need = floor
             if self.iso[instr, acct] + self._upnl(instr, acct) + delta < need or -delta > self.iso[instr, acct]:
                 self._emit(EV_TRANSFER_REJECTED, R_MARGIN_REMOVAL, instr, acct, 0, 0, 0, 0, delta, 0, 0, 0)
                 return R_MARGIN_REMOVAL
@@ -1224,16 +1272,25 @@ cdef class VenueCore:
         self._check_acct(acct)
         return self._available(acct, -1, 0, 0)
 
+    def withdrawable(self, int64_t acct):
+        """Largest amount :meth:`withdraw` accepts now: min(wallet, cross equity − max(IM,
+        wd_rate × cross notional)), at least 0. O(instruments)."""
+        self._check_acct(acct)
+        free = self._withdraw_free(acct)
+        w = self.wallet[acct]
+        return max(0, min(w, free))
+
     def upnl(self, int64_t acct, int instr):
         self._check_acct(acct)
         self._check_instr(instr)
         return self._upnl(instr, acct)
 
     def maintenance_margin(self, int64_t acct, int instr):
-        """Maintenance margin of one position at the mark (tiered). O(tiers)."""
+        """Maintenance margin of one position (tiered) on the instrument's basis: at the mark,
+        or on the entry value for ``maintenance_basis = "entry"`` (Bybit). O(tiers)."""
         self._check_acct(acct)
         self._check_instr(instr)
-        return self._mm_instr(instr, _abs(self.size[instr, acct] * self._ref_price(instr, 0) * self.k[instr]))
+        return self._pos_mm(instr, acct)
 
     def cross_maintenance(self, int64_t acct):
         cdef int i
@@ -1241,7 +1298,7 @@ cdef class VenueCore:
         self._check_acct(acct)
         for i in range(self.n_instr):
             if self.mode[i, acct] == 0 and self.size[i, acct] != 0:
-                mm += self._mm_instr(i, _abs(self.size[i, acct] * self._ref_price(i, 0) * self.k[i]))
+                mm += self._pos_mm(i, acct)
         return mm
 
     def ledger_totals(self):
@@ -1303,7 +1360,8 @@ cdef class VenueCore:
         for name in ("size", "cost", "iso", "lev", "mode", "buy_open", "sell_open"):
             out[name] = arr[name][:, :n]
         for name in ("k", "mark", "index", "last", "maker_fee", "taker_fee", "liq_fee",
-                     "tier_floor", "tier_mmr", "tier_cum", "tier_maxlev", "n_tiers"):
+                     "tier_floor", "tier_mmr", "tier_cum", "tier_maxlev", "n_tiers", "mm_entry",
+                     "wd_rate"):
             out[name] = arr[name][...]
         for v in out.values():      # money moves only through the core's commands
             v.flags.writeable = False

@@ -35,7 +35,10 @@ Unconfirmed points ([U] in the reference) and the reading chosen:
   previous settlement (the first pays the interest-only rate). The fair basis the reference says
   BitMEX adds to P is not modelled.
 - Hyperliquid: impact notional from mirrors [3P]; the hourly 1/8 of the 8 h rate is rounded half to
-  even before the ±4 %/h cap.
+  even before the ±4 %/h cap. The premium is a plain mean of the hour's 5 s samples
+  (``"mean"``), not linearly weighted: "Premium sampled every 5 seconds, averaged over the hour"
+  (Hyperliquid docs, trading/funding, mirrored at https://www.cortex-vigil.com/wiki/funding-rates,
+  read 2026-12-02).
 - dYdX: a minute with fewer than ``min_votes`` block samples is padded with zeros before its
   median (so a minute without samples contributes 0).
 - Drift: the payment price is the oracle TWAP of the period (Drift's funding rate is a price
@@ -63,7 +66,7 @@ from exchange.oracle import (BUY, NS_PER_S, RATE_SCALE, SELL, BookLike, div_roun
 
 __all__ = [
     "RATE_SCALE", "HOUR_NS", "EIGHT_HOURS_NS", "AVERAGING_MODES",
-    "premium_index", "impact_notional_ticks_lots", "clamped_premium_rate",
+    "premium_index", "impact_notional_ticks_lots", "clamped_premium_rate", "bitmex_interest_rate",
     "PremiumSampler", "PremiumSummary", "FundingRate",
     "FundingRule", "BinanceFundingRule", "BybitFundingRule", "BitMexFundingRule",
     "HyperliquidFundingRule", "DydxFundingRule", "DriftFundingRule",
@@ -127,6 +130,26 @@ def _check_int(field: str, value: Any, lo: int | None = None, hi: int | None = N
 #: averaging modes of :class:`PremiumSampler`
 AVERAGING_MODES = ("time_weighted", "linear_weights", "twap", "mean",
                    "minute_median_hourly_mean", "twap_spread")
+
+
+def bitmex_interest_rate(quote_rate_daily: int, base_rate_daily: int, intervals_per_day: int = 3) -> int:
+    """BitMEX's interest leg ``I = (Funding Quote Rate − Funding Base Rate) / Funding Interval``,
+    the interval being the number of fundings per day (3 for 8 h), rounded half to even.
+
+    BitMEX "Perpetual Contracts Guide Examples",
+    https://www.bitmex.com/app/perpetualContractsGuideExamples (read 2026-12-02): "Funding Quote
+    Rate = 1.00% per day, Funding Base Rate = 0.25% per day, Funding Rate = (1.00% - 0.25%) / 3
+    = 0.25%". O(1).
+
+    >>> bitmex_interest_rate(1_000_000, 250_000)     # (1.00 % − 0.25 %) / 3 = 0.25 %
+    250000
+    >>> bitmex_interest_rate(60_000, 30_000)         # USDT 0.06 %, BTC 0.03 % → 0.01 %
+    10000
+    """
+    q = _check_int("quote_rate_daily", quote_rate_daily, -RATE_SCALE, RATE_SCALE)
+    b = _check_int("base_rate_daily", base_rate_daily, -RATE_SCALE, RATE_SCALE)
+    n = _check_int("intervals_per_day", intervals_per_day, lo=1)
+    return div_round_half_even(q - b, n)
 
 
 @attrs.frozen
@@ -426,7 +449,9 @@ def _cap(rate: int, floor: int, cap: int) -> tuple[int, bool]:
 class BinanceFundingRule(_RuleBase):
     """Binance USDⓈ-M [C]: ``F = [P_avg + clamp(r - P_avg, ±c)] / (8/N)``, N = interval hours,
     then bounded to ``[floor, cap]`` (per symbol; default ±3 %, the value for contracts with max
-    leverage ≤ 25x — a scenario default). ``r`` and ``c`` are 8-hour values (0.01 %, 0.05 %).
+    leverage ≤ 25x — a scenario default; BTCUSDT's is ±0.3 %, Binance announcement
+    3243c81a35bd4f0c86a37315c3dc96cc, effective 2025-05-02, read 2026-12-02, and the
+    ``binance_usdm`` preset carries it). ``r`` and ``c`` are 8-hour values (0.01 %, 0.05 %).
     The ``·N/8`` scaling is rounded half to even. ``interval_on_cap_ns``: since 2025-05 hitting the
     cap switches the symbol to 1 h funding.
     """
@@ -534,7 +559,10 @@ class DydxFundingRule(_RuleBase):
     (padded with zeros to 15), hourly ``R = mean(minute samples) + default_funding_8h``, clamped
     to ``±6·(IMF - MMF)``. Accrual through a funding index: ``index += R · Δt/8h · oracle``; a
     position pays ``q · (index_now - index_at_last_settle)``. ``rate`` is ``R·Δt/8h`` (half-even).
-    Defaults: mainnet genesis Large-Cap IMF 5 %, MMF 3 %, default funding 0."""
+    Defaults: the current Large-Cap liquidity tier, IMF 2 %, MMF 1.2 % (dydxprotocol/v4-chain
+    PR #2431 "Update large cap params in genesis", merged 2024-10-02, read 2026-12-02), so
+    ``|R| ≤ 6·0.8 % = 4.8 %`` per 8 h; default funding 0. The mainnet-genesis tier (5 % / 3 %,
+    clamp 12 %) is ``DydxFundingRule(imf=5_000_000, mmf=3_000_000)``."""
 
     name = "dydx"
     averaging = "minute_median_hourly_mean"
@@ -542,7 +570,7 @@ class DydxFundingRule(_RuleBase):
     payment_price = "oracle"
     accrual = "index"
 
-    def __init__(self, *, default_funding_8h: int = 0, imf: int = 5_000_000, mmf: int = 3_000_000,
+    def __init__(self, *, default_funding_8h: int = 0, imf: int = 2_000_000, mmf: int = 1_200_000,
                  interval_ns: int = HOUR_NS, sample_ns: int = NS_PER_S) -> None:
         super().__init__(interval_ns)
         self.default_funding_8h = _check_int("default_funding_8h", default_funding_8h,

@@ -13,6 +13,24 @@ Margin tiers follow Binance's bracket model (also Hyperliquid's "maintenance ded
 The cum rule keeps MM continuous in N (reference §3). :func:`maintenance_amounts` computes it
 exactly in integers and refuses tables where it would not be a whole number of atoms.
 
+Two tier models (:data:`TIER_MODELS`, preset key ``[margin] tier_model``):
+
+- ``"cum_deduction"`` (Binance brackets, Bybit "maintenance margin deduction", Hyperliquid
+  "maintenance deduction"): the cum rule above, MM continuous in N.
+- ``"whole_position"`` (BitMEX risk limits): the maintenance rate of the risk step applies to the
+  WHOLE position, with no deduction (every cum is 0), so MM jumps at a step floor. BitMEX, "Risk
+  Limits Examples" (https://www.bitmex.com/app/riskLimitsExamples, read 2026-12-02): "At each
+  step, the maintenance and initial margin are raised by the base maintenance margin ... new
+  maintenance margin becomes 0.50% + (# of Steps * 0.50%)", applied to the position's value.
+
+Two maintenance bases (:data:`MAINTENANCE_BASES`, preset key ``[margin] maintenance_basis``):
+``"mark"`` (N = |size| × mark; Binance, BitMEX, Hyperliquid, dYdX, Drift) and ``"entry"``
+(N = |size| × entry price, the position value at entry; Bybit: "Position Value = Contract Size
+× Entry Price ... Maintenance Margin (MM) = (Position Value x MMR) − Maintenance Margin
+Deduction", Bybit help centre "Liquidation Price (USDT Contract)",
+https://testnet.bybit.com/en-US/help-center/s/article/Liquidation-Price-USDT-Contract, read
+2026-12-02).
+
 Funding parameters live in the venue preset, not here.
 """
 from __future__ import annotations
@@ -41,6 +59,8 @@ from exchange.units import (
 )
 
 __all__ = [
+    "MAINTENANCE_BASES",
+    "TIER_MODELS",
     "InstrumentSpec",
     "MarginTier",
     "check_tier_order",
@@ -50,6 +70,12 @@ __all__ = [
     "tier_index",
     "tier_maintenance_margin_atoms",
 ]
+
+
+#: how tier maintenance amounts are formed (see the module docstring)
+TIER_MODELS = ("cum_deduction", "whole_position")
+#: which notional the maintenance margin is computed on (see the module docstring)
+MAINTENANCE_BASES = ("mark", "entry")
 
 
 # -- validators (house style: 'field' must be RULE (got VALUE)) --------------------------------
@@ -168,31 +194,38 @@ def maintenance_amounts(floors_atoms: Sequence[int], mmrs: Sequence[int]) -> tup
     return tuple(cums)
 
 
-def make_tiers(rows: Iterable[tuple[int, int, int]]) -> tuple[MarginTier, ...]:
+def make_tiers(rows: Iterable[tuple[int, int, int]], tier_model: str = "cum_deduction"
+               ) -> tuple[MarginTier, ...]:
     """Build a tier table from ``(notional_floor_atoms, mmr, max_leverage)`` rows, computing the
-    maintenance amounts with :func:`maintenance_amounts`, and check it (:func:`check_tiers`).
+    maintenance amounts with :func:`maintenance_amounts` (all 0 for
+    ``tier_model="whole_position"``), and check it (:func:`check_tiers`).
 
     Cost: O(T).
 
     >>> tiers = make_tiers([(0, 400_000, 125), (50_000_000_000, 500_000, 100)])
     >>> tiers[1].maintenance_amount_atoms
     50000000
+    >>> make_tiers([(0, 500_000, 100), (10**13, 1_000_000, 66)], "whole_position")[1].maintenance_amount_atoms
+    0
     """
     rows = list(rows)
     check_tier_order([MarginTier(notional_floor_atoms=f, mmr=m, max_leverage=lev)
                       for f, m, lev in rows])
-    cums = maintenance_amounts([r[0] for r in rows], [r[1] for r in rows])
+    if tier_model == "whole_position":
+        cums: tuple[int, ...] = (0,) * len(rows)
+    else:
+        cums = maintenance_amounts([r[0] for r in rows], [r[1] for r in rows])
     return tuple(MarginTier(notional_floor_atoms=f, mmr=m, max_leverage=lev,
                             maintenance_amount_atoms=c)
                  for (f, m, lev), c in zip(rows, cums))
 
 
-def check_tiers(tiers: Sequence[MarginTier]) -> None:
+def check_tiers(tiers: Sequence[MarginTier], tier_model: str = "cum_deduction") -> None:
     """Raise :class:`~exchange.errors.ConfigError` unless ``tiers`` is a valid table.
 
     Rules: at least one tier; the first floor is 0; floors strictly increase; MMR never
-    decreases; max leverage never increases; every maintenance amount equals the cum rule.
-    Cost: O(T).
+    decreases; max leverage never increases; every maintenance amount equals the cum rule
+    (``tier_model="cum_deduction"``) or is 0 (``"whole_position"``, BitMEX). Cost: O(T).
 
     >>> check_tiers(make_tiers([(0, 400_000, 125)]))
     >>> check_tiers([MarginTier(notional_floor_atoms=5, mmr=400_000, max_leverage=125)])
@@ -200,7 +233,16 @@ def check_tiers(tiers: Sequence[MarginTier]) -> None:
     ...
     exchange.errors.ConfigError: 'tiers[0].notional_floor_atoms' must be 0 (got 5)
     """
+    if tier_model not in TIER_MODELS:
+        raise _bad("tier_model", "one of " + ", ".join(repr(m) for m in TIER_MODELS), tier_model)
     check_tier_order(tiers)
+    if tier_model == "whole_position":
+        for i, t in enumerate(tiers):
+            if t.maintenance_amount_atoms != 0:
+                raise _bad(f"tiers[{i}].maintenance_amount_atoms",
+                           "0 (tier_model 'whole_position': the step's MMR applies to the whole "
+                           "position, no deduction)", t.maintenance_amount_atoms)
+        return
     cums = maintenance_amounts([t.notional_floor_atoms for t in tiers], [t.mmr for t in tiers])
     for i, (t, cum) in enumerate(zip(tiers, cums)):
         if t.maintenance_amount_atoms != cum:
@@ -285,6 +327,14 @@ class InstrumentSpec:
     - ``tiers``: tuple of :class:`MarginTier` (checked by :func:`check_tiers`).
     - ``impact_notional_atoms``: impact notional of the funding premium (0 = not used).
     - ``max_position_notional_atoms``: cap of the last tier (None = unlimited).
+    - ``tier_model``: ``"cum_deduction"`` or ``"whole_position"`` (:data:`TIER_MODELS`).
+    - ``maintenance_basis``: ``"mark"`` or ``"entry"`` (:data:`MAINTENANCE_BASES`): the
+      notional the compiled core and the liquidation-price index compute MM on.
+    - ``withdrawal_margin_rate``: a withdrawal must leave cross equity ≥ max(initial margin,
+      this rate × total cross notional at the mark) (Hyperliquid 10 %; 0 = initial margin
+      only). ``tier_model``, ``maintenance_basis`` and ``withdrawal_margin_rate`` are venue rules
+      (``[margin]`` of a preset); the loader copies them onto every instrument so the core,
+      which is built from the specs, applies them.
 
     >>> spec = InstrumentSpec.example()
     >>> spec.atoms_per_tick_lot, spec.notional_atoms(500_000, 20)  # 0.02 BTC at 50,000
@@ -309,6 +359,9 @@ class InstrumentSpec:
     tiers: tuple[MarginTier, ...] = attrs.field(converter=_tiers_converter)
     impact_notional_atoms: int = attrs.field(default=0, validator=_int_ge0)
     max_position_notional_atoms: int | None = attrs.field(default=None)
+    tier_model: str = attrs.field(default="cum_deduction")
+    maintenance_basis: str = attrs.field(default="mark")
+    withdrawal_margin_rate: int = attrs.field(default=0, validator=_rate_fraction)
 
     #: value in atoms of one lot moving one tick (derived)
     atoms_per_tick_lot: int = attrs.field(init=False)
@@ -322,7 +375,10 @@ class InstrumentSpec:
                        f"a whole number of atoms (10^-{self.settle_decimals}), > 0",
                        self.tick_size * self.lot_size) from exc
         object.__setattr__(self, "atoms_per_tick_lot", a)
-        check_tiers(self.tiers)
+        if self.maintenance_basis not in MAINTENANCE_BASES:
+            raise _bad("maintenance_basis", "one of " + ", ".join(repr(b) for b in MAINTENANCE_BASES),
+                       self.maintenance_basis)
+        check_tiers(self.tiers, self.tier_model)
         object.__setattr__(self, "_floors", tuple(t.notional_floor_atoms for t in self.tiers))
         if self.max_market_lots > self.max_order_lots:
             raise _bad("max_market_lots", f"<= max_order_lots ({self.max_order_lots})",

@@ -10,7 +10,8 @@ Reference §3 (notation ``q, E, M, s = sign(q), N = |q|·M``)::
 
     uPnL        = q·(M − E)                         = q·M·a − entry_cost
     IM          = ceil(N / leverage)
-    MM          = ceil(N·MMR / 1e8) − cum_tier      (Binance, Hyperliquid)
+    MM          = ceil(N·MMR / 1e8) − cum_tier      (Binance, Hyperliquid; N at the mark)
+    MM (Bybit)  = ceil(N_entry·MMR / 1e8) − cum     (N_entry = |q|·E, the entry value)
     margin ratio (Binance) = MM / (wallet + uPnL)   liquidation at >= 100 %
 
 Liquidation and bankruptcy prices are solved exactly with :class:`fractions.Fraction` and then
@@ -47,6 +48,8 @@ __all__ = [
     "bankruptcy_price_ticks",
     "binance_liquidation_price_exact",
     "binance_liquidation_price_ticks",
+    "entry_basis_liquidation_price_exact",
+    "entry_basis_liquidation_price_ticks",
     "entry_cost_atoms",
     "hyperliquid_liquidation_price",
     "hyperliquid_liquidation_price_exact",
@@ -248,6 +251,61 @@ def binance_liquidation_price_ticks(*, wallet_atoms: int, size_lots: int, entry_
     return None if lp is None else round_toward_entry(lp, size_lots)
 
 
+def entry_basis_liquidation_price_exact(*, wallet_atoms: int, size_lots: int,
+                                        entry_cost_atoms: int, tiers: Sequence[MarginTier],
+                                        atoms_per_tick_lot: int,
+                                        other_maintenance_atoms: int = 0,
+                                        other_upnl_atoms: int = 0) -> Fraction | None:
+    """Exact liquidation price, in ticks, when maintenance margin is on the **entry value**
+    (Bybit), or None.
+
+    MM does not move with the price: ``MM_e = ceil(|cost|·MMR/1e8) − cum`` of the tier of the
+    entry value, so the root of ``C + q·p·a = MM_e`` (``C = wallet − other MM + other uPnL −
+    cost``) is ``p = (MM_e − C) / (q·a)``. Isolated (``other_* = 0``) this is Bybit's
+    ``LP (long) = Entry Price − (Initial Margin − Maintenance Margin)/Position Size − Extra
+    Margin Added/Position Size`` and ``LP (short) = Entry + (IM − MM)/size + extra/size``
+    (Bybit help centre, "Liquidation Price (USDT Contract)",
+    https://testnet.bybit.com/en-US/help-center/s/article/Liquidation-Price-USDT-Contract, read
+    2026-12-02; ``wallet`` = IM + extra margin). Bybit's estimated closing fee is not included.
+    None when no positive price reaches the boundary. Cost: O(log T).
+
+    >>> from exchange.instruments import make_tiers
+    >>> tiers = make_tiers([(0, 500_000, 100)])        # Bybit Example 1: 1 BTC at 20,000, 50x
+    >>> lp = entry_basis_liquidation_price_exact(wallet_atoms=400 * 10**6, size_lots=1_000,
+    ...     entry_cost_atoms=20_000 * 10**6, tiers=tiers, atoms_per_tick_lot=100)
+    >>> lp / 10                                        # ticks of 0.1 USDT -> USDT
+    Fraction(19700, 1)
+    """
+    _check_size(size_lots)
+    floors = [t.notional_floor_atoms for t in tiers]
+    tier = tiers[bisect_right(floors, abs(entry_cost_atoms)) - 1]
+    mm = mul_rate_ceil(abs(entry_cost_atoms), tier.mmr) - tier.maintenance_amount_atoms
+    c_atoms = wallet_atoms - other_maintenance_atoms + other_upnl_atoms - entry_cost_atoms
+    lp = Fraction(mm - c_atoms, size_lots * atoms_per_tick_lot)
+    return lp if lp > 0 else None
+
+
+def entry_basis_liquidation_price_ticks(*, wallet_atoms: int, size_lots: int,
+                                        entry_cost_atoms: int, tiers: Sequence[MarginTier],
+                                        atoms_per_tick_lot: int,
+                                        other_maintenance_atoms: int = 0,
+                                        other_upnl_atoms: int = 0) -> int | None:
+    """:func:`entry_basis_liquidation_price_exact` rounded toward entry (long ceil, short
+    floor). Cost: O(log T).
+
+    >>> from exchange.instruments import make_tiers
+    >>> entry_basis_liquidation_price_ticks(wallet_atoms=400 * 10**6, size_lots=1_000,
+    ...     entry_cost_atoms=20_000 * 10**6, tiers=make_tiers([(0, 500_000, 100)]),
+    ...     atoms_per_tick_lot=100)
+    197000
+    """
+    lp = entry_basis_liquidation_price_exact(
+        wallet_atoms=wallet_atoms, size_lots=size_lots, entry_cost_atoms=entry_cost_atoms,
+        tiers=tiers, atoms_per_tick_lot=atoms_per_tick_lot,
+        other_maintenance_atoms=other_maintenance_atoms, other_upnl_atoms=other_upnl_atoms)
+    return None if lp is None else round_toward_entry(lp, size_lots)
+
+
 def bankruptcy_price_exact(*, size_lots: int, entry_cost_atoms: int, margin_atoms: int,
                            atoms_per_tick_lot: int) -> Fraction | None:
     """Exact zero-equity price ``BP = E − s·margin/|q|`` in ticks, or None if not positive.
@@ -381,7 +439,9 @@ def _ticks_to_price(spec: InstrumentSpec, ticks: int | None) -> Decimal | None:
 def liquidation_price(spec: InstrumentSpec, *, wallet: DecimalLike, size: DecimalLike,
                       entry_price: DecimalLike, other_maintenance: DecimalLike = 0,
                       other_upnl: DecimalLike = 0) -> Decimal | None:
-    """:func:`binance_liquidation_price_ticks` in human units, with ``spec``'s grid and tiers.
+    """The liquidation price in human units, with ``spec``'s grid, tiers and maintenance basis:
+    :func:`binance_liquidation_price_ticks` for ``maintenance_basis = "mark"``,
+    :func:`entry_basis_liquidation_price_ticks` for ``"entry"`` (Bybit).
 
     ``size`` is signed (negative = short); ``entry_price`` must be on the tick grid, money on
     the atom grid. Returns the price rounded to a tick toward entry, or None. Cost: O(T).
@@ -392,7 +452,10 @@ def liquidation_price(spec: InstrumentSpec, *, wallet: DecimalLike, size: Decima
     Decimal('25100.5')
     """
     size_lots = spec.qty_to_lots(size)
-    ticks = binance_liquidation_price_ticks(
+    solve = (entry_basis_liquidation_price_ticks
+             if getattr(spec, "maintenance_basis", "mark") == "entry"
+             else binance_liquidation_price_ticks)
+    ticks = solve(
         wallet_atoms=spec.amount_to_atoms(wallet), size_lots=size_lots,
         entry_cost_atoms=size_lots * spec.price_to_ticks(entry_price) * spec.atoms_per_tick_lot,
         tiers=spec.tiers, atoms_per_tick_lot=spec.atoms_per_tick_lot,

@@ -11,7 +11,8 @@ Layers, bottom up:
   weight 0 for a stale source, a stale flag when every source is stale). Publishes integer ticks.
 - :class:`Oracle`: reads the index at the venue's cadence (Binance 1 s, Hyperliquid ~3 s, dYdX one
   block ~1 s) and answers ``is_stale(ts_ns, limit_ns)``.
-- mark price methods (:class:`MarkPriceMethod`): Binance (median of three), Hyperliquid (median
+- mark price methods (:class:`MarkPriceMethod`): Binance (median of three, 30 s basis MA), Bybit
+  (median of three, 5 min basis MA), Hyperliquid (median
   with EMAs on irregular timestamps), BitMEX fair price, dYdX / Drift (the oracle), last price.
   ``make_mark_method(name, **params)`` builds one from a preset name.
 
@@ -47,7 +48,7 @@ __all__ = [
     "Index", "INDEX_CLAMP_DEFAULT", "INDEX_CLAMP_BTC_ETH", "INDEX_STALENESS_NS", "index_clamp_for",
     "Oracle", "ORACLE_CADENCE_NS",
     "BookLike", "MarkPriceMethod", "IrregularEMA",
-    "BinanceMark", "HyperliquidMark", "BitMexMark", "DydxMark", "DriftMark", "LastPriceMark",
+    "BinanceMark", "BybitMark", "HyperliquidMark", "BitMexMark", "DydxMark", "DriftMark", "LastPriceMark",
     "MARK_METHODS", "make_mark_method",
 ]
 
@@ -801,6 +802,28 @@ class BinanceMark:
         return mark
 
 
+class BybitMark(BinanceMark):
+    """Bybit perpetual mark: ``median(P1, P2, last traded price)`` with a **5-minute** basis MA::
+
+        P1 = index · (1 + last funding rate · time until funding / funding interval)
+        P2 = index + MA_5min((bid1 + ask1)/2 − index), measured every second (300 samples)
+
+    Source: Bybit help centre, "Mark Price Calculation (Perpetual Contract)",
+    https://testnet.bybit.com/en-US/help-center/s/article/What-is-Dual-Price-mechanism (page
+    dated 2024-10-16, read 2026-12-02): "Mark Price = Median (Price 1, Price 2, Last Traded
+    Price); Price 1 = Index Price × [1 + Last Funding Rate × (Time Until Funding / 8)]; Price 2 =
+    Index Price + Moving Average (5-minute Basis) ... measures every second in a 5-minute
+    interval". Bybit writes "/8" for its 8 h contracts; we divide by the contract's funding
+    interval, which is the same for 8 h and the rule's meaning for 4 h / 1 h symbols.
+
+    The same structure as Binance's method with Binance's window of 30 samples replaced by
+    Bybit's 300; the fallbacks of :class:`BinanceMark` apply. Cost: O(window).
+    """
+
+    def __init__(self, *, sample_ns: int = NS_PER_S, window: int = 300) -> None:
+        super().__init__(sample_ns=sample_ns, window=window)
+
+
 class HyperliquidMark:
     """Hyperliquid mark: median of the available inputs among [C]::
 
@@ -930,6 +953,7 @@ class LastPriceMark:
 #: config name -> mark price method class
 MARK_METHODS: dict[str, type] = {
     "binance": BinanceMark,
+    "bybit": BybitMark,
     "hyperliquid": HyperliquidMark,
     "bitmex": BitMexMark,
     "dydx": DydxMark,

@@ -248,9 +248,10 @@ class LiquidationIndex:
     def _keys(self, accts: np.ndarray) -> dict[int, np.ndarray]:
         v = self.view
         i = self.instr
-        size, base, extra = v.terms(i, accts)
+        # on the instrument's maintenance basis (mark, or Bybit's entry value: MarginView)
+        size, base, extra, floors, mmrs, cums = v.trigger_inputs(i, accts)
         k = int(v.k[i])
-        return {pct: trigger_prices(size, base, extra, k, v.floors[i], v.mmrs[i], v.cums[i], pct)
+        return {pct: trigger_prices(size, base, extra, k, floors, mmrs, cums, pct)
                 for pct in self.levels}
 
     def _split(self, keys: np.ndarray, accts: np.ndarray):

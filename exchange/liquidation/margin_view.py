@@ -7,6 +7,12 @@ quantities the core computes one account at a time:
 - maintenance margin ``MM(N) = ceil(N·MMR_tier / 1e8) − cum_tier`` (tier by ``np.searchsorted``
   on the floors), written as ``hi·MMR + ceil(lo·MMR / 1e8) − cum`` with ``hi, lo = divmod(N,
   1e8)`` so no product overflows for notionals below 2^62 atoms;
+- the maintenance **basis** per instrument (core array ``mm_entry``): the notional at the
+  reference price (``maintenance_basis = "mark"``), or the position value at entry ``|cost|``
+  (``"entry"``, Bybit: "Position Value = Contract Size × Entry Price ... Maintenance Margin =
+  (Position Value × MMR) − Maintenance Margin Deduction", Bybit help centre "Liquidation Price
+  (USDT Contract)", https://testnet.bybit.com/en-US/help-center/s/article/Liquidation-Price-USDT-Contract,
+  read 2026-12-02); an entry-basis MM does not move with the mark;
 - position uPnL ``size·price·k − cost`` at the reference price (mark, else last trade, as the
   core's ``_ref_price``), equity of an isolated position (bucket + uPnL) and of a cross account
   (wallet + Σ cross uPnL), maintenance margin of a cross account (Σ over its cross positions);
@@ -98,6 +104,8 @@ class MarginView:
         self.last = a["last"]
         self.index_price = a["index"]
         self.liq_fee = a["liq_fee"]
+        #: per instrument: True when MM is computed on the entry value (Bybit), not the mark
+        self.entry_basis = [bool(x) for x in a.get("mm_entry", np.zeros(self.n_instr, _I64))]
         self.refresh()
 
     def refresh(self) -> None:
@@ -144,6 +152,12 @@ class MarginView:
         return np.where(s != 0, s * (p * int(self.k[instr])) - self.cost[instr, accts], 0)
 
     def position_mm(self, instr: int, accts: np.ndarray, price: int | None = None) -> np.ndarray:
+        """Maintenance margin of the accounts' positions on ``instr``, on the instrument's
+        basis: the notional at ``price`` (default the reference price) for a mark basis, the
+        entry value ``|cost|`` for an entry basis (``price`` is then irrelevant). O(n log T)."""
+        if self.entry_basis[instr]:
+            return np.where(self.size[instr, accts] != 0,
+                            self.mm(instr, np.abs(self.cost[instr, accts])), 0)
         return self.mm(instr, self.notional(instr, accts, price))
 
     def isolated_equity(self, instr: int, accts: np.ndarray) -> np.ndarray:
@@ -210,7 +224,10 @@ class MarginView:
         :func:`trigger_prices`: ``equity(p) = base + size·p·k`` and ``MM_total(p) = MM(p) +
         extra_mm``. Isolated: base = bucket − cost, extra 0. Cross: base = wallet + Σ uPnL of
         the other cross positions − cost, extra = their MM, at their current prices (so the
-        price is exact while the other marks hold). O(n · instruments)."""
+        price is exact while the other marks hold). For an entry-basis instrument the
+        position's own MM is a constant, ``MM(|cost|)``: the caller adds it to ``extra`` and
+        uses :meth:`price_tiers` (a zero-rate table), see :meth:`trigger_inputs`.
+        O(n · instruments)."""
         s = self.size[instr, accts]
         base = -self.cost[instr, accts]
         extra = np.zeros(len(accts), _I64)
@@ -231,6 +248,27 @@ class MarginView:
             base[cross] += b
             extra[cross] = e
         return s, base, extra
+
+
+    def trigger_inputs(self, instr: int, accts: np.ndarray):
+        """``(size, base, extra, floors, mmrs, cums)`` for :func:`trigger_prices` of the
+        accounts' positions on ``instr``, on the instrument's maintenance basis.
+
+        Mark basis: :meth:`terms` and the instrument's tier table (MM moves with the price).
+        Entry basis: the position's MM does not depend on the price, so it joins ``extra`` and
+        the table passed is a single zero-rate tier (``MM(p) = 0``); the trigger test is then
+        ``MM_entry + extra > base + size·p·k``, the line Bybit's liquidation price solves.
+        O(n · instruments)."""
+        size, base, extra = self.terms(instr, accts)
+        if self.entry_basis[instr]:
+            own = self.mm(instr, np.abs(self.cost[instr, accts]))
+            return (size, base, extra + own, _ZERO_FLOORS, _ZERO_MMRS, _ZERO_CUMS)
+        return (size, base, extra, self.floors[instr], self.mmrs[instr], self.cums[instr])
+
+
+_ZERO_FLOORS = np.zeros(1, _I64)
+_ZERO_MMRS = np.zeros(1, _I64)
+_ZERO_CUMS = np.zeros(1, _I64)
 
 
 # -- trigger prices ------------------------------------------------------------------------------

@@ -22,8 +22,14 @@ nearest known key):
 ``[funding]``
     see :class:`~exchange.presets.params.FundingParams`.
 ``[margin]`` and ``[margin.partial_liquidation]``
-    see :class:`~exchange.presets.params.MarginParams` and
-    :class:`~exchange.presets.params.PartialLiquidationParams`.
+    ``maintenance_basis`` (``"mark"`` | ``"entry"``, default mark), ``tier_model``
+    (``"cum_deduction"`` | ``"whole_position"``, default cum_deduction),
+    ``alert_thresholds_pct``, ``liquidation_buffer_rate``, ``withdrawal_margin_rate``: see
+    :class:`~exchange.presets.params.MarginParams` and
+    :class:`~exchange.presets.params.PartialLiquidationParams`. ``maintenance_basis``,
+    ``tier_model`` and ``withdrawal_margin_rate`` are copied onto every instrument's spec (the
+    compiled core is built from the specs and applies them). The old ``trigger_price`` key is
+    refused with a hint: the mark method decides which price margins are tested on.
 ``[liquidation]``
     ``waterfall`` (ordered module names), ``adl_policy``, fund sizes… see
     :class:`~exchange.presets.params.LiquidationParams`.
@@ -33,7 +39,8 @@ nearest known key):
     ``market_take_bound_rate``, ``maker_fee_rate``, ``taker_fee_rate``,
     ``liquidation_fee_rate``, ``impact_notional``, ``max_position_notional`` and
     ``tiers = [{floor, mmr, max_leverage, cum}, …]`` (``cum`` optional; when given it must
-    equal the value the cum rule computes — a check against typos in transcribed tables).
+    equal the value the cum rule computes — a check against typos in transcribed tables — or,
+    with ``[margin] tier_model = "whole_position"`` (BitMEX), be 0).
 
 Value conventions (one for each kind, no exceptions):
 

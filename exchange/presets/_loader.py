@@ -170,7 +170,8 @@ _PARTIAL: dict[str, _Key] = {
     "duration_ms": _Key("duration_ms", _int(0), 0),
 }
 _MARGIN: dict[str, _Key] = {
-    "trigger_price": _Key("trigger_price", _str),
+    "maintenance_basis": _Key("maintenance_basis", _str, "mark"),
+    "tier_model": _Key("tier_model", _str, "cum_deduction"),
     "alert_thresholds_pct": _Key("alert_thresholds_pct", _list_of(_int(1))),
     "liquidation_buffer_rate": _Key("liquidation_buffer_rate", _rate, 0),
     "withdrawal_margin_rate": _Key("withdrawal_margin_rate", _rate, 0),
@@ -228,8 +229,19 @@ def _table(ctx: _Ctx, path: str, value: Any) -> dict:
     return value
 
 
+#: keys that existed once, with what to do instead
+_REMOVED = {
+    "margin.trigger_price": "not a key any more (it was never read): the price margins are "
+                            "tested on is the mark method's ([venue] mark_method; 'dydx' and "
+                            "'drift' mark at the oracle); delete the line",
+}
+
+
 def _check_known(ctx: _Ctx, path: str, table: dict, known: list[str]) -> None:
     for key, value in table.items():
+        dotted = f"{path}.{key}" if path else key
+        if dotted in _REMOVED:
+            raise ctx.fail(dotted, _REMOVED[dotted], value)
         if key not in known:
             near = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
@@ -271,7 +283,8 @@ def _construct(ctx: _Ctx, path: str, table: dict, schema: dict[str, _Key], cls: 
         raise ctx.fail(f"{path}.{name}", exc.rule, value) from None
 
 
-def _tiers(ctx: _Ctx, path: str, value: Any) -> tuple[MarginTier, ...]:
+def _tiers(ctx: _Ctx, path: str, value: Any, tier_model: str = "cum_deduction"
+           ) -> tuple[MarginTier, ...]:
     if value is MISSING:
         raise ctx.fail(path, "present (a list of tier tables)", MISSING)
     if not isinstance(value, list) or not value:
@@ -294,8 +307,11 @@ def _tiers(ctx: _Ctx, path: str, value: Any) -> tuple[MarginTier, ...]:
                            value[i].get(key, exc.value)) from None
     try:
         check_tier_order(provisional)
-        cums = maintenance_amounts([r["notional_floor_atoms"] for r in rows],
-                                   [r["mmr"] for r in rows])
+        if tier_model == "whole_position":
+            cums: tuple[int, ...] = (0,) * len(rows)
+        else:
+            cums = maintenance_amounts([r["notional_floor_atoms"] for r in rows],
+                                       [r["mmr"] for r in rows])
     except ExchangeError as exc:
         head, _, attr = (exc.field or "tiers[0].?").partition(".")
         i = int(head.partition("[")[2].rstrip("]") or 0)
@@ -303,6 +319,10 @@ def _tiers(ctx: _Ctx, path: str, value: Any) -> tuple[MarginTier, ...]:
         raise ctx.fail(f"{path}[{i}].{key}", exc.rule or "valid",
                        value[i].get(key, exc.value)) from None
     for i, cum in enumerate(cums):
+        if given[i] is not None and given[i] != cum and tier_model == "whole_position":
+            raise ctx.fail(f"{path}[{i}].cum", "0 or omitted ([margin] tier_model = "
+                           "'whole_position': the step's MMR applies to the whole position, "
+                           "no deduction)", value[i]["cum"])
         if given[i] is not None and given[i] != cum:
             raise ctx.fail(f"{path}[{i}].cum",
                            f"{Decimal(cum).scaleb(-ctx.settle_decimals).normalize():f} "
@@ -311,7 +331,8 @@ def _tiers(ctx: _Ctx, path: str, value: Any) -> tuple[MarginTier, ...]:
     return tuple(MarginTier(maintenance_amount_atoms=cum, **row) for row, cum in zip(rows, cums))
 
 
-def _instrument(ctx: _Ctx, symbol: str, table: Any, venue: VenueParams) -> InstrumentSpec:
+def _instrument(ctx: _Ctx, symbol: str, table: Any, venue: VenueParams,
+                margin: MarginParams) -> InstrumentSpec:
     path = f"instruments.{symbol}"
     table = _table(ctx, path, table)
     _check_known(ctx, path, table, [*_INSTRUMENT_GRID, *_INSTRUMENT, "tiers"])
@@ -324,7 +345,11 @@ def _instrument(ctx: _Ctx, symbol: str, table: Any, venue: VenueParams) -> Instr
     kwargs = {**grid, **_read(ictx, path, table, _INSTRUMENT)}
     if kwargs["settle"] is None:
         kwargs["settle"] = venue.settle_asset
-    kwargs["tiers"] = _tiers(ictx, f"{path}.tiers", table.get("tiers", MISSING))
+    kwargs["tiers"] = _tiers(ictx, f"{path}.tiers", table.get("tiers", MISSING), margin.tier_model)
+    # venue rules of [margin] the compiled core applies per instrument (it is built from specs)
+    kwargs["tier_model"] = margin.tier_model
+    kwargs["maintenance_basis"] = margin.maintenance_basis
+    kwargs["withdrawal_margin_rate"] = margin.withdrawal_margin_rate
     schema = {**_INSTRUMENT_GRID, **_INSTRUMENT, "tiers": _Key("tiers", _str)}
     return _construct(ctx, path, table, schema, InstrumentSpec, {"symbol": symbol, **kwargs})
 
@@ -438,7 +463,8 @@ def preset_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> VenuePr
     inst_table = _table(ctx, "instruments", data.get("instruments", MISSING))
     if not inst_table:
         raise ctx.fail("instruments", "a table with at least one instrument", inst_table)
-    instruments = {sym: _instrument(ctx, sym, tbl, venue) for sym, tbl in inst_table.items()}
+    instruments = {sym: _instrument(ctx, sym, tbl, venue, margin)
+                   for sym, tbl in inst_table.items()}
     return VenuePreset(name=venue.name, source=source, venue=venue, funding=funding,
                        margin=margin, liquidation=liquidation,
                        instruments=MappingProxyType(instruments), data=copy.deepcopy(data))

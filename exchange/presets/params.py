@@ -24,11 +24,13 @@ __all__ = [
     "CLOSE_ORDER_TYPES",
     "CLOSE_PRICE_LIMITS",
     "FUNDING_AVERAGING",
+    "MAINTENANCE_BASES",
     "MARK_METHODS",
     "PARTIAL_LIQUIDATION_MODES",
     "PRICE_SOURCES",
     "SOCIALIZED_POLICIES",
     "SURPLUS_DESTINATIONS",
+    "TIER_MODELS",
     "WATERFALL_MODULES",
     "FundingParams",
     "LiquidationParams",
@@ -40,7 +42,7 @@ __all__ = [
 #: how the mark price is formed (reference §1); "last_price" marks at the last trade ("last" is
 #: accepted as an alias). Names of :data:`exchange.oracle.MARK_METHODS`; a
 #: ``"package.module:Class"`` import path is accepted too.
-MARK_METHODS = ("binance", "hyperliquid", "bitmex", "dydx", "drift", "last_price")
+MARK_METHODS = ("binance", "bybit", "hyperliquid", "bitmex", "dydx", "drift", "last_price")
 _MARK_ALIASES = {"last": "last_price"}
 #: how premium samples are averaged over a funding interval (reference §2); the modes of
 #: :data:`exchange.funding.AVERAGING_MODES` ("twap": duration-weighted mean, BitMEX's 8 h TWAP)
@@ -48,6 +50,11 @@ FUNDING_AVERAGING = ("time_weighted", "linear_weights", "twap", "mean",
                      "minute_median_hourly_mean", "twap_spread")
 #: a price a rule reads: the mark price or the oracle / index price
 PRICE_SOURCES = ("mark", "oracle")
+#: tier maintenance model (:data:`exchange.instruments.TIER_MODELS`): Binance/Bybit/Hyperliquid
+#: cumulative deduction, or BitMEX's step rate on the whole position
+TIER_MODELS = ("cum_deduction", "whole_position")
+#: notional the maintenance margin is computed on (:data:`exchange.instruments.MAINTENANCE_BASES`)
+MAINTENANCE_BASES = ("mark", "entry")
 #: how much of a distressed position one liquidation step may close (reference §4)
 PARTIAL_LIQUIDATION_MODES = (
     "none",            # close everything at once
@@ -235,15 +242,25 @@ class PartialLiquidationParams:
 
 @attrs.frozen(kw_only=True)
 class MarginParams:
-    """``[margin]``: which price triggers liquidation, alerts and margin buffers.
+    """``[margin]``: how maintenance margin is formed, alerts, and margin buffers.
 
-    ``alert_thresholds_pct``: margin-call levels as percents of maintenance usage (margin ratio),
-    strictly increasing in (0, 100]. ``liquidation_buffer_rate`` (Drift): a liquidation ends
-    only when margin ≥ MM·(1 + buffer). ``withdrawal_margin_rate`` (Hyperliquid): withdrawals
-    must leave at least this fraction of total notional (besides the initial margin).
+    ``maintenance_basis``: ``"mark"`` (MM on |size| × mark) or ``"entry"`` (MM on the position
+    value at entry price, Bybit); the compiled core and the liquidation-price index honour it.
+    ``tier_model``: ``"cum_deduction"`` (the tier's maintenance deduction keeps MM continuous:
+    Binance, Bybit, Hyperliquid) or ``"whole_position"`` (BitMEX: the risk step's MMR applies to
+    the whole position, every cum is 0). ``alert_thresholds_pct``: margin-call levels as
+    percents of maintenance usage (margin ratio), strictly increasing in (0, 100].
+    ``liquidation_buffer_rate`` (Drift): a liquidation ends only when margin ≥ MM·(1 + buffer)
+    (parsed here; the liquidation engine applies it). ``withdrawal_margin_rate``
+    (Hyperliquid): a withdrawal must leave cross equity ≥ max(initial margin, this rate × total
+    notional); the core's withdraw check applies it.
+
+    Which price margins are tested on is the mark method's business (``[venue] mark_method``:
+    dYdX's and Drift's methods return the oracle), so there is no separate trigger-price key.
     """
 
-    trigger_price: str = attrs.field(validator=_choice(PRICE_SOURCES))
+    maintenance_basis: str = attrs.field(default="mark", validator=_choice(MAINTENANCE_BASES))
+    tier_model: str = attrs.field(default="cum_deduction", validator=_choice(TIER_MODELS))
     alert_thresholds_pct: tuple[int, ...] = attrs.field(converter=tuple)
     liquidation_buffer_rate: int = attrs.field(default=0, validator=_FRACTION)
     withdrawal_margin_rate: int = attrs.field(default=0, validator=_FRACTION)

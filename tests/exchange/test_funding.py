@@ -201,12 +201,16 @@ def test_hyperliquid_hourly_payment_is_on_the_oracle_price():
 
 def test_dydx_rate_and_its_clamp():
     """R8 = mean(minute samples) + default funding. P = 0.07 % + default 0.01 % = 0.08 % ->
-    hourly R·1h/8h = 10,000. IMF 5 %, MMF 3 %: |R8| <= 6 · 2 % = 12 %: P = 20 % -> 12 % ->
+    hourly R·1h/8h = 10,000. Current Large-Cap IMF 2 %, MMF 1.2 % (the default): |R8| <=
+    6 · 0.8 % = 4.8 %: P = 20 % -> 4.8 % -> hourly 600,000. Genesis 5 % / 3 %: |R8| <= 12 % ->
     hourly 1,500,000."""
     rule = DydxFundingRule(default_funding_8h=10_000)
     got = rule.compute(summary(70_000), HOUR_NS)
     assert (got.rate, got.rate_8h) == (10_000, 80_000)
     got = rule.compute(summary(20_000_000), HOUR_NS)
+    assert (got.rate, got.rate_8h, got.capped) == (600_000, 4_800_000, True)
+    genesis = DydxFundingRule(default_funding_8h=10_000, imf=5_000_000, mmf=3_000_000)
+    got = genesis.compute(summary(20_000_000), HOUR_NS)
     assert (got.rate, got.rate_8h, got.capped) == (1_500_000, 12_000_000, True)
 
 

@@ -99,7 +99,10 @@ def test_hyperliquid_adl_at_the_previous_mark_when_equity_is_negative():
 
 
 def test_dydx_per_block_then_insurance_then_random_deleveraging():
-    preset = load_preset("dydx_v4")
+    # the figures below were worked on dYdX's mainnet-genesis Large-Cap margins (MMF 3 %); the
+    # preset now defaults to the current 2 % / 1.2 %, so pin the genesis variant here
+    preset = load_preset("dydx_v4", {"instruments.BTC-USD.tiers.0.mmr": "0.03",
+                                     "instruments.BTC-USD.tiers.0.max_leverage": 20})
     v = Venue(list(preset.instruments.values()), mark=100_000)     # BTC-USD at 100,000
     # k = 1 × 0.0001 BTC = 100 atoms; MMR 3 %; liquidation fee 1.5 %
     a, b = v.isolated([10_000, -10_000], [20, 20], 100_000)       # 1 BTC, margin 5,000 USDC
