@@ -223,7 +223,7 @@ def _cmd_calc(args) -> int:
     from rich.table import Table
 
     from exchange.margin import (bankruptcy_price_ticks, binance_liquidation_price_ticks,
-                                 max_position_lots)
+                                 entry_basis_liquidation_price_ticks, max_position_lots)
     from exchange.presets import load_preset
 
     preset = load_preset(args.preset)
@@ -253,8 +253,12 @@ def _cmd_calc(args) -> int:
     wallet = spec.amount_to_atoms(_dec(args.wallet, "--wallet")) if args.wallet else im
     size = sign * lots
     cost = size * entry_ticks * k
-    lp = binance_liquidation_price_ticks(wallet_atoms=wallet, size_lots=size, entry_cost_atoms=cost,
-                                         tiers=spec.tiers, atoms_per_tick_lot=k)
+    # the venue's own formula: maintenance on the mark value (Binance, HL, ...) or on the entry
+    # value (Bybit)
+    solve = (entry_basis_liquidation_price_ticks if spec.maintenance_basis == "entry"
+             else binance_liquidation_price_ticks)
+    lp = solve(wallet_atoms=wallet, size_lots=size, entry_cost_atoms=cost, tiers=spec.tiers,
+               atoms_per_tick_lot=k)
     bp = bankruptcy_price_ticks(size_lots=size, entry_cost_atoms=cost, margin_atoms=wallet,
                                 atoms_per_tick_lot=k)
     maxq = max_position_lots(price_ticks=entry_ticks, leverage=lev, tiers=spec.tiers,

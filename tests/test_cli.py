@@ -126,3 +126,14 @@ def test_serve_starts_a_binance_compatible_server_that_ccxt_trades_on():
         proc.send_signal(signal.SIGINT)
         proc.wait(20)
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_calc_uses_the_venues_own_liquidation_formula(capsys):
+    """Bybit margins on the entry value: its help-centre long (1 BTC at 20,000, 50x) is
+    liquidated at 19,700 (a mark-value formula would say 19,698.5)."""
+    from exchange.cli import main
+
+    assert main(["calc", "--preset", "bybit_linear", "--side", "long", "--entry", "20000",
+                 "--qty", "1", "--leverage", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "19,700.0" in out
