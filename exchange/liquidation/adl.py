@@ -55,7 +55,7 @@ haircut are allocated:
   (:func:`water_fill`). Each winner closes its lots at ``mark ± ⌈h_w / (x_w·k)⌉``.
 - ``"risk_aware"`` (Chitra's risk-aware class: the loss is tilted towards the winners whose
   positions carry the venue's future shortfall risk). The same programme with weights
-  ``u_w · L_w`` (profit × leverage ``L_w = notional / equity``): ``min max_w h_w / (u_w·L_w)``
+  ``u_w · L_w`` (profit × leverage ``L_w`` = the position's notional / its account's equity): ``min max_w h_w / (u_w·L_w)``
   under the same constraints — a levered winner gives up a larger share of its profit, an
   unlevered one a smaller share. (Our parametrisation of the class; the paper's exact RAP
   weights were not available to us.)
@@ -65,7 +65,8 @@ haircut are allocated:
   positions are reduced first for the most levered accounts, leverage equalised by
   water-filling). All lots at the one ADL price; objective ``min max_w L'_w`` where
   ``L'_w = (|s_w| − x_w)·m / (e_w − x_w·δ_w)`` is the leverage left after closing ``x_w``
-  lots (``m`` the value of a lot at the mark, ``δ_w`` the haircut per lot), subject to
+  lots (``m`` the value of a lot at the mark, ``e_w`` the account's equity, ``δ_w`` the
+  haircut per lot), subject to
   ``Σ x_w = q``, ``0 ≤ x_w ≤ |s_w|`` (:func:`drain_leverage`).
 
 ``only_bankrupt=True`` (Hyperliquid: "ADL when account or isolated position value < 0") acts
@@ -275,7 +276,7 @@ class AdlModule:
         pool = self._winners(ctx, instr, sign)
         if pool is None:
             return 0
-        eq = pool.eq.astype(np.float64)
+        eq = pool.account_equity().astype(np.float64)
         notional = (np.abs(pool.size) * (pool.ref * pool.k)).astype(np.float64)
         ok = eq > 0
         if not ok.any():
@@ -307,7 +308,7 @@ class AdlModule:
         p_one = _bounded(pool, idx, sign, np.full(n, venue_price, _I64))
         if self.policy == "leverage_drain":
             per_lot = np.maximum(sign * (p_one - mark) * k, 0)     # ≤ equity / size
-            x = drain_leverage(q, size, mark * k, np.maximum(pool.eq, 0), per_lot)
+            x = drain_leverage(q, size, mark * k, np.maximum(pool.account_equity(), 0), per_lot)
             price = p_one
         else:
             x = _pro_rata(q, size)
@@ -320,9 +321,10 @@ class AdlModule:
                 if sign < 0:                                   # a long winner sells at ≥ 1 tick
                     cap = np.minimum(cap, x * (mark - 1) * k)
                 if self.policy == "risk_aware":
-                    # u·L = u·notional / equity, as exact rationals
-                    weight = [Fraction(int(u) * int(s) * mark * k, max(int(e), 1))
-                              for u, s, e in zip(pool.upnl, size, eq)]
+                    # u·L = u·notional / account equity, as exact rationals
+                    acct_eq = np.maximum(pool.account_equity(), 1)
+                    weight = [Fraction(int(u) * int(s) * mark * k, int(e))
+                              for u, s, e in zip(pool.upnl, size, acct_eq)]
                 else:
                     weight = [int(u) for u in pool.upnl]
                 h = water_fill(severity, weight, cap)
@@ -499,6 +501,17 @@ class _Pool:
         if (~self.iso).any():
             eq[~self.iso] = v.cross_equity(acct[~self.iso])
         self.eq = eq
+
+    def account_equity(self) -> np.ndarray:
+        """Equity of each winner's account (wallet + cross uPnL, plus the isolated bucket and
+        uPnL of this position when isolated): what backs the position once ADL moves the
+        proceeds of a close to the wallet. The leverage of the leverage-draining policy and of
+        the report is ``this position's notional / account equity``. O(n)."""
+        v = self.view
+        out = v.cross_equity(self.acct).astype(_I64)
+        if self.iso.any():
+            out[self.iso] += v.iso[self.instr][self.acct[self.iso]] + self.upnl[self.iso]
+        return out
 
     def mm(self) -> np.ndarray:
         v = self.view
