@@ -28,7 +28,8 @@ __all__ = ["main", "build_parser"]
 #: metrics shown in the console tables (all of them go to the files)
 TABLE_METRICS = ("liquidations", "liquidation_notional", "bad_debt", "insurance_end",
                  "insurance_drawdown", "backstop_pnl", "adl_count", "adl_notional",
-                 "adl_shortfall", "adl_haircut", "adl_excess_haircut", "adl_winners_hit",
+                 "adl_shortfall", "adl_haircut", "adl_excess_haircut", "adl_uncovered",
+                 "adl_winners_hit",
                  "adl_max_leverage", "socialized_total", "haircut_total",
                  "haircut_plus_bad_debt", "winners_hit_share", "haircut_gini", "perp_drawdown",
                  "index_drawdown", "amplification", "cascade_depth", "repeg_s", "funding_paid")

@@ -67,7 +67,11 @@ haircut are allocated:
   ``L'_w = (|s_w| − x_w)·m / (e_w − x_w·δ_w)`` is the leverage left after closing ``x_w``
   lots (``m`` the value of a lot at the mark, ``e_w`` the account's equity, ``δ_w`` the
   haircut per lot), subject to
-  ``Σ x_w = q``, ``0 ≤ x_w ≤ |s_w|`` (:func:`drain_leverage`).
+  ``Σ x_w = q``, ``0 ≤ x_w ≤ |s_w|`` (:func:`drain_leverage`). The round's severity is
+  then charged in proportion to lots (the ADL price); where a drained winner's equity caps
+  its share (the most levered have the least equity per lot), the rest is spread over the
+  other winners hit (:func:`water_fill` with weights = lots, caps = equity), so the round
+  still covers its shortfall.
 
 ``only_bankrupt=True`` (Hyperliquid: "ADL when account or isolated position value < 0") acts
 only on cases whose equity at the mark is negative.
@@ -306,17 +310,26 @@ class AdlModule:
         idx = np.arange(n)
         size = np.abs(pool.size)
         p_one = _bounded(pool, idx, sign, np.full(n, venue_price, _I64))
+        severity = q * sign * (venue_price - mark) * k
+        eq = np.maximum(pool.eq, 0)
         if self.policy == "leverage_drain":
             per_lot = np.maximum(sign * (p_one - mark) * k, 0)     # ≤ equity / size
             x = drain_leverage(q, size, mark * k, np.maximum(pool.account_equity(), 0), per_lot)
-            price = p_one
-        else:
-            x = _pro_rata(q, size)
-            severity = q * sign * (venue_price - mark) * k
             if severity <= 0:
                 price = p_one
             else:
-                eq = np.maximum(pool.eq, 0)
+                # the severity at the ADL price, in proportion to lots; where a drained
+                # winner's equity caps its share, the rest goes to the other winners hit
+                cap = np.where(x > 0, eq, 0)
+                if sign < 0:
+                    cap = np.minimum(cap, x * (mark - 1) * k)
+                h = water_fill(severity, [int(a) for a in x], cap)
+                price = _tick_prices(h, x, eq, mark, sign, k)
+        else:
+            x = _pro_rata(q, size)
+            if severity <= 0:
+                price = p_one
+            else:
                 cap = np.where(x > 0, np.minimum(pool.upnl, eq), 0)
                 if sign < 0:                                   # a long winner sells at ≥ 1 tick
                     cap = np.minimum(cap, x * (mark - 1) * k)
@@ -328,18 +341,23 @@ class AdlModule:
                 else:
                     weight = [int(u) for u in pool.upnl]
                 h = water_fill(severity, weight, cap)
-                ticks = np.zeros(n, _I64)
-                m = x > 0
-                per = x[m] * k
-                # to whole ticks a lot, never past the winner's equity (or a 1-tick price)
-                room = eq[m] // per
-                if sign < 0:
-                    room = np.minimum(room, mark - 1)
-                ticks[m] = np.minimum(-(-h[m] // per), room)
-                price = mark + sign * ticks
+                price = _tick_prices(h, x, eq, mark, sign, k)
         m = np.flatnonzero(x > 0)
         return (np.zeros(len(m), _I64), pool.acct[m], x[m].astype(_I64),
                 price[m].astype(_I64), m.astype(_I64))
+
+
+def _tick_prices(h, x, eq, mark: int, sign: int, k: int) -> np.ndarray:
+    """Each winner's price for haircut ``h`` on ``x`` lots: ``mark ± ⌈h / (x·k)⌉`` ticks, never
+    past its equity per lot nor below 1 tick (winners with ``x = 0`` get the mark)."""
+    ticks = np.zeros(len(x), _I64)
+    m = x > 0
+    per = x[m] * k
+    room = eq[m] // per
+    if sign < 0:
+        room = np.minimum(room, mark - 1)
+    ticks[m] = np.minimum(-(-h[m] // per), room)
+    return mark + sign * ticks
 
 
 def _bounded(pool: "_Pool", wi: np.ndarray, sign: int, price: np.ndarray) -> np.ndarray:

@@ -18,7 +18,9 @@ Definitions that need a choice:
   shortfall, 0)``: haircut beyond the shortfalls covered (Hyperliquid's previous-mark price
   in a gap; a tick a lot of rounding otherwise). **Winners hit** counts distinct accounts
   deleveraged; **max leverage after ADL** is the largest notional / account equity left on
-  the winners' side after any round (Campbell et al., arXiv 2603.15963).
+  the winners' side once ADL is done for a step (the last round of each step and
+  instrument; Campbell et al., arXiv 2603.15963). **Uncovered** is ``Σ max(shortfall −
+  haircut, 0)``: what the rounds left (it ends as bad debt unless a later module pays).
 - **haircuts**: what auto-deleveraging took from winners versus the mark
   (``PositionDeleveraged.a2``) plus what a socialized loss charged them
   (``LossSocialized.a1``). **Winners** are accounts whose PnL before haircuts
@@ -80,9 +82,11 @@ METRICS: dict[str, str] = {
     "adl_rounds": "ADL rounds (bankrupt cases deleveraged)",
     "adl_shortfall": "shortfall the ADL rounds met (the deficits left to ADL)",
     "adl_excess_haircut": "ADL haircut beyond the shortfalls covered",
+    "adl_uncovered": "shortfall the ADL rounds left uncovered (winners' equity or the "
+                     "venue's ADL price fell short)",
     "adl_winners_hit": "distinct winner accounts deleveraged",
     "adl_max_leverage": "largest leverage (notional / account equity) left on the winners' "
-                        "side after an ADL round (None: no ADL)",
+                        "side once ADL is done for a step (None: no ADL)",
     "socialized_total": "loss charged to accounts by socialization",
     "socialized_count": "socialized-loss charges",
     "haircut_total": "ADL haircut + socialized loss",
@@ -270,8 +274,14 @@ def compute_metrics(journal: np.ndarray, series: dict[str, np.ndarray], info: di
     m["adl_shortfall"] = _sum(rounds["a1"]) * unit
     m["adl_excess_haircut"] = _sum(np.maximum(rounds["a2"] - rounds["a1"], 0)) * unit
     m["adl_winners_hit"] = int(np.unique(adl["acct"]).shape[0])
-    m["adl_max_leverage"] = (float(rounds["a3"].max()) / LEVERAGE_SCALE
-                             if rounds.shape[0] else None)
+    m["adl_uncovered"] = _sum(np.maximum(rounds["a1"] - rounds["a2"], 0)) * unit
+    if rounds.shape[0]:
+        # the state once ADL is done for a step: the last round of each (time, instrument)
+        key = rounds["ts"].astype(np.int64) * 4096 + rounds["instr"].astype(np.int64)
+        fin = np.r_[key[1:] != key[:-1], True]
+        m["adl_max_leverage"] = float(rounds["a3"][fin].max()) / LEVERAGE_SCALE
+    else:
+        m["adl_max_leverage"] = None
     m["haircut_plus_bad_debt"] = m["haircut_total"] + m["bad_debt"]
     # -- fairness of haircuts
     n_acct = int(equity_end.shape[0]) if equity_end is not None else int(journal["acct"].max(initial=-1)) + 1
