@@ -15,7 +15,9 @@ price implies:
 - ``price="bankruptcy"`` (Binance FAQ 360033525471, Bybit help 900000167723, BitMEX
   /app/autoDeleveraging, dYdX v4 ``x/clob/keeper/deleveraging.go``; read 2026-12-02): the
   bankrupt quantity ``q`` closes at the case's bankruptcy price, so the round's haircut is
-  ``D`` rounded up to a tick per lot (at most ``q·k − 1`` atoms of rounding excess);
+  ``D`` rounded up to a tick per lot (at most ``q·k − 1`` atoms of rounding excess); a case
+  that reaches ADL without a deficit closes at the mark (severity 0: no haircut, and no
+  transfer of the trader's remaining margin to the winners);
 - ``price="previous_mark"`` (Hyperliquid docs, trading/auto-deleveraging, read 2026-12-02:
   "closed at the previous mark price"): the haircut is ``q·|previous mark − mark|·k``, which
   in a gap exceeds ``D``: the excess goes to the bankrupt account (the venue's choice, kept
@@ -204,10 +206,16 @@ class AdlModule:
         return _top_order(-score, np.abs(pool.size), need)
 
     def _prices(self, ctx, cases, r: np.ndarray, instr: int) -> np.ndarray:
-        """The venue's ADL price of each case (ticks)."""
-        if self.price == "bankruptcy":
-            return ctx.bankruptcy_price(cases, r)
+        """The venue's ADL price of each case (ticks). At ``"bankruptcy"`` a case without a
+        deficit closes at the mark: its severity is zero (ADL socialises a shortfall; it does
+        not hand a solvent trader's margin to the winners)."""
         v = ctx.view
+        if self.price == "bankruptcy":
+            p = ctx.bankruptcy_price(cases, r)
+            solvent = ctx.deficit(cases, r) <= 0
+            if solvent.any():
+                p = np.where(solvent, max(v.ref_price(instr), 1), p)
+            return p
         if self.price == "previous_mark":
             p = int(ctx.prev_mark[instr]) or v.ref_price(instr)
         else:
@@ -252,6 +260,7 @@ class AdlModule:
         # the winner buys back (a short) at price: haircut (price − mark) per lot; a long
         # winner sells: (mark − price)
         haircut = sign * (price - mark) * lots * k
+        q0 = np.abs(ctx.size(cases, r))
         ctx.transfer(cases, r[bi], wacct, lots, price, _CODE)
         np.add.at(closed, sel[bi], lots)
         np.add.at(notional, sel[bi], lots * price * k)
@@ -269,10 +278,15 @@ class AdlModule:
         np.add.at(r_lots, bi, lots)
         np.add.at(r_hits, bi, 1)
         hit = np.flatnonzero(r_lots > 0)
+        # the share of the shortfall this round answers for: all of it when the whole position
+        # closed, ``D·x/q`` for ``x`` of ``q`` lots (the rest stays with the open remainder and
+        # is met by a later round, not counted twice)
+        met = np.array([int(d) * int(x) // int(q) if q else 0
+                        for d, x, q in zip(shortfall[hit], r_lots[hit], q0[hit])], _I64)
         lev = self._max_leverage(ctx, instr, sign)
         ctx.emit(ev.ADL_ROUND_SETTLED, len(hit), code=self.code, instr=instr,
                  acct=cases.acct[r[hit]], side=0 if sign > 0 else 1, price=venue[hit],
-                 qty=r_lots[hit], a1=shortfall[hit], a2=r_hair[hit], a3=lev, flag=r_hits[hit])
+                 qty=r_lots[hit], a1=met, a2=r_hair[hit], a3=lev, flag=r_hits[hit])
 
     def _max_leverage(self, ctx, instr: int, sign: int) -> int:
         """Largest ``notional / equity`` (parts per 1e8) among the profitable positions left on

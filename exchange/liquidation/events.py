@@ -132,7 +132,9 @@ ADL_ROUND_SETTLED = 117
 """One ADL round ended: a bankrupt case's position was deleveraged against winners. acct = the
 bankrupt account; instr; side = the bankrupt position's side; price = the venue's ADL price
 (ticks: the bankruptcy price, or the previous mark / index); qty = lots deleveraged; a1 = the
-shortfall the round met (the case's deficit at the mark when it reached ADL, atoms); a2 = the
+shortfall the round answers for (the case's deficit at the mark when it reached ADL, atoms;
+``deficit·x/q`` when only ``x`` of its ``q`` lots found winners — the rest stays with the open
+remainder for a later round); a2 = the
 haircut the winners gave up versus the mark (atoms; a2 − a1 > 0 is excess haircut, which the
 bankrupt account keeps); a3 = the largest leverage (notional / equity, parts per 1e8) left
 among the profitable positions on the winners' side after the round; flag = winner segments

@@ -269,3 +269,20 @@ def test_match_pairs_two_queues():
     assert list(zip(bi.tolist(), wi.tolist(), lots.tolist())) == [(0, 0, 2), (0, 1, 2), (0, 2, 1), (1, 2, 3)]
     assert _pro_rata(7, np.array([5, 5, 5])).tolist() == [3, 2, 2]
     assert USDT == 10**6
+
+
+@pytest.mark.parametrize("policy", ["binance", "pro_rata", "leverage_drain"])
+def test_a_case_without_a_deficit_is_deleveraged_at_the_mark_with_no_haircut(policy):
+    # below maintenance at 47,600 but still solvent (equity 37.5 − 36 = 1.5 USDT): severity 0,
+    # so no haircut and the trader keeps its 1.5 USDT (it is not handed to the winner)
+    v = Venue()
+    (b,) = v.isolated([15], [20], 50_000)
+    (w,) = v.isolated([-10], [2], 50_000)
+    (w2,) = v.isolated([-10], [20], 50_000)
+    v.engine_for(["adl"], {"adl": {"policy": policy}})
+    s = v.mark(47_600)
+    assert v.size(b) == 0 and s.adl_haircut_atoms == 0
+    assert {p for _, _, p in _deleveraged(v)} == {47_600}
+    assert v.iso(b) + v.wallet(b) == 1_500_000
+    (r,) = _rounds(v)
+    assert int(r["a1"]) == 0 and int(r["a2"]) == 0
