@@ -94,7 +94,8 @@ def _cmd_run(args) -> int:
     if args.waterfall:
         from exchange.sim.compare import parse_waterfall, split_waterfall
 
-        wf, wf_ov = split_waterfall(parse_waterfall(args.waterfall))
+        wf_spec = parse_waterfall(args.waterfall)
+        wf, wf_ov = split_waterfall(wf_spec)
         if wf_ov:
             sc = sc.with_overrides(wf_ov)
     out = Path(args.out) if args.out else Path("perpsim-out") / f"run-{sc.name}-seed{args.seed}"
@@ -103,7 +104,8 @@ def _cmd_run(args) -> int:
         result = run(sc, args.seed, wf, out, check="end", report=not args.no_report,
                      progress=lambda f: prog.update(task, completed=int(f * 100)))
     con = _console()
-    table = Table(title=f"perpsim run · {sc.name} · seed {args.seed} · {' → '.join(result.waterfall)}")
+    shown = wf_spec if args.waterfall else result.waterfall      # with its module options
+    table = Table(title=f"perpsim run · {sc.name} · seed {args.seed} · {' → '.join(shown)}")
     table.add_column("metric", no_wrap=True)
     table.add_column("value", justify="right", no_wrap=True)
     table.add_column("meaning", style="dim")

@@ -61,3 +61,16 @@ def test_compare_runs_each_policy_as_its_own_design():
     with pytest.raises(ConfigError):
         compare("flash_crash", ["market,insurance,adl:lottery"], seeds=[0], workers=1,
                 report=False)
+
+
+def test_the_command_line_documents_and_checks_module_options(tmp_path, capsys):
+    from exchange.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "adl:POLICY" in help_text and "leverage_drain" in help_text and "';'" in help_text
+    rc = main(["compare", "flash_crash", "--waterfalls", "market,insurance,adl:lottery",
+               "--seeds", "1", "--workers", "1", "--no-report", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "'adl:policy' must be one of" in err and "(got 'lottery')" in err
