@@ -55,9 +55,12 @@ haircut are allocated:
   profit, and no winner below zero equity), ``h_w = 0`` where the winner closes no lot (a
   haircut is realised on closed lots): water-filling, ``h_w = min(cap_w, ρ·u_w)``
   (:func:`water_fill`). Each winner closes its lots at ``mark ± ⌈h_w / (x_w·k)⌉``.
-- ``"risk_aware"`` (Chitra's risk-aware class: the loss is tilted towards the winners whose
-  positions carry the venue's future shortfall risk). The same programme with weights
-  ``u_w · L_w`` (profit × leverage ``L_w`` = the position's notional / its account's equity): ``min max_w h_w / (u_w·L_w)``
+- ``"risk_aware"`` (Chitra's Risk-Aware Pro-Rata, RAP: haircuts "distributed proportionally
+  across all winners, slightly tilted toward high-leverage positions" — the paper's summary
+  at https://www.sciencestack.ai/paper/2512.01112, read 2026-12-02; the exact weights were
+  not available to us). The same programme with weights ``u_w · L_w^τ`` (profit × leverage
+  to the tilt ``τ`` = ``leverage_tilt_rate`` / 1e8, default 0.5; ``L_w`` = the position's
+  notional / its account's equity; ``τ = 0`` is pro rata): ``min max_w h_w / (u_w·L_w)``
   under the same constraints — a levered winner gives up a larger share of its profit, an
   unlevered one a smaller share. (Our parametrisation of the class; the paper's exact RAP
   weights were not available to us.)
@@ -122,16 +125,21 @@ class AdlModule:
     name = "adl"
 
     def __init__(self, policy: str = "binance", price: str = "bankruptcy",
-                 only_bankrupt: bool = False) -> None:
+                 only_bankrupt: bool = False, leverage_tilt_rate: int = 50_000_000) -> None:
         if policy not in ADL_RANKINGS:
             raise invalid("policy", "one of " + ", ".join(repr(p) for p in ADL_RANKINGS), policy,
                           error=ConfigError)
         if price not in ADL_PRICES:
             raise invalid("price", "one of " + ", ".join(repr(p) for p in ADL_PRICES), price,
                           error=ConfigError)
+        if isinstance(leverage_tilt_rate, bool) or not isinstance(leverage_tilt_rate, int) \
+                or not 0 <= leverage_tilt_rate <= 2 * _LEV_SCALE:
+            raise invalid("leverage_tilt_rate", "an int in [0, 200000000] (a tilt of 0 to 2, "
+                          "per 1e8)", leverage_tilt_rate, error=ConfigError)
         self.policy = policy
         self.price = price
         self.only_bankrupt = bool(only_bankrupt)
+        self.leverage_tilt_rate = leverage_tilt_rate
         self.code = ev.ADL_POLICY_CODES[policy]
 
     def process(self, ctx, cases: Cases, rows: np.ndarray) -> Outcome:
@@ -348,9 +356,11 @@ class AdlModule:
                 if sign < 0:                                   # a long winner sells at ≥ 1 tick
                     cap = np.minimum(cap, x * (mark - 1) * k)
                 if self.policy == "risk_aware":
-                    # u·L = u·notional / account equity, as exact rationals
+                    # u·L^τ, L = notional / account equity (the float power is exact as a
+                    # Fraction of its binary value: deterministic)
                     acct_eq = np.maximum(pool.account_equity(), 1)
-                    weight = [Fraction(int(u) * int(s) * mark * k, int(e))
+                    tau = self.leverage_tilt_rate / _LEV_SCALE
+                    weight = [int(u) * Fraction((int(s) * mark * k / int(e)) ** tau)
                               for u, s, e in zip(pool.upnl, size, acct_eq)]
                 else:
                     weight = [int(u) for u in pool.upnl]

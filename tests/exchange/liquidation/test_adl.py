@@ -122,23 +122,28 @@ def test_pro_rata_haircuts_every_winner_the_same_share_of_its_profit():
     assert 0 <= int(r["a2"]) - int(r["a1"]) < 15 * 1_000              # rounding excess only
 
 
-def test_risk_aware_tilts_the_haircut_towards_the_levered_winner():
-    # two winners with the same profit share (same entry, same size); W2 at 20x, W1 at 2x:
-    # pro rata splits the haircut 1 : 1, risk-aware by profit × leverage
-    def run(policy):
-        v = Venue()
-        (b,) = v.isolated([15], [20], 50_000)
-        (w1,) = v.isolated([-10], [2], 50_000)
-        (w2,) = v.isolated([-10], [20], 50_000)
-        v.engine_for(["adl"], {"adl": {"policy": policy}})
-        v.mark(45_200)
-        d = v.journal.of("PositionDeleveraged")
-        return dict(zip(d["acct"].tolist(), d["a2"].tolist())), (w1, w2), (v, b)
-    flat, (w1, w2), _ = run("pro_rata")
-    assert abs(flat[w1] - flat[w2]) <= 8 * 1_000
-    tilted, _, (v, b) = run("risk_aware")
-    assert tilted[w2] > 3 * tilted[w1] and sum(tilted.values()) >= 34_500_000
-    assert v.size(b) == 0
+@pytest.mark.parametrize("tilt_rate", [0, 50_000_000, 100_000_000])
+def test_risk_aware_tilts_the_haircut_towards_the_levered_winner(tilt_rate):
+    # two winners with the same profit (same entry, same size): W1 at 2x (equity 298 USDT on
+    # 452 of notional), W2 at 20x (equity 73): pro rata splits the haircut 1 : 1, risk-aware
+    # pro rata in the ratio (L2 / L1)^τ
+    v = Venue()
+    (b,) = v.isolated([15], [20], 50_000)
+    (w1,) = v.isolated([-10], [2], 50_000)
+    (w2,) = v.isolated([-10], [20], 50_000)
+    v.engine_for(["adl"], {"adl": {"policy": "risk_aware", "leverage_tilt_rate": tilt_rate}})
+    v.mark(45_200)
+    d = v.journal.of("PositionDeleveraged")
+    hair = dict(zip(d["acct"].tolist(), d["a2"].tolist()))
+    tau = tilt_rate / 1e8
+    want = ((452 / 73) / (452 / 298)) ** tau
+    assert abs(hair[w2] / hair[w1] - want) < 0.01 * want
+    assert sum(hair.values()) >= 34_500_000 and v.size(b) == 0
+
+
+def test_risk_aware_tilt_is_checked():
+    with pytest.raises(ConfigError, match="leverage_tilt_rate"):
+        AdlModule(policy="risk_aware", leverage_tilt_rate=-1)
 
 
 def test_leverage_drain_reduces_the_most_levered_winner_first():
