@@ -1,8 +1,17 @@
 """The ADL-policy comparison as a Markdown table, from a ``perpsim compare`` result.
 
-    perpsim compare flash_crash --seeds 5 --out perpsim-out/adl \\
-        --waterfalls "market,insurance,adl:binance;market,insurance,adl:pro_rata;..."
-    python -m exchange.report.adl_table perpsim-out/adl/compare.parquet
+The comparison of issue 10 (flash_crash, 5 seeds, every allocation; then the Hyperliquid
+preset, whose ADL price is the previous mark)::
+
+    P="market,insurance,adl:binance;market,insurance,adl:bitmex;market,insurance,adl:hyperliquid"
+    P="$P;market,insurance,adl:random;market,insurance,adl:pro_rata;market,insurance,adl:risk_aware"
+    P="$P;market,insurance,adl:leverage_drain;market,insurance"
+    perpsim compare flash_crash --seeds 5 --no-report --out perpsim-out/adl-fc --waterfalls "$P"
+    python -m exchange.report.adl_table perpsim-out/adl-fc/compare.parquet
+    perpsim compare flash_crash --set scenario.preset=hyperliquid --set scenario.symbol=BTC \
+        --seeds 5 --no-report --out perpsim-out/adl-hl --waterfalls \
+        "$P;market,insurance,adl:hyperliquid:price=bankruptcy;market,backstop,adl:hyperliquid"
+    python -m exchange.report.adl_table perpsim-out/adl-hl/compare.parquet
 
 One row per design (mean over seeds; haircut + bad debt with its sample standard deviation),
 the columns of severity (shortfall met, haircut, excess, uncovered), outcome (haircut + bad
