@@ -60,10 +60,9 @@ haircut are allocated:
   at https://www.sciencestack.ai/paper/2512.01112, read 2026-12-02; the exact weights were
   not available to us). The same programme with weights ``u_w · L_w^τ`` (profit × leverage
   to the tilt ``τ`` = ``leverage_tilt_rate`` / 1e8, default 0.5; ``L_w`` = the position's
-  notional / its account's equity; ``τ = 0`` is pro rata): ``min max_w h_w / (u_w·L_w)``
+  notional / its account's equity; ``τ = 0`` is pro rata): ``min max_w h_w / (u_w·L_w^τ)``
   under the same constraints — a levered winner gives up a larger share of its profit, an
-  unlevered one a smaller share. (Our parametrisation of the class; the paper's exact RAP
-  weights were not available to us.)
+  unlevered one a smaller share.
 - ``"leverage_drain"`` (Campbell, Hey, Moallemi, Nutz, "Risk-Based Auto-Deleveraging",
   arXiv 2603.15963, https://arxiv.org/html/2603.15963v1, read 2026-12-02: under a risk-neutral
   expected-loss objective the unique optimal ADL policy minimises the maximum leverage;
@@ -71,8 +70,8 @@ haircut are allocated:
   water-filling). All lots at the one ADL price; objective ``min max_w L'_w`` where
   ``L'_w = (|s_w| − x_w)·m / (e_w − x_w·δ_w)`` is the leverage left after closing ``x_w``
   lots (``m`` the value of a lot at the mark, ``e_w`` the account's equity, ``δ_w`` the
-  haircut per lot), subject to
-  ``Σ x_w = q``, ``0 ≤ x_w ≤ |s_w|`` (:func:`drain_leverage`). The round's severity is
+  haircut per lot), subject to ``Σ x_w = q``, ``0 ≤ x_w ≤ |s_w|`` (:func:`drain_leverage`;
+  ``δ_w·|s_w| ≤ e_w`` makes each ``L'_w`` non-increasing). The round's severity is
   then charged in proportion to lots (the ADL price); where a drained winner's equity caps
   its share (the most levered have the least equity per lot), the rest is spread over the
   other winners hit (:func:`water_fill` with weights = lots, caps = equity), so the round
@@ -86,6 +85,10 @@ pair with the haircut versus the mark, and one
 :data:`~exchange.liquidation.events.ADL_ROUND_SETTLED` per round: the shortfall it met, the
 haircut it took (their difference is the excess), the winners hit and the largest leverage
 left on the winners' side.
+
+Cost: queues O(accounts + m log m) per instrument side and step (one vectorised pass over all
+its cases); the optimising allocations one pass per case, O(accounts + w log w) with ``w``
+winners (exact integer/rational arithmetic in the water-fills).
 """
 from __future__ import annotations
 
