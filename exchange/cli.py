@@ -27,8 +27,11 @@ __all__ = ["main", "build_parser"]
 
 #: metrics shown in the console tables (all of them go to the files)
 TABLE_METRICS = ("liquidations", "liquidation_notional", "bad_debt", "insurance_end",
-                 "insurance_drawdown", "backstop_pnl", "adl_count", "socialized_total",
-                 "haircut_total", "winners_hit_share", "haircut_gini", "perp_drawdown",
+                 "insurance_drawdown", "backstop_pnl", "adl_count", "adl_notional",
+                 "adl_shortfall", "adl_haircut", "adl_excess_haircut", "adl_uncovered",
+                 "adl_winners_hit",
+                 "adl_max_leverage", "socialized_total", "haircut_total",
+                 "haircut_plus_bad_debt", "winners_hit_share", "haircut_gini", "perp_drawdown",
                  "index_drawdown", "amplification", "cascade_depth", "repeg_s", "funding_paid")
 
 
@@ -89,16 +92,20 @@ def _cmd_run(args) -> int:
         sc = sc.with_overrides(strategy_overrides(args.strategy, args.strategy_param or ()))
     wf = None
     if args.waterfall:
-        from exchange.sim.compare import parse_waterfall
+        from exchange.sim.compare import parse_waterfall, split_waterfall
 
-        wf = parse_waterfall(args.waterfall)
+        wf_spec = parse_waterfall(args.waterfall)
+        wf, wf_ov = split_waterfall(wf_spec)
+        if wf_ov:
+            sc = sc.with_overrides(wf_ov)
     out = Path(args.out) if args.out else Path("perpsim-out") / f"run-{sc.name}-seed{args.seed}"
     with _progress(f"{sc.name} seed {args.seed}") as prog:
         task = prog.add_task(f"{sc.name} seed {args.seed}", total=100)
         result = run(sc, args.seed, wf, out, check="end", report=not args.no_report,
                      progress=lambda f: prog.update(task, completed=int(f * 100)))
     con = _console()
-    table = Table(title=f"perpsim run · {sc.name} · seed {args.seed} · {' → '.join(result.waterfall)}")
+    shown = wf_spec if args.waterfall else result.waterfall      # with its module options
+    table = Table(title=f"perpsim run · {sc.name} · seed {args.seed} · {' → '.join(shown)}")
     table.add_column("metric", no_wrap=True)
     table.add_column("value", justify="right", no_wrap=True)
     table.add_column("meaning", style="dim")
@@ -128,14 +135,14 @@ def _cmd_run(args) -> int:
 def _cmd_compare(args) -> int:
     from rich.table import Table
 
-    from exchange.sim.compare import DEFAULT_WATERFALLS, compare, parse_waterfall
+    from exchange.sim.compare import DEFAULT_WATERFALLS, compare, parse_waterfalls
     from exchange.sim.scenario import load_scenario
 
     sc = load_scenario(args.scenario)
     ov = _overrides(args.set)
     if ov:
         sc = sc.with_overrides(ov)
-    wfs = [parse_waterfall(w) for w in args.waterfalls] if args.waterfalls else list(DEFAULT_WATERFALLS)
+    wfs = parse_waterfalls(args.waterfalls) if args.waterfalls else list(DEFAULT_WATERFALLS)
     for wf in wfs:
         if not wf:
             raise UsageError("'--waterfalls' must name modules, e.g. \"market,insurance,adl\" (got '')")
@@ -450,7 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", help="output directory (default perpsim-out/run-SCENARIO-seedN)")
     p.add_argument("--waterfall", help="liquidation waterfall instead of the scenario's, "
-                   "e.g. \"market,insurance,adl\"")
+                   "e.g. \"market,insurance,adl\" or \"market,insurance,adl:pro_rata\" (module "
+                   "options as in 'perpsim compare --help')")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="scenario override, e.g. --set population.makers.count=4 (repeatable)")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
@@ -471,9 +479,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", nargs="?", default="flash_crash",
                    help="built-in name or TOML file (default flash_crash)")
     p.add_argument("--waterfalls", nargs="+", metavar="MODULES",
-                   help="one or more waterfalls, each comma separated, e.g. "
-                   "\"market,insurance,adl\" \"auction,insurance,socialized\" "
-                   "(default: the four standard designs)")
+                   help="one or more waterfalls, each comma (or +) separated, several in one "
+                   "argument separated by ';', e.g. \"market,insurance,adl\" "
+                   "\"auction,insurance,socialized\" or \"market,insurance,adl:pro_rata;"
+                   "market,insurance,adl:bitmex\". A module takes options after ':': "
+                   "adl:POLICY (binance, bitmex, bybit, hyperliquid, random — the venue queues "
+                   "—, pro_rata, risk_aware, leverage_drain) and adl:POLICY:price=PRICE "
+                   "(bankruptcy, previous_mark, oracle); socialized:POLICY (profit_pro_rata, "
+                   "position_pro_rata). Default: the four standard designs")
     p.add_argument("--seeds", type=int, default=2, help="seeds 0..K-1 per design (default 2)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
     p.add_argument("--out", help="output directory (default perpsim-out/compare-SCENARIO)")

@@ -268,7 +268,8 @@ def waterfall_params(draw, name: str) -> dict:
                     max_loss_per_step_atoms=draw(st.sampled_from([0, 50 * 10**6])))
     if name == "adl":
         return dict(policy=draw(st.sampled_from(["binance", "bitmex", "hyperliquid", "random",
-                                                 "pro_rata", "min_haircut"])),
+                                                 "pro_rata", "risk_aware", "leverage_drain",
+                                                 "bybit"])),
                     price=draw(st.sampled_from(["bankruptcy", "previous_mark", "oracle"])),
                     only_bankrupt=draw(st.booleans()))
     if name == "socialized":

@@ -113,11 +113,16 @@ def build_module(spec: Any, params: Mapping[str, Any] | None = None) -> Liquidat
 def build_waterfall(specs: Sequence[Any],
                     params: Mapping[str, Mapping[str, Any]] | None = None) -> tuple:
     """The ordered tuple of modules for ``specs`` (names, paths or instances); ``params``
-    maps a module name (or path) to its keyword parameters.
+    maps a module name (or path) to its keyword parameters. A name may carry options after a
+    colon, ``name:value`` (the module's ``policy``) and ``name:key=value``, joined by ``:``;
+    they update that module's ``params`` (the ``perpsim compare --waterfalls`` syntax).
 
     >>> wf = build_waterfall(["market", "insurance", "adl"], {"adl": {"policy": "pro_rata"}})
     >>> [m.name for m in wf], wf[2].policy
     (['market', 'insurance', 'adl'], 'pro_rata')
+    >>> wf = build_waterfall(["market", "adl:leverage_drain:price=previous_mark"])
+    >>> wf[1].policy, wf[1].price
+    ('leverage_drain', 'previous_mark')
     """
     params = dict(params or {})
     if not specs:
@@ -125,11 +130,35 @@ def build_waterfall(specs: Sequence[Any],
     out = []
     for spec in specs:
         key = spec if isinstance(spec, str) else getattr(spec, "name", None)
-        out.append(build_module(spec, params.get(key, {})))
+        extra: dict[str, Any] = {}
+        if isinstance(spec, str):
+            spec, extra = _split_options(spec)
+            key = spec
+        out.append(build_module(spec, {**dict(params.get(key, {})), **extra}))
     names = [m.name for m in out]
     if len(set(names)) != len(names):
         raise invalid("waterfall", "modules with distinct names", names, error=ConfigError)
     return tuple(out)
+
+
+def _split_options(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"adl:pro_rata:price=previous_mark"`` → ``("adl", {"policy": "pro_rata", "price":
+    "previous_mark"})``; a registered name before the colon marks options (otherwise the
+    string is a ``package.module:Class`` path and stays whole)."""
+    head, sep, rest = spec.partition(":")
+    if not sep or head not in MODULES:
+        return spec, {}
+    opts: dict[str, Any] = {}
+    for opt in rest.split(":"):
+        key, eq, value = opt.partition("=")
+        if not (key.strip() if eq else opt.strip()) or (eq and not value.strip()):
+            raise invalid("waterfall module option", "written name:value or name:key=value",
+                          spec, error=ConfigError)
+        if eq:
+            opts[key.strip()] = value.strip()
+        else:
+            opts["policy"] = key.strip()
+    return head, opts
 
 
 def module_params_from_preset(preset, vault_acct: int | None = None) -> dict[str, dict]:

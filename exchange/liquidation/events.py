@@ -24,15 +24,16 @@ __all__ = [
     "AUCTION_RESET", "AUCTION_TAKEN", "AUCTION_SETTLED", "BACKSTOP_TAKEOVER",
     "INSURANCE_FUND_USED", "INSURANCE_FUND_CREDITED", "LOSS_SOCIALIZED", "POSITION_DELEVERAGED",
     "BAD_DEBT_BOOKED", "LIQUIDATION_COMPLETED", "KEEPER_REWARDED", "LIQUIDATIONS_FROZEN",
-    "LIQUIDATIONS_RESUMED", "register_event_kinds",
+    "LIQUIDATIONS_RESUMED", "ADL_ROUND_SETTLED", "register_event_kinds",
 ]
 
 #: ``code`` of module events: which waterfall module acted (0: the engine itself)
 MODULE_CODES = {"engine": 0, "market": 1, "auction": 2, "backstop": 3, "insurance": 4,
                 "socialized": 5, "adl": 6}
 #: ``code`` of :data:`POSITION_DELEVERAGED`: the ranking policy
+#: (6 was ``min_haircut``, retired: it left the bankrupt position open; never reused)
 ADL_POLICY_CODES = {"binance": 1, "bitmex": 2, "hyperliquid": 3, "random": 4, "pro_rata": 5,
-                    "min_haircut": 6}
+                    "bybit": 7, "risk_aware": 8, "leverage_drain": 9}
 #: ``code`` of :data:`LOSS_SOCIALIZED`: the socialisation policy
 SOCIALIZED_POLICY_CODES = {"profit_pro_rata": 1, "position_pro_rata": 2}
 
@@ -127,6 +128,18 @@ instrument that reported it; a1 = pending cases."""
 LIQUIDATIONS_RESUMED = 116
 """Liquidations resumed after the oracle became fresh again. instr = -1."""
 
+ADL_ROUND_SETTLED = 117
+"""One ADL round ended: a bankrupt case's position was deleveraged against winners. acct = the
+bankrupt account; instr; side = the bankrupt position's side; price = the venue's ADL price
+(ticks: the bankruptcy price, or the previous mark / index); qty = lots deleveraged; a1 = the
+shortfall the round answers for (the case's deficit at the mark when it reached ADL, atoms;
+``deficit·x/q`` when only ``x`` of its ``q`` lots found winners — the rest stays with the open
+remainder for a later round); a2 = the
+haircut the winners gave up versus the mark (atoms; a2 − a1 > 0 is excess haircut, which the
+bankrupt account keeps); a3 = the largest leverage (notional / equity, parts per 1e8) left
+among the profitable positions on the winners' side after the round; flag = winner segments
+hit; code = policy (:data:`ADL_POLICY_CODES`)."""
+
 LIQUIDATION_EVENT_KINDS = {
     LIQUIDATION_TRIGGERED: "LiquidationTriggered",
     MARGIN_CALL: "MarginCall",
@@ -145,6 +158,7 @@ LIQUIDATION_EVENT_KINDS = {
     KEEPER_REWARDED: "KeeperRewarded",
     LIQUIDATIONS_FROZEN: "LiquidationsFrozen",
     LIQUIDATIONS_RESUMED: "LiquidationsResumed",
+    ADL_ROUND_SETTLED: "AdlRoundSettled",
 }
 
 #: per kind: column -> meaning (the columns not listed are 0), for exchange.events and docs
@@ -197,6 +211,10 @@ LIQUIDATION_EVENT_FIELDS: dict[int, dict[str, str]] = {
                           a1="reward (atoms)", a2="source ledger kind"),
     LIQUIDATIONS_FROZEN: dict(instr="-1", price="last mark (ticks)", a1="pending cases"),
     LIQUIDATIONS_RESUMED: dict(instr="-1"),
+    ADL_ROUND_SETTLED: dict(acct="bankrupt account", instr="instrument", side="bankrupt side",
+                            price="ADL price (ticks)", qty="lots", a1="shortfall (atoms)",
+                            a2="haircut (atoms)", a3="max leverage left (1e-8)",
+                            flag="segments", code="policy"),
 }
 
 #: per kind: attrs field name -> record column, in the form ``exchange.events.register_kind``
@@ -244,6 +262,9 @@ LIQUIDATION_EVENT_COLUMNS: dict[int, dict[str, str]] = {
                           reward_atoms="a1", source_kind="a2"),
     LIQUIDATIONS_FROZEN: dict(mark_ticks="price", pending="a1"),
     LIQUIDATIONS_RESUMED: dict(),
+    ADL_ROUND_SETTLED: dict(account="acct", instrument="instr", side="side", price_ticks="price",
+                            qty_lots="qty", shortfall_atoms="a1", haircut_atoms="a2",
+                            max_leverage_rate="a3", segments="flag", policy="code"),
 }
 
 

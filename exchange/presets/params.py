@@ -71,10 +71,13 @@ CLOSE_ORDER_TYPES = ("ioc", "fok", "market")
 CLOSE_PRICE_LIMITS = ("bankruptcy", "dydx_fillable", "oracle_fee", "none")
 #: who keeps collateral left above the bankruptcy price after a liquidation close
 SURPLUS_DESTINATIONS = ("insurance", "trader")
-#: ADL ranking (reference §4): Binance PnL%×margin ratio, BitMEX PnL%×effective leverage,
-#: Hyperliquid (mark/entry)×(notional/account value), dYdX random start, pro rata, min haircut
-ADL_POLICIES = ("binance", "bitmex", "hyperliquid", "random", "pro_rata", "min_haircut",
-                "none")
+#: ADL allocation (exchange/liquidation/adl.py): the venue queues — Binance PnL%×margin
+#: ratio, BitMEX/Bybit PnL%×effective leverage, Hyperliquid (mark/entry)×(notional/account
+#: value), dYdX random start — and the optimising allocations: pro rata (Chitra, arXiv
+#: 2512.01112), risk-aware pro rata (Chitra's risk-aware class), leverage draining (Campbell et
+#: al., arXiv 2603.15963); read 2026-12-02
+ADL_POLICIES = ("binance", "bitmex", "bybit", "hyperliquid", "random", "pro_rata", "risk_aware",
+                "leverage_drain", "none")
 #: price at which ADL closes the counterparties
 ADL_PRICES = ("bankruptcy", "previous_mark", "oracle")
 #: socialized loss: haircut of winners' profit (BitMEX 2015 clawback) or per unit of open

@@ -29,16 +29,22 @@ td.k,th.k{text-align:left} .fig{margin:10px 0} img{max-width:100%}
 
 
 def format_value(v: Any) -> str:
-    """A metric for a table: thousands separators, 4 significant decimals for fractions."""
+    """A metric for a table: thousands separators, 4 significant decimals for fractions;
+    ``None`` (not applicable: no haircut to judge, no ADL round, never re-pegged) is "n/a",
+    never 0.
+
+    >>> format_value(None), format_value(1234.5), format_value(0.25)
+    ('n/a', '1,234', '0.25')
+    """
     if v is None:
-        return "—"
+        return "n/a"
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, float):
         if v != v:
-            return "—"
+            return "n/a"
         a = abs(v)
         if a >= 1000:
             return f"{v:,.0f}"

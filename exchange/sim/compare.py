@@ -24,7 +24,8 @@ import attrs
 from exchange.sim.metrics import METRICS
 from exchange.sim.scenario import Scenario, load_scenario
 
-__all__ = ["compare", "Comparison", "DEFAULT_WATERFALLS", "parse_waterfall", "run_task"]
+__all__ = ["compare", "Comparison", "DEFAULT_WATERFALLS", "parse_waterfall", "parse_waterfalls",
+           "split_waterfall", "run_task", "MODULE_OPTIONS"]
 
 #: the standard designs ``perpsim compare`` runs with no options
 DEFAULT_WATERFALLS: tuple[tuple[str, ...], ...] = (
@@ -35,8 +36,23 @@ DEFAULT_WATERFALLS: tuple[tuple[str, ...], ...] = (
 )
 
 
+#: ``module:value`` / ``module:key=value`` in a waterfall: the preset key each module option
+#: sets (the first key is the one a bare ``module:value`` names)
+MODULE_OPTIONS: dict[str, dict[str, str]] = {
+    "adl": {"policy": "liquidation.adl_policy", "price": "liquidation.adl_price"},
+    "socialized": {"policy": "liquidation.socialized_policy"},
+}
+
+
 def parse_waterfall(text: str | Sequence[str]) -> tuple[str, ...]:
-    """``"market,insurance,adl"`` (or ``+``/space separated, or a sequence) → module tuple."""
+    """``"market,insurance,adl"`` (or ``+``/space separated, or a sequence) → module tuple.
+    A module may carry options after a colon (see :func:`split_waterfall`), which stay in
+    the entry: ``"market,insurance,adl:pro_rata"`` → ``('market', 'insurance',
+    'adl:pro_rata')``.
+
+    >>> parse_waterfall("market+insurance+adl:leverage_drain")
+    ('market', 'insurance', 'adl:leverage_drain')
+    """
     if not isinstance(text, str):
         return tuple(str(t) for t in text)
     for sep in ("+", " "):
@@ -44,15 +60,94 @@ def parse_waterfall(text: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",") if t.strip())
 
 
+def parse_waterfalls(items: Sequence[str]) -> list[tuple[str, ...]]:
+    """Command-line waterfalls: each item one waterfall, or several separated by ``;``.
+
+    >>> parse_waterfalls(["market,insurance,adl:pro_rata;market,insurance,adl:bitmex"])
+    [('market', 'insurance', 'adl:pro_rata'), ('market', 'insurance', 'adl:bitmex')]
+    """
+    out = []
+    for item in items:
+        for part in str(item).split(";"):
+            if part.strip():
+                out.append(parse_waterfall(part))
+    return out
+
+
+def split_waterfall(spec: Sequence[str]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """Module names and the scenario overrides their options set.
+
+    ``module:value`` sets the module's main option, ``module:key=value`` a named one, several
+    joined by ``:`` (``adl:pro_rata:price=previous_mark``). Options (:data:`MODULE_OPTIONS`):
+    ``adl`` — ``policy`` (the allocation, :data:`exchange.presets.params.ADL_POLICIES`) and
+    ``price`` (``bankruptcy``, ``previous_mark``, ``oracle``); ``socialized`` — ``policy``.
+    Values are checked here, so a typo fails before any run, naming field, rule and value.
+    An entry with a dot before the colon is a ``package.module:Class`` path and is left whole.
+
+    >>> split_waterfall(("market", "insurance", "adl:pro_rata"))
+    (('market', 'insurance', 'adl'), {'venue.liquidation.adl_policy': 'pro_rata'})
+    >>> split_waterfall(["adl:risk_aware:price=previous_mark"])[1]
+    {'venue.liquidation.adl_policy': 'risk_aware', 'venue.liquidation.adl_price': 'previous_mark'}
+    >>> split_waterfall(["adl:lottery"])
+    Traceback (most recent call last):
+    ...
+    exchange.errors.ConfigError: 'adl:policy' must be one of 'binance', 'bitmex', 'bybit', 'hyperliquid', 'random', 'pro_rata', 'risk_aware', 'leverage_drain' (got 'lottery')
+    >>> split_waterfall(["market:fast"])
+    Traceback (most recent call last):
+    ...
+    exchange.errors.ConfigError: 'waterfall module option' must be on a module that takes options ('adl', 'socialized') (got 'market:fast')
+    """
+    from exchange.errors import ConfigError, invalid
+    from exchange.presets.params import ADL_POLICIES, ADL_PRICES, SOCIALIZED_POLICIES
+
+    choices = {("adl", "policy"): tuple(p for p in ADL_POLICIES if p != "none"),
+               ("adl", "price"): ADL_PRICES,
+               ("socialized", "policy"): tuple(p for p in SOCIALIZED_POLICIES if p != "none")}
+    names: list[str] = []
+    overrides: dict[str, Any] = {}
+    for entry in spec:
+        entry = str(entry)
+        head, sep, rest = entry.partition(":")
+        if not sep or "." in head:
+            names.append(entry)
+            continue
+        if head not in MODULE_OPTIONS:
+            raise invalid("waterfall module option", "on a module that takes options ("
+                          + ", ".join(repr(m) for m in MODULE_OPTIONS) + ")", entry,
+                          error=ConfigError)
+        opts = MODULE_OPTIONS[head]
+        main = next(iter(opts))
+        for opt in rest.split(":"):
+            key, eq, value = opt.partition("=")
+            key, value = (key.strip(), value.strip()) if eq else (main, key.strip())
+            if key not in opts:
+                raise invalid(f"{head}:{key}", "one of " + ", ".join(repr(k) for k in opts),
+                              key, error=ConfigError)
+            allowed = choices[(head, key)]
+            if value not in allowed:
+                raise invalid(f"{head}:{key}", "one of " + ", ".join(repr(v) for v in allowed),
+                              value, error=ConfigError)
+            overrides["venue." + opts[key]] = value
+        names.append(head)
+    return tuple(names), overrides
+
+
 def run_task(task: dict[str, Any]):
     """One run in a worker: ``task`` has scenario (a Scenario or name), seed, waterfall,
     overrides, out_dir; returns the run's light :class:`RunResult` (no journal)."""
     from exchange.sim.runner import run
 
-    r = run(task["scenario"], task["seed"], task.get("waterfall"), task.get("out_dir"),
-            keep_journal=False, report=task.get("report", False),
-            overrides=task.get("overrides"))
-    return r.light()
+    wf = task.get("waterfall")
+    names, ov = split_waterfall(wf) if wf is not None else (None, {})
+    ov = {**dict(task.get("overrides") or {}), **ov}
+    r = run(task["scenario"], task["seed"], list(names) if names is not None else None,
+            task.get("out_dir"), keep_journal=False, report=task.get("report", False),
+            overrides=ov or None)
+    light = r.light()
+    if wf is not None:
+        # the design's label keeps its options ("market,insurance,adl:pro_rata")
+        light = attrs.evolve(light, waterfall=tuple(str(w) for w in wf))
+    return light
 
 
 @attrs.define
@@ -106,7 +201,8 @@ def compare(scenario: str | Scenario, waterfalls: Sequence | None = None, seeds:
         sc = sc.with_overrides(overrides)
     wfs = [parse_waterfall(w) for w in (waterfalls or DEFAULT_WATERFALLS)]
     for wf in wfs:
-        sc.preset(wf)                                   # validate every design up front
+        names, ov = split_waterfall(wf)                 # validate every design up front
+        (sc.with_overrides(ov) if ov else sc).preset(names)
     seed_list = list(range(int(seeds))) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list:
         raise ValueError("'seeds' must name at least one seed (got none)")

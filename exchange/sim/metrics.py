@@ -11,13 +11,24 @@ Definitions that need a choice:
   which pushes the next accounts under: rounds of liquidation triggered by liquidation fills.
 - **peak drawdown**: the largest fall from a running maximum, of the perp's last trade price
   and of the index, over the run; **amplification** = perp drawdown / index drawdown.
+- **ADL severity and allocation** (Chitra, arXiv 2512.01112, read 2026-12-02): from the
+  ``AdlRoundSettled`` records, one per ADL round (a bankrupt case deleveraged): the
+  **shortfall** a round met is the case's deficit when it reached ADL, its **haircut** what
+  the winners gave up versus the mark; the **excess haircut** is ``Σ max(haircut −
+  shortfall, 0)``: haircut beyond the shortfalls covered (Hyperliquid's previous-mark price
+  in a gap; a tick a lot of rounding otherwise). **Winners hit** counts distinct accounts
+  deleveraged; **max leverage after ADL** is the largest notional / account equity left on
+  the winners' side once ADL is done for a step (the last round of each step and
+  instrument; Campbell et al., arXiv 2603.15963). **Uncovered** is ``Σ max(shortfall −
+  haircut, 0)``: what the rounds left (it ends as bad debt unless a later module pays).
 - **haircuts**: what auto-deleveraging took from winners versus the mark
   (``PositionDeleveraged.a2``) plus what a socialized loss charged them
   (``LossSocialized.a1``). **Winners** are accounts whose PnL before haircuts
   (final equity − net deposits + haircut) is positive, the backstop vault excluded; the
   **share of winners hit** counts those with a haircut; the **Gini of haircuts relative to
   profits** is the Gini coefficient of ``haircut / profit`` over all winners (0: everyone gave
-  up the same fraction of profit; near 1: a few winners paid for everyone).
+  up the same fraction of profit; near 1: a few winners paid for everyone), None ("n/a") when
+  no winner took a haircut — there is nothing to be fair or unfair about.
 - **time to re-peg**: from the largest basis ``|last / index − 1|`` of the run, the seconds
   until the basis is below ``repeg_band`` (0.25 %) and stays there for ``repeg_hold_s`` (30 s);
   0 when the basis never left the band; None when it never re-pegged before the end.
@@ -40,7 +51,8 @@ K_FILLED, K_REJECTED, K_ACCEPTED, K_DEPOSITED, K_WITHDRAWN, K_MARK = 3, 2, 1, 6,
 K_FUNDING_PAID, K_FUNDING_SETTLED = 90_010, 90_011
 K_TRIGGERED, K_LIQUIDATED, K_AUCTION_TAKEN, K_AUCTION_SETTLED = 100, 102, 105, 106
 K_BACKSTOP, K_INS_USED, K_INS_CREDITED, K_SOCIALIZED, K_ADL, K_BAD_DEBT = 107, 108, 109, 110, 111, 112
-K_AUCTION_STARTED, K_COMPLETED = 103, 113
+K_AUCTION_STARTED, K_COMPLETED, K_ADL_ROUND = 103, 113, 117
+LEVERAGE_SCALE = 100_000_000
 
 #: metric key -> description (the order of tables and reports)
 METRICS: dict[str, str] = {
@@ -67,13 +79,23 @@ METRICS: dict[str, str] = {
     "backstop_pnl": "backstop vault equity at the end minus its capital",
     "adl_count": "auto-deleveraging fills",
     "adl_haircut": "profit winners gave up to ADL versus the mark",
+    "adl_rounds": "ADL rounds (bankrupt cases deleveraged)",
+    "adl_shortfall": "shortfall the ADL rounds met (the deficits left to ADL)",
+    "adl_excess_haircut": "ADL haircut beyond the shortfalls covered",
+    "adl_uncovered": "shortfall the ADL rounds left uncovered (winners' equity or the "
+                     "venue's ADL price fell short)",
+    "adl_winners_hit": "distinct winner accounts deleveraged",
+    "adl_max_leverage": "largest leverage (notional / account equity) left on the winners' "
+                        "side once ADL is done for a step (None: no ADL)",
     "socialized_total": "loss charged to accounts by socialization",
     "socialized_count": "socialized-loss charges",
     "haircut_total": "ADL haircut + socialized loss",
+    "haircut_plus_bad_debt": "haircut_total + bad_debt: the loss no fund or vault absorbed",
     "haircut_accounts": "accounts that took a haircut",
     "winners": "accounts with a positive PnL before haircuts",
     "winners_hit_share": "share of winners that took a haircut",
-    "haircut_gini": "Gini of haircut / profit over winners (fairness; 0 = proportional)",
+    "haircut_gini": "Gini of haircut / profit over winners (fairness; 0 = proportional; "
+                    "None: no haircuts)",
     "funding_paid": "funding paid by payers (sum of positive payments)",
     "funding_settlements": "funding settlements",
     "repeg_s": "seconds from the largest basis until the perp re-pegged (None: never)",
@@ -247,6 +269,20 @@ def compute_metrics(journal: np.ndarray, series: dict[str, np.ndarray], info: di
     m["socialized_total"] = _sum(soc["a1"]) * unit
     m["socialized_count"] = int(soc.shape[0])
     m["haircut_total"] = m["adl_haircut"] + m["socialized_total"]
+    rounds = sel(K_ADL_ROUND)
+    m["adl_rounds"] = int(rounds.shape[0])
+    m["adl_shortfall"] = _sum(rounds["a1"]) * unit
+    m["adl_excess_haircut"] = _sum(np.maximum(rounds["a2"] - rounds["a1"], 0)) * unit
+    m["adl_winners_hit"] = int(np.unique(adl["acct"]).shape[0])
+    m["adl_uncovered"] = _sum(np.maximum(rounds["a1"] - rounds["a2"], 0)) * unit
+    if rounds.shape[0]:
+        # the state once ADL is done for a step: the last round of each (time, instrument)
+        key = rounds["ts"].astype(np.int64) * 4096 + rounds["instr"].astype(np.int64)
+        fin = np.r_[key[1:] != key[:-1], True]
+        m["adl_max_leverage"] = float(rounds["a3"][fin].max()) / LEVERAGE_SCALE
+    else:
+        m["adl_max_leverage"] = None
+    m["haircut_plus_bad_debt"] = m["haircut_total"] + m["bad_debt"]
     # -- fairness of haircuts
     n_acct = int(equity_end.shape[0]) if equity_end is not None else int(journal["acct"].max(initial=-1)) + 1
     hair = np.zeros(max(n_acct, 1), np.int64)
@@ -269,9 +305,10 @@ def compute_metrics(journal: np.ndarray, series: dict[str, np.ndarray], info: di
         nw = int(winners.sum())
         m["winners"] = nw
         m["winners_hit_share"] = float((winners & (hair[:n_acct] > 0)).sum() / nw) if nw else 0.0
-        m["haircut_gini"] = gini(hair[:n_acct][winners] / profit[winners]) if nw else 0.0
+        hit = bool((hair[:n_acct][winners] > 0).any()) if nw else False
+        m["haircut_gini"] = gini(hair[:n_acct][winners] / profit[winners]) if hit else None
     else:
-        m["winners"], m["winners_hit_share"], m["haircut_gini"] = 0, 0.0, 0.0
+        m["winners"], m["winners_hit_share"], m["haircut_gini"] = 0, 0.0, None
     fp = sel(K_FUNDING_PAID)
     m["funding_paid"] = _sum(np.maximum(fp["a1"], 0)) * unit
     m["funding_settlements"] = int((kind == K_FUNDING_SETTLED).sum())

@@ -7,7 +7,9 @@ this process), a Dask distributed cluster (``scheduler="tcp://host:8786"``:
 
 Grid keys are scenario override keys (:meth:`Scenario.with_overrides`): ``index.sigma``,
 ``population.makers.count``, ``shock.1.change``, ``venue.liquidation.insurance_fund``, and
-``waterfall`` (values written with ``+`` between modules: ``market+insurance+adl``). Values
+``waterfall`` (values written with ``+`` between modules: ``market+insurance+adl``, module
+options after ``:`` as in :func:`~exchange.sim.compare.split_waterfall`:
+``market+insurance+adl:pro_rata``). Values
 are read as TOML (``0.1`` float, ``8`` int, ``"x"`` or bare words strings).
 
 >>> parse_grid(["index.sigma=0.0001,0.0002", "waterfall=market+insurance,auction+insurance"])
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from exchange.errors import ConfigError
-from exchange.sim.compare import submit_all
+from exchange.sim.compare import split_waterfall, submit_all
 from exchange.sim.scenario import Scenario, load_scenario, parse_value
 
 __all__ = ["sweep", "parse_grid", "sweep_task", "dask_executor"]
@@ -51,6 +53,11 @@ def sweep_task(task: dict[str, Any]) -> dict[str, Any]:
 
     ov = dict(task["overrides"])
     wf = ov.pop("waterfall", None)
+    if wf is not None:
+        # module options (``adl:pro_rata``) become preset overrides (compare.split_waterfall)
+        wf, wf_ov = split_waterfall(wf)
+        wf = list(wf)
+        ov.update(wf_ov)
     r = run(task["scenario"], task["seed"], wf, None, keep_journal=False, report=False,
             overrides=ov or None)
     row = {f"grid.{k}": (",".join(v) if isinstance(v, list) else v)
@@ -85,6 +92,9 @@ def sweep(scenario: str | Scenario, grid: dict[str, list], seeds: int | Sequence
     for p in points:                                    # fail fast on a bad key or value
         ov = dict(p)
         wf = ov.pop("waterfall", None)
+        if wf is not None:
+            wf, wf_ov = split_waterfall(wf)
+            ov.update(wf_ov)
         (sc.with_overrides(ov) if ov else sc).preset(wf)
     seed_list = list(range(int(seeds))) if isinstance(seeds, int) else [int(s) for s in seeds]
     tasks = [dict(scenario=sc, seed=s, overrides=p) for p in points for s in seed_list]

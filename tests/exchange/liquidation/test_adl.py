@@ -1,4 +1,4 @@
-"""``adl``: rankings, execution prices, the minimal-haircut policy, losers never touched.
+"""``adl``: rankings, execution prices, the optimising allocations, losers never touched.
 
 A bankrupt isolated long of 15 lots at 50,000, 20x (margin 37.5 USDT) meets an empty book at
 45,200: equity 37.5 − 72 = −34.5 USDT, bankruptcy price 47,500. The winners are isolated
@@ -19,6 +19,7 @@ import pytest
 
 from exchange.errors import ConfigError
 from exchange.liquidation import AdlModule
+from exchange.liquidation import events as ev
 from tests.exchange.liquidation.venues import USDT, Venue
 
 
@@ -67,17 +68,126 @@ def test_random_starts_somewhere_and_takes_winners_in_account_order():
     assert order == [ring[(start + j) % 3] for j in range(len(order))]
 
 
-def test_min_haircut_closes_only_what_the_deficit_needs():
-    v, b, (w1, w2, w3) = _venue("min_haircut")
+ALL_POLICIES = ["binance", "bitmex", "bybit", "hyperliquid", "random", "pro_rata", "risk_aware",
+                "leverage_drain"]
+
+
+def _rounds(v):
+    return v.journal.of("AdlRoundSettled")
+
+
+@pytest.mark.parametrize("policy", ALL_POLICIES)
+def test_every_policy_resolves_the_whole_bankrupt_position_for_exactly_its_shortfall(policy):
+    v, b, winners = _venue(policy)
     s = v.mark(45_200)
-    # every winner may give 4,800 ticks a lot (its entry); ties by account: W1 first.
-    # 34.5 USDT / (4,800 ticks · 1,000) -> 8 lots, at 45,200 + ceil(34.5e6 / 8,000) = 49,513
-    assert _deleveraged(v) == [(w1, 8, 49_513)]
-    assert s.adl_haircut_atoms == 8 * 4_313 * 1_000 == 34_504_000
-    # the other 7 lots stay open at (just above) zero equity and retry next step
-    assert v.size(b) == 7 and s.pending == 1 and s.bad_debt_atoms == 0
-    eq = v.iso(b) + 7 * 45_200 * 1_000 - int(v.core.arrays()["cost"][0, b])
-    assert eq == 4_000
+    # the bankrupt position is gone (nothing left open at zero equity for the crash to push
+    # further under), nothing booked as bad debt, and the haircut is the 34.5 USDT shortfall
+    # (the bankruptcy price 47,500 is exact here: no rounding)
+    assert v.size(b) == 0 and s.bad_debt_atoms == 0 and s.pending == 0
+    (r,) = _rounds(v)
+    assert (int(r["acct"]), int(r["qty"]), int(r["a1"])) == (b, 15, 34_500_000)
+    # queues close at the one bankruptcy price; the optimising allocations round each
+    # winner's haircut up to a whole tick a lot (less than one tick a lot in all)
+    assert 0 <= int(r["a2"]) - int(r["a1"]) < 15 * 1_000
+    assert s.adl_haircut_atoms == int(r["a2"])
+    assert int(r["price"]) == 47_500 and int(r["code"]) == ev.ADL_POLICY_CODES[policy]
+    assert int(r["flag"]) == len(v.journal.of("PositionDeleveraged"))
+    # the bankrupt account ends at zero equity (plus that rounding): severity was the
+    # shortfall, never more
+    assert v.iso(b) + v.wallet(b) == int(r["a2"]) - int(r["a1"])
+
+
+def test_pro_rata_haircuts_every_winner_the_same_share_of_its_profit():
+    # winners with different entries: W1 short 10 from 50,000 (profit 48 USDT at 45,200),
+    # W2 short 10 from 46,000 (profit 8 USDT). The shortfall 34.5 USDT is split 6 : 1 by
+    # profit — 29.571… and 4.928… USDT —, the lots 15 = 8 + 7 by size (largest remainder),
+    # each winner at its own price: W1 buys 8 lots at 45,200 + ⌈29,571,429 / 8,000⌉ = 48,897
+    v = Venue()
+    (b,) = v.isolated([15], [20], 50_000)
+    (w1,) = v.isolated([-10], [2], 50_000)
+    (w2,) = v.isolated([-10], [2], 46_000)
+    v.engine_for(["adl"], {"adl": {"policy": "pro_rata"}})
+    s = v.mark(45_200)
+    got = dict((a, (q, p)) for a, q, p in _deleveraged(v))
+    assert got[w1][0] + got[w2][0] == 15 and v.size(b) == 0
+    d = v.journal.of("PositionDeleveraged")
+    hair = dict(zip(d["acct"].tolist(), d["a2"].tolist()))
+    # within a tick a lot of the exact split (29,571,428.6 and 4,928,571.4 atoms)
+    assert abs(hair[w1] - 29_571_429) < got[w1][0] * 1_000
+    assert abs(hair[w2] - 4_928_571) < got[w2][0] * 1_000
+    # so the same share of profit, up to that rounding (7 lots · 1,000 atoms of 8 USDT)
+    assert abs(hair[w1] / 48e6 - hair[w2] / 8e6) < 1e-3
+    assert s.bad_debt_atoms == 0 and sum(hair.values()) >= 34_500_000
+    (r,) = _rounds(v)
+    assert 0 <= int(r["a2"]) - int(r["a1"]) < 15 * 1_000              # rounding excess only
+
+
+@pytest.mark.parametrize("tilt_rate", [0, 50_000_000, 100_000_000])
+def test_risk_aware_tilts_the_haircut_towards_the_levered_winner(tilt_rate):
+    # two winners with the same profit (same entry, same size): W1 at 2x (equity 298 USDT on
+    # 452 of notional), W2 at 20x (equity 73): pro rata splits the haircut 1 : 1, risk-aware
+    # pro rata in the ratio (L2 / L1)^τ
+    v = Venue()
+    (b,) = v.isolated([15], [20], 50_000)
+    (w1,) = v.isolated([-10], [2], 50_000)
+    (w2,) = v.isolated([-10], [20], 50_000)
+    v.engine_for(["adl"], {"adl": {"policy": "risk_aware", "leverage_tilt_rate": tilt_rate}})
+    v.mark(45_200)
+    d = v.journal.of("PositionDeleveraged")
+    hair = dict(zip(d["acct"].tolist(), d["a2"].tolist()))
+    tau = tilt_rate / 1e8
+    want = ((452 / 73) / (452 / 298)) ** tau
+    assert abs(hair[w2] / hair[w1] - want) < 0.01 * want
+    assert sum(hair.values()) >= 34_500_000 and v.size(b) == 0
+
+
+def test_risk_aware_tilt_is_checked():
+    with pytest.raises(ConfigError, match="leverage_tilt_rate"):
+        AdlModule(policy="risk_aware", leverage_tilt_rate=-1)
+
+
+def test_leverage_drain_reduces_the_most_levered_winner_first():
+    # W2 (20x, 10 lots) is the most levered: at the bankruptcy price each of its lots costs
+    # 2.3 USDT of haircut from 73 USDT of equity; leverage draining takes all 10 of its lots
+    # (leaving it flat) before W3 (10x, 30 lots) and never touches W1 (2x)
+    v, b, (w1, w2, w3) = _venue("leverage_drain")
+    s = v.mark(45_200)
+    got = dict((a, q) for a, q, _ in _deleveraged(v))
+    assert v.size(b) == 0 and s.bad_debt_atoms == 0
+    assert got.get(w1, 0) == 0 and got[w2] >= 5
+    (r,) = _rounds(v)
+    # the leverage left is the optimum of the brute force over every split of the 15 lots
+    m = 45_200 * 1_000
+    eqs = {w1: 250 * USDT + 10 * 4_800_000, w2: 25 * USDT + 10 * 4_800_000,
+           w3: 150 * USDT + 30 * 4_800_000}
+    sizes = {w1: 10, w2: 10, w3: 30}
+    per = 2_300 * 1_000
+
+    def lev(a, x):
+        return 0.0 if x == sizes[a] else (sizes[a] - x) * m / (eqs[a] - x * per)
+    best = min(max(lev(w1, x1), lev(w2, x2), lev(w3, 15 - x1 - x2))
+               for x1 in range(11) for x2 in range(11) if 0 <= 15 - x1 - x2 <= 30)
+    assert abs(int(r["a3"]) / 1e8 - best) < 1e-6
+
+
+def test_previous_mark_excess_haircut_is_measured_per_round():
+    v, b, _ = _venue("hyperliquid", price="previous_mark", only_bankrupt=True)
+    v.mark(47_800)
+    v.mark(45_200)
+    (r,) = _rounds(v)
+    # shortfall 34.5 USDT, haircut 15 · 2,600 · 1,000 = 39 USDT: 4.5 USDT of excess
+    assert int(r["price"]) == 47_800
+    assert (int(r["a1"]), int(r["a2"])) == (34_500_000, 39_000_000)
+
+
+@pytest.mark.parametrize("policy", ["pro_rata", "risk_aware", "leverage_drain"])
+def test_optimising_policies_take_the_previous_mark_severity_too(policy):
+    v, b, _ = _venue(policy, price="previous_mark", only_bankrupt=True)
+    v.mark(47_800)
+    s = v.mark(45_200)
+    (r,) = _rounds(v)
+    assert v.size(b) == 0 and s.bad_debt_atoms == 0
+    assert int(r["a1"]) == 34_500_000 and 39_000_000 <= int(r["a2"]) < 39_000_000 + 15 * 1_000
 
 
 def test_a_losing_position_is_never_deleveraged():
@@ -164,3 +274,20 @@ def test_match_pairs_two_queues():
     assert list(zip(bi.tolist(), wi.tolist(), lots.tolist())) == [(0, 0, 2), (0, 1, 2), (0, 2, 1), (1, 2, 3)]
     assert _pro_rata(7, np.array([5, 5, 5])).tolist() == [3, 2, 2]
     assert USDT == 10**6
+
+
+@pytest.mark.parametrize("policy", ["binance", "pro_rata", "leverage_drain"])
+def test_a_case_without_a_deficit_is_deleveraged_at_the_mark_with_no_haircut(policy):
+    # below maintenance at 47,600 but still solvent (equity 37.5 − 36 = 1.5 USDT): severity 0,
+    # so no haircut and the trader keeps its 1.5 USDT (it is not handed to the winner)
+    v = Venue()
+    (b,) = v.isolated([15], [20], 50_000)
+    (w,) = v.isolated([-10], [2], 50_000)
+    (w2,) = v.isolated([-10], [20], 50_000)
+    v.engine_for(["adl"], {"adl": {"policy": policy}})
+    s = v.mark(47_600)
+    assert v.size(b) == 0 and s.adl_haircut_atoms == 0
+    assert {p for _, _, p in _deleveraged(v)} == {47_600}
+    assert v.iso(b) + v.wallet(b) == 1_500_000
+    (r,) = _rounds(v)
+    assert int(r["a1"]) == 0 and int(r["a2"]) == 0

@@ -5,7 +5,9 @@ import importlib
 import pytest
 
 MODULES = ["exchange.sim.clock", "exchange.sim.context", "exchange.sim.scenario",
-           "exchange.sim.metrics", "exchange.sim.sweep"]
+           "exchange.sim.metrics", "exchange.sim.sweep", "exchange.sim.compare",
+           "exchange.liquidation.adl", "exchange.liquidation.base", "exchange.report",
+           "exchange.report.adl_table"]
 
 
 @pytest.mark.parametrize("name", MODULES)
