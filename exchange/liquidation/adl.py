@@ -560,7 +560,7 @@ class _Pool:
 
     def mm(self) -> np.ndarray:
         v = self.view
-        mm = v.mm(self.instr, np.abs(self.size) * (self.ref * self.k))
+        mm = v.position_mm(self.instr, self.acct, int(self.ref))   # the venue's basis (Bybit: entry)
         if (~self.iso).any():
             mm[~self.iso] = v.cross_mm(self.acct[~self.iso])
         return mm
