@@ -52,7 +52,7 @@ from exchange.liquidation.cases import (ACTIVE, CONTINUE, DONE, RESOLVED, RESTAR
                                         WAITING, Cases)
 from exchange.liquidation.context import L_BAD_DEBT, LiquidationContext
 from exchange.liquidation.index import LiquidationIndex
-from exchange.liquidation.margin_view import MarginView
+from exchange.liquidation.margin_view import RATE_SCALE, MarginView
 
 __all__ = ["LiquidationEngine", "EngineParams", "LiquidationSummary"]
 
@@ -80,10 +80,24 @@ class EngineParams:
     ratio); ``rebuild_fraction``: an index rebuilds instead of merging when more than this
     share of its entries changed; ``flush_eager``: merge index updates at the end of each step
     (else at the next query); ``max_rounds``: how many times within one step the accounts the
-    waterfall changed are re-checked and the new distressed ones processed (a cascade).
+    waterfall changed are re-checked and the new distressed ones processed (a cascade);
+    ``liquidation_buffer_rate`` (per 1e8): a case ends only once its margin is back at
+    MM·(1 + buffer) (Drift's ``liquidation_margin_buffer_ratio``, 2 %: "a user stays in
+    liquidation until margin ≥ maintenance + buffer", programs/drift/src/controller/
+    liquidation.rs, github.com/drift-labs/protocol-v2, read 2026-12-02; the preset's
+    ``[margin].liquidation_buffer_rate``); ``cap_fee``: liquidation fees capped at the equity
+    a fill leaves (:meth:`~exchange.liquidation.context.LiquidationContext.close_in_book`).
     """
 
     alert_thresholds_pct: tuple[int, ...] = attrs.field(default=(), converter=_thresholds)
+    liquidation_buffer_rate: int = attrs.field(default=0)
+    cap_fee: bool = attrs.field(default=True)
+
+    @liquidation_buffer_rate.validator
+    def _check_buffer(self, attribute, value) -> None:
+        if type(value) is not int or not 0 <= value <= RATE_SCALE:
+            raise invalid("liquidation_buffer_rate", f"an int rate in [0, {RATE_SCALE}]", value,
+                          error=ConfigError)
     rebuild_fraction: float = attrs.field(default=0.25)
     flush_eager: bool = attrs.field(default=True)
     max_rounds: int = attrs.field(default=8)
@@ -156,20 +170,29 @@ class LiquidationEngine:
         self._stale = False
         self._multi = np.empty(0, _I64)
         self._multi_level: dict[int, int] = {}
+        #: accounts the venue owns and manages itself (the insurance fund's takeover
+        #: account): never opened as a case, never an ADL or socialised-loss counterparty
+        self.exempt = np.array(sorted({int(m.takeover_acct) for m in self.waterfall
+                                       if getattr(m, "takeover_acct", None) is not None}), _I64)
+        if len(self.exempt):
+            core.set_account_flags(self.exempt, True)
+        self._stock = [m for m in self.waterfall if hasattr(m, "on_step")]
         self.rebuild()
 
     @classmethod
     def from_preset(cls, core, preset, vault_acct: int | None = None,
                     overrides: Mapping[str, Mapping[str, Any]] | None = None,
                     rng: np.random.Generator | None = None, fund_insurance: bool = False,
-                    **params) -> "LiquidationEngine":
+                    fund_acct: int | None = None, **params) -> "LiquidationEngine":
         """The engine a :class:`~exchange.presets.VenuePreset` describes: its waterfall
         (:func:`~exchange.liquidation.base.waterfall_from_preset`, module parameters updated by
-        ``overrides``) and its margin-call thresholds. ``fund_insurance`` seeds the core's
-        insurance fund with the preset's ``insurance_fund``. Extra keywords are
-        :class:`EngineParams` fields."""
-        wf = waterfall_from_preset(preset, vault_acct, overrides)
+        ``overrides``), its margin-call thresholds and liquidation buffer. ``fund_insurance``
+        seeds the core's insurance fund with the preset's ``insurance_fund``; ``fund_acct``
+        is the fund's takeover account (:func:`~exchange.liquidation.base.fund_takes_over`).
+        Extra keywords are :class:`EngineParams` fields."""
+        wf = waterfall_from_preset(preset, vault_acct, overrides, fund_acct)
         params.setdefault("alert_thresholds_pct", preset.margin.alert_thresholds_pct)
+        params.setdefault("liquidation_buffer_rate", int(preset.margin.liquidation_buffer_rate))
         if fund_insurance and preset.liquidation.insurance_fund_atoms:
             core.fund_insurance(preset.liquidation.insurance_fund_atoms)
         return cls(core, wf, EngineParams(**params), rng)
@@ -179,15 +202,28 @@ class LiquidationEngine:
                   rng: np.random.Generator | None = None) -> tuple["LiquidationEngine", int | None]:
         """The engine of a venue built from ``preset``, with what its waterfall needs: when the
         waterfall has ``backstop``, a vault account opened on ``core`` and funded with the
-        preset's backstop capital. Returns ``(engine, vault account or None)``. The insurance
-        fund is not touched (the venue seeds it)."""
+        preset's backstop capital; when its insurance fund takes positions over
+        (:func:`~exchange.liquidation.base.fund_takes_over`), the fund's account, opened empty
+        (:attr:`fund_acct`; it holds only what the fund took over and the ledger money
+        carrying it). Returns ``(engine, vault account or None)``. The insurance fund's
+        ledger is not touched (the venue seeds it)."""
+        from exchange.liquidation.base import fund_takes_over
+
         vault = None
         if "backstop" in preset.liquidation.waterfall:
             vault = core.open_account()
             capital = int(preset.liquidation.backstop_capital_atoms)
             if capital > 0:
                 core.deposit(vault, capital)
-        return cls.from_preset(core, preset, vault_acct=vault, overrides=overrides, rng=rng), vault
+        fund = core.open_account() if fund_takes_over(preset) else None
+        engine = cls.from_preset(core, preset, vault_acct=vault, overrides=overrides, rng=rng,
+                                 fund_acct=fund)
+        return engine, vault
+
+    @property
+    def fund_acct(self) -> int | None:
+        """The insurance fund's takeover account, if its module has one."""
+        return int(self.exempt[0]) if len(self.exempt) else None
 
     # -- COMMANDS ---------------------------------------------------------------------------
     @property
@@ -240,6 +276,7 @@ class LiquidationEngine:
             calls += self._multi_calls(instr, multi)
         has_pending = len(self._pending) and bool((self._pending.instr == instr).any())
         if len(cand) == 0 and len(multi) == 0 and not has_pending:
+            self._run_stock(ts)
             return LiquidationSummary(instr, ts, margin_calls=calls, pending=len(self._pending))
         if len(multi):
             cand = np.concatenate((cand, multi))
@@ -257,6 +294,7 @@ class LiquidationEngine:
         if self._stale:
             return LiquidationSummary(-1, ts, frozen=True, pending=len(self._pending))
         if not len(self._pending):
+            self._run_stock(ts)
             return LiquidationSummary(-1, ts)
         self.view.refresh()
         return self._run(-1, ts, np.empty(0, _I64), np.array(self.view.mark, dtype=_I64), 0)
@@ -307,8 +345,7 @@ class LiquidationEngine:
         if len(rows) == 0:
             raise InvalidCommandError(f"'auction_id' must be a running auction (got {auction_id})")
         self.view.refresh()
-        ctx = LiquidationContext(self.core, self.view, self.rng, self.core.ts_now, self._step,
-                                 np.array(self.view.mark, dtype=_I64))
+        ctx = self._ctx(self.core.ts_now, np.array(self.view.mark, dtype=_I64))
         lots, price = module.take(ctx, self._pending, int(rows[0]), int(account), int(qty),
                                   int(limit_price))
         self._touch(ctx.touched())
@@ -341,7 +378,7 @@ class LiquidationEngine:
              calls: int) -> LiquidationSummary:
         core, view = self.core, self.view
         self._step += 1
-        ctx = LiquidationContext(core, view, self.rng, ts, self._step, prev_marks)
+        ctx = self._ctx(ts, prev_marks)
         ctx.stats.margin_calls = calls
         pending = self._pending
         if instr >= 0 and len(pending):
@@ -375,6 +412,10 @@ class LiquidationEngine:
                 break
             self._process(ctx, more)
             touched.append(ctx.take_touched())
+        for module in self._stock:
+            if module.has_inventory(view):
+                module.on_step(ctx)
+        touched.append(ctx.take_touched())
         self._touch(unique_ids(np.concatenate(touched), view.n_acct))
         st = ctx.stats
         return LiquidationSummary(
@@ -385,6 +426,26 @@ class LiquidationEngine:
             socialized_atoms=st.socialized, adl_lots=st.adl_lots,
             adl_haircut_atoms=st.adl_haircut, backstop_lots=st.backstop_lots,
             auction_lots=st.auction_lots, bad_debt_atoms=st.bad_debt)
+
+    def _ctx(self, ts: int, prev_marks: np.ndarray) -> LiquidationContext:
+        return LiquidationContext(self.core, self.view, self.rng, ts, self._step, prev_marks,
+                                  self.params.liquidation_buffer_rate, self.params.cap_fee)
+
+    def _run_stock(self, ts: int) -> None:
+        """Steps without cases: the modules holding inventory (the insurance fund's
+        takeover account) still unwind it. O(modules) when none holds any."""
+        if not self._stock:
+            return
+        view = self.view
+        live = [m for m in self._stock if m.has_inventory(view)]
+        if not live:
+            return
+        view.refresh()
+        self._step += 1
+        ctx = self._ctx(ts, np.array(view.mark, dtype=_I64))
+        for module in live:
+            module.on_step(ctx)
+        self._touch(ctx.take_touched())
 
     def _process(self, ctx, batch: Cases) -> None:
         """The waterfall for one batch, then completion; unfinished cases join the pending."""
@@ -425,6 +486,8 @@ class LiquidationEngine:
         view = self.view
         if self.n_instr > 1 or len(self._multi):
             cand = first_occurrence(cand, view.n_acct)   # the multi re-check may repeat some
+        if len(self.exempt):
+            cand = cand[~isin_ids(cand, self.exempt, view.n_acct)]
         cand = cand[view.liquidatable(instr, cand)]
         if len(pending):
             iso = view.mode[instr, cand] == 1

@@ -95,10 +95,12 @@ def test_a_cross_account_is_liquidated_as_a_whole_and_its_deficit_booked_once():
     v.engine_for(["market"], {"market": {"close_price_limit": "none"}})
     s = v.mark(47_000, instr=0)
     # equity 20 − 30 = −10 USDT: both positions closed by market orders (BTC @ 45,000 and
-    # ETH @ 50,100: −50 − 1 USDT, fees 4.5 + 5.01), the account's deficit of 40.51 USDT
-    # booked to bad debt once
+    # ETH @ 50,100: −50 − 1 USDT); each fill leaves the account below zero, so the
+    # liquidation fees (4.5 + 5.01) are capped at the equity left, i.e. not charged: the
+    # account's deficit of 31 USDT is booked to bad debt once
     assert v.size(a, 0) == 0 and v.size(a, 1) == 0
-    assert s.bad_debt_atoms == 60_510_000 - 20 * USDT
+    assert s.bad_debt_atoms == 51 * USDT - 20 * USDT
+    assert s.fees_atoms == 0 and v.core.insurance == 0
     assert v.wallet(a) == 0 and v.core.arrays()["acct_flags"][a] == 0
     assert v.journal.of("BadDebtBooked").size == 1
 
