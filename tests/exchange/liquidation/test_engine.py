@@ -145,7 +145,12 @@ def test_preset_parameters_reach_the_modules():
     hl = module_params_from_preset(load_preset("hyperliquid"), vault_acct=3)
     assert hl["market"]["partial"] == "fraction" and hl["market"]["fraction_rate"] == 20_000_000
     assert hl["backstop"] == dict(vault_acct=3, trigger_rate=66_666_667, price="mark",
-                                  take_margin=True)
+                                  take_margin=True, cover_deficit=True)
+    # the fund takes over only on the venues that close at the bankruptcy price
+    bn = module_params_from_preset(load_preset("binance_usdm"), fund_acct=5)
+    assert bn["insurance"]["takeover_acct"] == 5 and bn["insurance"]["cover_open"]
+    dy = module_params_from_preset(load_preset("dydx_v4"), fund_acct=5)
+    assert dy["insurance"]["takeover_acct"] is None and not dy["insurance"]["cover_open"]
     assert hl["adl"] == dict(policy="hyperliquid", price="previous_mark", only_bankrupt=True)
     with pytest.raises(ConfigError, match="'vault_acct' must be an account id"):
         LiquidationEngine.from_preset(Venue().core, load_preset("hyperliquid"))
@@ -168,12 +173,13 @@ def test_the_event_columns_fit_the_attrs_event_layer():
         ev_mod.register_kind(kind, name, LIQUIDATION_EVENT_COLUMNS[kind])
     v = Venue(insurance=100 * USDT)
     (a,) = v.isolated([10], [10], 50_000)
-    v.bid(10, 45_150)
-    v.engine_for(["market", "insurance"], alert_thresholds_pct=(100,))
+    v.bid(10, 44_000)
+    v.engine_for(["market", "insurance"], {"market": {"close_price_limit": "none"}},
+                 alert_thresholds_pct=(100,))
     v.mark(45_200)
     events = ev_mod.materialize(v.journal.of("InsuranceFundUsed"))
     assert [(type(e).__name__, e.account, e.paid_atoms) for e in events] == \
-        [("InsuranceFundUsed", a, 3_015_000)]
+        [("InsuranceFundUsed", a, 10 * USDT)]
 
 
 def test_the_same_seed_gives_the_same_random_adl():
