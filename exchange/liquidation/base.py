@@ -180,6 +180,11 @@ def module_params_from_preset(preset, vault_acct: int | None = None,
                price=liq.adl_price, only_bankrupt=liq.adl_price != "bankruptcy")
     socialized = dict(policy=liq.socialized_policy if liq.socialized_policy != "none"
                       else "profit_pro_rata")
+    if liq.socialized_policy == "position_pro_rata":
+        # Drift's resolve_perp_bankruptcy: base closed, then IF → fee pool → every position
+        # (see exchange.liquidation.socialized)
+        socialized.update(close_remainder="counterparties", insurance_first=True,
+                          fee_pool_first=True)
     return dict(market=market, insurance=insurance, backstop=backstop, adl=adl,
                 socialized=socialized, auction={})
 

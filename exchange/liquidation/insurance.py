@@ -40,8 +40,9 @@ For the cases that reach the module, in order:
    its wallet swept back into the ledger once flat). It is never liquidated itself (the
    engine exempts it); if the ledger cannot cover a loss it carries, that loss is bad debt.
 4. **Cover open deficits** (``cover_open=True``): pay the deficit at the mark of a case still
-   open, leaving the position for the next module (after a takeover the fund has nothing left
-   for this). Presets turn it off for dYdX v4 and Drift
+   open, leaving the position for the next module (not with a takeover account: there the
+   fund's money goes into takeovers, and what it cannot take over reaches ADL with its whole
+   deficit, at the bankruptcy price). Presets turn it off for dYdX v4 and Drift
    (:func:`~exchange.liquidation.base.module_params_from_preset`): not what dYdX v4 does (no IF payment without a fill: a negative-TNC
    account is deleveraged at its bankruptcy price, protocol/x/clob/keeper/deleveraging.go,
    github.com/dydxprotocol/v4-chain, read 2026-12-02) nor Drift (the fund pays in
@@ -138,7 +139,10 @@ class InsuranceModule:
         if self.takeover_acct is not None:
             self._cover(ctx, cases, rows, closed_only=True)
             self._take_over(ctx, cases, rows, closed, notional)
-        self._cover(ctx, cases, rows, closed_only=not self.cover_open)
+        # with a takeover account the fund's money went into takeovers: what it could not
+        # take over goes to ADL at the bankruptcy price with its whole deficit
+        self._cover(ctx, cases, rows,
+                    closed_only=not self.cover_open or self.takeover_acct is not None)
         if self.surplus_to == "insurance":
             self._take_surplus(ctx, cases, rows)
         return Outcome.build(ctx, cases, rows, closed, notional)
