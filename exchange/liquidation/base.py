@@ -149,8 +149,8 @@ def module_params_from_preset(preset, vault_acct: int | None = None,
     """Module parameters a :class:`~exchange.presets.VenuePreset` implies (``[liquidation]``
     and ``[margin.partial_liquidation]``), keyed by module name. The backstop needs the vault
     account (a normal account the caller opened and funded); the insurance fund's takeover
-    (:func:`fund_takes_over`) needs the fund's trading account (``fund_acct``, opened empty;
-    without it the fund does not take positions over). O(1)."""
+    (:func:`fund_takes_over`) trades from ``fund_acct`` if given, else from an account the
+    module opens at its first takeover. O(1)."""
     liq = preset.liquidation
     part = preset.margin.partial_liquidation
     specs = list(preset.instruments.values())
@@ -168,6 +168,7 @@ def module_params_from_preset(preset, vault_acct: int | None = None,
         liquidator_fee_rate=tuple(s.liquidation_fee_rate for s in specs))
     insurance = dict(surplus_to=liq.surplus_to,
                      max_loss_per_step_atoms=part.max_insurance_loss_per_step_atoms,
+                     takeover=fund_takes_over(preset),
                      takeover_acct=fund_acct if fund_takes_over(preset) else None,
                      # dYdX v4 deleverages a negative-TNC account at its bankruptcy price
                      # without an IF payment; Drift's fund pays only once the base is closed

@@ -170,12 +170,8 @@ class LiquidationEngine:
         self._stale = False
         self._multi = np.empty(0, _I64)
         self._multi_level: dict[int, int] = {}
-        #: accounts the venue owns and manages itself (the insurance fund's takeover
-        #: account): never opened as a case, never an ADL or socialised-loss counterparty
-        self.exempt = np.array(sorted({int(m.takeover_acct) for m in self.waterfall
-                                       if getattr(m, "takeover_acct", None) is not None}), _I64)
-        if len(self.exempt):
-            core.set_account_flags(self.exempt, True)
+        for a in self.exempt.tolist():
+            core.set_account_flags(np.array([a], _I64), True)
         self._stock = [m for m in self.waterfall if hasattr(m, "on_step")]
         self.rebuild()
 
@@ -202,28 +198,33 @@ class LiquidationEngine:
                   rng: np.random.Generator | None = None) -> tuple["LiquidationEngine", int | None]:
         """The engine of a venue built from ``preset``, with what its waterfall needs: when the
         waterfall has ``backstop``, a vault account opened on ``core`` and funded with the
-        preset's backstop capital; when its insurance fund takes positions over
-        (:func:`~exchange.liquidation.base.fund_takes_over`), the fund's account, opened empty
-        (:attr:`fund_acct`; it holds only what the fund took over and the ledger money
-        carrying it). Returns ``(engine, vault account or None)``. The insurance fund's
-        ledger is not touched (the venue seeds it)."""
-        from exchange.liquidation.base import fund_takes_over
-
+        preset's backstop capital. When its insurance fund takes positions over
+        (:func:`~exchange.liquidation.base.fund_takes_over`) the insurance module opens the
+        fund's account at its first takeover (:attr:`fund_acct`; it holds only what the fund
+        took over and the ledger money carrying it). Returns ``(engine, vault account or
+        None)``. The insurance fund's ledger is not touched (the venue seeds it)."""
         vault = None
         if "backstop" in preset.liquidation.waterfall:
             vault = core.open_account()
             capital = int(preset.liquidation.backstop_capital_atoms)
             if capital > 0:
                 core.deposit(vault, capital)
-        fund = core.open_account() if fund_takes_over(preset) else None
-        engine = cls.from_preset(core, preset, vault_acct=vault, overrides=overrides, rng=rng,
-                                 fund_acct=fund)
+        engine = cls.from_preset(core, preset, vault_acct=vault, overrides=overrides, rng=rng)
         return engine, vault
 
     @property
+    def exempt(self) -> np.ndarray:
+        """Accounts the venue owns and manages itself (the insurance fund's takeover
+        account, once opened): never opened as a case; flagged, so never an ADL or
+        socialised-loss counterparty and refused as a trader. O(modules)."""
+        return np.array(sorted({int(m.takeover_acct) for m in self.waterfall
+                                if getattr(m, "takeover_acct", None) is not None}), _I64)
+
+    @property
     def fund_acct(self) -> int | None:
-        """The insurance fund's takeover account, if its module has one."""
-        return int(self.exempt[0]) if len(self.exempt) else None
+        """The insurance fund's takeover account, once it has one."""
+        ex = self.exempt
+        return int(ex[0]) if len(ex) else None
 
     # -- COMMANDS ---------------------------------------------------------------------------
     @property
@@ -486,8 +487,9 @@ class LiquidationEngine:
         view = self.view
         if self.n_instr > 1 or len(self._multi):
             cand = first_occurrence(cand, view.n_acct)   # the multi re-check may repeat some
-        if len(self.exempt):
-            cand = cand[~isin_ids(cand, self.exempt, view.n_acct)]
+        exempt = self.exempt
+        if len(exempt):
+            cand = cand[~isin_ids(cand, exempt, view.n_acct)]
         cand = cand[view.liquidatable(instr, cand)]
         if len(pending):
             iso = view.mode[instr, cand] == 1

@@ -27,8 +27,9 @@ For the cases that reach the module, in order:
    worst loss at that limit the fund can guarantee (in order, while the running total fits
    the fund, the per-case cap and the per-step cap): the fund never promises more than it
    holds.
-3. **Take over** (``takeover_acct``, an account the fund trades from: the engine opens it for
-   a preset whose book close is limited at the bankruptcy price): what is still open moves to
+3. **Take over** (``takeover=True``: the presets whose book close is limited at the
+   bankruptcy price; the fund trades from its own account, ``takeover_acct``, opened on the
+   core at the first takeover unless given): what is still open moves to
    the fund's account **at the case's bankruptcy price** (``transfer_position``), so the case
    ends at zero and the fund carries the position with its loss at the mark, paid at once
    from the insurance ledger into that account (InsuranceFundUsed). A fund that cannot pay
@@ -88,7 +89,7 @@ class InsuranceModule:
     def __init__(self, surplus_to: str = "insurance", unwind: bool = True,
                  unwind_slippage_rate: int = 5_000_000, cover_open: bool = True,
                  cap_per_case_atoms: int = 0, max_loss_per_step_atoms: int = 0,
-                 takeover_acct: int | None = None) -> None:
+                 takeover: bool = False, takeover_acct: int | None = None) -> None:
         if takeover_acct is not None and (type(takeover_acct) is not int or takeover_acct < 0):
             raise invalid("takeover_acct", "an account id >= 0 or None", takeover_acct,
                           error=ConfigError)
@@ -108,7 +109,11 @@ class InsuranceModule:
         self.cover_open = bool(cover_open)
         self.cap_per_case_atoms = cap_per_case_atoms
         self.max_loss_per_step_atoms = max_loss_per_step_atoms
+        #: the fund's trading account: given, or opened on the core at the first takeover
+        #: (``takeover=True``), so a venue whose fund never takes a position over has no
+        #: extra account
         self.takeover_acct = takeover_acct
+        self.takeover = bool(takeover) or takeover_acct is not None
         self._step = -1
         self._step_loss = 0
 
@@ -136,13 +141,12 @@ class InsuranceModule:
         self._cover(ctx, cases, rows, closed_only=True)
         if self.unwind:
             self._unwind(ctx, cases, rows, closed, notional)
-        if self.takeover_acct is not None:
+        if self.takeover:
             self._cover(ctx, cases, rows, closed_only=True)
             self._take_over(ctx, cases, rows, closed, notional)
-        # with a takeover account the fund's money went into takeovers: what it could not
-        # take over goes to ADL at the bankruptcy price with its whole deficit
-        self._cover(ctx, cases, rows,
-                    closed_only=not self.cover_open or self.takeover_acct is not None)
+        # with a takeover the fund's money went into takeovers: what it could not take over
+        # goes to ADL at the bankruptcy price with its whole deficit
+        self._cover(ctx, cases, rows, closed_only=not self.cover_open or self.takeover)
         if self.surplus_to == "insurance":
             self._take_surplus(ctx, cases, rows)
         return Outcome.build(ctx, cases, rows, closed, notional)
@@ -177,14 +181,12 @@ class InsuranceModule:
     def _take_over(self, ctx, cases, rows, closed, notional) -> None:
         """Step 3 of the module docs: the fund's account takes each open position (or the
         share of its lots the fund can pay for) at the case's bankruptcy price."""
-        fund_acct = self.takeover_acct
-        v = ctx.view
-        if fund_acct >= v.n_acct:
-            return
         q = ctx.size(cases, rows)
-        live = np.flatnonzero((q != 0) & (cases.acct[rows] != fund_acct))
-        if len(live) == 0:
+        live = np.flatnonzero(q != 0)
+        if len(live) == 0 or self._budget(ctx) <= 0:
             return
+        fund_acct = self._account(ctx)
+        v = ctx.view
         for j in live.tolist():
             r = rows[j]
             rr = np.array([r], _I64)
@@ -212,6 +214,16 @@ class InsuranceModule:
             ctx.emit(ev.INSURANCE_FUND_USED, 1, code=_CODE, instr=instr, acct=int(cases.acct[r]),
                      side=0 if qj > 0 else 1, price=bp, qty=lots, a1=pay, a2=fund0 - pay,
                      a3=int(ctx.deficit(cases, rr)[0]), flag=int(ctx.size(cases, rr)[0] != 0))
+
+    def _account(self, ctx) -> int:
+        """The fund's takeover account, opened (empty, cross, flagged so that it trades only
+        through the engine) at the first takeover. O(1)."""
+        if self.takeover_acct is None:
+            a = int(ctx.core.open_account())
+            ctx.core.set_account_flags(np.array([a], _I64), True)
+            ctx.view.refresh()
+            self.takeover_acct = a
+        return self.takeover_acct
 
     def has_inventory(self, view) -> bool:
         """True while the fund's account holds a position or money (O(instruments))."""

@@ -148,9 +148,15 @@ def test_preset_parameters_reach_the_modules():
                                   take_margin=True, cover_deficit=True)
     # the fund takes over only on the venues that close at the bankruptcy price
     bn = module_params_from_preset(load_preset("binance_usdm"), fund_acct=5)
-    assert bn["insurance"]["takeover_acct"] == 5 and bn["insurance"]["cover_open"]
+    assert bn["insurance"]["takeover"] and bn["insurance"]["takeover_acct"] == 5
+    assert module_params_from_preset(load_preset("bitmex"))["insurance"]["takeover"]
     dy = module_params_from_preset(load_preset("dydx_v4"), fund_acct=5)
-    assert dy["insurance"]["takeover_acct"] is None and not dy["insurance"]["cover_open"]
+    assert not dy["insurance"]["takeover"] and dy["insurance"]["takeover_acct"] is None
+    assert not dy["insurance"]["cover_open"]
+    dr = module_params_from_preset(load_preset("drift"))
+    assert not dr["insurance"]["takeover"] and not dr["insurance"]["cover_open"]
+    assert dr["socialized"] == dict(policy="position_pro_rata", close_remainder="counterparties",
+                                    insurance_first=True, fee_pool_first=True)
     assert hl["adl"] == dict(policy="hyperliquid", price="previous_mark", only_bankrupt=True)
     with pytest.raises(ConfigError, match="'vault_acct' must be an account id"):
         LiquidationEngine.from_preset(Venue().core, load_preset("hyperliquid"))

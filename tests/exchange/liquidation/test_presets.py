@@ -31,8 +31,7 @@ def test_binance_market_then_insurance_then_adl():
     a, b = v.isolated([10, -10], [10, 10], 500_000)               # 0.01 BTC, margin 50 USDT
     v.core.set_mark(0, 460_000)            # Binance's 5 % price band: bid near the mark
     v.bid(5, 451_000)                                              # 45,100.0
-    fund = v.core.open_account()                                   # the fund's takeover account
-    _engine(v, preset, fund_insurance=True, fund_acct=fund)        # fund 1,000,000 USDT
+    _engine(v, preset, fund_insurance=True)                        # fund 1,000,000 USDT
     assert v.engine.indexes[0].key(a) == 451_807                   # 996·p < 450e6
     s = v.mark(451_500)                                            # 45,150.0
     # market: IOC for all 10 lots at the bankruptcy price 45,000.0 fills 5 @ 45,100.0:
@@ -44,7 +43,8 @@ def test_binance_market_then_insurance_then_adl():
     # bankruptcy price (45,150.0, the mark: the case is at zero), paying nothing
     assert _rows(v, "InsuranceFundUsed", ["acct", "price", "qty", "a1", "flag"]) == \
         [(a, 451_500, 5, 0, 0)]
-    assert v.size(fund) == 5
+    fund = v.engine.fund_acct                     # opened by the fund at this takeover
+    assert fund == v.core.n_acct - 1 and v.size(fund) == 5
     # the fund could pay, so ADL does not act: the short keeps its whole position
     assert _rows(v, "PositionDeleveraged", ["acct"]) == [] and v.size(b) == -10
     assert v.core.insurance == 1_000_000 * USDT + 1_250_000

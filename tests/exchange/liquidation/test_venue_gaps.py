@@ -104,10 +104,14 @@ CEX = ["binance_usdm", "bybit_linear", "bitmex"]
 @pytest.mark.parametrize("preset", CEX)
 def test_a_funded_fund_takes_the_position_over_at_bankruptcy_and_adl_does_not_act(preset):
     g = Gap(preset)
-    fund_acct = g.ex.liquidation.fund_acct
-    assert fund_acct is not None and g.fund0 > 0
+    # the fund's trading account does not exist until the fund takes something over
+    assert g.ex.liquidation.fund_acct is None and g.fund0 > 0
+    n_acct = g.ex.core.n_acct
     g.mark(GAP)
     deficit = _deficit_at_gap(g)
+    fund_acct = g.ex.liquidation.fund_acct
+    assert fund_acct == n_acct
+    assert g.ex.core.arrays()["acct_flags"][fund_acct] == 1        # trades only via the engine
     # market: the IOC at the bankruptcy price finds no bid; insurance: nothing to unwind
     # into, so its account takes the whole lot at the bankruptcy price and the ledger pays
     # the loss at the mark into it
@@ -129,8 +133,8 @@ def test_a_funded_fund_takes_the_position_over_at_bankruptcy_and_adl_does_not_ac
 @pytest.mark.parametrize("preset", CEX)
 def test_the_fund_unwinds_what_it_took_over_once_the_book_has_bids(preset):
     g = Gap(preset)
-    fund_acct = g.ex.liquidation.fund_acct
     g.mark(GAP)
+    fund_acct = g.ex.liquidation.fund_acct
     g.events = []
     assert events_named(g.ex.submit(g.mm, Order.limit(g.sym, "BUY", "1", "39900")), "OrderAccepted")
     g.advance(1)
@@ -148,7 +152,7 @@ def test_an_empty_fund_leaves_the_whole_position_to_adl_at_the_bankruptcy_price(
     g = Gap(preset, {"liquidation.insurance_fund": "0"})
     g.mark(GAP)
     _deficit_at_gap(g)
-    assert g.named("InsuranceFundUsed") == []
+    assert g.named("InsuranceFundUsed") == [] and g.ex.liquidation.fund_acct is None
     (t,) = g.named("LiquidationTriggered")
     adl = g.named("PositionDeleveraged")
     assert sum(e.qty_lots for e in adl) == t.size_lots
@@ -160,8 +164,8 @@ def test_an_empty_fund_leaves_the_whole_position_to_adl_at_the_bankruptcy_price(
 
 def test_a_fund_too_small_takes_over_what_it_can_pay_and_adl_gets_only_the_rest():
     g = Gap("binance_usdm", {"liquidation.insurance_fund": "2000"})
-    fund_acct = g.ex.liquidation.fund_acct
     g.mark(GAP)
+    fund_acct = g.ex.liquidation.fund_acct
     deficit = _deficit_at_gap(g)
     (t,) = g.named("LiquidationTriggered")
     (used,) = g.named("InsuranceFundUsed")
