@@ -49,8 +49,12 @@ class LiquidationContext:
     """
 
     def __init__(self, core, view: MarginView, rng: np.random.Generator, ts_ns: int, step: int,
-                 prev_mark: np.ndarray, buffer_rate: int = 0, cap_fee: bool = True) -> None:
+                 prev_mark: np.ndarray, buffer_rate: int = 0, cap_fee: bool = True,
+                 fee_free: np.ndarray | None = None) -> None:
         self.core = core
+        #: accounts whose liquidation pays no fee (the insurance fund's own account: a fee
+        #: from the fund to the fund would only move money between its two pockets)
+        self.fee_free = np.empty(0, _I64) if fee_free is None else np.asarray(fee_free, _I64)
         #: Drift's ``liquidation_margin_buffer_ratio``: a case is compliant again only at
         #: equity >= MM·(1 + buffer) (parts per 1e8; 0 elsewhere)
         self.buffer_rate = int(buffer_rate)
@@ -283,7 +287,7 @@ class LiquidationContext:
             cases.wshare[r[iso]] += (dcash - (after - before))[iso]
             self._changed(cases, r)
             self._keep_in_bucket(cases, r[iso])
-            if self.cap_fee and (fe > 0).any():
+            if (self.cap_fee or len(self.fee_free)) and (fe > 0).any():
                 fe = self._cap_fees(cases, r, fe, int(i))
             filled[sel], notional[sel], fee[sel] = f, nt, fe
             cases.closed_lots[r] += f
@@ -446,14 +450,17 @@ class LiquidationContext:
     def _cap_fees(self, cases: Cases, rows: np.ndarray, fee: np.ndarray, instr: int) -> np.ndarray:
         """Hand back the part of each row's liquidation fee beyond what the fill left
         (equity after the fill and the fee < 0): ``refund = min(fee, −equity)``, moved from
-        the insurance fund (which the core paid the fee to) into the case. Returns the
-        fees actually charged. Closed cross rows: the account's equity. O(rows)."""
+        the insurance fund (which the core paid the fee to) into the case; the whole fee for
+        a :attr:`fee_free` account. Returns the fees actually charged. Closed cross rows: the
+        account's equity. O(rows)."""
         fee = np.asarray(fee, _I64)
         hit = np.flatnonzero(fee > 0)
         eq = np.zeros(len(rows), _I64)
         if len(hit):
             eq[hit] = self._equity_now(cases, rows[hit])
-        refund = np.minimum(fee, np.maximum(-eq, 0))
+        refund = np.minimum(fee, np.maximum(-eq, 0)) if self.cap_fee else np.zeros_like(fee)
+        if len(self.fee_free):
+            refund = np.where(np.isin(cases.acct[rows], self.fee_free), fee, refund)
         refund = np.minimum(refund, max(int(self.core.insurance), 0))
         m = refund > 0
         if not m.any():

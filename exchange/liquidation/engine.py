@@ -413,9 +413,7 @@ class LiquidationEngine:
                 break
             self._process(ctx, more)
             touched.append(ctx.take_touched())
-        for module in self._stock:
-            if module.has_inventory(view):
-                module.on_step(ctx)
+        self._stock_step(ctx)
         touched.append(ctx.take_touched())
         self._touch(unique_ids(np.concatenate(touched), view.n_acct))
         st = ctx.stats
@@ -428,9 +426,46 @@ class LiquidationEngine:
             adl_haircut_atoms=st.adl_haircut, backstop_lots=st.backstop_lots,
             auction_lots=st.auction_lots, bad_debt_atoms=st.bad_debt)
 
+    def _exempt_solvent(self) -> np.ndarray:
+        """The exempt accounts that are not insolvent (see :attr:`exempt`)."""
+        ex = self.exempt
+        if not len(ex):
+            return ex
+        bad = self._insolvent()
+        return ex[~np.isin(ex, bad)] if len(bad) else ex
+
+    def _insolvent(self) -> np.ndarray:
+        """Exempt accounts whose module reports them insolvent (a fund's account whose loss
+        the ledger can no longer carry): they are liquidated like any account."""
+        out = []
+        for m in self._stock:
+            f = getattr(m, "insolvent", None)
+            a = f(self.view) if f is not None else None
+            if a is not None:
+                out.append(int(a))
+        return np.array(out, _I64)
+
+    def _stock_step(self, ctx) -> None:
+        """The modules holding inventory unwind it (not an account in a case), then an
+        insolvent one is liquidated through the waterfall in the same step."""
+        view = self.view
+        busy = self._pending.acct
+        for module in self._stock:
+            a = getattr(module, "takeover_acct", None)
+            if module.has_inventory(view) and not (a is not None and (busy == a).any()):
+                module.on_step(ctx)
+        bad = self._insolvent()
+        if len(bad):
+            bad = bad[~isin_ids(bad, busy, view.n_acct)] if len(busy) else bad
+            for i in range(self.n_instr):
+                a = bad[view.size[i, bad] != 0]
+                if len(a):
+                    self._process(ctx, self._new_cases(ctx, i, a, self._pending))
+
     def _ctx(self, ts: int, prev_marks: np.ndarray) -> LiquidationContext:
         return LiquidationContext(self.core, self.view, self.rng, ts, self._step, prev_marks,
-                                  self.params.liquidation_buffer_rate, self.params.cap_fee)
+                                  self.params.liquidation_buffer_rate, self.params.cap_fee,
+                                  self.exempt)
 
     def _run_stock(self, ts: int) -> None:
         """Steps without cases: the modules holding inventory (the insurance fund's
@@ -438,14 +473,12 @@ class LiquidationEngine:
         if not self._stock:
             return
         view = self.view
-        live = [m for m in self._stock if m.has_inventory(view)]
-        if not live:
+        if not any(m.has_inventory(view) for m in self._stock):
             return
         view.refresh()
         self._step += 1
         ctx = self._ctx(ts, np.array(view.mark, dtype=_I64))
-        for module in live:
-            module.on_step(ctx)
+        self._stock_step(ctx)
         self._touch(ctx.take_touched())
 
     def _process(self, ctx, batch: Cases) -> None:
@@ -487,7 +520,7 @@ class LiquidationEngine:
         view = self.view
         if self.n_instr > 1 or len(self._multi):
             cand = first_occurrence(cand, view.n_acct)   # the multi re-check may repeat some
-        exempt = self.exempt
+        exempt = self._exempt_solvent()
         if len(exempt):
             cand = cand[~isin_ids(cand, exempt, view.n_acct)]
         cand = cand[view.liquidatable(instr, cand)]
@@ -649,6 +682,9 @@ class LiquidationEngine:
         accts = batch.acct[done]
         busy = np.concatenate((live.acct, self._pending.acct))
         free = accts[~isin_ids(accts, busy, self.view.n_acct)]
+        exempt = self.exempt
+        if len(exempt) and len(free):
+            free = free[~np.isin(free, exempt)]          # the fund's account stays flagged
         if len(free):
             self.core.set_account_flags(free, False)
 

@@ -38,8 +38,10 @@ For the cases that reach the module, in order:
    price, with the deficit the fund could not pay. The fund's account then unwinds its
    inventory into the book at every engine step (:meth:`InsuranceModule.on_step`: IOC within
    ``unwind_slippage_rate`` of the mark; its equity topped up from the ledger while open, and
-   its wallet swept back into the ledger once flat). It is never liquidated itself (the
-   engine exempts it); if the ledger cannot cover a loss it carries, that loss is bad debt.
+   its wallet swept back into the ledger once flat). The engine does not liquidate it while
+   its equity is ≥ 0 (it sits below maintenance by design: the fund's money is in the
+   ledger); once the ledger cannot carry its loss (:meth:`InsuranceModule.insolvent`) it
+   goes through the waterfall like any account, so the rest reaches ADL.
 4. **Cover open deficits** (``cover_open=True``): pay the deficit at the mark of a case still
    open, leaving the position for the next module (not with a takeover account: there the
    fund's money goes into takeovers, and what it cannot take over reaches ADL with its whole
@@ -143,6 +145,11 @@ class InsuranceModule:
             self._unwind(ctx, cases, rows, closed, notional)
         if self.takeover:
             self._cover(ctx, cases, rows, closed_only=True)
+            if self.takeover_acct is not None:
+                # the fund's own account in a case: its loss is the fund's, paid first
+                own = rows[cases.acct[rows] == self.takeover_acct]
+                if len(own):
+                    self._cover(ctx, cases, own, closed_only=False)
             self._take_over(ctx, cases, rows, closed, notional)
         # with a takeover the fund's money went into takeovers: what it could not take over
         # goes to ADL at the bankruptcy price with its whole deficit
@@ -183,6 +190,8 @@ class InsuranceModule:
         share of its lots the fund can pay for) at the case's bankruptcy price."""
         q = ctx.size(cases, rows)
         live = np.flatnonzero(q != 0)
+        if self.takeover_acct is not None:
+            live = live[cases.acct[rows[live]] != self.takeover_acct]   # not from itself
         if len(live) == 0 or self._budget(ctx) <= 0:
             return
         fund_acct = self._account(ctx)
@@ -254,6 +263,12 @@ class InsuranceModule:
             ctx.touch(np.array([a], _I64))
             if len(makers):
                 ctx.touch(makers)
+            if int(fe[0]) > 0:
+                # the core charged the liquidation fee to the fund: hand it back (the fund
+                # paying itself would only move money between its two pockets)
+                core.ledger_moves(np.array([L_INSURANCE]), np.array([-1]), np.array([L_WALLET]),
+                                  np.array([a]), np.array([int(fe[0])]), np.array([i]), _CODE)
+                fe = np.zeros(1, _I64)
             if int(f[0]):
                 kk = int(v.k[i])
                 left = abs(int(v.size[i, a]))
@@ -262,10 +277,21 @@ class InsuranceModule:
                          qty=int(f[0]), a1=int(nt[0]), a2=int(fe[0]), a3=left, flag=int(left == 0))
         self._settle_account(ctx, -1)
 
+    def insolvent(self, view) -> int | None:
+        """The fund's account, if it holds a position with negative equity (the ledger could
+        not carry its loss): the engine then liquidates it through the waterfall like any
+        account, so what the fund cannot pay reaches ADL (Binance: ADL "when the insurance
+        fund is depleted"), never silently bad debt. O(instruments)."""
+        a = self.takeover_acct
+        if a is None or a >= view.n_acct or not (view.size[:, a] != 0).any():
+            return None
+        return a if int(view.cross_equity(np.array([a], _I64))[0]) < 0 else None
+
     def _settle_account(self, ctx, instr: int) -> int:
-        """Keep the fund's account at equity ≥ 0 from the ledger while it holds positions;
-        once flat, sweep its wallet back into the ledger. A loss the ledger cannot pay is
-        booked as bad debt. Returns what the ledger paid. O(instruments)."""
+        """Keep the fund's account at equity ≥ 0 from the ledger while it holds positions
+        (what the ledger cannot pay leaves it :meth:`insolvent`); once flat, sweep its wallet
+        back into the ledger, or book a loss the ledger cannot pay as bad debt (there is no
+        position left to deleverage). Returns what the ledger paid. O(instruments)."""
         a = self.takeover_acct
         v = ctx.view
         core = ctx.core
@@ -282,7 +308,7 @@ class InsuranceModule:
                                   np.array([a]), np.array([paid]), np.array([0]), _CODE)
                 ctx.stats.insurance_paid += paid
             rest = -eq - paid
-            if rest > 0:
+            if rest > 0 and flat:
                 before = int(core.bad_debt)
                 core.ledger_moves(np.array([L_BAD_DEBT]), np.array([-1]), np.array([L_WALLET]),
                                   np.array([a]), np.array([rest]), np.array([0]), _CODE)
