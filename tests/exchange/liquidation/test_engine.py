@@ -12,6 +12,7 @@ from exchange.liquidation import (MODULES, LiquidationEngine, build_waterfall,
                                   module_params_from_preset, resolve_module)
 from exchange.liquidation.events import (LIQUIDATION_EVENT_COLUMNS, LIQUIDATION_EVENT_FIELDS,
                                         LIQUIDATION_EVENT_KINDS)
+from exchange.liquidation.engine import EngineParams
 from exchange.presets import load_preset
 from tests.exchange.liquidation.venues import USDT, Venue, check, spec
 
@@ -219,3 +220,38 @@ def test_check_helper_is_quiet_on_a_fresh_venue():
     v.isolated([10, -10], [10, 10], 50_000)
     v.engine_for(["market", "insurance", "adl"])
     check(v)
+
+
+def _buffered(buffer_rate: int):
+    v = Venue()
+    (a,) = v.isolated([1000], [10], 50_000)             # 1 BTC at 50,000, 10x: 5,000 USDT
+    v.bid(100, 45_500)
+    v.engine_for(["market"], {"market": dict(
+        close_order="market", close_price_limit="none", partial="fraction",
+        fraction_rate=10_000_000, threshold_notional_atoms=0, cooldown_ms=30_000,
+        cooldown_full_size=False)}, liquidation_buffer_rate=buffer_rate)
+    return v, a, v.mark(45_225, ts_ns=10**12)
+
+
+def test_a_liquidation_ends_only_at_maintenance_plus_the_buffer():
+    # 10 % (100 lots) sold @ 45,500 (fee 45.5 USDT): bucket 4,504.5 USDT for 900 lots, equity
+    # at 45,225 = 4,504.5 − 4,297.5 = 207 USDT; MM = 0.5 % of 40,702.5 = 203.51 USDT.
+    # Without a buffer the account is compliant again and the case ends ...
+    v, a, s = _buffered(0)
+    assert (s.closed_lots, s.completed, s.pending) == (100, 1, 0)
+    assert v.iso(a) == 4_504_500_000
+    # ... with Drift's 2 % buffer it needs 207.58 USDT: the case goes on
+    v, a, s = _buffered(2_000_000)
+    assert (s.closed_lots, s.completed, s.pending) == (100, 0, 1)
+    assert v.iso(a) == 4_504_500_000
+    p = v.engine.pending
+    assert p.acct.tolist() == [a]
+
+
+def test_the_drift_preset_sets_the_buffer_and_a_bad_one_is_a_config_error():
+    eng = LiquidationEngine.from_preset(Venue().core, load_preset("drift"))
+    assert eng.params.liquidation_buffer_rate == 2_000_000
+    eng = LiquidationEngine.from_preset(Venue().core, load_preset("dydx_v4"))
+    assert eng.params.liquidation_buffer_rate == 0
+    with pytest.raises(ConfigError, match="'liquidation_buffer_rate' must be an int rate"):
+        EngineParams(liquidation_buffer_rate=-1)

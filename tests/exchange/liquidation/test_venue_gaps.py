@@ -277,3 +277,54 @@ def test_drift_empty_if_fee_pool_then_socialised_over_every_open_position():
         assert paid == share
     assert g.ex.core.bad_debt == 0
     g.trader_resolved()
+
+
+def test_a_fund_whose_ledger_cannot_carry_its_takeover_is_deleveraged_itself():
+    g = Gap("binance_usdm", {"liquidation.insurance_fund": "2000"})
+    g.mark(GAP)
+    fund_acct = g.ex.liquidation.fund_acct
+    taken = g.lots(fund_acct)
+    assert taken > 0 and g.equity_atoms(fund_acct) == 0
+    ledger = g.ex.core.insurance
+    g.events = []
+    # a further gap: the fund's position loses more than its ledger holds; its account is
+    # liquidated through the waterfall like any other, so the winner is deleveraged for it
+    g.mark("38000")
+    (t,) = g.named("LiquidationTriggered")
+    assert t.account == fund_acct and t.size_lots == taken
+    paid = [e.paid_atoms for e in g.named("InsuranceFundUsed") if e.account == fund_acct]
+    assert sum(paid) == ledger                              # the ledger's last atoms first
+    adl = g.named("PositionDeleveraged")
+    assert {e.bankrupt for e in adl} == {fund_acct} and sum(e.qty_lots for e in adl) == taken
+    assert {e.winner for e in adl} <= {g.winner, g.short2}
+    assert g.lots(fund_acct) == 0 and g.ex.core.bad_debt == 0
+    # the fund's account is the venue's: still flagged, never a trader's case afterwards
+    assert g.ex.core.arrays()["acct_flags"][fund_acct] == 1
+    assert g.ex.liquidation.pending.acct.tolist() == []
+    # its liquidation paid no fee to itself
+    assert all(e.fee_atoms == 0 for e in g.named("PositionLiquidated") if e.account == fund_acct)
+
+
+# -- item 5: a liquidation fee never takes the account below zero ------------------------
+
+@pytest.mark.parametrize("preset", ["dydx_v4", "drift"])
+def test_the_liquidation_fee_is_capped_at_what_the_fill_leaves(preset):
+    """dYdX: ``fee = min(IF_delta, 1.5 %·|quote|)``; Drift: the IF fee shrinks with the
+    shortfall. A bid 10 below a mark of 45,030 just above bankruptcy: the first chunk's fill
+    leaves less than the full fee, which is charged only down to zero, so the fund neither
+    pays anything back nor books bad debt."""
+    g = Gap(preset)
+    assert events_named(g.ex.submit(g.mm, Order.limit(g.sym, "BUY", "1", "45020")), "OrderAccepted")
+    g.mark("45030")
+    (t,) = g.named("LiquidationTriggered")
+    assert 0 < t.equity_atoms < t.maintenance_atoms
+    (liq,) = g.named("PositionLiquidated")
+    full_fee = liq.notional_atoms * g.spec.liquidation_fee_rate // 10**8
+    (fill,) = [e for e in g.named("OrderFilled") if e.account == g.trader]
+    # what the fill left at the mark before the fee: equity − the fill's loss versus the mark
+    left = t.equity_atoms - (t.mark_ticks - fill.price_ticks) * liq.qty_lots * g.spec.atoms_per_tick_lot
+    assert 0 < left < full_fee
+    assert liq.fee_atoms == left
+    assert g.ex.balance(g.trader).equity == 0
+    assert g.named("InsuranceFundUsed") == [] and g.named("BadDebtBooked") == []
+    assert g.ex.core.insurance == g.fund0 + left and g.ex.core.bad_debt == 0
