@@ -144,6 +144,12 @@ class LiquidationContext:
         if (~iso).any():
             a = cases.acct[rows[~iso]]
             out[~iso] = self.view.cross_equity(a) >= self.target_margin(self.view.cross_mm(a))
+        if len(self.fee_free):
+            # the venue's own account (the insurance fund's) is done once solvent again: it
+            # holds no margin of its own, the fund's money sits in the ledger
+            own = np.isin(cases.acct[rows], self.fee_free)
+            if own.any():
+                out[own] = self.view.cross_equity(cases.acct[rows[own]]) >= 0
         return out
 
     def bankruptcy_price(self, cases: Cases, rows: np.ndarray, fee_rate=None) -> np.ndarray:

@@ -275,7 +275,9 @@ class LiquidationEngine:
             multi = multi[view.size[instr, multi] != 0]
         if len(multi) and self._alert_levels:
             calls += self._multi_calls(instr, multi)
-        has_pending = len(self._pending) and bool((self._pending.instr == instr).any())
+        has_pending = len(self._pending) and bool(
+            (self._pending.instr == instr).any()
+            or (len(self.exempt) and np.isin(self._pending.acct, self.exempt).any()))
         if len(cand) == 0 and len(multi) == 0 and not has_pending:
             self._run_stock(ts)
             return LiquidationSummary(instr, ts, margin_calls=calls, pending=len(self._pending))
@@ -391,6 +393,11 @@ class LiquidationEngine:
                     take |= ~pending.isolated & isin_ids(pending.acct, cand, view.n_acct)
                 cross = take & ~pending.isolated
                 take |= ~pending.isolated & isin_ids(pending.acct, pending.acct[cross], view.n_acct)
+            exempt = self.exempt
+            if len(exempt):
+                # the fund's own case resumes at every step: its positions on any instrument
+                # move with every mark, and its module must see it (no takeover meanwhile)
+                take |= isin_ids(pending.acct, exempt, view.n_acct)
             resume = np.flatnonzero(take)
             hold = np.flatnonzero(~take)
         else:
@@ -696,6 +703,7 @@ class LiquidationEngine:
         comes before a liquidation, not with it."""
         view = self.view
         total = 0
+        exempt = self.exempt
         for pct in self._alert_levels:
             ent = idx.entered(pct, prev, mark)
             if len(ent) == 0:
@@ -704,6 +712,9 @@ class LiquidationEngine:
                 ent = ent[~isin_ids(ent, self._multi, self.view.n_acct)]
             if len(liquidated):
                 ent = ent[~isin_ids(ent, liquidated, self.view.n_acct)]
+            if len(exempt):
+                # the fund's account sits below maintenance by design: no margin calls
+                ent = ent[~np.isin(ent, exempt)]
             ent = ent[view.margin_ratio_pct_reached(instr, ent, pct)]
             if len(ent):
                 self._emit_calls(instr, ent, pct)
@@ -712,6 +723,9 @@ class LiquidationEngine:
 
     def _multi_calls(self, instr: int, accts: np.ndarray) -> int:
         view = self.view
+        exempt = self.exempt
+        if len(exempt):
+            accts = accts[~np.isin(accts, exempt)]
         total = 0
         level = np.zeros(len(accts), _I64)
         for li, pct in enumerate(self._alert_levels, start=1):

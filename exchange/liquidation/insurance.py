@@ -68,7 +68,7 @@ import numpy as np
 
 from exchange.errors import ConfigError, invalid
 from exchange.liquidation import events as ev
-from exchange.liquidation.cases import Cases, Outcome
+from exchange.liquidation.cases import DONE, Cases, Outcome
 from exchange.liquidation.context import L_BAD_DEBT, L_INSURANCE, L_WALLET
 from exchange.liquidation.margin_view import RATE_SCALE
 from exchange.presets.params import SURPLUS_DESTINATIONS
@@ -191,7 +191,12 @@ class InsuranceModule:
         q = ctx.size(cases, rows)
         live = np.flatnonzero(q != 0)
         if self.takeover_acct is not None:
-            live = live[cases.acct[rows[live]] != self.takeover_acct]   # not from itself
+            a = self.takeover_acct
+            # no takeover while the fund's own account is insolvent or being liquidated
+            # (its case is always in the batch: the engine resumes it at every step)
+            if (self.insolvent(ctx.view) is not None
+                    or ((cases.acct == a) & (cases.status != DONE)).any()):
+                return
         if len(live) == 0 or self._budget(ctx) <= 0:
             return
         fund_acct = self._account(ctx)
