@@ -248,7 +248,8 @@ class InsuranceModule:
 
     def on_step(self, ctx) -> None:
         """Unwind the fund's inventory: one IOC per instrument for the whole position,
-        within ``unwind_slippage_rate`` of the mark (the fund "unwinds" what it took over),
+        within ``unwind_slippage_rate`` of the mark (the fund "unwinds" what it took over)
+        and never at a loss versus the mark beyond what the account and the ledger hold,
         then settle its account with the ledger. Called by the engine at every step.
         O(instruments + fills)."""
         a = self.takeover_acct
@@ -260,7 +261,14 @@ class InsuranceModule:
             if s == 0:
                 continue
             ref = v.ref_price(i)
-            limit = max((ref * (S - slip)) // S, 1) if s > 0 else -((-ref * (S + slip)) // S)
+            # never sell below what the fund can pay for: the loss versus the mark at the
+            # limit stays within the account's equity plus the ledger
+            room = max(int(v.cross_equity(np.array([a], _I64))[0]) + max(int(core.insurance), 0), 0)
+            give = room // (abs(s) * int(v.k[i]))
+            if s > 0:
+                limit = max((ref * (S - slip)) // S, ref - give, 1)
+            else:
+                limit = min(-((-ref * (S + slip)) // S), ref + give)
             f, nt, fe, makers = core.liquidation_orders(np.array([a], _I64), i,
                                                         np.array([1 if s > 0 else 0], _I64),
                                                         np.array([abs(s)], _I64),
