@@ -32,7 +32,8 @@ class StepStats:
 
     __slots__ = ("closed_lots", "closed_notional", "fees", "insurance_paid",
                  "insurance_credited", "socialized", "adl_lots", "adl_haircut", "bad_debt",
-                 "backstop_lots", "auction_lots", "margin_calls", "triggered", "completed")
+                 "backstop_lots", "auction_lots", "margin_calls", "triggered", "completed",
+                 "takeover_lots")
 
     def __init__(self) -> None:
         for name in self.__slots__:

@@ -21,12 +21,30 @@ recorded; detection resumes at the next fresh update).
 in order, gets the rows still needing work (an open remainder, a deficit, or an unsettled
 surplus) and says per row: go on, wait (re-enter this module next step), retry from the top
 next step, or done. Within a step the batch moves module by module (stage-wise), rows in a
-fixed order: waiting cases first, then new ones, most distressed first. After the last
-module, a case with negative equity (closed, or open but not waiting in an auction) has it
-booked to the bad-debt account, so it ends at zero: nothing is ever lost. A case still open
-retries at the next step; a closed case is done (LiquidationCompleted). Accounts with a case
-in progress are flagged "in liquidation" in the core (new orders refused) and released when
-their cases are done.
+fixed order: waiting cases first, then new ones, most distressed first. Each module gets
+only what the earlier ones left: the insurance fund takes over (Binance, Bybit, BitMEX) or
+pays before ADL sees a case, and ADL then receives the open remainder with the deficit the
+fund could not pay (its severity is that shortfall, at the case's bankruptcy price); the
+backstop vault takes a position with its margin, negative or not (Hyperliquid); Drift's
+socialised stage closes the base, then charges fund, fee pool and every open position. After
+the last module, a case with negative equity (closed, or open but not waiting in an auction)
+has what no module covered booked to the bad-debt account, so it ends at zero: nothing is
+ever lost. A case still open retries at the next step; a closed case is done
+(LiquidationCompleted). Accounts with a case in progress are flagged "in liquidation" in the
+core (new orders refused) and released when their cases are done.
+
+**Venue-owned accounts.** The insurance fund's takeover account (:attr:`fund_acct`, opened
+at the fund's first takeover) is flagged for good: it trades only through the engine, never
+receives a margin call and is never a case while its equity is ≥ 0 (it sits below
+maintenance by design, the fund's money is in the ledger). At every step, after the
+waterfall, the modules holding inventory unwind it (``on_step``); once the ledger cannot
+carry the account's loss it is liquidated through the waterfall like any account, pays no
+liquidation fee to itself, and its case ends once it is solvent again.
+
+**Fees.** Every liquidation fee is capped at the equity the fill leaves (``cap_fee``; dYdX
+v4, Drift and Binance charge the fee only down to zero), so the fund never pays back a fee
+it was just paid. **Buffer.** A case ends only once its margin is back at maintenance ×
+(1 + ``liquidation_buffer_rate``) (Drift's 2 % buffer; 0 elsewhere).
 
 **Margin calls.** For each threshold of ``alert_thresholds_pct`` below 100 the index keeps the
 price at which the margin ratio (MM / equity) passes it; a mark move that carries a position
@@ -111,7 +129,7 @@ class LiquidationSummary:
     ``pending`` (still in progress after the step), ``margin_calls``; lots and notional closed
     in the book, liquidation fees, insurance paid and credited, socialised loss, ADL lots and
     haircut (versus the mark), lots taken by the backstop and by auction bidders, bad debt
-    booked — all in lots or atoms. ``frozen`` when nothing ran because the oracle is stale.
+    booked, lots the insurance fund took over — all in lots or atoms. ``frozen`` when nothing ran because the oracle is stale.
     """
 
     instr: int
@@ -132,6 +150,7 @@ class LiquidationSummary:
     backstop_lots: int = 0
     auction_lots: int = 0
     bad_debt_atoms: int = 0
+    takeover_lots: int = 0
 
 
 class LiquidationEngine:
@@ -279,7 +298,10 @@ class LiquidationEngine:
             (self._pending.instr == instr).any()
             or (len(self.exempt) and np.isin(self._pending.acct, self.exempt).any()))
         if len(cand) == 0 and len(multi) == 0 and not has_pending:
-            self._run_stock(ts)
+            ctx = self._run_stock(ts)
+            if ctx is not None:
+                ctx.stats.margin_calls += calls
+                return self._summary(instr, ts, ctx.stats)
             return LiquidationSummary(instr, ts, margin_calls=calls, pending=len(self._pending))
         if len(multi):
             cand = np.concatenate((cand, multi))
@@ -297,8 +319,8 @@ class LiquidationEngine:
         if self._stale:
             return LiquidationSummary(-1, ts, frozen=True, pending=len(self._pending))
         if not len(self._pending):
-            self._run_stock(ts)
-            return LiquidationSummary(-1, ts)
+            ctx = self._run_stock(ts)
+            return LiquidationSummary(-1, ts) if ctx is None else self._summary(-1, ts, ctx.stats)
         self.view.refresh()
         return self._run(-1, ts, np.empty(0, _I64), np.array(self.view.mark, dtype=_I64), 0)
 
@@ -423,7 +445,9 @@ class LiquidationEngine:
         self._stock_step(ctx)
         touched.append(ctx.take_touched())
         self._touch(unique_ids(np.concatenate(touched), view.n_acct))
-        st = ctx.stats
+        return self._summary(instr, ts, ctx.stats)
+
+    def _summary(self, instr: int, ts: int, st) -> LiquidationSummary:
         return LiquidationSummary(
             instr, ts, triggered=st.triggered, completed=st.completed, pending=len(self._pending),
             margin_calls=st.margin_calls, closed_lots=st.closed_lots,
@@ -431,7 +455,8 @@ class LiquidationEngine:
             insurance_paid_atoms=st.insurance_paid, insurance_credited_atoms=st.insurance_credited,
             socialized_atoms=st.socialized, adl_lots=st.adl_lots,
             adl_haircut_atoms=st.adl_haircut, backstop_lots=st.backstop_lots,
-            auction_lots=st.auction_lots, bad_debt_atoms=st.bad_debt)
+            auction_lots=st.auction_lots, bad_debt_atoms=st.bad_debt,
+            takeover_lots=st.takeover_lots)
 
     def _exempt_solvent(self) -> np.ndarray:
         """The exempt accounts that are not insolvent (see :attr:`exempt`)."""
@@ -474,19 +499,21 @@ class LiquidationEngine:
                                   self.params.liquidation_buffer_rate, self.params.cap_fee,
                                   self.exempt)
 
-    def _run_stock(self, ts: int) -> None:
+    def _run_stock(self, ts: int) -> LiquidationContext | None:
         """Steps without cases: the modules holding inventory (the insurance fund's
-        takeover account) still unwind it. O(modules) when none holds any."""
+        takeover account) still unwind it. Returns the step's context, or None when no
+        module holds any (O(modules))."""
         if not self._stock:
-            return
+            return None
         view = self.view
         if not any(m.has_inventory(view) for m in self._stock):
-            return
+            return None
         view.refresh()
         self._step += 1
         ctx = self._ctx(ts, np.array(view.mark, dtype=_I64))
         self._stock_step(ctx)
         self._touch(ctx.take_touched())
+        return ctx
 
     def _process(self, ctx, batch: Cases) -> None:
         """The waterfall for one batch, then completion; unfinished cases join the pending."""

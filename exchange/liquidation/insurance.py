@@ -222,6 +222,7 @@ class InsuranceModule:
             ctx.transfer(cases, rr, np.array([fund_acct]), np.array([lots]), np.array([bp]), _CODE)
             closed[j] += lots
             notional[j] += lots * bp * k
+            ctx.stats.takeover_lots += lots
             pay = self._settle_account(ctx, instr)
             cases.insured[r] += pay
             self._step_loss += pay

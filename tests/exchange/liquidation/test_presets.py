@@ -50,6 +50,7 @@ def test_binance_market_then_insurance_then_adl():
     assert v.core.insurance == 1_000_000 * USDT + 1_250_000
     assert (v.size(a), v.iso(a), v.wallet(a)) == (0, 0, 0)
     assert s.bad_debt_atoms == 0 and s.completed == 1 and s.adl_lots == 0
+    assert s.takeover_lots == 5
 
 
 def test_hyperliquid_book_then_backstop_vault():
