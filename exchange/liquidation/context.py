@@ -359,6 +359,7 @@ class LiquidationContext:
             self._keep_in_bucket(cases, ur[iso])
             cases.closed_lots[ur] += sum_by_sorted(rs, ls)[1]
             cases.closed_notional[ur] += sum_by_sorted(rs, ls * ps * kk)[1]
+            self._net_flat_buckets(to_accts[sel], int(i))
             self.touch(a)
             self.touch(to_accts[sel])
 
@@ -454,6 +455,23 @@ class LiquidationContext:
         return out
 
     # -- internals -------------------------------------------------------------------------
+    def _net_flat_buckets(self, accts: np.ndarray, instr: int) -> None:
+        """A receiver whose isolated position a transfer closed (an ADL winner closed in
+        several pieces) can be left with a negative bucket and the margin released by the
+        earlier pieces in its wallet: net them, as the engine does for a closed case, so the
+        flat position's bucket is not left negative. O(accts)."""
+        v = self.view
+        a = np.unique(np.asarray(accts, _I64))
+        a = a[(v.mode[instr, a] == 1) & (v.size[instr, a] == 0) & (v.iso[instr, a] < 0)]
+        if len(a) == 0:
+            return
+        amt = np.minimum(-v.iso[instr, a], np.maximum(v.wallet[a], 0))
+        m = amt > 0
+        if m.any():
+            n = int(m.sum())
+            self.core.ledger_moves(np.full(n, L_WALLET), a[m], np.full(n, L_ISOLATED), a[m],
+                                   amt[m], np.full(n, instr), ev.MODULE_CODES["engine"])
+
     def _cap_fees(self, cases: Cases, rows: np.ndarray, fee: np.ndarray, instr: int) -> np.ndarray:
         """Hand back the part of each row's liquidation fee beyond what the fill left
         (equity after the fill and the fee < 0): ``refund = min(fee, −equity)``, moved from

@@ -116,6 +116,7 @@ class InsuranceModule:
         #: extra account
         self.takeover_acct = takeover_acct
         self.takeover = bool(takeover) or takeover_acct is not None
+        self._core = None            # the venue core, seen at the first call
         self._step = -1
         self._step_loss = 0
 
@@ -134,6 +135,7 @@ class InsuranceModule:
         return np.maximum(self.cap_per_case_atoms - cases.insured[rows], 0)
 
     def process(self, ctx, cases: Cases, rows: np.ndarray) -> Outcome:
+        self._core = ctx.core
         rows = np.asarray(rows, _I64)
         n = len(rows)
         closed = np.zeros(n, _I64)
@@ -201,6 +203,10 @@ class InsuranceModule:
             return
         fund_acct = self._account(ctx)
         v = ctx.view
+        if (v.size[:, fund_acct] != 0).any():
+            # carry what the mark did to the inventory first, so that each takeover's
+            # payment is its own loss
+            self._settle_account(ctx, -1)
         for j in live.tolist():
             r = rows[j]
             rr = np.array([r], _I64)
@@ -255,7 +261,7 @@ class InsuranceModule:
         O(instruments + fills)."""
         a = self.takeover_acct
         v = ctx.view
-        core = ctx.core
+        core = self._core = ctx.core
         S, slip = RATE_SCALE, self.unwind_slippage_rate
         for i in range(ctx.n_instr):
             s = int(v.size[i, a])
@@ -297,9 +303,13 @@ class InsuranceModule:
         account, so what the fund cannot pay reaches ADL (Binance: ADL "when the insurance
         fund is depleted"), never silently bad debt. O(instruments)."""
         a = self.takeover_acct
-        if a is None or a >= view.n_acct or not (view.size[:, a] != 0).any():
+        if (a is None or self._core is None or a >= view.n_acct
+                or not (view.size[:, a] != 0).any()):
             return None
-        return a if int(view.cross_equity(np.array([a], _I64))[0]) < 0 else None
+        eq = int(view.cross_equity(np.array([a], _I64))[0])
+        # the ledger tops the account up at the end of the step: insolvent only when even
+        # the ledger cannot carry the loss
+        return a if eq + max(int(self._core.insurance), 0) < 0 else None
 
     def _settle_account(self, ctx, instr: int) -> int:
         """Keep the fund's account at equity ≥ 0 from the ledger while it holds positions
