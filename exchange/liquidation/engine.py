@@ -189,6 +189,8 @@ class LiquidationEngine:
         self._stale = False
         self._multi = np.empty(0, _I64)
         self._multi_level: dict[int, int] = {}
+        self._exempt_key: tuple = ()
+        self._exempt = np.empty(0, _I64)
         for a in self.exempt.tolist():
             core.set_account_flags(np.array([a], _I64), True)
         self._stock = [m for m in self.waterfall if hasattr(m, "on_step")]
@@ -234,10 +236,14 @@ class LiquidationEngine:
     @property
     def exempt(self) -> np.ndarray:
         """Accounts the venue owns and manages itself (the insurance fund's takeover
-        account, once opened): never opened as a case; flagged, so never an ADL or
-        socialised-loss counterparty and refused as a trader. O(modules)."""
-        return np.array(sorted({int(m.takeover_acct) for m in self.waterfall
-                                if getattr(m, "takeover_acct", None) is not None}), _I64)
+        account, once opened): never opened as a case while solvent; flagged, so never an
+        ADL or socialised-loss counterparty and refused as a trader. O(modules); the array
+        is rebuilt only when a module opened its account."""
+        key = tuple(getattr(m, "takeover_acct", None) for m in self.waterfall)
+        if key != self._exempt_key:
+            self._exempt_key = key
+            self._exempt = np.array(sorted({int(a) for a in key if a is not None}), _I64)
+        return self._exempt
 
     @property
     def fund_acct(self) -> int | None:
