@@ -119,9 +119,9 @@ class SocializedModule:
         return Outcome.build(ctx, cases, rows, closed, notional)
 
     def _close_against_counterparties(self, ctx, cases, rows, closed, notional) -> None:
-        """Close each open row at the mark against the opposite open positions (accounts not
-        in liquidation), pro rata to their size, largest remainder (ties: account order).
-        O(rows · accounts)."""
+        """Close each open row at the oracle (index price, else the mark) against the
+        opposite open positions (accounts not in liquidation), pro rata to their size,
+        largest remainder (ties: account order). O(rows · accounts)."""
         v = ctx.view
         for j in np.flatnonzero(ctx.size(cases, rows) != 0).tolist():
             r = rows[j]
@@ -143,7 +143,10 @@ class SocializedModule:
                 order = np.lexsort((opp, -frac))
                 lots[order[:left]] += 1
             m = lots > 0
-            price = max(v.ref_price(instr), 1)
+            # Drift values positions at the oracle: the index price when published, else
+            # the mark
+            oracle = int(v.index_price[instr])
+            price = max(oracle if oracle > 0 else v.ref_price(instr), 1)
             n = int(m.sum())
             ctx.transfer(cases, np.full(n, r, _I64), opp[m], lots[m], np.full(n, price, _I64),
                          _CODE)
