@@ -6,14 +6,26 @@ cross margin on every instrument); it takes each case's open position off the bo
 
 - ``price="bankruptcy"``: at the case's bankruptcy price, so the case ends at zero and the
   vault's entry carries the case's remaining equity (or its loss);
-- ``price="mark"``: at the mark; with ``take_margin`` the case's remaining equity goes to the
-  vault too (HL: the maintenance margin is not returned). A negative equity stays with the
-  case (it passes down) unless ``cover_deficit``, where the vault's wallet pays it.
+- ``price="mark"``: at the mark; with ``take_margin`` the case's remaining margin goes to the
+  vault too (HL: the maintenance margin is not returned). With ``cover_deficit`` a negative
+  margin goes with it: the vault's wallet pays the case's deficit, so the loss of a gap is
+  the vault's and no bad debt is booked (else it stays with the case and passes down).
+
+Hyperliquid (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations, read 2026-12-02):
+"When a cross position is backstop liquidated, the trader's cross positions and cross margin
+are all transferred to the liquidator. In particular, if the trader has no isolated positions,
+the trader ends up with zero account equity. When an isolated position is backstop
+liquidated, that isolated position and isolated margin are transferred to the liquidator." The
+margin transferred may be negative after a gap (mark 47k → 40k); the vault takes that loss.
+A preset whose backstop takes the margin (``surplus_to = "trader"``, Hyperliquid) sets both
+``take_margin`` and ``cover_deficit`` (:func:`~exchange.liquidation.base.module_params_from_preset`).
+Only when the vault cannot take the position (below) does the case go on to ADL
+(hyperliquid-docs/trading/auto-deleveraging: ADL when an account value becomes negative).
 
 ``trigger_rate`` (HL 2/3): the vault acts only when the case's equity is below that fraction
 of its maintenance margin (0 = always). The vault refuses — the case passes down — when
 taking the position would leave it without initial margin (its available balance after the
-takeover < 0, computed exactly before any change; the vault must hold no open orders on the
+takeover, less any deficit it would pay, < 0, computed exactly before any change; the vault must hold no open orders on the
 instrument for this to be exact), when it is itself being liquidated, or when its position on
 the instrument is isolated. The vault is indexed and can be liquidated like anyone: its own
 risk of ruin.
@@ -88,7 +100,10 @@ class BackstopModule:
             price = int(ctx.bankruptcy_price(cases, rr)[0]) if self.price == "bankruptcy" \
                 else max(v.ref_price(instr), 1)
             lots = abs(int(q[j]))
-            if not ctx.keeps_initial_margin(vault, instr, int(q[j]), price):
+            # at the mark a transfer leaves the case's equity as it was: the deficit the
+            # vault would pay is the case's negative equity now
+            pay = max(-int(eq[j]), 0) if (self.cover_deficit and self.price == "mark") else 0
+            if not ctx.keeps_initial_margin(vault, instr, int(q[j]), price, pay):
                 self.refused += 1
                 continue
             ctx.transfer(cases, rr, np.array([vault]), np.array([lots]), np.array([price]), _CODE)

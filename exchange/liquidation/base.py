@@ -25,7 +25,8 @@ from exchange.errors import ConfigError, invalid
 from exchange.liquidation.cases import Cases, Outcome
 
 __all__ = ["LiquidationModule", "MODULES", "register_module", "resolve_module", "build_module",
-           "build_waterfall", "waterfall_from_preset", "module_params_from_preset"]
+           "build_waterfall", "waterfall_from_preset", "module_params_from_preset",
+           "fund_takes_over"]
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
@@ -161,10 +162,24 @@ def _split_options(spec: str) -> tuple[str, dict[str, Any]]:
     return head, opts
 
 
-def module_params_from_preset(preset, vault_acct: int | None = None) -> dict[str, dict]:
+def fund_takes_over(preset) -> bool:
+    """Does the preset's insurance fund take over what the book could not close? Yes for the
+    venues whose liquidation order is limited at the bankruptcy price (Binance, Bybit,
+    BitMEX: "closed at the bankruptcy price, the insurance fund takes over the position",
+    see :mod:`exchange.liquidation.insurance`); no for dYdX v4 (deleveraging at the
+    bankruptcy price), Drift (the fund pays only after the base is closed) and waterfalls
+    without an ``insurance`` module."""
+    liq = preset.liquidation
+    return "insurance" in liq.waterfall and liq.close_price_limit == "bankruptcy"
+
+
+def module_params_from_preset(preset, vault_acct: int | None = None,
+                              fund_acct: int | None = None) -> dict[str, dict]:
     """Module parameters a :class:`~exchange.presets.VenuePreset` implies (``[liquidation]``
     and ``[margin.partial_liquidation]``), keyed by module name. The backstop needs the vault
-    account (a normal account the caller opened and funded). O(1)."""
+    account (a normal account the caller opened and funded); the insurance fund's takeover
+    (:func:`fund_takes_over`) trades from ``fund_acct`` if given, else from an account the
+    module opens at its first takeover. O(1)."""
     liq = preset.liquidation
     part = preset.margin.partial_liquidation
     specs = list(preset.instruments.values())
@@ -181,23 +196,35 @@ def module_params_from_preset(preset, vault_acct: int | None = None) -> dict[str
         # Drift: the liquidator's discount is the instrument's liquidation fee
         liquidator_fee_rate=tuple(s.liquidation_fee_rate for s in specs))
     insurance = dict(surplus_to=liq.surplus_to,
-                     max_loss_per_step_atoms=part.max_insurance_loss_per_step_atoms)
+                     max_loss_per_step_atoms=part.max_insurance_loss_per_step_atoms,
+                     takeover=fund_takes_over(preset),
+                     takeover_acct=fund_acct if fund_takes_over(preset) else None,
+                     # dYdX v4 deleverages a negative-TNC account at its bankruptcy price
+                     # without an IF payment; Drift's fund pays only once the base is closed
+                     cover_open=liq.close_price_limit not in ("dydx_fillable", "oracle_fee"))
     backstop = dict(vault_acct=vault_acct, trigger_rate=liq.backstop_trigger_rate,
                     price="mark" if liq.surplus_to == "trader" else "bankruptcy",
-                    take_margin=liq.surplus_to == "trader")
+                    take_margin=liq.surplus_to == "trader",
+                    cover_deficit=liq.surplus_to == "trader")
     adl = dict(policy=liq.adl_policy if liq.adl_policy != "none" else "binance",
                price=liq.adl_price, only_bankrupt=liq.adl_price != "bankruptcy")
     socialized = dict(policy=liq.socialized_policy if liq.socialized_policy != "none"
                       else "profit_pro_rata")
+    if liq.socialized_policy == "position_pro_rata":
+        # Drift's resolve_perp_bankruptcy: base closed, then IF → fee pool → every position
+        # (see exchange.liquidation.socialized)
+        socialized.update(close_remainder="counterparties", insurance_first=True,
+                          fee_pool_first=True)
     return dict(market=market, insurance=insurance, backstop=backstop, adl=adl,
                 socialized=socialized, auction={})
 
 
 def waterfall_from_preset(preset, vault_acct: int | None = None,
-                          overrides: Mapping[str, Mapping[str, Any]] | None = None) -> tuple:
+                          overrides: Mapping[str, Mapping[str, Any]] | None = None,
+                          fund_acct: int | None = None) -> tuple:
     """The preset's waterfall (``[liquidation].waterfall``) built with the parameters of
     :func:`module_params_from_preset`, each module's mapping updated by ``overrides``."""
-    params = module_params_from_preset(preset, vault_acct)
+    params = module_params_from_preset(preset, vault_acct, fund_acct)
     for name, extra in dict(overrides or {}).items():
         params.setdefault(name, {}).update(extra)
     if "backstop" in preset.liquidation.waterfall and params["backstop"].get("vault_acct") is None:

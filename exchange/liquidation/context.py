@@ -32,7 +32,8 @@ class StepStats:
 
     __slots__ = ("closed_lots", "closed_notional", "fees", "insurance_paid",
                  "insurance_credited", "socialized", "adl_lots", "adl_haircut", "bad_debt",
-                 "backstop_lots", "auction_lots", "margin_calls", "triggered", "completed")
+                 "backstop_lots", "auction_lots", "margin_calls", "triggered", "completed",
+                 "takeover_lots")
 
     def __init__(self) -> None:
         for name in self.__slots__:
@@ -49,8 +50,17 @@ class LiquidationContext:
     """
 
     def __init__(self, core, view: MarginView, rng: np.random.Generator, ts_ns: int, step: int,
-                 prev_mark: np.ndarray) -> None:
+                 prev_mark: np.ndarray, buffer_rate: int = 0, cap_fee: bool = True,
+                 fee_free: np.ndarray | None = None) -> None:
         self.core = core
+        #: accounts whose liquidation pays no fee (the insurance fund's own account: a fee
+        #: from the fund to the fund would only move money between its two pockets)
+        self.fee_free = np.empty(0, _I64) if fee_free is None else np.asarray(fee_free, _I64)
+        #: Drift's ``liquidation_margin_buffer_ratio``: a case is compliant again only at
+        #: equity >= MM·(1 + buffer) (parts per 1e8; 0 elsewhere)
+        self.buffer_rate = int(buffer_rate)
+        #: cap each liquidation fee at the equity the fill left (see :meth:`close_in_book`)
+        self.cap_fee = bool(cap_fee)
         self.view = view
         self.rng = rng
         self.ts_ns = int(ts_ns)
@@ -113,18 +123,34 @@ class LiquidationContext:
             out[m] = self.view.position_mm(i, cases.acct[rows][m])
         return out
 
+    def target_margin(self, mm: np.ndarray) -> np.ndarray:
+        """The margin a liquidation must restore before it ends: ``MM·(1 + buffer)``, rounded
+        up (Drift: "liquidation ends when margin ≥ maintenance + liquidation_margin_buffer_ratio",
+        programs/drift/src/controller/liquidation.rs, read 2026-12-02; buffer 0 elsewhere)."""
+        mm = np.asarray(mm, _I64)
+        if not self.buffer_rate:
+            return mm
+        return mm + muldiv_ceil(mm, np.full(len(mm), self.buffer_rate, _I64), RATE_SCALE)
+
     def compliant(self, cases: Cases, rows: np.ndarray) -> np.ndarray:
-        """True where the case no longer breaches maintenance: isolated equity ≥ MM, or the
-        cross account's equity ≥ its MM. O(n)."""
+        """True where the case no longer breaches maintenance (plus the venue's liquidation
+        buffer, :meth:`target_margin`): isolated equity ≥ target, or the cross account's
+        equity ≥ its target. O(n)."""
         rows = np.asarray(rows, _I64)
         out = np.zeros(len(rows), bool)
         iso = cases.isolated[rows]
         if iso.any():
             r = rows[iso]
-            out[iso] = self.equity(cases, r) >= self.maintenance(cases, r)
+            out[iso] = self.equity(cases, r) >= self.target_margin(self.maintenance(cases, r))
         if (~iso).any():
             a = cases.acct[rows[~iso]]
-            out[~iso] = self.view.cross_equity(a) >= self.view.cross_mm(a)
+            out[~iso] = self.view.cross_equity(a) >= self.target_margin(self.view.cross_mm(a))
+        if len(self.fee_free):
+            # the venue's own account (the insurance fund's) is done once solvent again: it
+            # holds no margin of its own, the fund's money sits in the ledger
+            own = np.isin(cases.acct[rows], self.fee_free)
+            if own.any():
+                out[own] = self.view.cross_equity(cases.acct[rows[own]]) >= 0
         return out
 
     def bankruptcy_price(self, cases: Cases, rows: np.ndarray, fee_rate=None) -> np.ndarray:
@@ -174,12 +200,14 @@ class LiquidationContext:
                 out[j] = True
         return out
 
-    def keeps_initial_margin(self, acct: int, instr: int, dsize: int, price: int) -> bool:
+    def keeps_initial_margin(self, acct: int, instr: int, dsize: int, price: int,
+                             pay: int = 0) -> bool:
         """Would cross account ``acct`` still have initial margin (available ≥ 0) after
-        receiving ``dsize`` signed lots on ``instr`` at ``price`` off the book? Exact, before
-        any change: available + dsize·(mark − price)·k − ΔIM of the instrument, with its open
-        orders counted as the core does. False for an isolated position (a takeover there
-        would need a margin transfer). O(instruments)."""
+        receiving ``dsize`` signed lots on ``instr`` at ``price`` off the book and paying
+        ``pay`` atoms (a negative margin it takes over with the position)? Exact, before
+        any change: available + dsize·(mark − price)·k − pay − ΔIM of the instrument, with
+        its open orders counted as the core does. False for an isolated position (a takeover
+        there would need a margin transfer). O(instruments)."""
         v = self.view
         if v.mode[instr, acct] == 1:
             return False
@@ -194,7 +222,7 @@ class LiquidationContext:
             return -(-max(abs(pos + bo), abs(pos - so)) // lev)
 
         gain = dsize * (ref - price) * k
-        return self.core.available(acct) + gain - (im(old + dsize) - im(old)) >= 0
+        return self.core.available(acct) + gain - int(pay) - (im(old + dsize) - im(old)) >= 0
 
     # -- COMMANDS --------------------------------------------------------------------------
     def cancel_orders(self, cases: Cases, rows: np.ndarray) -> int:
@@ -223,7 +251,19 @@ class LiquidationContext:
         """Send one venue liquidation order per row (IOC, or FOK with ``tif`` 2) to close
         ``qty`` lots of its position, limited at ``limit`` (0 = market); liquidation fee to
         the insurance fund (by the core). Records PositionLiquidated for rows that traded.
-        Returns ``(filled, notional, fee)`` per row. O(rows + fills)."""
+        Returns ``(filled, notional, fee)`` per row. O(rows + fills).
+
+        The fee is capped at the equity the fill left (``cap_fee``, on by default): a fee
+        that would take the case below zero is charged only down to zero, the excess handed
+        back by the fund at once (one LedgerMoved insurance → case), so the fund never pays
+        back a fee it was just paid and the bad debt is not inflated by it. The venues do
+        this: dYdX v4 charges ``fee = min(IF_delta, max_liquidation_fee·|quote|)`` with
+        ``IF_delta = quote_received − bankruptcy_quote`` (protocol/x/clob/keeper/
+        liquidations.go, ``GetLiquidationInsuranceFundFeeAndRemainingAvailableCollateral``,
+        github.com/dydxprotocol/v4-chain, read 2026-12-02); Drift's ``if_fee`` is cut by
+        the margin shortfall (``calculate_liquidation_if_fee`` in programs/drift/src/math/
+        liquidation.rs, github.com/drift-labs/protocol-v2, read 2026-12-02); Binance's
+        clearance fee is what is left of the margin (FAQ 360033525271, read 2026-12-02)."""
         rows = np.asarray(rows, _I64)
         qty = np.asarray(qty, _I64)
         limit = np.asarray(limit, _I64)
@@ -254,6 +294,8 @@ class LiquidationContext:
             cases.wshare[r[iso]] += (dcash - (after - before))[iso]
             self._changed(cases, r)
             self._keep_in_bucket(cases, r[iso])
+            if (self.cap_fee or len(self.fee_free)) and (fe > 0).any():
+                fe = self._cap_fees(cases, r, fe, int(i))
             filled[sel], notional[sel], fee[sel] = f, nt, fe
             cases.closed_lots[r] += f
             cases.closed_notional[r] += nt
@@ -317,6 +359,7 @@ class LiquidationContext:
             self._keep_in_bucket(cases, ur[iso])
             cases.closed_lots[ur] += sum_by_sorted(rs, ls)[1]
             cases.closed_notional[ur] += sum_by_sorted(rs, ls * ps * kk)[1]
+            self._net_flat_buckets(to_accts[sel], int(i))
             self.touch(a)
             self.touch(to_accts[sel])
 
@@ -412,6 +455,55 @@ class LiquidationContext:
         return out
 
     # -- internals -------------------------------------------------------------------------
+    def _net_flat_buckets(self, accts: np.ndarray, instr: int) -> None:
+        """A receiver whose isolated position a transfer closed (an ADL winner closed in
+        several pieces) can be left with a negative bucket and the margin released by the
+        earlier pieces in its wallet: net them, as the engine does for a closed case, so the
+        flat position's bucket is not left negative. O(accts)."""
+        v = self.view
+        a = np.unique(np.asarray(accts, _I64))
+        a = a[(v.mode[instr, a] == 1) & (v.size[instr, a] == 0) & (v.iso[instr, a] < 0)]
+        if len(a) == 0:
+            return
+        amt = np.minimum(-v.iso[instr, a], np.maximum(v.wallet[a], 0))
+        m = amt > 0
+        if m.any():
+            n = int(m.sum())
+            self.core.ledger_moves(np.full(n, L_WALLET), a[m], np.full(n, L_ISOLATED), a[m],
+                                   amt[m], np.full(n, instr), ev.MODULE_CODES["engine"])
+
+    def _cap_fees(self, cases: Cases, rows: np.ndarray, fee: np.ndarray, instr: int) -> np.ndarray:
+        """Hand back the part of each row's liquidation fee beyond what the fill left
+        (equity after the fill and the fee < 0): ``refund = min(fee, −equity)``, moved from
+        the insurance fund (which the core paid the fee to) into the case; the whole fee for
+        a :attr:`fee_free` account. Returns the fees actually charged. Closed cross rows: the
+        account's equity. O(rows)."""
+        fee = np.asarray(fee, _I64)
+        hit = np.flatnonzero(fee > 0)
+        eq = np.zeros(len(rows), _I64)
+        if len(hit):
+            eq[hit] = self._equity_now(cases, rows[hit])
+        refund = np.minimum(fee, np.maximum(-eq, 0)) if self.cap_fee else np.zeros_like(fee)
+        if len(self.fee_free):
+            refund = np.where(np.isin(cases.acct[rows], self.fee_free), fee, refund)
+        refund = np.minimum(refund, max(int(self.core.insurance), 0))
+        m = refund > 0
+        if not m.any():
+            return fee
+        self.credit(cases, rows[m], L_INSURANCE, -1, instr, refund[m], ev.MODULE_CODES["engine"])
+        return fee - refund
+
+    def _equity_now(self, cases: Cases, rows: np.ndarray) -> np.ndarray:
+        """Equity of each row (isolated: its case; cross: the whole account), for the fee
+        cap: a cross account's fee is capped at the account's equity. O(n)."""
+        out = np.zeros(len(rows), _I64)
+        iso = cases.isolated[rows]
+        if iso.any():
+            out[iso] = self.equity(cases, rows[iso])
+        if (~iso).any():
+            out[~iso] = self.view.cross_equity(cases.acct[rows[~iso]])
+        return out
+
     def _keep_in_bucket(self, cases: Cases, rows: np.ndarray) -> None:
         """While an isolated position is open, its money stays in its bucket: the margin the
         core released to the wallet on a partial close goes back, and the fees it paid from

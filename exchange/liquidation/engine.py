@@ -21,12 +21,30 @@ recorded; detection resumes at the next fresh update).
 in order, gets the rows still needing work (an open remainder, a deficit, or an unsettled
 surplus) and says per row: go on, wait (re-enter this module next step), retry from the top
 next step, or done. Within a step the batch moves module by module (stage-wise), rows in a
-fixed order: waiting cases first, then new ones, most distressed first. After the last
-module, a case with negative equity (closed, or open but not waiting in an auction) has it
-booked to the bad-debt account, so it ends at zero: nothing is ever lost. A case still open
-retries at the next step; a closed case is done (LiquidationCompleted). Accounts with a case
-in progress are flagged "in liquidation" in the core (new orders refused) and released when
-their cases are done.
+fixed order: waiting cases first, then new ones, most distressed first. Each module gets
+only what the earlier ones left: the insurance fund takes over (Binance, Bybit, BitMEX) or
+pays before ADL sees a case, and ADL then receives the open remainder with the deficit the
+fund could not pay (its severity is that shortfall, at the case's bankruptcy price); the
+backstop vault takes a position with its margin, negative or not (Hyperliquid); Drift's
+socialised stage closes the base, then charges fund, fee pool and every open position. After
+the last module, a case with negative equity (closed, or open but not waiting in an auction)
+has what no module covered booked to the bad-debt account, so it ends at zero: nothing is
+ever lost. A case still open retries at the next step; a closed case is done
+(LiquidationCompleted). Accounts with a case in progress are flagged "in liquidation" in the
+core (new orders refused) and released when their cases are done.
+
+**Venue-owned accounts.** The insurance fund's takeover account (:attr:`fund_acct`, opened
+at the fund's first takeover) is flagged for good: it trades only through the engine, never
+receives a margin call and is never a case while its equity is ≥ 0 (it sits below
+maintenance by design, the fund's money is in the ledger). At every step, after the
+waterfall, the modules holding inventory unwind it (``on_step``); once the ledger cannot
+carry the account's loss it is liquidated through the waterfall like any account, pays no
+liquidation fee to itself, and its case ends once it is solvent again.
+
+**Fees.** Every liquidation fee is capped at the equity the fill leaves (``cap_fee``; dYdX
+v4, Drift and Binance charge the fee only down to zero), so the fund never pays back a fee
+it was just paid. **Buffer.** A case ends only once its margin is back at maintenance ×
+(1 + ``liquidation_buffer_rate``) (Drift's 2 % buffer; 0 elsewhere).
 
 **Margin calls.** For each threshold of ``alert_thresholds_pct`` below 100 the index keeps the
 price at which the margin ratio (MM / equity) passes it; a mark move that carries a position
@@ -52,7 +70,7 @@ from exchange.liquidation.cases import (ACTIVE, CONTINUE, DONE, RESOLVED, RESTAR
                                         WAITING, Cases)
 from exchange.liquidation.context import L_BAD_DEBT, LiquidationContext
 from exchange.liquidation.index import LiquidationIndex
-from exchange.liquidation.margin_view import MarginView
+from exchange.liquidation.margin_view import RATE_SCALE, MarginView
 
 __all__ = ["LiquidationEngine", "EngineParams", "LiquidationSummary"]
 
@@ -80,10 +98,24 @@ class EngineParams:
     ratio); ``rebuild_fraction``: an index rebuilds instead of merging when more than this
     share of its entries changed; ``flush_eager``: merge index updates at the end of each step
     (else at the next query); ``max_rounds``: how many times within one step the accounts the
-    waterfall changed are re-checked and the new distressed ones processed (a cascade).
+    waterfall changed are re-checked and the new distressed ones processed (a cascade);
+    ``liquidation_buffer_rate`` (per 1e8): a case ends only once its margin is back at
+    MM·(1 + buffer) (Drift's ``liquidation_margin_buffer_ratio``, 2 %: "a user stays in
+    liquidation until margin ≥ maintenance + buffer", programs/drift/src/controller/
+    liquidation.rs, github.com/drift-labs/protocol-v2, read 2026-12-02; the preset's
+    ``[margin].liquidation_buffer_rate``); ``cap_fee``: liquidation fees capped at the equity
+    a fill leaves (:meth:`~exchange.liquidation.context.LiquidationContext.close_in_book`).
     """
 
     alert_thresholds_pct: tuple[int, ...] = attrs.field(default=(), converter=_thresholds)
+    liquidation_buffer_rate: int = attrs.field(default=0)
+    cap_fee: bool = attrs.field(default=True)
+
+    @liquidation_buffer_rate.validator
+    def _check_buffer(self, attribute, value) -> None:
+        if type(value) is not int or not 0 <= value <= RATE_SCALE:
+            raise invalid("liquidation_buffer_rate", f"an int rate in [0, {RATE_SCALE}]", value,
+                          error=ConfigError)
     rebuild_fraction: float = attrs.field(default=0.25)
     flush_eager: bool = attrs.field(default=True)
     max_rounds: int = attrs.field(default=8)
@@ -97,7 +129,7 @@ class LiquidationSummary:
     ``pending`` (still in progress after the step), ``margin_calls``; lots and notional closed
     in the book, liquidation fees, insurance paid and credited, socialised loss, ADL lots and
     haircut (versus the mark), lots taken by the backstop and by auction bidders, bad debt
-    booked — all in lots or atoms. ``frozen`` when nothing ran because the oracle is stale.
+    booked, lots the insurance fund took over — all in lots or atoms. ``frozen`` when nothing ran because the oracle is stale.
     """
 
     instr: int
@@ -118,6 +150,7 @@ class LiquidationSummary:
     backstop_lots: int = 0
     auction_lots: int = 0
     bad_debt_atoms: int = 0
+    takeover_lots: int = 0
 
 
 class LiquidationEngine:
@@ -156,20 +189,27 @@ class LiquidationEngine:
         self._stale = False
         self._multi = np.empty(0, _I64)
         self._multi_level: dict[int, int] = {}
+        self._exempt_key: tuple = ()
+        self._exempt = np.empty(0, _I64)
+        for a in self.exempt.tolist():
+            core.set_account_flags(np.array([a], _I64), True)
+        self._stock = [m for m in self.waterfall if hasattr(m, "on_step")]
         self.rebuild()
 
     @classmethod
     def from_preset(cls, core, preset, vault_acct: int | None = None,
                     overrides: Mapping[str, Mapping[str, Any]] | None = None,
                     rng: np.random.Generator | None = None, fund_insurance: bool = False,
-                    **params) -> "LiquidationEngine":
+                    fund_acct: int | None = None, **params) -> "LiquidationEngine":
         """The engine a :class:`~exchange.presets.VenuePreset` describes: its waterfall
         (:func:`~exchange.liquidation.base.waterfall_from_preset`, module parameters updated by
-        ``overrides``) and its margin-call thresholds. ``fund_insurance`` seeds the core's
-        insurance fund with the preset's ``insurance_fund``. Extra keywords are
-        :class:`EngineParams` fields."""
-        wf = waterfall_from_preset(preset, vault_acct, overrides)
+        ``overrides``), its margin-call thresholds and liquidation buffer. ``fund_insurance``
+        seeds the core's insurance fund with the preset's ``insurance_fund``; ``fund_acct``
+        is the fund's takeover account (:func:`~exchange.liquidation.base.fund_takes_over`).
+        Extra keywords are :class:`EngineParams` fields."""
+        wf = waterfall_from_preset(preset, vault_acct, overrides, fund_acct)
         params.setdefault("alert_thresholds_pct", preset.margin.alert_thresholds_pct)
+        params.setdefault("liquidation_buffer_rate", int(preset.margin.liquidation_buffer_rate))
         if fund_insurance and preset.liquidation.insurance_fund_atoms:
             core.fund_insurance(preset.liquidation.insurance_fund_atoms)
         return cls(core, wf, EngineParams(**params), rng)
@@ -179,15 +219,37 @@ class LiquidationEngine:
                   rng: np.random.Generator | None = None) -> tuple["LiquidationEngine", int | None]:
         """The engine of a venue built from ``preset``, with what its waterfall needs: when the
         waterfall has ``backstop``, a vault account opened on ``core`` and funded with the
-        preset's backstop capital. Returns ``(engine, vault account or None)``. The insurance
-        fund is not touched (the venue seeds it)."""
+        preset's backstop capital. When its insurance fund takes positions over
+        (:func:`~exchange.liquidation.base.fund_takes_over`) the insurance module opens the
+        fund's account at its first takeover (:attr:`fund_acct`; it holds only what the fund
+        took over and the ledger money carrying it). Returns ``(engine, vault account or
+        None)``. The insurance fund's ledger is not touched (the venue seeds it)."""
         vault = None
         if "backstop" in preset.liquidation.waterfall:
             vault = core.open_account()
             capital = int(preset.liquidation.backstop_capital_atoms)
             if capital > 0:
                 core.deposit(vault, capital)
-        return cls.from_preset(core, preset, vault_acct=vault, overrides=overrides, rng=rng), vault
+        engine = cls.from_preset(core, preset, vault_acct=vault, overrides=overrides, rng=rng)
+        return engine, vault
+
+    @property
+    def exempt(self) -> np.ndarray:
+        """Accounts the venue owns and manages itself (the insurance fund's takeover
+        account, once opened): never opened as a case while solvent; flagged, so never an
+        ADL or socialised-loss counterparty and refused as a trader. O(modules); the array
+        is rebuilt only when a module opened its account."""
+        key = tuple(getattr(m, "takeover_acct", None) for m in self.waterfall)
+        if key != self._exempt_key:
+            self._exempt_key = key
+            self._exempt = np.array(sorted({int(a) for a in key if a is not None}), _I64)
+        return self._exempt
+
+    @property
+    def fund_acct(self) -> int | None:
+        """The insurance fund's takeover account, once it has one."""
+        ex = self.exempt
+        return int(ex[0]) if len(ex) else None
 
     # -- COMMANDS ---------------------------------------------------------------------------
     @property
@@ -238,8 +300,14 @@ class LiquidationEngine:
             multi = multi[view.size[instr, multi] != 0]
         if len(multi) and self._alert_levels:
             calls += self._multi_calls(instr, multi)
-        has_pending = len(self._pending) and bool((self._pending.instr == instr).any())
+        has_pending = len(self._pending) and bool(
+            (self._pending.instr == instr).any()
+            or (len(self.exempt) and np.isin(self._pending.acct, self.exempt).any()))
         if len(cand) == 0 and len(multi) == 0 and not has_pending:
+            ctx = self._run_stock(ts)
+            if ctx is not None:
+                ctx.stats.margin_calls += calls
+                return self._summary(instr, ts, ctx.stats)
             return LiquidationSummary(instr, ts, margin_calls=calls, pending=len(self._pending))
         if len(multi):
             cand = np.concatenate((cand, multi))
@@ -257,7 +325,8 @@ class LiquidationEngine:
         if self._stale:
             return LiquidationSummary(-1, ts, frozen=True, pending=len(self._pending))
         if not len(self._pending):
-            return LiquidationSummary(-1, ts)
+            ctx = self._run_stock(ts)
+            return LiquidationSummary(-1, ts) if ctx is None else self._summary(-1, ts, ctx.stats)
         self.view.refresh()
         return self._run(-1, ts, np.empty(0, _I64), np.array(self.view.mark, dtype=_I64), 0)
 
@@ -307,8 +376,7 @@ class LiquidationEngine:
         if len(rows) == 0:
             raise InvalidCommandError(f"'auction_id' must be a running auction (got {auction_id})")
         self.view.refresh()
-        ctx = LiquidationContext(self.core, self.view, self.rng, self.core.ts_now, self._step,
-                                 np.array(self.view.mark, dtype=_I64))
+        ctx = self._ctx(self.core.ts_now, np.array(self.view.mark, dtype=_I64))
         lots, price = module.take(ctx, self._pending, int(rows[0]), int(account), int(qty),
                                   int(limit_price))
         self._touch(ctx.touched())
@@ -341,7 +409,7 @@ class LiquidationEngine:
              calls: int) -> LiquidationSummary:
         core, view = self.core, self.view
         self._step += 1
-        ctx = LiquidationContext(core, view, self.rng, ts, self._step, prev_marks)
+        ctx = self._ctx(ts, prev_marks)
         ctx.stats.margin_calls = calls
         pending = self._pending
         if instr >= 0 and len(pending):
@@ -353,6 +421,11 @@ class LiquidationEngine:
                     take |= ~pending.isolated & isin_ids(pending.acct, cand, view.n_acct)
                 cross = take & ~pending.isolated
                 take |= ~pending.isolated & isin_ids(pending.acct, pending.acct[cross], view.n_acct)
+            exempt = self.exempt
+            if len(exempt):
+                # the fund's own case resumes at every step: its positions on any instrument
+                # move with every mark, and its module must see it (no takeover meanwhile)
+                take |= isin_ids(pending.acct, exempt, view.n_acct)
             resume = np.flatnonzero(take)
             hold = np.flatnonzero(~take)
         else:
@@ -375,8 +448,12 @@ class LiquidationEngine:
                 break
             self._process(ctx, more)
             touched.append(ctx.take_touched())
+        self._stock_step(ctx)
+        touched.append(ctx.take_touched())
         self._touch(unique_ids(np.concatenate(touched), view.n_acct))
-        st = ctx.stats
+        return self._summary(instr, ts, ctx.stats)
+
+    def _summary(self, instr: int, ts: int, st) -> LiquidationSummary:
         return LiquidationSummary(
             instr, ts, triggered=st.triggered, completed=st.completed, pending=len(self._pending),
             margin_calls=st.margin_calls, closed_lots=st.closed_lots,
@@ -384,7 +461,65 @@ class LiquidationEngine:
             insurance_paid_atoms=st.insurance_paid, insurance_credited_atoms=st.insurance_credited,
             socialized_atoms=st.socialized, adl_lots=st.adl_lots,
             adl_haircut_atoms=st.adl_haircut, backstop_lots=st.backstop_lots,
-            auction_lots=st.auction_lots, bad_debt_atoms=st.bad_debt)
+            auction_lots=st.auction_lots, bad_debt_atoms=st.bad_debt,
+            takeover_lots=st.takeover_lots)
+
+    def _exempt_solvent(self) -> np.ndarray:
+        """The exempt accounts that are not insolvent (see :attr:`exempt`)."""
+        ex = self.exempt
+        if not len(ex):
+            return ex
+        bad = self._insolvent()
+        return ex[~np.isin(ex, bad)] if len(bad) else ex
+
+    def _insolvent(self) -> np.ndarray:
+        """Exempt accounts whose module reports them insolvent (a fund's account whose loss
+        the ledger can no longer carry): they are liquidated like any account."""
+        out = []
+        for m in self._stock:
+            f = getattr(m, "insolvent", None)
+            a = f(self.view) if f is not None else None
+            if a is not None:
+                out.append(int(a))
+        return np.array(out, _I64)
+
+    def _stock_step(self, ctx) -> None:
+        """The modules holding inventory unwind it (not an account in a case), then an
+        insolvent one is liquidated through the waterfall in the same step."""
+        view = self.view
+        busy = self._pending.acct
+        for module in self._stock:
+            a = getattr(module, "takeover_acct", None)
+            if module.has_inventory(view) and not (a is not None and (busy == a).any()):
+                module.on_step(ctx)
+        bad = self._insolvent()
+        if len(bad):
+            bad = bad[~isin_ids(bad, busy, view.n_acct)] if len(busy) else bad
+            for i in range(self.n_instr):
+                a = bad[view.size[i, bad] != 0]
+                if len(a):
+                    self._process(ctx, self._new_cases(ctx, i, a, self._pending))
+
+    def _ctx(self, ts: int, prev_marks: np.ndarray) -> LiquidationContext:
+        return LiquidationContext(self.core, self.view, self.rng, ts, self._step, prev_marks,
+                                  self.params.liquidation_buffer_rate, self.params.cap_fee,
+                                  self.exempt)
+
+    def _run_stock(self, ts: int) -> LiquidationContext | None:
+        """Steps without cases: the modules holding inventory (the insurance fund's
+        takeover account) still unwind it. Returns the step's context, or None when no
+        module holds any (O(modules))."""
+        if not self._stock:
+            return None
+        view = self.view
+        if not any(m.has_inventory(view) for m in self._stock):
+            return None
+        view.refresh()
+        self._step += 1
+        ctx = self._ctx(ts, np.array(view.mark, dtype=_I64))
+        self._stock_step(ctx)
+        self._touch(ctx.take_touched())
+        return ctx
 
     def _process(self, ctx, batch: Cases) -> None:
         """The waterfall for one batch, then completion; unfinished cases join the pending."""
@@ -425,6 +560,9 @@ class LiquidationEngine:
         view = self.view
         if self.n_instr > 1 or len(self._multi):
             cand = first_occurrence(cand, view.n_acct)   # the multi re-check may repeat some
+        exempt = self._exempt_solvent()
+        if len(exempt):
+            cand = cand[~isin_ids(cand, exempt, view.n_acct)]
         cand = cand[view.liquidatable(instr, cand)]
         if len(pending):
             iso = view.mode[instr, cand] == 1
@@ -584,6 +722,9 @@ class LiquidationEngine:
         accts = batch.acct[done]
         busy = np.concatenate((live.acct, self._pending.acct))
         free = accts[~isin_ids(accts, busy, self.view.n_acct)]
+        exempt = self.exempt
+        if len(exempt) and len(free):
+            free = free[~np.isin(free, exempt)]          # the fund's account stays flagged
         if len(free):
             self.core.set_account_flags(free, False)
 
@@ -595,6 +736,7 @@ class LiquidationEngine:
         comes before a liquidation, not with it."""
         view = self.view
         total = 0
+        exempt = self.exempt
         for pct in self._alert_levels:
             ent = idx.entered(pct, prev, mark)
             if len(ent) == 0:
@@ -603,6 +745,9 @@ class LiquidationEngine:
                 ent = ent[~isin_ids(ent, self._multi, self.view.n_acct)]
             if len(liquidated):
                 ent = ent[~isin_ids(ent, liquidated, self.view.n_acct)]
+            if len(exempt):
+                # the fund's account sits below maintenance by design: no margin calls
+                ent = ent[~np.isin(ent, exempt)]
             ent = ent[view.margin_ratio_pct_reached(instr, ent, pct)]
             if len(ent):
                 self._emit_calls(instr, ent, pct)
@@ -611,6 +756,9 @@ class LiquidationEngine:
 
     def _multi_calls(self, instr: int, accts: np.ndarray) -> int:
         view = self.view
+        exempt = self.exempt
+        if len(exempt):
+            accts = accts[~np.isin(accts, exempt)]
         total = 0
         level = np.zeros(len(accts), _I64)
         for li, pct in enumerate(self._alert_levels, start=1):

@@ -87,7 +87,9 @@ the takeover (atoms, negative = a loss the vault absorbed); a3 = margin moved to
 INSURANCE_FUND_USED = 108
 """The insurance fund paid a deficit. acct, instr; a1 = atoms paid; a2 = fund balance after;
 a3 = deficit left unpaid (atoms); flag = 1 if the position was still open (deficit at the
-mark)."""
+mark). A takeover (the fund's account took the position at the bankruptcy price) also has
+side (0: the case was long), price = the takeover price (ticks) and qty = lots taken over
+(0 for a plain payment)."""
 
 INSURANCE_FUND_CREDITED = 109
 """The fund received what was left of a liquidated position's margin above the bankruptcy
@@ -192,9 +194,10 @@ LIQUIDATION_EVENT_FIELDS: dict[int, dict[str, str]] = {
                             price="takeover price (ticks)", qty="lots", a1="vault account",
                             a2="equity at mark before (atoms)",
                             a3="margin kept by the vault (atoms)"),
-    INSURANCE_FUND_USED: dict(acct="account", instr="instrument", a1="paid (atoms)",
-                              a2="fund after (atoms)", a3="deficit left (atoms)",
-                              flag="1 if the position was open"),
+    INSURANCE_FUND_USED: dict(acct="account", instr="instrument", side="side of the case",
+                              price="takeover price (ticks)", qty="lots taken over",
+                              a1="paid (atoms)", a2="fund after (atoms)",
+                              a3="deficit left (atoms)", flag="1 if the position was open"),
     INSURANCE_FUND_CREDITED: dict(acct="account", instr="instrument", a1="received (atoms)",
                                   a2="fund after (atoms)"),
     LOSS_SOCIALIZED: dict(acct="payer", instr="instrument", qty="payer's signed size",
@@ -246,7 +249,8 @@ LIQUIDATION_EVENT_COLUMNS: dict[int, dict[str, str]] = {
                             equity_atoms="a2", margin_kept_atoms="a3"),
     INSURANCE_FUND_USED: dict(account="acct", instrument="instr", paid_atoms="a1",
                               fund_after_atoms="a2", deficit_left_atoms="a3",
-                              position_open="flag"),
+                              position_open="flag", takeover_price_ticks="price",
+                              taken_over_lots="qty"),
     INSURANCE_FUND_CREDITED: dict(account="acct", instrument="instr", received_atoms="a1",
                                   fund_after_atoms="a2"),
     LOSS_SOCIALIZED: dict(payer="acct", instrument="instr", size_lots="qty", paid_atoms="a1",

@@ -34,9 +34,12 @@ How much one step closes (``partial``, :data:`exchange.presets.PARTIAL_LIQUIDATI
   ``min_notional_atoms`` of notional, at most ``max_notional_per_step_atoms`` per account;
   the rest waits for the next block unless nothing filled or the account's equity is negative,
   in which case it passes down (deleveraging).
-- ``"shortfall"`` (Drift): in full when the margin shortfall is below
+- ``"shortfall"`` (Drift): in full when the margin shortfall (against MM·(1 + the engine's
+  ``liquidation_buffer_rate``), Drift's ``liquidation_margin_buffer_ratio``,
+  programs/drift/src/controller/liquidation.rs, read 2026-12-02) is below
   ``full_below_shortfall_atoms``, else a share ``initial_fraction_rate`` growing linearly to
-  100 % over ``duration_ms`` since the case began; the rest waits.
+  100 % over ``duration_ms`` since the case began; the rest waits, and the case ends only
+  once the buffered requirement is met.
 
 Rates are parts per 1e8.
 """
@@ -240,7 +243,9 @@ class MarketModule:
         else:  # shortfall
             eq = ctx.equity(cases, r)
             mm = ctx.maintenance(cases, r)
-            short = np.maximum(mm - eq, 0)
+            # Drift measures the shortfall against the margin requirement with its
+            # liquidation buffer (MM·(1 + buffer)), the level the liquidation must restore
+            short = np.maximum(ctx.target_margin(mm) - eq, 0)
             elapsed = ts - cases.ts_start[r]
             for j in range(len(r)):
                 if short[j] < self.full_below_shortfall_atoms or self.duration_ms == 0:

@@ -19,7 +19,26 @@ down. ``close_remainder="market"`` first closes a case's open remainder with a m
 (bounded by ``slippage_rate`` around the mark; 0 = unbounded), as the 2015 design socialised
 losses of positions the book had closed. Accounts in liquidation never pay.
 
-Events: LossSocialized per payer and instrument.
+**Drift's bankruptcy** (``close_remainder="counterparties"``, ``insurance_first``,
+``fee_pool_first``; the Drift preset sets all three). Drift resolves a bankrupt perp position
+in ``resolve_perp_bankruptcy`` (programs/drift/src/controller/liquidation.rs,
+github.com/drift-labs/protocol-v2, read 2026-12-02): once the user has no base left, the loss
+goes to the insurance fund (capped per market by ``quote_max_insurance − quote_settled``),
+then to the perp market's fee pool, and the rest is socialised over every open position of
+the market, longs and shorts alike, per unit of base through the cumulative funding rates
+(``Δ = loss / (|base_long| + |base_short|)``). A liquidation stays open while no liquidator
+takes the base; the venue's vAMM, which absorbs that base on Drift, is not modelled, so with
+an empty book nothing would close it and the loss would never reach this chain. Here the open
+remainder is therefore first closed **at the mark (oracle) against every opposite open
+position pro rata to its size** (largest remainder; a transfer at the mark changes no
+counterparty's equity and only shrinks its position), which realises the loss; then, in
+order: the insurance fund (``insurance_first``), the fee pool (``fee_pool_first``), and the
+socialised charge ``"position_pro_rata"`` over the positions still open. The case ends
+closed; only what no stage could pay is bad debt.
+
+Events: PositionTransferred per counterparty of the close, InsuranceFundUsed (code
+socialized) for the fund's share, LossSocialized per payer and instrument (the fee pool's
+share as a payer of account −1).
 """
 from __future__ import annotations
 
@@ -29,7 +48,7 @@ from exchange.errors import ConfigError, invalid
 from exchange.liquidation import events as ev
 from exchange.liquidation._util import small_values
 from exchange.liquidation.cases import Cases, Outcome
-from exchange.liquidation.context import L_FEE_POOL, L_ISOLATED, L_WALLET
+from exchange.liquidation.context import L_FEE_POOL, L_INSURANCE, L_ISOLATED, L_WALLET
 from exchange.liquidation.margin_view import RATE_SCALE, muldiv_ceil
 
 __all__ = ["SocializedModule"]
@@ -49,13 +68,14 @@ class SocializedModule:
     name = "socialized"
 
     def __init__(self, policy: str = "profit_pro_rata", close_remainder: str = "none",
-                 slippage_rate: int = 0, cover_open: bool = False) -> None:
+                 slippage_rate: int = 0, cover_open: bool = False, insurance_first: bool = False,
+                 fee_pool_first: bool = False) -> None:
         if policy not in _POLICIES:
             raise invalid("policy", "one of " + ", ".join(repr(p) for p in _POLICIES), policy,
                           error=ConfigError)
-        if close_remainder not in ("none", "market"):
-            raise invalid("close_remainder", "'none' or 'market'", close_remainder,
-                          error=ConfigError)
+        if close_remainder not in ("none", "market", "counterparties"):
+            raise invalid("close_remainder", "'none', 'market' or 'counterparties'",
+                          close_remainder, error=ConfigError)
         if type(slippage_rate) is not int or not 0 <= slippage_rate < RATE_SCALE:
             raise invalid("slippage_rate", f"an int rate in [0, {RATE_SCALE})", slippage_rate,
                           error=ConfigError)
@@ -63,6 +83,8 @@ class SocializedModule:
         self.close_remainder = close_remainder
         self.slippage_rate = slippage_rate
         self.cover_open = bool(cover_open)
+        self.insurance_first = bool(insurance_first)
+        self.fee_pool_first = bool(fee_pool_first)
         self.code = ev.SOCIALIZED_POLICY_CODES[policy]
 
     def process(self, ctx, cases: Cases, rows: np.ndarray) -> Outcome:
@@ -82,13 +104,80 @@ class SocializedModule:
                 f, nt, _ = ctx.close_in_book(cases, r, np.abs(q[live]), limit, 1, "socialized")
                 closed[live] += f
                 notional[live] += nt
+        elif self.close_remainder == "counterparties":
+            self._close_against_counterparties(ctx, cases, rows, closed, notional)
         need = ctx.deficit(cases, rows)
         if not self.cover_open:
             need[ctx.size(cases, rows) != 0] = 0
+        if self.insurance_first and (need > 0).any():
+            need = self._pay_from(ctx, cases, rows, need, L_INSURANCE)
+        if self.fee_pool_first and (need > 0).any():
+            need = self._pay_from(ctx, cases, rows, need, L_FEE_POOL)
         for i in small_values(cases.instr[rows[need > 0]], ctx.n_instr):
             m = (cases.instr[rows] == i) & (need > 0)
             self._socialize(ctx, cases, rows[m], need[m], i)
         return Outcome.build(ctx, cases, rows, closed, notional)
+
+    def _close_against_counterparties(self, ctx, cases, rows, closed, notional) -> None:
+        """Close each open row at the oracle (index price, else the mark) against the
+        opposite open positions (accounts not in liquidation), pro rata to their size,
+        largest remainder (ties: account order). O(rows · accounts)."""
+        v = ctx.view
+        for j in np.flatnonzero(ctx.size(cases, rows) != 0).tolist():
+            r = rows[j]
+            rr = np.array([r], _I64)
+            instr = int(cases.instr[r])
+            q = int(ctx.size(cases, rr)[0])
+            s = v.size[instr]
+            opp = np.flatnonzero(s * np.sign(q) < 0).astype(_I64)
+            opp = opp[(v.flags[opp] == 0) & (opp != cases.acct[r])]
+            if len(opp) == 0:
+                continue
+            w = np.abs(s[opp]).astype(_I64)
+            W = int(w.sum())
+            Q = min(abs(q), W)
+            lots = (w * Q) // W
+            left = Q - int(lots.sum())
+            if left:
+                frac = (w * Q) % W
+                order = np.lexsort((opp, -frac))
+                lots[order[:left]] += 1
+            m = lots > 0
+            # Drift values positions at the oracle: the index price when published, else
+            # the mark
+            oracle = int(v.index_price[instr])
+            price = max(oracle if oracle > 0 else v.ref_price(instr), 1)
+            n = int(m.sum())
+            ctx.transfer(cases, np.full(n, r, _I64), opp[m], lots[m], np.full(n, price, _I64),
+                         _CODE)
+            closed[j] += Q
+            notional[j] += Q * price * int(v.k[instr])
+
+    def _pay_from(self, ctx, cases, rows, need, source: int) -> np.ndarray:
+        """Pay the rows' deficits from one ledger account (the insurance fund or the fee
+        pool), in row order while it lasts. Returns what is left to pay. O(rows)."""
+        core = ctx.core
+        have = max(int(core.insurance if source == L_INSURANCE else core.fee_pool), 0)
+        before = np.cumsum(need) - need
+        pay = np.clip(have - before, 0, need)
+        m = pay > 0
+        if not m.any():
+            return need
+        r, amt = rows[m], pay[m]
+        fund0 = int(core.insurance)
+        ctx.credit(cases, r, source, -1, -1, amt, _CODE)
+        if source == L_INSURANCE:
+            cases.insured[r] += amt
+            ctx.stats.insurance_paid += int(amt.sum())
+            ctx.emit(ev.INSURANCE_FUND_USED, len(r), code=_CODE, instr=cases.instr[r],
+                     acct=cases.acct[r], a1=amt, a2=fund0 - np.cumsum(amt),
+                     a3=need[m] - amt, flag=0)
+        else:
+            np.add.at(cases.socialized, r, amt)
+            ctx.stats.socialized += int(amt.sum())
+            ctx.emit(ev.LOSS_SOCIALIZED, len(r), code=self.code, instr=cases.instr[r], acct=-1,
+                     a1=amt, a2=need[m], a3=0)
+        return need - pay
 
     def _socialize(self, ctx, cases, r, need, instr: int) -> None:
         v = ctx.view

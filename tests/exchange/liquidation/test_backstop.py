@@ -69,3 +69,33 @@ def test_the_vault_can_be_ruined_and_is_then_liquidated_itself():
 def test_vault_account_is_required():
     with pytest.raises(ConfigError, match="'vault_acct' must be an account id"):
         BackstopModule(vault_acct=-1)
+
+
+def test_hyperliquid_vault_takes_a_negative_margin_and_pays_the_deficit():
+    v, a, vault = _venue(1_000 * USDT, price="mark", trigger_rate=66_666_667, take_margin=True,
+                         cover_deficit=True)
+    s = v.mark(44_000)
+    # gap to 44,000 in an empty book: equity 50 − 60 = −10 USDT; the vault takes the 10 lots
+    # at the mark together with the −10 USDT of margin: it pays them, no bad debt
+    assert s.backstop_lots == 10 and s.bad_debt_atoms == 0 and v.core.bad_debt == 0
+    assert v.journal.of("BackstopTakeover")[["price", "a2", "a3"]].tolist() == \
+        [(44_000, -10 * USDT, -10 * USDT)]
+    assert v.wallet(vault) == 990 * USDT and v.size(vault) == 10
+    assert (v.size(a), v.iso(a), v.wallet(a)) == (0, 0, 0)
+
+
+def test_a_vault_that_cannot_pay_the_deficit_refuses_and_the_case_passes_down():
+    # 10 lots at 44,000 need 22 USDT of initial margin at 20x, plus the 10 USDT deficit: 30
+    # USDT of capital is not enough, so ADL gets the case
+    v = Venue(insurance=100 * USDT)
+    (a,) = v.isolated([10], [10], 50_000)
+    (w,) = v.isolated([-10], [10], 50_000)
+    vault = v.core.open_account()
+    v.core.deposit(vault, 30 * USDT)
+    v.engine_for(["market", "backstop", "adl"], {"backstop": dict(
+        vault_acct=vault, price="mark", take_margin=True, cover_deficit=True)})
+    s = v.mark(44_000)
+    assert s.backstop_lots == 0 and v.size(vault) == 0 and v.wallet(vault) == 30 * USDT
+    assert s.adl_lots == 10 and v.size(w) == 0 and s.bad_debt_atoms == 0
+    v2, a2, vault2 = _venue(33 * USDT, price="mark", take_margin=True, cover_deficit=True)
+    assert v2.mark(44_000).backstop_lots == 10            # 33 ≥ 22 + 10 (+ rounding)

@@ -12,6 +12,7 @@ from exchange.liquidation import (MODULES, LiquidationEngine, build_waterfall,
                                   module_params_from_preset, resolve_module)
 from exchange.liquidation.events import (LIQUIDATION_EVENT_COLUMNS, LIQUIDATION_EVENT_FIELDS,
                                         LIQUIDATION_EVENT_KINDS)
+from exchange.liquidation.engine import EngineParams
 from exchange.presets import load_preset
 from tests.exchange.liquidation.venues import USDT, Venue, check, spec
 
@@ -95,10 +96,12 @@ def test_a_cross_account_is_liquidated_as_a_whole_and_its_deficit_booked_once():
     v.engine_for(["market"], {"market": {"close_price_limit": "none"}})
     s = v.mark(47_000, instr=0)
     # equity 20 − 30 = −10 USDT: both positions closed by market orders (BTC @ 45,000 and
-    # ETH @ 50,100: −50 − 1 USDT, fees 4.5 + 5.01), the account's deficit of 40.51 USDT
-    # booked to bad debt once
+    # ETH @ 50,100: −50 − 1 USDT); each fill leaves the account below zero, so the
+    # liquidation fees (4.5 + 5.01) are capped at the equity left, i.e. not charged: the
+    # account's deficit of 31 USDT is booked to bad debt once
     assert v.size(a, 0) == 0 and v.size(a, 1) == 0
-    assert s.bad_debt_atoms == 60_510_000 - 20 * USDT
+    assert s.bad_debt_atoms == 51 * USDT - 20 * USDT
+    assert s.fees_atoms == 0 and v.core.insurance == 0
     assert v.wallet(a) == 0 and v.core.arrays()["acct_flags"][a] == 0
     assert v.journal.of("BadDebtBooked").size == 1
 
@@ -143,7 +146,18 @@ def test_preset_parameters_reach_the_modules():
     hl = module_params_from_preset(load_preset("hyperliquid"), vault_acct=3)
     assert hl["market"]["partial"] == "fraction" and hl["market"]["fraction_rate"] == 20_000_000
     assert hl["backstop"] == dict(vault_acct=3, trigger_rate=66_666_667, price="mark",
-                                  take_margin=True)
+                                  take_margin=True, cover_deficit=True)
+    # the fund takes over only on the venues that close at the bankruptcy price
+    bn = module_params_from_preset(load_preset("binance_usdm"), fund_acct=5)
+    assert bn["insurance"]["takeover"] and bn["insurance"]["takeover_acct"] == 5
+    assert module_params_from_preset(load_preset("bitmex"))["insurance"]["takeover"]
+    dy = module_params_from_preset(load_preset("dydx_v4"), fund_acct=5)
+    assert not dy["insurance"]["takeover"] and dy["insurance"]["takeover_acct"] is None
+    assert not dy["insurance"]["cover_open"]
+    dr = module_params_from_preset(load_preset("drift"))
+    assert not dr["insurance"]["takeover"] and not dr["insurance"]["cover_open"]
+    assert dr["socialized"] == dict(policy="position_pro_rata", close_remainder="counterparties",
+                                    insurance_first=True, fee_pool_first=True)
     assert hl["adl"] == dict(policy="hyperliquid", price="previous_mark", only_bankrupt=True)
     with pytest.raises(ConfigError, match="'vault_acct' must be an account id"):
         LiquidationEngine.from_preset(Venue().core, load_preset("hyperliquid"))
@@ -166,12 +180,13 @@ def test_the_event_columns_fit_the_attrs_event_layer():
         ev_mod.register_kind(kind, name, LIQUIDATION_EVENT_COLUMNS[kind])
     v = Venue(insurance=100 * USDT)
     (a,) = v.isolated([10], [10], 50_000)
-    v.bid(10, 45_150)
-    v.engine_for(["market", "insurance"], alert_thresholds_pct=(100,))
+    v.bid(10, 44_000)
+    v.engine_for(["market", "insurance"], {"market": {"close_price_limit": "none"}},
+                 alert_thresholds_pct=(100,))
     v.mark(45_200)
     events = ev_mod.materialize(v.journal.of("InsuranceFundUsed"))
     assert [(type(e).__name__, e.account, e.paid_atoms) for e in events] == \
-        [("InsuranceFundUsed", a, 3_015_000)]
+        [("InsuranceFundUsed", a, 10 * USDT)]
 
 
 def test_the_same_seed_gives_the_same_random_adl():
@@ -205,3 +220,38 @@ def test_check_helper_is_quiet_on_a_fresh_venue():
     v.isolated([10, -10], [10, 10], 50_000)
     v.engine_for(["market", "insurance", "adl"])
     check(v)
+
+
+def _buffered(buffer_rate: int):
+    v = Venue()
+    (a,) = v.isolated([1000], [10], 50_000)             # 1 BTC at 50,000, 10x: 5,000 USDT
+    v.bid(100, 45_500)
+    v.engine_for(["market"], {"market": dict(
+        close_order="market", close_price_limit="none", partial="fraction",
+        fraction_rate=10_000_000, threshold_notional_atoms=0, cooldown_ms=30_000,
+        cooldown_full_size=False)}, liquidation_buffer_rate=buffer_rate)
+    return v, a, v.mark(45_225, ts_ns=10**12)
+
+
+def test_a_liquidation_ends_only_at_maintenance_plus_the_buffer():
+    # 10 % (100 lots) sold @ 45,500 (fee 45.5 USDT): bucket 4,504.5 USDT for 900 lots, equity
+    # at 45,225 = 4,504.5 − 4,297.5 = 207 USDT; MM = 0.5 % of 40,702.5 = 203.51 USDT.
+    # Without a buffer the account is compliant again and the case ends ...
+    v, a, s = _buffered(0)
+    assert (s.closed_lots, s.completed, s.pending) == (100, 1, 0)
+    assert v.iso(a) == 4_504_500_000
+    # ... with Drift's 2 % buffer it needs 207.58 USDT: the case goes on
+    v, a, s = _buffered(2_000_000)
+    assert (s.closed_lots, s.completed, s.pending) == (100, 0, 1)
+    assert v.iso(a) == 4_504_500_000
+    p = v.engine.pending
+    assert p.acct.tolist() == [a]
+
+
+def test_the_drift_preset_sets_the_buffer_and_a_bad_one_is_a_config_error():
+    eng = LiquidationEngine.from_preset(Venue().core, load_preset("drift"))
+    assert eng.params.liquidation_buffer_rate == 2_000_000
+    eng = LiquidationEngine.from_preset(Venue().core, load_preset("dydx_v4"))
+    assert eng.params.liquidation_buffer_rate == 0
+    with pytest.raises(ConfigError, match="'liquidation_buffer_rate' must be an int rate"):
+        EngineParams(liquidation_buffer_rate=-1)

@@ -21,15 +21,30 @@ def _venue(fund: int, bid_price: int | None, **insurance):
     return v, a
 
 
-def test_the_fund_pays_a_realised_deficit():
+def test_a_fee_beyond_the_margin_left_is_capped_and_the_fund_pays_nothing_back():
     v, a = _venue(100 * USDT, 45_150)
     s = v.mark(45_200)
-    # sold @ 45,150 (bankruptcy 45,000): −48.5 USDT realised, 4.515 USDT fee → −3.015 USDT
-    assert s.insurance_paid_atoms == 3_015_000 and s.bad_debt_atoms == 0
-    # the fund received the fee and paid the deficit: 100 + 4.515 − 3.015
+    # sold @ 45,150 (bankruptcy 45,000): −48.5 USDT realised leaves 1.5 USDT; the 4.515 USDT
+    # fee is capped at that (item 5 of issue 10: the venues charge the fee only down to zero)
+    assert s.fees_atoms == 1_500_000
+    assert s.insurance_paid_atoms == 0 and s.bad_debt_atoms == 0
+    assert v.journal.of("InsuranceFundUsed").size == 0
     assert v.core.insurance == 101_500_000
+    assert (v.size(a), v.iso(a), v.wallet(a)) == (0, 0, 0)
+
+
+def test_the_fund_pays_a_deficit_realised_below_bankruptcy():
+    v = Venue(insurance=100 * USDT)
+    (a,) = v.isolated([10], [10], 50_000)
+    v.bid(10, 44_000)
+    v.engine_for(["market", "insurance"], {"market": {"close_price_limit": "none"}})
+    s = v.mark(45_200)
+    # sold @ 44,000 by a market order: −60 USDT realised → −10 USDT; no fee (nothing left);
+    # the fund pays the 10 USDT
+    assert s.fees_atoms == 0 and s.insurance_paid_atoms == 10 * USDT and s.bad_debt_atoms == 0
     used = v.journal.of("InsuranceFundUsed")
-    assert used[["acct", "a1", "a2", "a3", "flag"]].tolist() == [(a, 3_015_000, 101_500_000, 0, 0)]
+    assert used[["acct", "a1", "a2", "a3", "flag"]].tolist() == [(a, 10 * USDT, 90 * USDT, 0, 0)]
+    assert v.core.insurance == 90 * USDT
     assert (v.size(a), v.iso(a), v.wallet(a)) == (0, 0, 0)
 
 
@@ -51,10 +66,15 @@ def test_a_surplus_stays_with_the_trader_on_dydx_and_hyperliquid():
 
 
 def test_a_cap_per_case_sends_the_rest_to_bad_debt():
-    v, a = _venue(100 * USDT, 45_150, cap_per_case_atoms=USDT)
+    v = Venue(insurance=100 * USDT)
+    v.isolated([10], [10], 50_000)
+    v.bid(10, 44_000)
+    v.engine_for(["market", "insurance"], {"market": {"close_price_limit": "none"},
+                                           "insurance": {"cap_per_case_atoms": USDT}})
     s = v.mark(45_200)
-    assert s.insurance_paid_atoms == USDT and s.bad_debt_atoms == 2_015_000
-    assert v.core.bad_debt == -2_015_000
+    # the 10 USDT deficit of the fill @ 44,000: 1 USDT from the fund, 9 USDT bad debt
+    assert s.insurance_paid_atoms == USDT and s.bad_debt_atoms == 9 * USDT
+    assert v.core.bad_debt == -9 * USDT
 
 
 def test_the_fund_unwinds_what_the_book_left_when_it_can_guarantee_the_loss():
@@ -65,8 +85,10 @@ def test_the_fund_unwinds_what_the_book_left_when_it_can_guarantee_the_loss():
     assert s.closed_lots == 10 and v.size(a) == 0
     liq = v.journal.of("PositionLiquidated")
     assert liq[["price", "qty", "code"]].tolist() == [(44_000, 10, 4)]     # code 4: insurance
-    # sold @ 44,000: −60 USDT, fee 4.4 USDT: the fund pays 14.4 USDT; 100 + 4.4 − 14.4 = 90
-    assert s.insurance_paid_atoms == 14_400_000 and v.core.insurance == 90 * USDT
+    # sold @ 44,000: −60 USDT, −10 USDT left, so no fee (capped at zero): the fund pays
+    # 10 USDT; 100 − 10 = 90
+    assert s.insurance_paid_atoms == 10 * USDT and s.fees_atoms == 0
+    assert v.core.insurance == 90 * USDT
 
 
 def test_the_fund_does_not_unwind_what_it_could_not_pay_for():

@@ -14,24 +14,36 @@ from exchange.liquidation import MarketModule
 from tests.exchange.liquidation.venues import USDT, Venue, spec
 
 
-def test_a_long_closed_above_bankruptcy_pays_the_fee_and_the_rest_is_bad_debt_without_a_fund():
+def test_a_long_closed_above_bankruptcy_pays_the_fee_only_down_to_zero():
     # long 10 lots (0.01 BTC) at 50,000, 10x isolated: margin 50 USDT, bankruptcy 45,000
     v = Venue()
     (a,) = v.isolated([10], [10], 50_000)
     v.bid(10, 45_150)
     v.engine_for(["market"])
     s = v.mark(45_200)
-    # sold 10 @ 45,150: realised (45,150 − 50,000)·10·1,000 = −48.5 USDT, fee 1 % of 451.5 USDT
+    # sold 10 @ 45,150: realised (45,150 − 50,000)·10·1,000 = −48.5 USDT leaves 1.5 USDT; the
+    # 1 % fee (4.515 USDT) is capped at what is left, so the account ends at zero, no bad debt
     assert (s.triggered, s.closed_lots, s.closed_notional_atoms, s.fees_atoms) == \
-        (1, 10, 451_500_000, 4_515_000)
-    # 50 − 48.5 − 4.515 = −3.015 USDT: no module covers it, so it is bad debt
-    assert s.bad_debt_atoms == 3_015_000 and v.core.bad_debt == -3_015_000
-    assert v.core.insurance == 4_515_000
+        (1, 10, 451_500_000, 1_500_000)
+    assert s.bad_debt_atoms == 0 and v.core.bad_debt == 0
+    assert v.core.insurance == 1_500_000
     assert (v.size(a), v.iso(a), v.wallet(a)) == (0, 0, 0)
     liq = v.journal.of("PositionLiquidated")
     assert liq[["acct", "price", "qty", "a1", "a2", "a3", "flag"]].tolist() == \
-        [(a, 45_150, 10, 451_500_000, 4_515_000, 0, 1)]
-    assert v.journal.of("BadDebtBooked")[["acct", "a1", "a2"]].tolist() == [(a, 3_015_000, -3_015_000)]
+        [(a, 45_150, 10, 451_500_000, 1_500_000, 0, 1)]
+    assert v.journal.of("BadDebtBooked").size == 0
+
+
+def test_a_fill_below_bankruptcy_charges_no_fee_and_books_its_deficit_without_a_fund():
+    v = Venue()
+    (a,) = v.isolated([10], [10], 50_000)
+    v.bid(10, 44_000)
+    v.engine_for(["market"], {"market": {"close_price_limit": "none"}})
+    s = v.mark(45_200)
+    # sold @ 44,000: 50 − 60 = −10 USDT; no fee; the deficit is bad debt
+    assert s.fees_atoms == 0 and v.core.insurance == 0
+    assert s.bad_debt_atoms == 10 * USDT and v.core.bad_debt == -10 * USDT
+    assert v.journal.of("BadDebtBooked")[["acct", "a1", "a2"]].tolist() == [(a, 10 * USDT, -10 * USDT)]
 
 
 def test_the_limit_is_the_bankruptcy_price_so_lower_bids_are_not_hit():
@@ -105,8 +117,8 @@ def test_hyperliquid_fraction_then_full_size_during_the_cooldown():
     # 10 s later, inside the 30 s cooldown: full size
     s = v.step(t0 + 10 * 10**9)
     assert s.closed_lots == 8 and v.size(a) == 0
-    # 0.547 USDT left in the bucket, fee 3.812 USDT: 3.265 USDT of bad debt
-    assert s.bad_debt_atoms == 3_265_000
+    # 0.547 USDT left in the bucket: the 3.812 USDT fee is capped at it, no bad debt
+    assert s.bad_debt_atoms == 0 and s.fees_atoms == 547_000
 
 
 def test_hyperliquid_partial_that_fills_nothing_passes_down():

@@ -35,17 +35,22 @@ def test_binance_market_then_insurance_then_adl():
     assert v.engine.indexes[0].key(a) == 451_807                   # 996·p < 450e6
     s = v.mark(451_500)                                            # 45,150.0
     # market: IOC for all 10 lots at the bankruptcy price 45,000.0 fills 5 @ 45,100.0:
-    # −24.5 USDT realised, fee 2.81875 USDT; 5 lots left at equity −1.56875 USDT
+    # −24.5 USDT realised; the 2.81875 USDT fee is capped at the 1.25 USDT the fill left
+    # (50 − 24.5 − 24.25 of loss at the mark on the 5 lots still open)
     assert _rows(v, "PositionLiquidated", ["acct", "price", "qty", "a1", "a2", "a3"]) == \
-        [(a, 451_000, 5, 225_500_000, 2_818_750, 5)]
-    # insurance: nothing in the book to unwind into; it pays the 1.56875 USDT at the mark
-    assert _rows(v, "InsuranceFundUsed", ["acct", "a1", "flag"]) == [(a, 1_568_750, 1)]
-    # ADL: the rest goes to the short at its new bankruptcy price, the mark: no haircut
-    assert _rows(v, "PositionDeleveraged", ["acct", "price", "qty", "a1", "a2"]) == \
-        [(b, 451_500, 5, a, 0)]
-    assert v.core.insurance == 1_000_000 * USDT + 2_818_750 - 1_568_750
+        [(a, 451_000, 5, 225_500_000, 1_250_000, 5)]
+    # insurance: nothing in the book to unwind into; the fund takes the 5 lots over at their
+    # bankruptcy price (45,150.0, the mark: the case is at zero), paying nothing
+    assert _rows(v, "InsuranceFundUsed", ["acct", "price", "qty", "a1", "flag"]) == \
+        [(a, 451_500, 5, 0, 0)]
+    fund = v.engine.fund_acct                     # opened by the fund at this takeover
+    assert fund == v.core.n_acct - 1 and v.size(fund) == 5
+    # the fund could pay, so ADL does not act: the short keeps its whole position
+    assert _rows(v, "PositionDeleveraged", ["acct"]) == [] and v.size(b) == -10
+    assert v.core.insurance == 1_000_000 * USDT + 1_250_000
     assert (v.size(a), v.iso(a), v.wallet(a)) == (0, 0, 0)
-    assert v.size(b) == -5 and s.bad_debt_atoms == 0 and s.completed == 1
+    assert s.bad_debt_atoms == 0 and s.completed == 1 and s.adl_lots == 0
+    assert s.takeover_lots == 5
 
 
 def test_hyperliquid_book_then_backstop_vault():
@@ -120,13 +125,14 @@ def test_dydx_per_block_then_insurance_then_random_deleveraging():
     v.core.cancel(v.mm, oid)
     v.engine.note_events(v.journal.pull())
     # next block, mark 94,000: equity 4,554.5 − 5,400 = −845.5 USDC; nothing in the book:
-    # the fund pays the deficit at the mark (within its 1M per-block limit), then the rest
-    # is deleveraged against the short at the (new) bankruptcy price, the mark
+    # dYdX deleverages a negative-TNC account at its bankruptcy price, the fund pays nothing
+    # (x/clob/keeper/deleveraging.go): the short takes the 9,000 lots at 94,940 (the mark +
+    # 845.5 USDC over 0.9 BTC, rounded up for a long)
     s = v.mark(94_000, ts_ns=t0 + 1_000_000_000)
-    assert _rows(v, "InsuranceFundUsed", ["acct", "a1", "flag"]) == [(a, 845_500_000, 1)]
+    assert _rows(v, "InsuranceFundUsed", ["acct", "a1", "flag"]) == []
     assert _rows(v, "PositionDeleveraged", ["acct", "price", "qty", "a1"]) == \
-        [(b, 94_000, 9_000, a)]
-    assert v.core.insurance == 1_000_000 * USDT + 145_500_000 - 845_500_000
+        [(b, 94_940, 9_000, a)]
+    assert v.core.insurance == 1_000_000 * USDT + 145_500_000
     assert v.size(a) == 0 and s.completed == 1 and s.bad_debt_atoms == 0
 
 

@@ -2,7 +2,8 @@
 
 After every step: the core's invariants (conservation identity exact, positions net to zero,
 books sound), the engine's (index equal to a fresh computation, pending cases consistent), and
-no account left with negative equity that nobody booked. ADL never touches a losing position:
+no account left with negative equity that nobody booked (the insurance fund's takeover
+account included, in half the runs). ADL never touches a losing position:
 a checking ADL module records, around every call, which positions it reduced and what their
 uPnL was just before.
 """
@@ -72,6 +73,10 @@ def build(sc):
             params["vault_acct"] = vault
         if name == "auction":
             params["keeper_acct"] = keeper
+        if name == "insurance" and sc["seed"] % 2:
+            # half the runs: the fund takes over what the book left (Binance/Bybit/BitMEX),
+            # from an account it opens at its first takeover
+            params["takeover"] = True
         if name == "adl":
             modules.append(CheckedAdl(**params))
         else:

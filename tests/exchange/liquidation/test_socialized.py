@@ -1,7 +1,8 @@
 """``socialized``: a deficit charged to profitable positions (BitMEX 2015) or per lot (Drift).
 
 A long of 10 lots at 50,000, 10x (margin 50 USDT), is closed by a market order at 44,000 when
-the mark is 45,200: −60 USDT realised and a 4.4 USDT fee leave a deficit of 14.4 USDT. Shorts
+the mark is 45,200: −60 USDT realised leave a deficit of 10 USDT (the liquidation fee is capped
+at the equity the fill leaves, nothing here). Shorts
 opened at 50,000 hold 10 lots (W1) and 30 lots (W3): profits 48 and 144 USDT at 45,200. The
 market maker is long 40 lots, losing.
 """
@@ -29,23 +30,23 @@ def test_profit_pro_rata_haircuts_the_winners_profit():
     v, b, w1, w3 = _venue("profit_pro_rata")
     iso1, iso3 = v.iso(w1), v.iso(w3)
     s = v.mark(45_200)
-    # 14.4 USDT over 192 USDT of profit: a 7.5 % haircut, 3.6 and 10.8 USDT
-    assert s.socialized_atoms == 14_400_000 and s.bad_debt_atoms == 0
+    # 10 USDT over 192 USDT of profit: a 5.2083 % haircut (rate rounded up), 2.5 and 7.5 USDT
+    assert s.socialized_atoms == 10_000_000 and s.bad_debt_atoms == 0
     got = v.journal.of("LossSocialized")
     assert got[["acct", "a1", "a2", "a3", "code"]].tolist() == [
-        (w1, 3_600_000, 14_400_000, 7_500_000, 1), (w3, 10_800_000, 14_400_000, 7_500_000, 1)]
-    assert (v.iso(w1), v.iso(w3)) == (iso1 - 3_600_000, iso3 - 10_800_000)
+        (w1, 2_500_000, 10_000_000, 5_208_334, 1), (w3, 7_500_000, 10_000_000, 5_208_334, 1)]
+    assert (v.iso(w1), v.iso(w3)) == (iso1 - 2_500_000, iso3 - 7_500_000)
     assert (v.size(b), v.iso(b), v.wallet(b)) == (0, 0, 0)
 
 
 def test_position_pro_rata_charges_every_open_position_per_lot():
     v, b, w1, w3 = _venue("position_pro_rata")
     s = v.mark(45_200)
-    # 14.4 USDT over 80 lots (W1 10, W3 30, market maker 40): 0.18 USDT a lot
+    # 10 USDT over 80 lots (W1 10, W3 30, market maker 40): 0.125 USDT a lot
     got = v.journal.of("LossSocialized")
     assert sorted(got[["acct", "a1"]].tolist()) == sorted(
-        [(v.mm, 7_200_000), (w1, 1_800_000), (w3, 5_400_000)])
-    assert s.socialized_atoms == 14_400_000
+        [(v.mm, 5_000_000), (w1, 1_250_000), (w3, 3_750_000)])
+    assert s.socialized_atoms == 10_000_000
 
 
 def test_what_the_winners_cannot_pay_is_bad_debt():
@@ -56,7 +57,7 @@ def test_what_the_winners_cannot_pay_is_bad_debt():
     v.bid(10, 44_000)
     v.engine_for(["market", "socialized"], {"market": {"close_price_limit": "none"}})
     s = v.mark(45_200)
-    assert s.socialized_atoms == 4_800_000 and s.bad_debt_atoms == 9_600_000
+    assert s.socialized_atoms == 4_800_000 and s.bad_debt_atoms == 5_200_000
 
 
 def test_close_remainder_closes_first_then_socialises():
@@ -67,7 +68,7 @@ def test_close_remainder_closes_first_then_socialises():
     v.bid(10, 44_000)
     s = v.mark(45_200)       # the market module's bankruptcy limit 45,000 misses the bid
     assert [int(c) for c in v.journal.of("PositionLiquidated")["code"]] == [5]
-    assert s.socialized_atoms == 14_400_000
+    assert s.socialized_atoms == 10_000_000
 
 
 def test_bad_policy_is_a_config_error():
