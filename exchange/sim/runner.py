@@ -356,7 +356,7 @@ class Simulation:
         s["best_ask_ticks"].append(book.best_ask() or 0)
         size = arr["size"][instr]
         s["open_interest_lots"].append(int(size[size > 0].sum()))
-        s["insurance_atoms"].append(int(core.insurance))
+        s["insurance_atoms"].append(self._insurance_atoms())
         s["bad_debt_atoms"].append(int(core.bad_debt))
         s["fee_pool_atoms"].append(int(core.fee_pool))
         s["backstop_equity_atoms"].append(self._backstop_equity())
@@ -369,6 +369,15 @@ class Simulation:
         nxt = ts + self.sc.step_ns
         if nxt <= self.sc.duration_ns:
             self.clock.schedule(nxt, PRIO_RECORD, self._on_record)
+
+    def _insurance_atoms(self) -> int:
+        """The insurance fund: its ledger account plus the equity of the account it trades
+        positions it took over from (Binance/Bybit/BitMEX takeovers), atoms."""
+        fund = int(self.core.insurance)
+        acct = self.liquidation.fund_acct if self.liquidation is not None else None
+        if acct is not None:
+            fund += int(self.core.equity(acct))
+        return fund
 
     def _backstop_equity(self) -> int:
         acct = self.backstop_account()
@@ -424,6 +433,9 @@ class Simulation:
                 hook(self.ctx, end)
         if self.check != "none":
             self.ex.check_invariants()
+        fund = self.liquidation.fund_acct if self.liquidation is not None else None
+        if fund is not None:        # the venue's own account: not a trader of any population
+            self.ctx.roles["insurance_fund"] = np.array([fund], np.int64)
         self.wall_s = time.perf_counter() - t0
 
     def equity_end(self) -> np.ndarray:

@@ -44,7 +44,9 @@ def test_flash_crash_liquidates_in_every_design_and_the_last_resort_decides_bad_
     if "adl" in waterfall or "socialized" in waterfall:
         assert m["bad_debt"] == 0.0
     if waterfall == ("market", "insurance"):
-        assert m["insurance_end"] == 0.0 and m["bad_debt"] > 0
+        # the fund ran dry (its ledger account hit zero, the rest became bad debt); what it took
+        # over at the bankruptcy price it still holds, so it may end above zero after the rebound
+        assert m["insurance_drawdown"] >= m["insurance_start"] and m["bad_debt"] > 0
     if "socialized" in waterfall:
         assert m["socialized_total"] > 0 and 0 < m["winners_hit_share"] <= 1
     if "backstop" in waterfall:
