@@ -49,6 +49,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from decimal import Decimal
 from pathlib import Path
 
@@ -514,8 +515,16 @@ def random_command(rng: np.random.Generator, n_acct: int, n_instr: int = 2) -> d
 
 
 # --------------------------------------------------------------------------- running
-def execute(config: dict, commands: list[dict], stop_at_violation: bool = True):
-    """Replay ``commands`` on a fresh world. Returns (commands run, Violation or None, index)."""
+def execute(config: dict, commands: list[dict]):
+    """Replay ``commands`` on a fresh world. Returns (commands run, Violation or None, index).
+    Numpy's RuntimeWarnings (an int64 overflow in a scalar product, an invalid cast) are
+    raised as errors, so they count as crashes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        return _execute(config, commands)
+
+
+def _execute(config: dict, commands: list[dict]):
     try:
         world = World(config)
         world.check(range(len(world.ex.symbols)))

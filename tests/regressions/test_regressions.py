@@ -80,3 +80,24 @@ def test_a_flat_isolated_bucket_in_liquidation_is_left_to_the_waterfall():
     assert ex.position(trader, "BTCUSDT").isolated_margin == -500
     ex.core.set_account_flag(trader, False)
     ex.check_invariants()
+
+
+def test_the_backstop_leaves_an_account_above_two_thirds_of_maintenance_to_the_book():
+    # defect: BackstopModule compared equity x 1e8 with trigger x MM in int64; above ~92,000
+    # USDT of equity the product wrapped and the vault took over an account with 100,000 of
+    # equity and 120,000 of maintenance (Hyperliquid's backstop acts below 2/3 MM = 80,000)
+    ex = Exchange.from_preset("hyperliquid")
+    trader, maker = ex.open_account(deposit="504500"), ex.open_account(deposit="100000000")
+    ex.set_mark("BTC", "50000")
+    ex.set_leverage(trader, "BTC", 20)
+    ex.submit(maker, Order.limit("BTC", "SELL", "200", "50000"))
+    ex.submit(trader, Order.limit("BTC", "BUY", "200", "50000", tif="IOC"))
+    ex.cancel_all(maker)
+    ex.deposit(ex.vault, "100000000")
+    evs = ex.set_mark("BTC", "48000")
+    bal = ex.balance(trader)
+    assert (bal.equity, bal.maintenance_margin) == (100_000, 120_000)
+    names = [e.name for e in evs]
+    assert "LiquidationTriggered" in names and "BackstopTakeover" not in names
+    assert ex.position(trader, "BTC").size == 200 and ex.position(ex.vault, "BTC").size == 0
+    ex.check_invariants()
