@@ -123,8 +123,8 @@ def string(source: str, key: str, v: Any) -> str:
     return v
 
 
-def number_list(lo: float | None = None, *, min_len: int = 1) -> Conv:
-    item = number(lo)
+def number_list(lo: float | None = None, hi: float | None = None, *, min_len: int = 1) -> Conv:
+    item = number(lo, hi)
 
     def conv(source: str, key: str, v: Any) -> tuple[float, ...]:
         if not isinstance(v, list) or len(v) < min_len:
@@ -133,8 +133,8 @@ def number_list(lo: float | None = None, *, min_len: int = 1) -> Conv:
     return conv
 
 
-def integer_list(lo: int | None = None, *, min_len: int = 1) -> Conv:
-    item = integer(lo)
+def integer_list(lo: int | None = None, hi: int | None = None, *, min_len: int = 1) -> Conv:
+    item = integer(lo, hi)
 
     def conv(source: str, key: str, v: Any) -> tuple[int, ...]:
         if not isinstance(v, list) or len(v) < min_len:
