@@ -101,3 +101,39 @@ def test_the_backstop_leaves_an_account_above_two_thirds_of_maintenance_to_the_b
     assert "LiquidationTriggered" in names and "BackstopTakeover" not in names
     assert ex.position(trader, "BTC").size == 200 and ex.position(ex.vault, "BTC").size == 0
     ex.check_invariants()
+
+
+@pytest.mark.parametrize("scenario, key, value", [
+    # each crashed a run with an OverflowError / ValueError / MemoryError, or ran without end,
+    # before the scenario schema bounded it (found by the scenario fuzz, issue 18)
+    ("calm", "population.directional.leverage", [2**63]),
+    ("calm", "population.makers.inventory_limit", 2**63),
+    ("funding_squeeze", "population.makers.requote_ms", 1e15),
+    ("funding_squeeze", "population.directional.check_ms", 2**62),
+    ("oracle_manipulation", "population.keeper.size", 1e15),
+    ("calm", "population.noise.rate_per_min", 1e9),
+    ("flash_crash", "index.price", 2**62),
+    ("calm", "index.sigma", 1e9),
+    ("calm", "scenario.duration_s", 1e308),
+    ("flash_crash", "shock.0.at_s", 1e308),
+])
+def test_scenario_numbers_that_crashed_a_run_are_config_errors(scenario, key, value):
+    from exchange.errors import ConfigError
+    from exchange.sim.scenario import load_scenario
+
+    with pytest.raises(ConfigError) as err:
+        load_scenario(scenario).with_overrides({key: value})
+    assert key.split(".")[-1] in str(err.value)
+
+
+def test_a_matching_level_total_never_wraps():
+    # found by the matching fuzz (issue 18): two orders of 2**63 - 1 lots at one price made
+    # the level total -2 and check_invariants() still passed
+    from matching._book import Book
+    from matching.codes import MatchCode
+
+    book = Book()
+    assert book.limit(1, 0, 100, 2**63 - 1) == 0
+    assert book.limit(2, 0, 100, 2**63 - 1) == MatchCode.LEVEL_QTY_OVERFLOW
+    assert book.level_qty(0, 100) == 2**63 - 1
+    book.check_invariants()
