@@ -53,7 +53,8 @@ class Param:
 
 
 def integer(lo: int | None = None, hi: int | None = None) -> Conv:
-    rule = "an integer" + (f" >= {lo}" if lo is not None else "") + (f" <= {hi}" if hi is not None else "")
+    bounds = ([f">= {lo}"] if lo is not None else []) + ([f"<= {hi}"] if hi is not None else [])
+    rule = "an integer" + (" " + " and ".join(bounds) if bounds else "")
 
     def conv(source: str, key: str, v: Any) -> int:
         if type(v) is not int or (lo is not None and v < lo) or (hi is not None and v > hi):
