@@ -339,6 +339,9 @@ class World:
         if op == "cancel_all":
             evs = ex.cancel_all(self.acct(cmd["acct"]), sym if cmd.get("one") else None)
             return evs, False, ()
+        if op == "pull":                 # the quoter leaves: the next gap meets a thin book
+            evs = ex.cancel_all(self.acct(0), sym if cmd.get("one") else None)
+            return evs, False, ()
         if op == "amend":
             a = self.acct(cmd["acct"])
             oo = [o for o in ex.open_orders(a) if o["order_id"] > 0]
@@ -442,7 +445,7 @@ def _rejected(evs) -> bool:
 # --------------------------------------------------------------------------- generation
 _OPS = ("order", "order", "order", "order", "order", "order", "quote", "quote", "mark", "mark", "mark", "cancel",
         "amend", "deposit", "withdraw", "leverage", "leverage", "mode", "mode", "iso_margin",
-        "iso_margin", "advance", "advance", "funding", "bid", "bid", "cancel_all")
+        "iso_margin", "advance", "advance", "funding", "bid", "bid", "cancel_all", "pull")
 _KINDS = ("limit", "limit", "limit", "limit", "market", "market", "market", "market", "stop_market", "stop_limit",
           "tp_market", "tp_limit", "trailing")
 
@@ -488,7 +491,7 @@ def random_command(rng: np.random.Generator, n_acct: int, n_instr: int = 2) -> d
         return dict(op=op, acct=0 if r < 0.8 else a, instr=i, levels=int(rng.integers(1, 4)),
                     bps=int(rng.choice([2, 5, 10, 30, 100])),
                     notional=float(np.exp(rng.uniform(np.log(100), np.log(300_000)))))
-    if op == "cancel_all":
+    if op in ("cancel_all", "pull"):
         return dict(op=op, acct=a, instr=i, one=bool(rng.random() < 0.5))
     if op == "amend":
         return dict(op=op, acct=a, pick=int(rng.integers(50)),
@@ -500,7 +503,7 @@ def random_command(rng: np.random.Generator, n_acct: int, n_instr: int = 2) -> d
         elif r < 0.9:
             pct = float(rng.normal(0, 4))
         else:
-            pct = float(rng.choice([-30, -20, -10, 10, 20, 30]))
+            pct = float(rng.choice([-30, -20, -10, -5, 5, 10, 20, 30]))
         return dict(op=op, instr=i, pct=pct)
     if op == "advance":
         dt = int(rng.choice([1, 100, 1000, 5000, 60_000, 3_600_000, 8 * 3_600_000]))
