@@ -152,6 +152,7 @@ cdef class VenueCore:
     cdef int _settle_fill(self, int instr, int64_t acct, int64_t oid, int side, int64_t price,
                           int64_t qty, int64_t fee_rate, int liquidity, int64_t counter_oid,
                           bint fee_to_insurance) except -1
+    cdef int _cover_flat_isolated(self, int instr, int64_t acct) except -1
     cdef int _apply_trade(self, int instr, int64_t acct, int64_t dq, int64_t price,
                           int64_t* realised) except -1
     cdef int _after_match(self, int instr, int64_t taker_oid, int64_t taker_acct, int side,

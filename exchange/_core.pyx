@@ -637,6 +637,8 @@ cdef class VenueCore:
             self.iso[instr, acct] += r
             if self.size[instr, acct] == 0:
                 released = self.iso[instr, acct] if self.iso[instr, acct] > 0 else 0
+                if self.iso[instr, acct] < 0 and self.acct_flags[acct] == 0:
+                    self._cover_flat_isolated(instr, acct)
             elif self.iso[instr, acct] > 0:
                 released = muldiv_floor(self.iso[instr, acct], close, _abs(s))
             else:
@@ -653,6 +655,37 @@ cdef class VenueCore:
                 self.wallet[acct] -= im
                 self.iso[instr, acct] += im
         realised[0] = r
+        return 0
+
+    cdef int _cover_flat_isolated(self, int instr, int64_t acct) except -1:
+        """An isolated position closed flat with a negative bucket, outside liquidation (the
+        loss of the close, or funding debited from the bucket, exceeded its margin): the
+        isolated margin is the most the trader can lose, so the remainder is the venue's —
+        the insurance fund pays it up to its balance, the rest is bad debt — and the bucket
+        ends at zero (issue 18; a bucket nobody settles is money owed to nobody).
+
+        Venue rule: isolated losses are capped at the position's margin ("Isolated: position
+        owns margin_iso ... losses capped at it", reference §3 "Cross vs isolated", from the
+        Binance, Bybit and Hyperliquid docs); a deficit beyond the margin is covered by the
+        insurance fund ("negative wallet reset to 0 by the fund", reference §4.1, Binance FAQ
+        https://www.binance.com/en/support/faq/360033525371, read 2026-12-02), bad debt when
+        the fund is empty (DESIGN.md "Liquidation waterfall"). Accounts in liquidation are
+        left to the waterfall, which books the deficit itself. Events: LedgerMoved from the
+        insurance fund and/or the bad-debt account into the bucket. O(1)."""
+        cdef int64_t deficit = -self.iso[instr, acct]
+        cdef int64_t pay = deficit if deficit < self.insurance else self.insurance
+        if pay < 0:
+            pay = 0
+        if pay > 0:
+            self.insurance -= pay
+            self.iso[instr, acct] += pay
+            self._emit(EV_LEDGER_MOVED, 0, instr, -1, 0, 0, L_INSURANCE, L_ISOLATED, pay,
+                       acct, 0, 0)
+        if deficit > pay:
+            self.bad_debt -= deficit - pay
+            self.iso[instr, acct] += deficit - pay
+            self._emit(EV_LEDGER_MOVED, 0, instr, -1, 0, 0, L_BAD_DEBT, L_ISOLATED,
+                       deficit - pay, acct, 0, 0)
         return 0
 
     cdef int _settle_fill(self, int instr, int64_t acct, int64_t oid, int side, int64_t price,

@@ -78,6 +78,8 @@ class RejectReason(enum.IntEnum):
     UNKNOWN_ORDER_ID = MatchCode.UNKNOWN_ORDER_ID.value, "order id is not resting in the book"
     PRICE_OUT_OF_RANGE = (MatchCode.PRICE_OUT_OF_RANGE.value,
                           "price is beyond the book's addressable tick window")
+    LEVEL_QTY_OVERFLOW = (MatchCode.LEVEL_QTY_OVERFLOW.value,
+                          "the price level's total would exceed 2**63 - 1 lots")
 
     # -- 4xxx ACCOUNT / MARKET STATE ---------------------------------------------------------
     ACCOUNT_IN_LIQUIDATION = 4001, "the account is being liquidated; only cancels are accepted"

@@ -554,7 +554,9 @@ class Index:
             if p is not None:
                 p = float(p)
                 if not math.isfinite(p) or p <= 0:
-                    raise ValueError(f"source {i} ({src!r}) reported a bad price {p!r}")
+                    # typed (a ValueError too): a price path driven to zero by its parameters
+                    # is the scenario's fault, not the program's (issue 18)
+                    raise invalid(f"source {i} price", "a finite price > 0", p)
                 self._price[i] = p
                 self._ts[i] = ts_ns
             ts_i = self._ts[i]

@@ -34,6 +34,9 @@ Conventions
   and re-entered as a new arrival (same oid, owner, stp; its tif, GTC or POST_ONLY) at the back
   of the queue, and it may trade. A post-only amend that would cross is rejected and the book
   is unchanged. ``last_*`` describe the re-entry (in-place reduction: filled 0, rested = qty).
+- ``LEVEL_QTY_OVERFLOW``: a limit order (or amend re-entry) whose quantity plus what already
+  rests at its price on its side would pass 2**63 - 1 lots is rejected before it trades, so
+  a level total never wraps; ``resting_qty`` is an exact Python int.
 - Errors: malformed arguments raise ``InvalidOrderError`` naming the field, the rule and the
   value; a cancel or amend of an order id that is not resting raises ``UnknownOrderError``.
 """

@@ -56,6 +56,7 @@ cdef enum:
     DUPLICATE_ORDER_ID = 3003
     UNKNOWN_ORDER_ID = 3004
     PRICE_OUT_OF_RANGE = 3005
+    LEVEL_QTY_OVERFLOW = 3006
     MIN_WINDOW = 4096
     HASH_BITS0 = 14
     DENSE_MIN = 1 << 16
@@ -808,6 +809,8 @@ cdef class Book:
             return DUPLICATE_ORDER_ID
         if not self._in_range(side, price):
             return PRICE_OUT_OF_RANGE
+        if qty > INT64_MAX - self._level_total(side, price):
+            return LEVEL_QTY_OVERFLOW
         if tif == POST_ONLY:
             if self.best_c(1 - side, &best) and (
                     (side == BUY and best <= price) or (side == SELL and best >= price)):
@@ -892,6 +895,9 @@ cdef class Book:
         owner = o.owner
         if not self._in_range_without(side, price, slot):
             return PRICE_OUT_OF_RANGE
+        total = self._level_total(side, price) - (o.qty if price == old_price else 0)
+        if qty > INT64_MAX - total:
+            return LEVEL_QTY_OVERFLOW
         if tif == POST_ONLY and self.best_c(1 - side, &best) and (
                 (side == BUY and best <= price) or (side == SELL and best >= price)):
             return POST_ONLY_WOULD_CROSS
@@ -1080,27 +1086,28 @@ cdef class Book:
         cdef int64_t p
         return p if self.best_c(SELL, &p) else None
 
-    def depth(self, int side, Py_ssize_t n):
+    def depth(self, int side, n):
         """Up to n levels as (price, total), best first. O(n + gaps / 64)."""
         cdef BookSide* s
         cdef int64_t idx
         cdef list out = []
         if side != BUY and side != SELL:
             raise invalid("side", "0 (BUY) or 1 (SELL)", side)
-        if n < 0:
-            raise invalid("n", ">= 0", n)
+        cdef int64_t count = _int64(n, "n")      # a Python int beyond int64 is refused, typed
+        if count < 0:
+            raise invalid("n", ">= 0", count)
         s = &self.sides[side]
         idx = s.hi if side == BUY else s.lo
-        while idx >= 0 and len(out) < n:
+        while idx >= 0 and len(out) < count:
             out.append((s.base + idx, s.levels[idx].total))
             idx = _prev_set(s.bits, idx - 1) if side == BUY else _next_set(s.bits, s.cap, idx + 1)
         return out
 
-    def level_qty(self, int side, int64_t price):
+    def level_qty(self, int side, price):
         """Total resting at one price (0 if none). O(1)."""
         if side != BUY and side != SELL:
             raise invalid("side", "0 (BUY) or 1 (SELL)", side)
-        return self._level_total(side, price)
+        return self._level_total(side, _int64(price, "price"))
 
     def iter_orders(self):
         """(oid, qty, price): bids best to worst, then asks best to worst, FIFO in a level. O(n)."""
@@ -1120,8 +1127,9 @@ cdef class Book:
                 idx = _prev_set(s.bits, idx - 1) if side == BUY else _next_set(s.bits, s.cap, idx + 1)
         return iter(out)
 
-    def order(self, int64_t oid):
+    def order(self, oid_):
         """(side, price, qty, owner) of a resting order. O(1)."""
+        cdef int64_t oid = _int64(oid_, "oid")
         cdef int32_t slot = self.find_c(oid)
         cdef Order* o
         if slot < 0:
@@ -1129,8 +1137,9 @@ cdef class Book:
         o = &self.pool[slot]
         return (o.side, o.price, o.qty, o.owner)
 
-    def queue_position(self, int64_t oid):
+    def queue_position(self, oid_):
         """Lots resting ahead of the order at its level. O(orders ahead)."""
+        cdef int64_t oid = _int64(oid_, "oid")
         cdef int32_t slot = self.find_c(oid)
         cdef int64_t ahead = 0
         if slot < 0:
@@ -1243,7 +1252,8 @@ cdef class Book:
     def resting_qty(self):
         """Total resting lots on both sides. O(levels)."""
         cdef int side
-        cdef int64_t idx, total = 0
+        cdef int64_t idx
+        cdef object total = 0          # exact: two sides of near-int64 levels exceed int64
         cdef BookSide* s
         for side in range(2):
             s = &self.sides[side]

@@ -37,3 +37,4 @@ class MatchCode(enum.IntEnum):
     DUPLICATE_ORDER_ID = 3003
     UNKNOWN_ORDER_ID = 3004  # only produced by the batch API (per-order calls raise)
     PRICE_OUT_OF_RANGE = 3005  # the price is beyond the book's addressable tick window
+    LEVEL_QTY_OVERFLOW = 3006  # the price level's total would pass 2**63 - 1 lots

@@ -24,8 +24,11 @@ Details the stub leaves open, resolved here (the compiled book matches them):
   queue_position() of an id that is not resting raises UnknownOrderError after the
   argument checks.
 - A command's result codes are checked in this order: ``DUPLICATE_ORDER_ID`` (limit and
-  market: the id is resting), ``PRICE_OUT_OF_RANGE`` (limit and amend re-entry only), then
-  ``POST_ONLY_WOULD_CROSS`` / ``FOK_NOT_FILLABLE``. Any non-zero code sets ``last_filled``,
+  market: the id is resting), ``PRICE_OUT_OF_RANGE`` (limit and amend re-entry only),
+  ``LEVEL_QTY_OVERFLOW`` (limit and amend re-entry: the order's quantity plus what already
+  rests at its price on its side — without the amended order itself — would pass
+  2**63 - 1 lots, so no level total, and no int64 sum of one, ever wraps; checked whatever
+  the tif, like the price window), then ``POST_ONLY_WOULD_CROSS`` / ``FOK_NOT_FILLABLE``. Any non-zero code sets ``last_filled``,
   ``last_rested`` and ``last_expire`` to 0 and changes nothing else.
 - A market order whose id is resting is rejected with ``DUPLICATE_ORDER_ID`` (in a batch
   too): two live orders never share an id, so a fill never names the same id twice.
@@ -131,6 +134,7 @@ _FOK_NOT_FILLABLE = int(MatchCode.FOK_NOT_FILLABLE)
 _DUPLICATE_ORDER_ID = int(MatchCode.DUPLICATE_ORDER_ID)
 _UNKNOWN_ORDER_ID = int(MatchCode.UNKNOWN_ORDER_ID)
 _PRICE_OUT_OF_RANGE = int(MatchCode.PRICE_OUT_OF_RANGE)
+_LEVEL_QTY_OVERFLOW = int(MatchCode.LEVEL_QTY_OVERFLOW)
 
 
 # -- argument checks (the Python boundary) --------------------------------------------------
@@ -547,6 +551,8 @@ class RefBook:
             return self._rejected(_DUPLICATE_ORDER_ID)
         if not self._fits_window(side, price):
             return self._rejected(_PRICE_OUT_OF_RANGE)
+        if qty > INT64_MAX - self._level_total(side, price):
+            return self._rejected(_LEVEL_QTY_OVERFLOW)
         return self._enter(oid, side, price, qty, tif, owner, stp)
 
     def _market(self, oid: int, side: int, qty: int, protect_price: int, owner: int,
@@ -570,11 +576,18 @@ class RefBook:
             return _OK
         if not self._fits_window(order.side, new_price, ignoring=order):
             return self._rejected(_PRICE_OUT_OF_RANGE)
+        others = self._level_total(order.side, new_price) - (order.qty if new_price == order.price else 0)
+        if qty > INT64_MAX - others:
+            return self._rejected(_LEVEL_QTY_OVERFLOW)
         if order.tif == POST_ONLY and self._crosses(order.side, new_price):
             return self._rejected(_POST_ONLY_WOULD_CROSS)
         self._unlink(order)
         return self._enter(order.oid, order.side, new_price, qty, order.tif, order.owner,
                            order.stp)
+
+    def _level_total(self, side: int, price: int) -> int:
+        level = self._sides[side].get(price)
+        return level.total if level is not None else 0
 
     def _enter(self, oid: int, side: int, price: int, qty: int, tif: int, owner: int,
                stp: int) -> int:

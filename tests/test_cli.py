@@ -57,7 +57,7 @@ def test_listings(capsys):
 
 @pytest.mark.parametrize("argv, needle", [
     (["run", "no_such_scenario"], "'scenario' must be a built-in scenario name"),
-    (["run", "calm", "--set", "population.noise.count=-1"], "'population.noise.count' must be an integer >= 0 (got -1)"),
+    (["run", "calm", "--set", "population.noise.count=-1"], "'population.noise.count' must be an integer >= 0 and <= 100000 (got -1)"),
     (["compare", "calm", "--waterfalls", "market,prayer"], "'prayer'"),
     (["calc", "--preset", "nasdaq", "--side", "long", "--entry", "1", "--qty", "1"], "nasdaq"),
     (["calc", "--side", "long", "--entry", "abc", "--qty", "1"], "'--entry' must be a decimal number (got 'abc')"),
@@ -77,7 +77,7 @@ def test_bad_scenario_file_in_a_subprocess_never_shows_a_traceback(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("perpsim: error: mine.toml: 'population.noise.size' must be a "
-                                   "finite number > 0.0 (got 'big')")
+                                   "finite number > 0.0 and <= 1000000000.0 (got 'big')")
     assert "Traceback" not in proc.stderr + proc.stdout
 
 

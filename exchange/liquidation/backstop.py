@@ -93,7 +93,8 @@ class BackstopModule:
             r = rows[j]
             if cases.acct[r] == vault:
                 continue
-            if self.trigger_rate and eq[j] * RATE_SCALE >= self.trigger_rate * mm[j]:
+            # exact Python ints: equity × 1e8 overflows int64 above ~92,000 units of equity
+            if self.trigger_rate and int(eq[j]) * RATE_SCALE >= self.trigger_rate * int(mm[j]):
                 continue
             instr = int(cases.instr[r])
             rr = np.array([r], _I64)

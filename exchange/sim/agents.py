@@ -57,6 +57,18 @@ __all__ = ["Agent", "MarketMakers", "NoiseTraders", "DirectionalTraders",
 _NEVER = np.iinfo(np.int64).max
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
+# Upper bounds of population parameters (issue 18: scenario numbers mutated to extremes). Past
+# them a value overflows the int64 clock, lot or tick arithmetic at run time, or asks for more
+# events than a run can hold; within them a run is slow at worst. Chosen wide: a year of
+# cadence, a billion base units, 100 % of the price as a distance, 10 orders a second.
+MAX_COUNT = 100_000                  # accounts per population
+MAX_LEVERAGE = 1_000
+MAX_MS = 365 * 86_400_000.0          # cadences and latencies: one year
+MAX_S = 365 * 86_400.0               # durations: one year
+MAX_BASE_QTY = 1e9                   # sizes and position limits, base units
+MAX_DEPTH_BPS = 10_000.0             # distances from the reference price
+MAX_RATIO = 1e6                      # volatility ratios and spread multipliers
+MAX_RATE_PER_MIN = 600.0             # orders per trader per minute
 
 
 @runtime_checkable
@@ -74,8 +86,8 @@ class Agent(Protocol):
 
 _COMMON = {
     "type": Param(lambda s, k, v: v, None, "agent type (default: the table name)"),
-    "count": Param(integer(0), 0, "number of accounts"),
-    "latency_ms": Param(number(0.001), 20.0, "mean order latency (ms)"),
+    "count": Param(integer(0, MAX_COUNT), 0, "number of accounts"),
+    "latency_ms": Param(number(0.001, MAX_MS), 20.0, "mean order latency (ms)"),
     "latency_jitter": Param(number(0.0, 3.0), 0.5, "log-sd of the per-account latency"),
 }
 
@@ -159,19 +171,19 @@ class MarketMakers(_Population):
     kind = "market_maker"
     PARAMS = {
         "capital": Param(money, "2000000", "capital per maker"),
-        "leverage": Param(integer(1), 10, "account leverage setting"),
+        "leverage": Param(integer(1, MAX_LEVERAGE), 10, "account leverage setting"),
         "levels": Param(integer(1, 50), 5, "quotes per side"),
-        "half_spread_bps": Param(number(0.0, lo_open=True), 2.0, "distance of the first level"),
-        "level_step_bps": Param(number(0.0), 3.0, "distance between levels"),
-        "size": Param(number(0.0, lo_open=True), 0.05, "base quantity of the first level"),
+        "half_spread_bps": Param(number(0.0, MAX_DEPTH_BPS, lo_open=True), 2.0, "distance of the first level"),
+        "level_step_bps": Param(number(0.0, MAX_DEPTH_BPS), 3.0, "distance between levels"),
+        "size": Param(number(0.0, MAX_BASE_QTY, lo_open=True), 0.05, "base quantity of the first level"),
         "size_growth": Param(number(0.1, 10.0), 1.5, "size multiplier per level"),
-        "inventory_limit": Param(number(0.0, lo_open=True), 2.0, "base quantity"),
-        "skew_bps": Param(number(0.0), 10.0, "quote-centre shift at the inventory limit"),
-        "requote_ms": Param(number(1.0), 1000.0, "requote cadence"),
-        "widen_vol_ratio": Param(number(1.0), 3.0, "vol ratio where spreads start to widen"),
-        "widen_factor": Param(number(1.0), 4.0, "max spread multiplier"),
-        "pull_vol_ratio": Param(number(1.0), 10.0, "vol ratio where makers pull quotes"),
-        "pull_s": Param(number(0.0), 60.0, "how long a maker stays out after pulling"),
+        "inventory_limit": Param(number(0.0, MAX_BASE_QTY, lo_open=True), 2.0, "base quantity"),
+        "skew_bps": Param(number(0.0, MAX_DEPTH_BPS), 10.0, "quote-centre shift at the inventory limit"),
+        "requote_ms": Param(number(1.0, MAX_MS), 1000.0, "requote cadence"),
+        "widen_vol_ratio": Param(number(1.0, MAX_RATIO), 3.0, "vol ratio where spreads start to widen"),
+        "widen_factor": Param(number(1.0, MAX_RATIO), 4.0, "max spread multiplier"),
+        "pull_vol_ratio": Param(number(1.0, MAX_RATIO), 10.0, "vol ratio where makers pull quotes"),
+        "pull_s": Param(number(0.0, MAX_S), 60.0, "how long a maker stays out after pulling"),
         "dispersion": Param(number(0.0, 3.0), 0.3, "log-sd of per-maker spreads, sizes, thresholds"),
         "anchor": Param(choice("index", "mark"), "index", "reference price"),
     }
@@ -307,13 +319,13 @@ class NoiseTraders(_Population):
     PARAMS = {
         "capital": Param(money, "20000", "median capital"),
         "capital_sigma": Param(number(0.0, 3.0), 0.8, "log-sd of capital"),
-        "leverage": Param(integer(1), 5, "account leverage setting"),
-        "rate_per_min": Param(number(0.0), 1.0, "orders per trader per minute"),
-        "size": Param(number(0.0, lo_open=True), 0.01, "median order size (base units)"),
+        "leverage": Param(integer(1, MAX_LEVERAGE), 5, "account leverage setting"),
+        "rate_per_min": Param(number(0.0, MAX_RATE_PER_MIN), 1.0, "orders per trader per minute"),
+        "size": Param(number(0.0, MAX_BASE_QTY, lo_open=True), 0.01, "median order size (base units)"),
         "size_sigma": Param(number(0.0, 3.0), 1.0, "log-sd of order size"),
-        "max_position": Param(number(0.0, lo_open=True), 0.2, "position cap (base units)"),
+        "max_position": Param(number(0.0, MAX_BASE_QTY, lo_open=True), 0.2, "position cap (base units)"),
         "buy_share": Param(number(0.0, 1.0), 0.5, "probability an order buys"),
-        "wake_ms": Param(number(1.0), 1000.0, "decision cadence"),
+        "wake_ms": Param(number(1.0, MAX_MS), 1000.0, "decision cadence"),
     }
 
     def setup(self, ctx: SimContext, ts_ns: int) -> int | None:
@@ -384,7 +396,7 @@ class DirectionalTraders(_Population):
         "capital_sigma": Param(number(0.0, 3.0), 1.0, "log-sd of capital"),
         "long_share": Param(number(0.0, 1.0), 0.6, "probability a trader is long"),
         "leverage_policy": Param(choice("fixed", "vol_scaled", "tiered"), "fixed", ""),
-        "leverage": Param(integer_list(1), (3, 5, 10, 20, 50), "leverage choices"),
+        "leverage": Param(integer_list(1, MAX_LEVERAGE), (3, 5, 10, 20, 50), "leverage choices"),
         "leverage_weights": Param(number_list(0.0), (), "weights of the choices (default equal)"),
         "vol_sensitivity": Param(number(0.0, 5.0), 1.0, "vol_scaled exponent"),
         "tier_fraction": Param(number(0.0, 1.0, lo_open=True), 0.5, "tiered: share of tier max"),
@@ -393,10 +405,10 @@ class DirectionalTraders(_Population):
         "stop_share": Param(number(0.0, 1.0), 1.0, "share of traders using stops"),
         "take_profit": Param(number(0.0, 10.0), 0.0, "take-profit distance (fraction)"),
         "tp_share": Param(number(0.0, 1.0), 1.0, "share of traders using take-profits"),
-        "entry_rate_per_hour": Param(number(0.0), 1.0, "re-entries per hour when flat"),
-        "hold_minutes": Param(number(0.0, lo_open=True), 120.0, "mean holding time"),
-        "warmup_s": Param(number(0.0), 120.0, "first entries spread over this window"),
-        "check_ms": Param(number(1.0), 1000.0, "decision cadence"),
+        "entry_rate_per_hour": Param(number(0.0, 60 * MAX_RATE_PER_MIN), 1.0, "re-entries per hour when flat"),
+        "hold_minutes": Param(number(0.0, MAX_S / 60, lo_open=True), 120.0, "mean holding time"),
+        "warmup_s": Param(number(0.0, MAX_S), 120.0, "first entries spread over this window"),
+        "check_ms": Param(number(1.0, MAX_MS), 1000.0, "decision cadence"),
         "bust_fraction": Param(number(0.0, 1.0), 0.05, "stop trading below this equity share"),
         "margin_mode": Param(choice("cross", "isolated"), "cross", "margin mode of the position"),
     }
@@ -549,12 +561,12 @@ class FundingArbitrageurs(_Population):
     kind = "arbitrageur"
     PARAMS = {
         "capital": Param(money, "500000", "capital per arbitrageur"),
-        "leverage": Param(integer(1), 3, "leverage of the perp leg"),
+        "leverage": Param(integer(1, MAX_LEVERAGE), 3, "leverage of the perp leg"),
         "usage": Param(number(0.0, 1.0, lo_open=True), 0.5, "share of capital deployed"),
-        "enter_rate": Param(number(0.0), 0.0005, "8 h funding rate (fraction) to enter"),
-        "exit_rate": Param(number(0.0), 0.0001, "8 h funding rate to exit"),
+        "enter_rate": Param(number(0.0, 1.0), 0.0005, "8 h funding rate (fraction) to enter"),
+        "exit_rate": Param(number(0.0, 1.0), 0.0001, "8 h funding rate to exit"),
         "dispersion": Param(number(0.0, 3.0), 0.3, "log-sd of per-trader thresholds"),
-        "check_ms": Param(number(1.0), 5000.0, "decision cadence"),
+        "check_ms": Param(number(1.0, MAX_MS), 5000.0, "decision cadence"),
     }
 
     def setup(self, ctx: SimContext, ts_ns: int) -> int | None:
@@ -612,13 +624,13 @@ class Keepers(_Population):
     kind = "keeper"
     PARAMS = {
         "capital": Param(money, "1000000", "capital per keeper"),
-        "leverage": Param(integer(1), 5, "account leverage setting"),
-        "depths_bps": Param(number_list(0.0), (150.0, 300.0, 500.0, 800.0), "resting levels"),
-        "size": Param(number(0.0, lo_open=True), 0.2, "base quantity per level"),
-        "requote_ms": Param(number(1.0), 5000.0, "requote cadence"),
-        "auction_discount_bps": Param(number(0.0), 100.0, "minimum auction discount"),
-        "unwind_bps": Param(number(0.0), 30.0, "profit that triggers unwinding"),
-        "unwind_s": Param(number(0.0), 300.0, "unwind anyway after this long"),
+        "leverage": Param(integer(1, MAX_LEVERAGE), 5, "account leverage setting"),
+        "depths_bps": Param(number_list(0.0, MAX_DEPTH_BPS), (150.0, 300.0, 500.0, 800.0), "resting levels"),
+        "size": Param(number(0.0, MAX_BASE_QTY, lo_open=True), 0.2, "base quantity per level"),
+        "requote_ms": Param(number(1.0, MAX_MS), 5000.0, "requote cadence"),
+        "auction_discount_bps": Param(number(0.0, MAX_DEPTH_BPS), 100.0, "minimum auction discount"),
+        "unwind_bps": Param(number(0.0, MAX_DEPTH_BPS), 30.0, "profit that triggers unwinding"),
+        "unwind_s": Param(number(0.0, MAX_S), 300.0, "unwind anyway after this long"),
     }
 
     def setup(self, ctx: SimContext, ts_ns: int) -> int | None:

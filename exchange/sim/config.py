@@ -53,7 +53,8 @@ class Param:
 
 
 def integer(lo: int | None = None, hi: int | None = None) -> Conv:
-    rule = "an integer" + (f" >= {lo}" if lo is not None else "") + (f" <= {hi}" if hi is not None else "")
+    bounds = ([f">= {lo}"] if lo is not None else []) + ([f"<= {hi}"] if hi is not None else [])
+    rule = "an integer" + (" " + " and ".join(bounds) if bounds else "")
 
     def conv(source: str, key: str, v: Any) -> int:
         if type(v) is not int or (lo is not None and v < lo) or (hi is not None and v > hi):
@@ -123,8 +124,8 @@ def string(source: str, key: str, v: Any) -> str:
     return v
 
 
-def number_list(lo: float | None = None, *, min_len: int = 1) -> Conv:
-    item = number(lo)
+def number_list(lo: float | None = None, hi: float | None = None, *, min_len: int = 1) -> Conv:
+    item = number(lo, hi)
 
     def conv(source: str, key: str, v: Any) -> tuple[float, ...]:
         if not isinstance(v, list) or len(v) < min_len:
@@ -133,8 +134,8 @@ def number_list(lo: float | None = None, *, min_len: int = 1) -> Conv:
     return conv
 
 
-def integer_list(lo: int | None = None, *, min_len: int = 1) -> Conv:
-    item = integer(lo)
+def integer_list(lo: int | None = None, hi: int | None = None, *, min_len: int = 1) -> Conv:
+    item = integer(lo, hi)
 
     def conv(source: str, key: str, v: Any) -> tuple[int, ...]:
         if not isinstance(v, list) or len(v) < min_len:

@@ -96,13 +96,13 @@ _SCENARIO = {
 
 _INDEX = {
     "model": Param(choice("random_walk", "gbm", "replay", "constant"), "random_walk"),
-    "price": Param(number(0.0, lo_open=True), None),
+    "price": Param(number(0.0, 1e12, lo_open=True), None),
     "step_ms": Param(number(1.0), 1000.0),
-    "sigma": Param(number(0.0), 0.0002),
-    "mu": Param(number(), 0.0),
-    "jump_rate_per_hour": Param(number(0.0), 0.0),
-    "jump_mean": Param(number(), 0.0),
-    "jump_std": Param(number(0.0), 0.0),
+    "sigma": Param(number(0.0, 1.0), 0.0002),
+    "mu": Param(number(-1.0, 1.0), 0.0),
+    "jump_rate_per_hour": Param(number(0.0, 3600.0), 0.0),
+    "jump_mean": Param(number(-1.0, 1.0), 0.0),
+    "jump_std": Param(number(0.0, 1.0), 0.0),
     "csv": Param(string, None),
     "time_column": Param(string, "ts"),
     "price_column": Param(string, "price"),
@@ -311,6 +311,20 @@ def _build_preset(source: str, preset_name: str, overrides: Mapping[str, Any],
     return preset
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def _ns(source: str, key: str, value: float, per: int) -> int:
+    """``value`` (seconds or milliseconds, ``per`` ns each) as integer nanoseconds; the venue
+    clock is int64 ns, so a time beyond it (about 292 years) is a ConfigError, not an
+    OverflowError later (issue 18: scenario numbers mutated to extremes)."""
+    ns = float(value) * per
+    if not ns <= _INT64_MAX:
+        raise fail(source, key, f"a time below 2**63 ns (about 292 years; {_INT64_MAX // per} "
+                   f"in these units)", value)
+    return int(round(ns))
+
+
 def parse_scenario(data: dict, source: str, path: str | None = None) -> Scenario:
     """Validate a scenario's TOML tree (see the module docs). Raises ConfigError."""
     if not isinstance(data, dict):
@@ -329,7 +343,7 @@ def parse_scenario(data: dict, source: str, path: str | None = None) -> Scenario
     if symbol not in preset.instruments:
         raise fail(source, "scenario.symbol", f"one of {', '.join(preset.symbols)} (instruments "
                    f"of preset {preset.name!r})", symbol)
-    duration_ns = int(round(head["duration_s"] * NS_PER_S))
+    duration_ns = _ns(source, "scenario.duration_s", head["duration_s"], NS_PER_S)
     cadence_ms = head["oracle_cadence_ms"] or preset.venue.oracle_cadence_ms
     idx = read_table(source, "index", data.get("index", {}), _INDEX)
     if idx["model"] == "replay" and not idx["csv"]:
@@ -341,13 +355,14 @@ def parse_scenario(data: dict, source: str, path: str | None = None) -> Scenario
         base = Path(path).parent if path else Path.cwd()
         csv_path = str((base / idx["csv"]).resolve())
     index = IndexSpec(model=idx["model"], price=idx["price"],
-                      step_ns=int(round(idx["step_ms"] * NS_PER_MS)), sigma=idx["sigma"],
+                      step_ns=_ns(source, "index.step_ms", idx["step_ms"], NS_PER_MS), sigma=idx["sigma"],
                       mu=idx["mu"], jump_rate_per_hour=idx["jump_rate_per_hour"],
                       jump_mean=idx["jump_mean"], jump_std=idx["jump_std"], csv_path=csv_path,
                       time_column=idx["time_column"], price_column=idx["price_column"],
                       sources=idx["sources"], source_noise=idx["source_noise"],
                       clamp_rate=idx["clamp_rate"],
-                      stale_after_ns=int(round(idx["stale_after_s"] * NS_PER_S)))
+                      stale_after_ns=_ns(source, "index.stale_after_s", idx["stale_after_s"],
+                                         NS_PER_S))
     pops = data.get("population", {})
     if not isinstance(pops, dict):
         raise fail(source, "population", "a table of population tables", pops)
@@ -378,8 +393,8 @@ def parse_scenario(data: dict, source: str, path: str | None = None) -> Scenario
             raise fail(source, f"{key}.type", f"one of {', '.join(SHOCK_TYPES)}", kind)
         schema = {"type": Param(lambda s, k, v: v), **SHOCK_TYPES[kind]}
         vals = read_table(source, key, table, schema)
-        at_ns = int(round(vals["at_s"] * NS_PER_S))     # at or after the end: never reached
-        dur_ns = int(round(vals.get("duration_s", 0.0) * NS_PER_S))
+        at_ns = _ns(source, f"{key}.at_s", vals["at_s"], NS_PER_S)  # at or after the end: never reached
+        dur_ns = _ns(source, f"{key}.duration_s", vals.get("duration_s", 0.0), NS_PER_S)
         src = vals.get("source")
         if isinstance(src, int) and src >= index.sources:
             raise fail(source, f"{key}.source", f"an index below index.sources = {index.sources}",
@@ -390,8 +405,9 @@ def parse_scenario(data: dict, source: str, path: str | None = None) -> Scenario
     name = head["name"] or (Path(path).stem if path else source)
     return Scenario(name=name, description=head["description"], source=source, path=path,
                     preset_name=head["preset"], symbol=symbol, duration_ns=duration_ns,
-                    step_ns=int(round(head["step_ms"] * NS_PER_MS)),
-                    oracle_cadence_ns=int(cadence_ms * NS_PER_MS), venue_overrides=dict(venue),
+                    step_ns=_ns(source, "scenario.step_ms", head["step_ms"], NS_PER_MS),
+                    oracle_cadence_ns=_ns(source, "scenario.oracle_cadence_ms", cadence_ms,
+                                          NS_PER_MS), venue_overrides=dict(venue),
                     module_params={k: dict(v) for k, v in modules.items()},
                     index=index, populations=tuple(populations), shocks=tuple(shocks),
                     data=copy.deepcopy(data))
