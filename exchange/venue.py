@@ -714,8 +714,13 @@ class Exchange:
         if price <= 0:
             raise InvalidCommandError(f"'price' must be > 0 ticks to settle funding (got {price})")
         accts = self.core.settle_funding(instr, rate, price, EV_FUNDING_PAID, EV_FUNDING_RATE_SET)
-        if self.liquidation is not None and len(accts):   # payments moved wallets and buckets
-            self.liquidation.mark_dirty(accts)
+        liq = self.liquidation
+        if liq is not None and len(accts):      # payments moved wallets and buckets:
+            liq.mark_dirty(accts)               # an account funding took below maintenance
+            mark = int(self.core.arrays()["mark"][instr])   # is liquidated now, not at the
+            if mark > 0:                                    # next mark
+                self._drain()
+                liq.on_mark(instr, mark, self.core.ts_now)
 
     # ------------------------------------------------------------------ queries
     def position(self, account, symbol) -> Position:

@@ -79,14 +79,18 @@ def test_without_liquidation_the_mark_moves_and_nothing_is_liquidated():
     ex.check_invariants()
 
 
-def test_funding_that_eats_the_margin_liquidates_at_the_next_mark():
+def test_funding_that_eats_the_margin_liquidates_at_the_settlement():
+    """The venue re-checks margin after a settlement: an account funding took below
+    maintenance is liquidated then, not at the next mark."""
     ex, _, trader = leveraged_long()
-    # longs pay 2% of 15,000 = 300 USDT per settlement; three leave less than the maintenance
-    # margin at an unchanged mark of 48,000 (equity 1,000 - 600 - 900 < 0)
+    ex.set_mark(SYM, "48000")
+    # at 48,000 the 0.3 BTC long has lost 600 of its 1,000; longs pay 2% of 14,400 = 288 USDT
+    # per settlement: the second leaves less than the maintenance margin
+    liquidated = []
     for _ in range(3):
-        ex.settle_funding(SYM, 2_000_000)
-    events = ex.set_mark(SYM, "48000")
-    assert [e.account for e in events_named(events, "LiquidationTriggered")] == [trader]
+        events = ex.settle_funding(SYM, 2_000_000)
+        liquidated.append([e.account for e in events_named(events, "LiquidationTriggered")])
+    assert liquidated == [[], [trader], []]
     assert ex.position(trader, SYM).size == 0
     ex.check_invariants()
 
