@@ -81,6 +81,27 @@ class ReplayFeed:
         lasts = [int(a[-1]) for a in (self.book_ts, self.trade_ts) if len(a)]
         return max(lasts)
 
+    def window(self, start_ns: int | None = None, end_ns: int | None = None) -> "ReplayFeed":
+        """The feed restricted to ``[start_ns, end_ns]`` (recorded time). The book part starts
+        at the last full book (reset row) at or before ``start_ns``, so the window opens with
+        a complete book. O(rows)."""
+        lo = self.start_ns if start_ns is None else int(start_ns)
+        hi = self.end_ns if end_ns is None else int(end_ns)
+        b0 = int(np.searchsorted(self.book_ts, lo, side="left"))
+        resets = np.flatnonzero(self.book_reset[: b0 + 1])
+        b0 = int(resets[-1]) if len(resets) else 0
+        b1 = int(np.searchsorted(self.book_ts, hi, side="right"))
+        t0 = int(np.searchsorted(self.trade_ts, lo, side="left"))
+        t1 = int(np.searchsorted(self.trade_ts, hi, side="right"))
+        # the levels before start fold into the opening book: they stay (their time moves up)
+        book_ts = self.book_ts[b0:b1].copy()
+        book_ts[book_ts < lo] = lo
+        return attrs.evolve(self, book_ts=book_ts, book_side=self.book_side[b0:b1],
+                            book_price=self.book_price[b0:b1], book_qty=self.book_qty[b0:b1],
+                            book_reset=self.book_reset[b0:b1], trade_ts=self.trade_ts[t0:t1],
+                            trade_side=self.trade_side[t0:t1], trade_price=self.trade_price[t0:t1],
+                            trade_qty=self.trade_qty[t0:t1])
+
     # -- building -------------------------------------------------------------------------
     @classmethod
     def from_tables(cls, tables: dict[str, DataTable], spec) -> "ReplayFeed":
