@@ -21,13 +21,14 @@ The recorded market (a :class:`~exchange.data.feed.ReplayFeed`: Tardis or Binanc
   (:attr:`ReplayResult.comparison`).
 
 **Queue model** (risk-averse, as hftbacktest's ``RiskAverseQueueModel``): an order of the
-strategy joins the back of its price level behind all recorded depth resting there. Only
-trades advance it: the tape consumes the level first-in first-out, so the strategy fills after
-the depth ahead of it traded. A recorded *decrease* of a level is taken from the newest
-recorded orders first (the depth behind the strategy, LIFO: a cancel is assumed to come from
-behind), so cancellations never move the strategy forward; a recorded increase joins the back
-of the queue. A recorded level that reaches a price where the strategy rests on the other side
-trades with it (someone recorded was willing to pay that price). Source: hftbacktest
+strategy joins the back of its price level behind all recorded depth resting there. It advances
+by trades: the tape consumes the level first-in first-out, so the strategy fills after the depth
+ahead of it traded. A recorded *decrease* of a level is taken from the newest recorded orders
+first (the depth behind the strategy, LIFO: a cancel is assumed to come from behind), so a
+cancellation moves the strategy forward only when the level shrinks below the depth ahead of
+it; a recorded increase joins the back of the queue. A recorded level that reaches a price
+where the strategy rests on the other side trades with it (someone recorded was willing to pay
+that price). Source: hftbacktest
 documentation, "Queue models" (https://hftbacktest.readthedocs.io/en/latest/tutorials/
 Probability%20Queue%20Models.html, read 2026-12-02).
 
@@ -311,6 +312,13 @@ class Replay:
         self.gateway.after_delivery = functools.partial(ex.run_triggers, instr)
         self.ctx = ctx = _ReplayContext(self, ex, instr, clock, self.gateway, self.seed)
         self.timeline = ex.configure_oracle(self.symbol, sources=1)
+        # recorded time is epoch time: put the funding grid on the venue's UTC schedule
+        # (k·interval from 1970-01-01, e.g. 00/08/16 UTC for 8 h) from the first recorded
+        # instant, instead of the scheduler's default grid from t = 0, whose first "period"
+        # would otherwise end at once (a settlement of no samples at the start)
+        fs = self.timeline.funding
+        fs.next_settlement_ns = (self.start_ns // fs.interval_ns + 1) * fs.interval_ns
+        fs.sampler.reset(self.start_ns)
         ctx.liquidation = ex.liquidation
         ctx.drainer = ex.drain_records
         ex.record_hooks.append(ctx.publish)
