@@ -46,7 +46,9 @@ crowd's own liquidations are not replayed (only the strategy's account is margin
 from __future__ import annotations
 
 import functools
+import os
 import time
+import warnings
 from decimal import Decimal
 from typing import Any, Sequence
 
@@ -57,6 +59,16 @@ from exchange.errors import InvalidCommandError, invalid
 from exchange.sim.clock import PRIO_AGENT, PRIO_ORACLE, PRIO_SHOCK, Clock
 from exchange.sim.context import SimContext, component_seed
 from exchange.sim.gateway import OrderGateway
+
+try:
+    from exchange.sim import _replay as _compiled
+    if os.environ.get("PERPSIM_REPLAY") == "python":    # debugging: the readable methods
+        _compiled = None
+except ImportError:  # pragma: no cover - the wheel always ships the extension
+    _compiled = None
+    warnings.warn("exchange.sim._replay (compiled) is missing: replays reconcile the book in "
+                  "pure Python (slower); build it with `pip install -e .`", RuntimeWarning,
+                  stacklevel=2)
 
 __all__ = ["RecordedBook", "Replay", "ReplayResult", "run_replay", "PRIO_FEED", "PRIO_FEED_SYNC"]
 
@@ -83,7 +95,8 @@ class RecordedBook:
     → venue order ids of the recorded depth there, oldest first. Costs: :meth:`set_level`
     O(orders at the level); :meth:`trade` O(fills)."""
 
-    def __init__(self, exchange, instr: int, maker: int, taker: int, depth_levels: int = 50) -> None:
+    def __init__(self, exchange, instr: int, maker: int, taker: int, depth_levels: int = 50,
+                 compiled: bool = True) -> None:
         self.ex = exchange
         self.core = exchange.core
         self.instr = int(instr)
@@ -99,6 +112,8 @@ class RecordedBook:
         self.state = np.zeros((2, 0), np.int64)
         self.unplaced = 0
         self.commands = 0
+        #: the compiled twin of set_level / reconcile (exchange/sim/_replay.pyx), or None
+        self._c = _compiled if compiled else None
         self.tape_orders = 0
 
     def _open(self, oid: int) -> int:
@@ -112,6 +127,12 @@ class RecordedBook:
     def set_level(self, side: int, price: int, target: int) -> None:
         """Make the recorded depth at (side, price) ``target`` lots (queue model: decreases
         from the newest recorded order, increases join the back)."""
+        if self._c is not None:
+            c, u = self._c.set_level(self.core, self.book, self.levels, self.maker, self.instr,
+                                     int(side), int(price), int(target), self.max_lots)
+            self.commands += c
+            self.unplaced += u
+            return
         key = price * 2 + side
         oids = self.levels.get(key)
         live: list[list[int]] = []
@@ -178,6 +199,9 @@ class RecordedBook:
         for a, z in zip(bounds[:-1], bounds[1:]):
             if reset[a]:
                 state[:] = 0
+            if self._c is not None:
+                self._c.fold_rows(state, side[a:z], rank[a:z], qty[a:z])
+                continue
             if z - a == 1:
                 state[side[a], rank[a]] = qty[a]
                 continue
@@ -195,6 +219,14 @@ class RecordedBook:
         bids = np.flatnonzero(self.state[0])[-K:]
         asks = np.flatnonzero(self.state[1])[:K]
         prices = self.prices
+        if self._c is not None:
+            keys = np.concatenate([prices[bids] * 2, prices[asks] * 2 + 1])
+            qtys = np.concatenate([self.state[0, bids], self.state[1, asks]])
+            c, u = self._c.reconcile(self.core, self.book, self.levels, self.placed, self.maker,
+                                     self.instr, self.max_lots, keys, qtys)
+            self.commands += c
+            self.unplaced += u
+            return
         want = dict(zip((prices[bids] * 2).tolist(), self.state[0, bids].tolist()))
         want.update(zip((prices[asks] * 2 + 1).tolist(), self.state[1, asks].tolist()))
         placed = self.placed
@@ -278,7 +310,7 @@ class Replay:
                  symbol: str | None = None, sync_ms: float = 1000.0, record_ms: float = 1000.0,
                  depth_levels: int = 50,
                  seed: int = 0, check: str = "end", liquidation_overrides: dict | None = None,
-                 liquidity_deposit: str = "100000000000") -> None:
+                 liquidity_deposit: str = "100000000000", compiled: bool = True) -> None:
         from exchange.sim.journal import register_liquidation_events
         from exchange.presets import load_preset
         from exchange.strategy import Strategy, StrategyAgent, load_strategy_class
@@ -325,7 +357,7 @@ class Replay:
         # the recorded market's two accounts: resting depth and the tape
         dep = spec.amount_to_atoms(Decimal(liquidity_deposit))
         maker, taker = ctx.open_accounts(np.array([dep, dep], np.int64), 1, role="replay").tolist()
-        self.recorded = RecordedBook(ex, instr, maker, taker, depth_levels)
+        self.recorded = RecordedBook(ex, instr, maker, taker, depth_levels, compiled)
         prices = np.unique(feed.book_price)
         self.recorded.load_prices(prices)
         self._rank = np.searchsorted(prices, feed.book_price).astype(np.int64)

@@ -175,3 +175,14 @@ def test_recorded_bid_reaching_the_strategys_ask_trades_with_it():
     assert ex.position(me, "BTCUSDT").size == Decimal("-1")
     assert rb.level(0, 420_010) == 2_000
     ex.check_invariants()
+
+
+def test_compiled_and_readable_reconciliation_make_the_same_journal(feed):
+    window = feed.window(T0 + 29 * 60 * S, T0 + 31 * 60 * S)
+    runs = []
+    for compiled in (True, False):
+        rep = Replay(window, [("s", FixedLeverage(target_leverage=10.0, stop_loss_pct=2.0))],
+                     compiled=compiled)
+        runs.append(rep.run())
+    assert journal_digest(runs[0].journal) == journal_digest(runs[1].journal)
+    assert runs[0].stats["book_commands"] == runs[1].stats["book_commands"] > 0
