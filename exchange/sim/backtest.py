@@ -72,7 +72,7 @@ def run_stats(series: dict, journal: np.ndarray, account: int, deposit_atoms: in
     notional = np.asarray(series["notional_atoms"], np.float64)
     out: dict[str, float] = {}
     end = eq[-1] if len(eq) else float(deposit_atoms)
-    out["return"] = end / deposit_atoms - 1 if deposit_atoms else 0.0
+    out["return"] = float(end / deposit_atoms - 1) if deposit_atoms else 0.0
     sharpe = sortino = 0.0
     if len(eq) > 2:
         prev = np.maximum(eq[:-1], 1.0)
@@ -170,7 +170,7 @@ def run_scenario_strategy(cls, params: dict, scenario, seed: int, *, preset: str
 
     sc = load_scenario(scenario)
     if preset:
-        sc = sc.with_overrides({"venue.preset": preset})
+        sc = sc.with_overrides({"scenario.preset": preset})
     sc = sc.with_overrides(strategy_overrides(cls, params, name))
     instance = cls(**params)
     holder: dict[str, Any] = {}

@@ -25,6 +25,17 @@ def test_twenty_x_long_in_the_simulated_flash_crash_is_liquidated():
     assert calm["stats"]["liquidations"] == 0 and calm["stats"]["return"] > -0.5
 
 
+def test_carry_short_earns_funding_when_the_squeeze_makes_it_positive():
+    from exchange.strategies import FundingCarry
+
+    r = run_scenario_strategy(FundingCarry, {"target_leverage": 2.0}, "funding_squeeze", 0)
+    assert r["stats"]["funding_received"] > 100 and r["stats"]["funding_paid"] == 0
+    assert r["stats"]["liquidations"] == 0
+    # the long side of the same crowded market pays
+    long = run_scenario_strategy(FixedLeverage, {"target_leverage": 2.0}, "funding_squeeze", 0)
+    assert long["stats"]["funding_paid"] > 100 and long["stats"]["funding_received"] == 0
+
+
 def test_stats_of_a_known_equity_path():
     s = dict(ts=np.arange(5) * 1_000_000_000, equity_atoms=np.array([100, 110, 99, 121, 121]) * 10**6,
              size_lots=np.array([0, 1, 1, 0, 0]), notional_atoms=np.array([0, 220, 198, 0, 0]) * 10**6)
