@@ -1,7 +1,7 @@
 """Replay benchmark: 1,000,000 recorded L2 updates and trades through the venue with a strategy
 attached, beside the per-order matching rate on the standard stream, in one run.
 
-    python benchmarks/bench_backtest.py [--json] [--rounds 3] [--events 1000000]
+    python benchmarks/bench_backtest.py [--json] [--rounds 5] [--events 1000000]
 
 The recorded stream is synthetic, in the Tardis ``incremental_book_L2`` + ``trades`` shape of
 a busy BTCUSDT hour on Binance USDⓈ-M: 10 book messages a second, each updating ~95 levels
@@ -148,7 +148,7 @@ def replay_once(feed) -> tuple[float, dict]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (median reported)")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds (median reported)")
     ap.add_argument("--events", type=int, default=1_000_000, help="recorded events to replay")
     args = ap.parse_args(argv)
     from exchange.data import load

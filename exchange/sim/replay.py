@@ -278,24 +278,32 @@ class StrategyRun:
         return self.agent.strategy
 
 
-@attrs.frozen
 class ReplayResult:
-    """What a replay produced: the venue (state at the end), the journal of event records,
-    per strategy its account and series (``ts``, ``equity_atoms``, ``size_lots``,
-    ``notional_atoms``, ``mark_ticks``), and ``comparison``: the venue's mark and funding
-    beside the recorded ones (``ts``, ``venue_mark``, ``recorded_mark`` prices;
-    ``venue_funding`` settlements ``(ts, rate per 1e8)``, ``recorded_funding`` ``(ts, rate
-    fraction)``). ``stats``: events replayed, wall time, book commands."""
+    """What a replay produced: the venue (state at the end), per strategy its account and
+    series (``ts``, ``equity_atoms``, ``size_lots``, ``notional_atoms``, ``mark_ticks``), and
+    ``comparison``: the venue's mark and funding beside the recorded ones (``ts``,
+    ``venue_mark``, ``recorded_mark``, ``venue_index`` prices; ``venue_funding`` settlements
+    ``(ts, rate per 1e8)``, ``recorded_funding`` ``(ts, rate fraction)``). ``stats``: events
+    replayed, wall time, book commands. :attr:`journal` (every event record, EVENT_DTYPE) is
+    assembled on first use (O(records))."""
 
-    exchange: Any
-    journal: np.ndarray
-    strategies: dict
-    comparison: dict
-    stats: dict
-    spec: Any
-    symbol: str
-    start_ns: int
-    end_ns: int
+    def __init__(self, *, exchange, strategies: dict, comparison: dict, stats: dict, spec,
+                 symbol: str, start_ns: int, end_ns: int) -> None:
+        self.exchange = exchange
+        self.strategies = strategies
+        self.comparison = comparison
+        self.stats = stats
+        self.spec = spec
+        self.symbol = symbol
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+        self._journal: np.ndarray | None = None
+
+    @property
+    def journal(self) -> np.ndarray:
+        if self._journal is None:
+            self._journal = self.exchange.journal()
+        return self._journal
 
 
 class Replay:
@@ -354,6 +362,8 @@ class Replay:
         ctx.liquidation = ex.liquidation
         ctx.drainer = ex.drain_records
         ex.record_hooks.append(ctx.publish)
+        self._settlements: list[np.ndarray] = []      # the venue's FundingSettled records
+        ex.record_hooks.append(self._note_settlements)
         # the recorded market's two accounts: resting depth and the tape
         dep = spec.amount_to_atoms(Decimal(liquidity_deposit))
         maker, taker = ctx.open_accounts(np.array([dep, dep], np.int64), 1, role="replay").tolist()
@@ -382,6 +392,11 @@ class Replay:
         self._cmp = {"ts": [], "venue_mark": [], "recorded_mark": [], "venue_index": []}
         self.wall_s = 0.0
         self._ran = False
+
+    def _note_settlements(self, recs: np.ndarray) -> None:
+        m = recs["kind"] == 90_011
+        if m.any():
+            self._settlements.append(recs[m])
 
     # -- the recorded market -----------------------------------------------------------------
     def _apply_until(self, ts: int) -> None:
@@ -430,7 +445,7 @@ class Replay:
         return float(f.index_price[i])
 
     def _on_venue(self, ts: int) -> None:
-        self.ctx.drain()
+        # the step drains the records to the liquidation engine and the strategies itself
         self.ex.step(ts, self._index, events=False)
         mkt = self.ctx.market
         tl = self.timeline
@@ -503,8 +518,8 @@ class Replay:
         return self.result()
 
     def result(self) -> ReplayResult:
-        journal = self.ex.journal()
-        venue_funding = journal[journal["kind"] == 90_011]
+        venue_funding = np.concatenate(self._settlements) if self._settlements else \
+            np.empty(0, [("ts", "i8"), ("a2", "i8")])
         f = self.feed
         comparison = {k: np.asarray(v, np.float64 if k != "ts" else np.int64) for k, v in self._cmp.items()}
         comparison["venue_funding"] = np.stack([venue_funding["ts"], venue_funding["a2"]], axis=1) \
@@ -522,7 +537,7 @@ class Replay:
                      book_commands=self.recorded.commands, tape_orders=self.recorded.tape_orders,
                      levels_unplaced=self.recorded.unplaced, clock_events=self.clock.processed,
                      sources=dict(f.sources))
-        return ReplayResult(exchange=self.ex, journal=journal, strategies=strategies,
+        return ReplayResult(exchange=self.ex, strategies=strategies,
                             comparison=comparison, stats=stats, spec=self.spec, symbol=self.symbol,
                             start_ns=self.start_ns, end_ns=self.end_ns)
 
