@@ -137,7 +137,8 @@ def replay_once(feed) -> tuple[float, dict]:
     j = res.journal
     acct = res.strategies["vol_adjusted"]["account"]
     fills = int(((j["kind"] == 3) & (j["acct"] == acct)).sum())
-    ok = (rep._book_i == len(feed.book_ts) and rep._trade_i == len(feed.trade_ts) and fills > 0)
+    ok = (res.stats["book_rows_applied"] == len(feed.book_ts)
+          and res.stats["trades_applied"] == len(feed.trade_ts) and fills > 0)
     return feed.events / wall, dict(ok=ok, strategy_fills=fills, wall_s=wall,
                                     book_commands=res.stats["book_commands"],
                                     tape_orders=res.stats["tape_orders"],

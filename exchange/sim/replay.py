@@ -533,6 +533,7 @@ class Replay:
                                         deposit_atoms=int(self.spec.amount_to_atoms(
                                             Decimal(str(run.strategy.deposit)))))
         stats = dict(events=f.events, book_rows=len(f.book_ts), trades=len(f.trade_ts),
+                     book_rows_applied=self._book_i, trades_applied=self._trade_i,
                      wall_s=self.wall_s, events_per_s=f.events / self.wall_s if self.wall_s else None,
                      book_commands=self.recorded.commands, tape_orders=self.recorded.tape_orders,
                      levels_unplaced=self.recorded.unplaced, clock_events=self.clock.processed,
