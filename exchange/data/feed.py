@@ -1,8 +1,8 @@
 """Loaded tables → the replay feed: integer book rows, trades, and the recorded price series.
 
 :class:`ReplayFeed` is what :mod:`exchange.sim.replay` consumes, on one instrument's grid
-(prices in ticks, quantities in lots, rounded to the nearest grid point; a level that rounds to
-0 lots is a deletion):
+(prices in ticks — a price off the tick grid is a DataError —, quantities in lots rounded to
+the nearest lot; a level that rounds to 0 lots is a deletion; one symbol per feed):
 
 * ``book``: ``ts, side (0 bid / 1 ask), price, qty, reset`` rows; ``qty`` 0 deletes the level;
   ``reset`` marks the first row of a full book (the book is cleared there). Sources, first
@@ -40,6 +40,26 @@ TRADE_SOURCES = ("tardis.trades", "binance.aggTrades", "binance.trades")
 
 def _grid(values: np.ndarray, step: Decimal) -> np.ndarray:
     return np.rint(np.asarray(values, np.float64) / float(step)).astype(np.int64)
+
+
+def _ticks(values: np.ndarray, tick: Decimal, table: DataTable, column: str) -> np.ndarray:
+    """Prices on the instrument's tick grid; a price off the grid (data of another instrument,
+    or a preset with a coarser tick) is a DataError naming the column and the first value."""
+    x = np.asarray(values, np.float64) / float(tick)
+    out = np.rint(x)
+    bad = np.flatnonzero(np.abs(x - out) > 1e-6 * np.maximum(1.0, np.abs(x)))
+    if len(bad):
+        raise DataError.at(", ".join(table.files), None, column,
+                           f"on the instrument's tick grid (tick {tick})", float(values[bad[0]]))
+    return out.astype(np.int64)
+
+
+def _one_symbol(t: DataTable) -> None:
+    if "symbol" in t.layout.names and len(t):
+        syms = np.unique(t.column("symbol"))
+        if len(syms) > 1:
+            raise DataError.at(", ".join(t.files), None, "symbol", "one instrument per replay",
+                               syms[:5].tolist())
 
 
 @attrs.define
@@ -115,6 +135,8 @@ class ReplayFeed:
                                None, None, f"a book source among the files, one of {list(BOOK_SOURCES)}",
                                sorted(tables))
         src["book"] = book.name
+        for t in tables.values():
+            _one_symbol(t)
         b = cls._book_rows(book, tick, lot)
         trades = next((tables[n] for n in TRADE_SOURCES if n in tables), None)
         if trades is not None:
@@ -187,7 +209,7 @@ class ReplayFeed:
             snap = t.column("is_snapshot")
             ts = t.ts_ns
             side = np.where(t.equals("side", "ask"), 1, 0).astype(np.int8)
-            price = _grid(t.column("price"), tick)
+            price = _ticks(t.column("price"), tick, t, "price")
             qty = _grid(t.column("amount"), lot)
             if snap.any():
                 first = int(np.argmax(snap))
@@ -208,7 +230,7 @@ class ReplayFeed:
             rows, cols = np.nonzero(present)          # row-major: each snapshot's entries together
             ts = t.ts_ns[rows]
             side = np.asarray(sides, np.int8)[cols]
-            price = _grid(px[rows, cols], tick)
+            price = _ticks(px[rows, cols], tick, t, "price")
             qty = _grid(qt[rows, cols], lot)
             reset = np.r_[True, rows[1:] != rows[:-1]] if len(rows) else np.zeros(0, bool)
             return ts, side, price, qty, reset
@@ -218,8 +240,8 @@ class ReplayFeed:
         side = np.tile(np.array([0, 1], np.int8), n)
         price = np.empty(2 * n, np.int64)
         qty = np.empty(2 * n, np.int64)
-        price[0::2] = _grid(t.column("best_bid_price"), tick)
-        price[1::2] = _grid(t.column("best_ask_price"), tick)
+        price[0::2] = _ticks(t.column("best_bid_price"), tick, t, "best_bid_price")
+        price[1::2] = _ticks(t.column("best_ask_price"), tick, t, "best_ask_price")
         qty[0::2] = _grid(t.column("best_bid_qty"), lot)
         qty[1::2] = _grid(t.column("best_ask_qty"), lot)
         reset = np.tile(np.array([True, False]), n)
@@ -238,7 +260,8 @@ class ReplayFeed:
             qty = t.column("quantity" if t.name == "binance.aggTrades" else "qty")
         lots = _grid(qty, lot)
         keep = known & (lots > 0)
-        return (np.ascontiguousarray(t.ts_ns[keep]), side[keep], _grid(price[keep], tick), lots[keep])
+        return (np.ascontiguousarray(t.ts_ns[keep]), side[keep], _ticks(price[keep], tick, t, "price"),
+                lots[keep])
 
     @staticmethod
     def _recorded_mid(b, tick):

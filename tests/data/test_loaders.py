@@ -194,3 +194,21 @@ def test_feed_from_binance_snapshots_and_klines():
 def test_feed_needs_a_book():
     with pytest.raises(DataError, match="a book source"):
         ReplayFeed.from_tables(load([B / "BTCUSDT-aggTrades-2024-01-01.zip"]), SPEC)
+
+
+def test_feed_refuses_prices_off_the_instruments_tick_grid():
+    import attrs
+
+    coarse = attrs.evolve(SPEC, tick_size=SPEC.tick_size * 10)     # a 1.0 tick: 42000.1 is off it
+    with pytest.raises(DataError, match=r"column 'price' must be on the instrument's tick grid"):
+        ReplayFeed.from_tables(load([T / "binance-futures_incremental_book_L2_2024-01-01_BTCUSDT.csv.gz"]),
+                               coarse)
+
+
+def test_feed_refuses_two_symbols(tmp_path):
+    text = TARDIS_TRADES_HEAD + ROW.format(id=1, side="buy", price="1", amount="1") + \
+        ROW.replace("BTCUSDT", "ETHUSDT").format(id=2, side="buy", price="1", amount="1")
+    trades = _gz(tmp_path, "binance-futures_trades_2024-01-01_BTCUSDT.csv.gz", text)
+    book = T / "binance-futures_book_snapshot_25_2024-01-01_BTCUSDT.csv.gz"
+    with pytest.raises(DataError, match="one instrument per replay"):
+        ReplayFeed.from_tables(load([book, trades]), SPEC)
