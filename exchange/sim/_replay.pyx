@@ -119,3 +119,94 @@ def fold_rows(int64_t[:, ::1] state, const signed char[:] side, const int64_t[:]
     cdef Py_ssize_t i, n = side.shape[0]
     for i in range(n):
         state[side[i], rank[i]] = qty[i]
+
+
+def fold_rows_best(int64_t[:, ::1] state, const signed char[:] side, const int64_t[:] rank,
+                   const int64_t[:] qty, int64_t[::1] best):
+    """:func:`fold_rows`, keeping ``best`` = (best bid rank, best ask rank) of the state
+    (-1 / n when a side is empty): a level set above the best bid (below the best ask) is the
+    new candidate, then the scan moves away from the touch to the first non-empty level.
+    O(rows + levels crossed)."""
+    cdef Py_ssize_t i, n = side.shape[0], m = state.shape[1]
+    cdef int64_t b = best[0], a = best[1], r
+    for i in range(n):
+        r = rank[i]
+        state[side[i], r] = qty[i]
+        if qty[i] > 0:
+            if side[i] == 0:
+                if r > b:
+                    b = r
+            elif r < a:
+                a = r
+    while b >= 0 and state[0, b] == 0:
+        b -= 1
+    while a < m and state[1, a] == 0:
+        a += 1
+    best[0] = b
+    best[1] = a
+
+
+def window(const int64_t[:, ::1] state, const int64_t[:] prices, const int64_t[::1] best,
+           Py_ssize_t depth, int64_t[::1] keys, int64_t[::1] qtys):
+    """The top ``depth`` non-empty levels of each side into ``keys`` (price·2 + side) and
+    ``qtys``: bids from the deepest of them up to the best, then asks from the best out (the
+    order of the readable ``np.flatnonzero`` path). Returns the count. O(levels scanned)."""
+    cdef Py_ssize_t n = 0, nb = 0, j, m = state.shape[1]
+    cdef int64_t r = best[0]
+    while r >= 0 and nb < depth:
+        if state[0, r] > 0:
+            keys[nb] = r
+            nb += 1
+        r -= 1
+    for j in range(nb):                       # ascending rank: deepest first
+        r = keys[nb - 1 - j]
+        qtys[j] = state[0, r]
+    for j in range(nb // 2):
+        keys[j], keys[nb - 1 - j] = keys[nb - 1 - j], keys[j]
+    for j in range(nb):
+        keys[j] = prices[keys[j]] * 2
+    n = nb
+    r = best[1]
+    while r < m and n - nb < depth:
+        if state[1, r] > 0:
+            keys[n] = prices[r] * 2 + 1
+            qtys[n] = state[1, r]
+            n += 1
+        r += 1
+    return n
+
+
+def tape(VenueCore core, int instr, int64_t taker, int64_t maker, const signed char[:] side,
+         const int64_t[:] price, const int64_t[:] qty):
+    """RecordedBook.trade: one IOC per aggressor side (the first trade's side first) for the
+    total recorded lots, limited at the worst recorded price; then the tape's position goes to
+    the liquidity account at the last price. Returns the orders sent. O(rows + fills)."""
+    cdef Py_ssize_t i, n = side.shape[0]
+    cdef int64_t lots[2]
+    cdef int64_t limit[2]
+    cdef int s, k, sent = 0
+    cdef int64_t size, ref
+    if n == 0:
+        return 0
+    lots[0] = lots[1] = 0
+    limit[0] = 0
+    limit[1] = 0
+    for i in range(n):
+        s = side[i]
+        lots[s] += qty[i]
+        if lots[s] == qty[i]:
+            limit[s] = price[i]
+        elif s == 0 and price[i] > limit[0]:
+            limit[0] = price[i]
+        elif s == 1 and price[i] < limit[1]:
+            limit[1] = price[i]
+    for k in range(2):
+        s = side[0] if k == 0 else 1 - side[0]
+        if lots[s] > 0:
+            sent += 1
+            core.submit(taker, instr, s, lots[s], limit[s], 0, 1, False, 0, 0)
+    size = core.size[instr, taker]
+    if size:
+        ref = core.last[instr] or price[n - 1]
+        core.transfer_position(taker, maker, instr, size, ref)
+    return sent

@@ -185,6 +185,10 @@ class RecordedBook:
         """Size the recorded state for the feed's distinct prices (sorted ticks). O(n)."""
         self.prices = np.ascontiguousarray(prices, np.int64)
         self.state = np.zeros((2, len(self.prices)), np.int64)    # recorded lots by price rank
+        #: best bid / ask rank of the state (-1 / n: empty side), kept by the compiled fold
+        self.best = np.array([-1, len(self.prices)], np.int64)
+        self._keys = np.empty(2 * self.depth_levels, np.int64)
+        self._qtys = np.empty(2 * self.depth_levels, np.int64)
 
     def update(self, side: np.ndarray, rank: np.ndarray, qty: np.ndarray, reset: np.ndarray) -> None:
         """Fold recorded level rows (stream order) into the recorded state: each level takes
@@ -199,8 +203,9 @@ class RecordedBook:
         for a, z in zip(bounds[:-1], bounds[1:]):
             if reset[a]:
                 state[:] = 0
+                self.best[:] = (-1, state.shape[1])
             if self._c is not None:
-                self._c.fold_rows(state, side[a:z], rank[a:z], qty[a:z])
+                self._c.fold_rows_best(state, side[a:z], rank[a:z], qty[a:z], self.best)
                 continue
             if z - a == 1:
                 state[side[a], rank[a]] = qty[a]
@@ -216,17 +221,16 @@ class RecordedBook:
         keeps its consumed depth until its recorded value next changes. O(distinct prices)
         numpy + O(changed levels) venue commands."""
         K = self.depth_levels
-        bids = np.flatnonzero(self.state[0])[-K:]
-        asks = np.flatnonzero(self.state[1])[:K]
-        prices = self.prices
         if self._c is not None:
-            keys = np.concatenate([prices[bids] * 2, prices[asks] * 2 + 1])
-            qtys = np.concatenate([self.state[0, bids], self.state[1, asks]])
+            n = self._c.window(self.state, self.prices, self.best, K, self._keys, self._qtys)
             c, u = self._c.reconcile(self.core, self.book, self.levels, self.placed, self.maker,
-                                     self.instr, self.max_lots, keys, qtys)
+                                     self.instr, self.max_lots, self._keys[:n], self._qtys[:n])
             self.commands += c
             self.unplaced += u
             return
+        bids = np.flatnonzero(self.state[0])[-K:]
+        asks = np.flatnonzero(self.state[1])[:K]
+        prices = self.prices
         want = dict(zip((prices[bids] * 2).tolist(), self.state[0, bids].tolist()))
         want.update(zip((prices[asks] * 2 + 1).tolist(), self.state[1, asks].tolist()))
         placed = self.placed
@@ -245,6 +249,10 @@ class RecordedBook:
         aggressor side, limited at the worst recorded price, total recorded quantity; then
         hand the tape's position to the liquidity account. O(fills)."""
         if len(side) == 0:
+            return
+        if self._c is not None:
+            self.tape_orders += self._c.tape(self.core, self.instr, self.taker, self.maker,
+                                             side, price, qty)
             return
         core, instr = self.core, self.instr
         for s in ((0, 1) if side[0] == 0 else (1, 0)):
