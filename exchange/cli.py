@@ -461,6 +461,7 @@ def _backtest_params(items, labels) -> dict:
 
 
 def _cmd_backtest(args) -> int:
+    import numpy as np
     from rich.table import Table
 
     from exchange.sim.backtest import backtest, write_report
@@ -506,6 +507,14 @@ def _cmd_backtest(args) -> int:
     if res["mode"] == "replay":
         f = res["feed"]
         con.print(f"replayed {f['events']:,} recorded events · sources {f['sources']}")
+        cmp = next(iter(res["strategies"].values()))["runs"][0]["comparison"]
+        if cmp["mark_diff_bps_mean_abs"] is not None:
+            con.print(f"venue mark vs recorded mark: mean |diff| {cmp['mark_diff_bps_mean_abs']:.2f} bps, "
+                      f"max {cmp['mark_diff_bps_max_abs']:.2f} bps over {cmp['mark_samples']} samples")
+        for fnd in cmp["funding"]:
+            rec = "n/a" if fnd["recorded_rate"] is None else f"{fnd['recorded_rate']:.6%}"
+            when = str(np.datetime64(int(fnd["ts_ns"]), "ns"))[:19].replace("T", " ")
+            con.print(f"funding at {when} UTC: venue {fnd['venue_rate']:.6%} · recorded {rec}")
     con.print(f"{n} runs in {wall:.1f} s · summary {files['summary']} · report {files['report']}")
     return 0
 

@@ -85,6 +85,9 @@ def test_cli_backtest_on_binance_public_data_writes_the_report(tmp_path, capsys)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["mode"] == "replay" and summary["feed"]["sources"]["book"] == "binance.bookTicker"
     assert summary["strategies"]["carry"]["params"] == {"target_leverage": 1}
+    cmp = summary["venue_vs_recorded"]                      # markPriceKlines beside the venue's mark
+    assert cmp["mark_samples"] > 1000 and 0 < cmp["mark_diff_bps_mean_abs"] < 50
+    assert "venue mark vs recorded mark" in text
     for name in ("report.html", "equity.png", "leverage.png", "series_fixed_10x.csv"):
         assert (out / name).stat().st_size > 0
 
