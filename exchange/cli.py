@@ -482,7 +482,7 @@ def _cmd_backtest(args) -> int:
         task = prog.add_task(f"{len(items)} strategies × {args.seeds} seeds", total=n)
         t0 = time.perf_counter()
         res = backtest(items, scenario=args.scenario, data=args.data or None, preset=args.preset,
-                       seeds=args.seeds, record_ms=args.record_ms,
+                       seeds=args.seeds, record_ms=args.record_ms, workers=args.workers,
                        progress=lambda f: prog.update(task, completed=round(f * n)))
         wall = time.perf_counter() - t0
     files = write_report(res, out)
@@ -602,6 +602,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output directory (default perpsim-out/backtest-SOURCE)")
     p.add_argument("--record-ms", type=float, default=1000.0,
                    help="equity sampling step, ms (default 1000)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes for the runs (default: run them in this process)")
     p.add_argument("--strategy-param", action="append", metavar="[STRATEGY.]KEY=VALUE",
                    help="a strategy parameter for every strategy or one (repeatable), e.g. "
                    "--strategy-param stop_loss_pct=2 --strategy-param tiered.calm_leverage=8")

@@ -228,9 +228,10 @@ def _run_replay_strategy(cls, params, feed, seed, preset, record_ms, replay_kw) 
 
 def backtest(strategies: Sequence, *, scenario=None, data=None, preset: str | None = None,
              seeds: int = 1, record_ms: float = 1000.0, replay_kw: dict | None = None,
-             progress=None) -> dict[str, Any]:
+             workers: int | None = None, progress=None) -> dict[str, Any]:
     """Run each strategy (``spec`` or ``(spec, params)``) on ``seeds`` seeds of ``scenario``
-    or on the recorded ``data`` (paths, ``KIND:path`` strings or a ReplayFeed). Returns
+    or on the recorded ``data`` (paths, ``KIND:path`` strings or a ReplayFeed), in a process
+    pool of ``workers`` when given (the same results, in the same order). Returns
     ``{"mode", "source", "seeds", "strategies": {label: {"runs": [...], "summary": {stat:
     summarize(...)}}}}``. O(strategies × seeds × run)."""
     from exchange.strategies import resolve
@@ -258,26 +259,49 @@ def backtest(strategies: Sequence, *, scenario=None, data=None, preset: str | No
     if feed is not None:
         out["feed"] = dict(events=feed.events, sources=feed.sources,
                            start_ns=feed.start_ns, end_ns=feed.end_ns)
-    total = len(strategies) * seeds
-    done = 0
+    resolved = []
     for item in strategies:
         spec, params = (item, {}) if isinstance(item, str) else (item[0], dict(item[1]))
         label, cls, merged = resolve(spec, params)
-        while label in out["strategies"]:
+        while label in [r[0] for r in resolved]:
             label += "'"
-        runs = []
-        for seed in range(seeds):
-            if feed is not None:
-                r = _run_replay_strategy(cls, merged, feed, seed, pre_name, record_ms, replay_kw)
-            else:
-                r = run_scenario_strategy(cls, merged, scenario, seed, preset=preset, record_ms=record_ms)
-            runs.append(r)
-            done += 1
+        resolved.append((label, spec, cls, merged))
+    jobs = [(label, spec, merged, seed) for label, spec, _, merged in resolved for seed in range(seeds)]
+    results: dict[tuple[str, int], dict] = {}
+    source = feed if feed is not None else scenario
+    if workers is not None and workers > 1 and len(jobs) > 1:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futs = {pool.submit(_one_run, spec, merged, source, seed, preset, record_ms, replay_kw):
+                    (label, seed) for label, spec, merged, seed in jobs}
+            for fut in as_completed(futs):
+                results[futs[fut]] = fut.result()
+                if progress is not None:
+                    progress(len(results) / len(jobs))
+    else:
+        for label, spec, merged, seed in jobs:
+            results[(label, seed)] = _one_run(spec, merged, source, seed, preset, record_ms,
+                                              replay_kw)
             if progress is not None:
-                progress(done / total)
+                progress(len(results) / len(jobs))
+    for label, spec, cls, merged in resolved:
+        runs = [results[(label, seed)] for seed in range(seeds)]
         summary = {k: summarize([r["stats"][k] for r in runs]) for k in STATS}
         out["strategies"][label] = dict(cls=cls.__name__, params=merged, runs=runs, summary=summary)
     return out
+
+
+def _one_run(spec, params: dict, source, seed: int, preset, record_ms: float, replay_kw) -> dict:
+    """One (strategy, seed) run; a module-level function so that a process pool can run it
+    (the strategy is resolved again from its spec in the worker)."""
+    from exchange.strategies import resolve
+
+    _, cls, merged = resolve(spec, params)
+    if hasattr(source, "book_ts"):
+        return _run_replay_strategy(cls, merged, source, seed, preset or "binance_usdm", record_ms,
+                                    replay_kw)
+    return run_scenario_strategy(cls, merged, source, seed, preset=preset, record_ms=record_ms)
 
 
 def write_report(result: dict, out_dir) -> dict[str, str]:

@@ -98,3 +98,20 @@ def test_cli_backtest_refuses_both_or_neither_source(capsys):
     assert main(["backtest", "fixed_10x", "--scenario", "flash_crash", "--seeds", "0"]) == 2
     assert main(["backtest", "nope_strategy", "--scenario", "flash_crash"]) == 2
     assert "STRATEGY" in capsys.readouterr().err
+
+
+def test_a_process_pool_gives_the_same_statistics():
+    data = [str(FIX / "binance" / "BTCUSDT-bookTicker-2024-01-01.zip"),
+            str(FIX / "binance" / "BTCUSDT-aggTrades-2024-01-01.zip"),
+            str(FIX / "binance" / "indexPriceKlines" / "BTCUSDT-1m-2024-01-01.zip")]
+    from exchange.data import load
+    from exchange.data.feed import ReplayFeed
+    from exchange.presets import load_preset
+
+    feed = ReplayFeed.from_tables(load(data), load_preset("binance_usdm").instruments["BTCUSDT"])
+    feed = feed.window(feed.start_ns + 28 * 60 * 10**9, feed.start_ns + 33 * 60 * 10**9)
+    one = backtest(["fixed_20x", "tiered"], data=feed, seeds=1)
+    pool = backtest(["fixed_20x", "tiered"], data=feed, seeds=1, workers=2)
+    for label in ("fixed_20x", "tiered"):
+        assert one["strategies"][label]["runs"][0]["stats"] == pool["strategies"][label]["runs"][0]["stats"]
+    assert one["strategies"]["fixed_20x"]["runs"][0]["stats"]["time_in_market"] > 0.9
