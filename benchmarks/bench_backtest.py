@@ -35,11 +35,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import CACHE, book_summary, end_state_matches, median, standard_stream  # noqa: E402
+import numpy as np
+from _common import CACHE, end_state_matches, median, standard_stream
 
-import numpy as np  # noqa: E402
-
-import matching  # noqa: E402
+import matching
 
 T0_US = 1_704_067_200 * 1_000_000            # 2024-01-01 00:00 UTC
 TICK = 0.1
@@ -174,8 +173,8 @@ def main(argv=None) -> int:
         match_ok &= end_state_matches(summary, expected)
     out = {
         "events": feed.events,
-        "book_rows": int(len(feed.book_ts)),
-        "trades": int(len(feed.trade_ts)),
+        "book_rows": len(feed.book_ts),
+        "trades": len(feed.trade_ts),
         "recorded_s": details[0]["recorded_s"],
         "replay_events_per_s": round(median(replay_rates)),
         "matching_per_order_msgs_per_s": round(median(match_rates)),

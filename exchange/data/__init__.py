@@ -4,5 +4,13 @@ the replay feed (:mod:`.feed`)."""
 from exchange.data.layouts import LAYOUTS, Layout
 from exchange.data.loaders import DataTable, detect_layout, load, load_file, read_bytes, split_kind
 
-__all__ = ["LAYOUTS", "Layout", "DataTable", "detect_layout", "load", "load_file", "read_bytes",
-           "split_kind"]
+__all__ = [
+           "LAYOUTS",
+           "DataTable",
+           "Layout",
+           "detect_layout",
+           "load",
+           "load_file",
+           "read_bytes",
+           "split_kind",
+]

@@ -31,7 +31,7 @@ import numpy as np
 from exchange.data.loaders import DataTable
 from exchange.errors import DataError
 
-__all__ = ["ReplayFeed", "BOOK_SOURCES", "TRADE_SOURCES"]
+__all__ = ["BOOK_SOURCES", "TRADE_SOURCES", "ReplayFeed"]
 
 BOOK_SOURCES = ("tardis.incremental_book_L2", "tardis.book_snapshot_25", "tardis.book_snapshot_5",
                 "binance.bookTicker")
@@ -101,7 +101,7 @@ class ReplayFeed:
         lasts = [int(a[-1]) for a in (self.book_ts, self.trade_ts) if len(a)]
         return max(lasts)
 
-    def window(self, start_ns: int | None = None, end_ns: int | None = None) -> "ReplayFeed":
+    def window(self, start_ns: int | None = None, end_ns: int | None = None) -> ReplayFeed:
         """The feed restricted to ``[start_ns, end_ns]`` (recorded time). The book part starts
         at the last full book (reset row) at or before ``start_ns``, so the window opens with
         a complete book. O(rows)."""
@@ -124,7 +124,7 @@ class ReplayFeed:
 
     # -- building -------------------------------------------------------------------------
     @classmethod
-    def from_tables(cls, tables: dict[str, DataTable], spec) -> "ReplayFeed":
+    def from_tables(cls, tables: dict[str, DataTable], spec) -> ReplayFeed:
         """Build the feed from :func:`exchange.data.load`'s tables for instrument ``spec``
         (tick and lot size). Raises DataError when no book source is given."""
         tick, lot = spec.tick_size, spec.lot_size
@@ -265,7 +265,7 @@ class ReplayFeed:
 
     @staticmethod
     def _recorded_mid(b, tick):
-        ts, side, price, qty, reset = b
+        ts, side, price, qty, _ = b
         # best bid / ask per distinct time from the level rows: approximate by the extreme
         # price of each side's non-deleting rows at that time (exact for snapshot sources)
         live = qty > 0

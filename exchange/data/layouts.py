@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["Layout", "LAYOUTS", "TARDIS_DOCS", "BINANCE_DOCS"]
+__all__ = ["BINANCE_DOCS", "LAYOUTS", "TARDIS_DOCS", "Layout"]
 
 TARDIS_DOCS = "https://docs.tardis.dev/downloadable-csv-files (read 2026-12-02)"
 BINANCE_DOCS = "https://github.com/binance/binance-public-data (README, read 2026-12-02)"

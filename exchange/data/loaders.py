@@ -26,8 +26,8 @@ import gzip
 import io
 import re
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import attrs
 import numpy as np
@@ -38,7 +38,7 @@ import pyarrow.csv as pcsv
 from exchange.data.layouts import LAYOUTS, Layout
 from exchange.errors import DataError
 
-__all__ = ["DataTable", "load", "load_file", "detect_layout", "read_bytes", "split_kind"]
+__all__ = ["DataTable", "detect_layout", "load", "load_file", "read_bytes", "split_kind"]
 
 _ARROW_TYPES = {"int": pa.int64(), "ts": pa.int64(), "float": pa.float64(), "str": pa.string(),
                 "bool": pa.bool_(), "datetime": pa.timestamp("s")}
@@ -146,8 +146,7 @@ def _resolve_kind(kind: str, source: str) -> str:
 def _from_name(path: Path) -> str | None:
     name = path.name
     for suffix in (".gz", ".zip", ".csv", ".CHECKSUM"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
+        name = name.removesuffix(suffix)
     under = name.split("_")
     for t in _TARDIS_TYPES:            # <exchange>_<type>_<YYYY-MM-DD>_<symbol>
         if f"_{t}_" in f"_{name}_" and len(under) >= 3:

@@ -27,16 +27,24 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from exchange.errors import invalid
 
-__all__ = ["STATS", "run_stats", "summarize", "backtest", "run_scenario_strategy",
-           "write_report", "t_critical"]
+__all__ = [
+    "STATS",
+    "backtest",
+    "run_scenario_strategy",
+    "run_stats",
+    "summarize",
+    "t_critical",
+    "write_report",
+]
 
 STATS = ("return", "sharpe", "sortino", "max_drawdown", "fees", "funding_paid",
          "funding_received", "liquidations", "adl", "adl_qty", "time_in_market",

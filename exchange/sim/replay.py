@@ -49,8 +49,9 @@ import functools
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -70,7 +71,7 @@ except ImportError:  # pragma: no cover - the wheel always ships the extension
                   "pure Python (slower); build it with `pip install -e .`", RuntimeWarning,
                   stacklevel=2)
 
-__all__ = ["RecordedBook", "Replay", "ReplayResult", "run_replay", "PRIO_FEED", "PRIO_FEED_SYNC"]
+__all__ = ["PRIO_FEED", "PRIO_FEED_SYNC", "RecordedBook", "Replay", "ReplayResult", "run_replay"]
 
 NS_PER_MS = 1_000_000
 #: the recorded market applies first at an instant (before the venue's step)...
@@ -327,8 +328,8 @@ class Replay:
                  depth_levels: int = 50,
                  seed: int = 0, check: str = "end", liquidation_overrides: dict | None = None,
                  liquidity_deposit: str = "100000000000", compiled: bool = True) -> None:
-        from exchange.sim.journal import register_liquidation_events
         from exchange.presets import load_preset
+        from exchange.sim.journal import register_liquidation_events
         from exchange.strategy import Strategy, StrategyAgent, load_strategy_class
         from exchange.venue import Exchange
 

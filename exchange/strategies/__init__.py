@@ -18,9 +18,18 @@ from exchange.strategies.scaled import ScaledEntryExit
 from exchange.strategies.tiered import TieredLeverage
 from exchange.strategies.vol_adjusted import VolAdjustedLeverage
 
-__all__ = ["BUILTIN", "resolve", "PositionStrategy", "RollingVol", "FixedLeverage",
-           "VolAdjustedLeverage", "TieredLeverage", "ScaledEntryExit", "LeveragedGrid",
-           "FundingCarry"]
+__all__ = [
+    "BUILTIN",
+    "FixedLeverage",
+    "FundingCarry",
+    "LeveragedGrid",
+    "PositionStrategy",
+    "RollingVol",
+    "ScaledEntryExit",
+    "TieredLeverage",
+    "VolAdjustedLeverage",
+    "resolve",
+]
 
 #: built-in name → (Strategy subclass, parameter overrides)
 BUILTIN: dict[str, tuple[type, dict]] = {

@@ -115,7 +115,7 @@ def test_a_strategys_market_order_walks_and_moves_the_replayed_book(feed):
     assert top_qty < 8
     assert len(prices) >= 3                              # walked several recorded levels
     assert prices[0] == ask0 and strat.after >= prices[-1] > prices[-2]   # and took them out
-    assert sum(f.qty for f in strat.fills) == Decimal("8")
+    assert sum(f.qty for f in strat.fills) == Decimal(8)
     assert [p for p, _ in depth0.asks] == prices[:3]
 
 
@@ -172,7 +172,7 @@ def test_recorded_bid_reaching_the_strategys_ask_trades_with_it():
     ex, rb, me = _venue()
     ex.submit(me, Order.limit("BTCUSDT", "SELL", "1", "42001"))
     rb.set_level(0, 420_010, 3_000)                        # someone recorded bids 42001
-    assert ex.position(me, "BTCUSDT").size == Decimal("-1")
+    assert ex.position(me, "BTCUSDT").size == Decimal(-1)
     assert rb.level(0, 420_010) == 2_000
     ex.check_invariants()
 
