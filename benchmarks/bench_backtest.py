@@ -35,8 +35,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# _common sets OPENBLAS_NUM_THREADS before numpy is imported: it comes first
+from _common import CACHE, end_state_matches, median, standard_stream  # noqa: I001
+
 import numpy as np
-from _common import CACHE, end_state_matches, median, standard_stream
 
 import matching
 
