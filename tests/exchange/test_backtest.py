@@ -25,6 +25,16 @@ def test_twenty_x_long_in_the_simulated_flash_crash_is_liquidated():
     assert calm["stats"]["liquidations"] == 0 and calm["stats"]["return"] > -0.5
 
 
+def test_a_profitable_short_is_auto_deleveraged_when_the_insurance_fund_runs_dry():
+    # flash_crash sizes the fund to run dry: Binance's waterfall ends in ADL of the winners
+    r = run_scenario_strategy(FixedLeverage, {"target_leverage": 10.0, "direction": "short",
+                                              "cooldown_ticks": -1}, "flash_crash", 0)
+    st = r["stats"]
+    assert st["adl"] >= 1 and st["adl_qty"] > 0 and st["liquidations"] == 0
+    assert st["return"] > 0                 # closed in profit, at the bankrupt side's price
+    assert st["time_in_market"] < 0.5       # ... and out of the market from then on
+
+
 def test_carry_short_earns_funding_when_the_squeeze_makes_it_positive():
     from exchange.strategies import FundingCarry
 
