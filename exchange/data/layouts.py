@@ -3,14 +3,19 @@
 Every :class:`Layout` lists its columns in file order with a cell kind, the column that holds
 the event time and its unit, and where the layout is documented. Sources (read 2026-12-02):
 
-* Tardis.dev "Downloadable CSV files": https://docs.tardis.dev/downloadable-csv-files
-  (and the reader structs of nautilus_trader / hftbacktest summarised in
-  ``shared/reference/clients-and-data.md`` §5.1). Gzip CSV, header row, ``.`` decimals,
+* Tardis.dev "Downloadable CSV files" and its "Data Types" page:
+  https://docs.tardis.dev/downloadable-csv-files and
+  https://docs.tardis.dev/downloadable-csv-files/data-types (read 2026-12-02; column tables,
+  microsecond stamps, "skip non-snapshot rows before the first is_snapshot=true row"), and
+  ``shared/reference/clients-and-data.md`` §5.1 (the reader structs of nautilus_trader and
+  hftbacktest). Gzip CSV, header row, ``.`` decimals,
   **timestamps in microseconds** since the epoch (``timestamp`` = exchange time,
   ``local_timestamp`` = receive time).
-* Binance public data, USDⓈ-M futures: https://github.com/binance/binance-public-data
-  (README "FUTURES" tables) and https://data.binance.vision, summarised in
-  ``shared/reference/clients-and-data.md`` §5.2. One CSV per zip; recent files carry a header
+* Binance public data, USDⓈ-M futures (https://data.binance.vision): the column lists of
+  ``shared/reference/clients-and-data.md`` §5.2 (freqtrade's reader, the
+  binance/binance-public-data README, headers seen by independent parsers), the futures
+  aggTrades / klines tables cross-checked against a copy of that README
+  (https://github.com/ashutoshsoni891/binance-public-data, read 2026-12-02). One CSV per zip; recent files carry a header
   row, files from about 2019–2021 do not (detected, as freqtrade does, by whether the first
   byte is a digit); **timestamps in milliseconds** (values >= 1e14 are read as microseconds:
   Binance spot switched to µs in 2025).
@@ -25,8 +30,9 @@ import attrs
 
 __all__ = ["BINANCE_DOCS", "LAYOUTS", "TARDIS_DOCS", "Layout"]
 
-TARDIS_DOCS = "https://docs.tardis.dev/downloadable-csv-files (read 2026-12-02)"
-BINANCE_DOCS = "https://github.com/binance/binance-public-data (README, read 2026-12-02)"
+TARDIS_DOCS = "https://docs.tardis.dev/downloadable-csv-files/data-types (read 2026-12-02)"
+BINANCE_DOCS = ("shared/reference/clients-and-data.md §5.2 (binance-public-data README; copy at "
+                "https://github.com/ashutoshsoni891/binance-public-data read 2026-12-02)")
 
 
 @attrs.frozen

@@ -29,8 +29,9 @@ cancellation moves the strategy forward only when the level shrinks below the de
 it; a recorded increase joins the back of the queue. A recorded level that reaches a price
 where the strategy rests on the other side trades with it (someone recorded was willing to pay
 that price). Source: hftbacktest
-documentation, "Queue models" (https://hftbacktest.readthedocs.io/en/latest/tutorials/
-Probability%20Queue%20Models.html, read 2026-12-02).
+documentation, "Queue Models" (https://hftbacktest.readthedocs.io/en/v1.8.4/reference/
+queue_models.html, read 2026-12-02: the risk-averse model "advances only when trades occur at
+the same price level"; its depth update caps the queue ahead at the level's new quantity).
 
 **Sync granularity**: every recorded row folds into the recorded state (numpy); the venue's
 book is brought in line with the top ``depth_levels`` recorded levels per side every

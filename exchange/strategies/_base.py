@@ -9,9 +9,9 @@ orders of :mod:`exchange.strategy`: triggered by the venue's mark price, ``close
 whenever the position changes, and replaced when it changes again: a stop-market at
 ``entry × (1 ∓ s)``, a take-profit-market at ``entry × (1 ± tp)``, a trailing stop with
 callback ``trailing_pct`` %. Binance's trigger rules (venue.py ``_fires``) and callback range
-0.1–10 % apply. Source of the sizing rule: Binance Academy, "Position sizing in trading"
-(https://academy.binance.com/en/articles/how-to-calculate-position-size-in-crypto-trading,
-read 2026-12-02).
+0.1–10 % apply (venue.py, from Binance's conditional-order rules). The sizing rule is the one
+the traders' guides state (issue 17: "risk-per-trade sizing (1–2 % of equity)"); it is the
+strategy's arithmetic, not a venue rule.
 """
 from __future__ import annotations
 

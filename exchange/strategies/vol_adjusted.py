@@ -3,9 +3,9 @@
 (``vol_method = "realized"``: stdev of the last ``window`` tick returns scaled by
 √(ticks per day)) or the average true range (``"atr"``: mean true range of ``bar``-tick bars as
 a fraction of price, scaled by √(bars per day)). A spike in volatility (a crash) cuts the
-position before the mark reaches the liquidation price. Rule as the traders' guides state it
-("size positions inversely to volatility"; e.g. Binance Academy "What is ATR",
-https://academy.binance.com/en/articles/what-is-average-true-range-atr, read 2026-12-02)."""
+position before the mark reaches the liquidation price. The rule is the traders' guides' "size
+positions inversely to volatility" (issue 17); ATR is Wilder's average true range, here a
+simple mean over ``window // bar`` bars."""
 from __future__ import annotations
 
 import math
