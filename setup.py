@@ -20,6 +20,7 @@ extensions = [
     Extension("exchange.liquidation._kernels", ["exchange/liquidation/_kernels.pyx"],
               extra_compile_args=["-O3"]),
     Extension("exchange.sim._gateway", ["exchange/sim/_gateway.pyx"], extra_compile_args=["-O3"]),
+    Extension("exchange.sim._replay", ["exchange/sim/_replay.pyx"], extra_compile_args=["-O3"]),
 ]
 
 setup(

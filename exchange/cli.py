@@ -8,6 +8,9 @@
     perpsim sweep flash_crash --grid venue.liquidation.insurance_fund=20000,200000 --seeds 2 --workers 2
     perpsim sweep calm --grid index.sigma=0.0001,0.0003 --scheduler tcp://10.0.0.5:8786
     perpsim calc --preset binance_usdm --symbol BTCUSDT --side long --entry 100000 --qty 0.5 --leverage 20
+    perpsim backtest fixed_10x vol_adjusted tiered --scenario flash_crash --seeds 20
+    perpsim backtest fixed_10x carry --data binance-futures_incremental_book_L2_2024-01-01_BTCUSDT.csv.gz \
+        binance-futures_trades_2024-01-01_BTCUSDT.csv.gz binance-futures_derivative_ticker_2024-01-01_BTCUSDT.csv.gz
     perpsim scenarios | presets | demo
 
 Bad input (an unknown preset or scenario, a malformed TOML key, an impossible parameter) is a
@@ -441,6 +444,92 @@ def _demo(args) -> int:
     return 0
 
 
+# -- backtest ----------------------------------------------------------------------------------
+
+#: statistics shown in the backtest table (all of them go to summary.json)
+BACKTEST_COLUMNS = ("return", "sharpe", "sortino", "max_drawdown", "fees", "funding_paid",
+                    "funding_received", "liquidations", "adl", "time_in_market", "mean_leverage")
+
+
+def _backtest_params(items, labels) -> dict:
+    """``KEY=VALUE`` (every strategy) or ``STRATEGY.KEY=VALUE`` (one) → {spec: {key: value}}."""
+    from exchange.sim.scenario import parse_value
+
+    out: dict = {lbl: {} for lbl in labels}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"'--strategy-param' must be written [STRATEGY.]key=value (got {item!r})")
+        target, dot, name = key.rpartition(".")
+        targets = [target] if dot else list(labels)
+        for t in targets:
+            if t not in out:
+                raise UsageError(f"'--strategy-param' {item!r} names {t!r}, which is not one of "
+                                 f"the strategies {list(labels)}")
+            out[t][name if dot else key] = parse_value(value.strip())
+    return out
+
+
+def _cmd_backtest(args) -> int:
+    import numpy as np
+    from rich.table import Table
+
+    from exchange.sim.backtest import backtest, write_report
+
+    if (args.scenario is None) == (not args.data):
+        raise UsageError("'backtest' needs exactly one of --scenario NAME or --data PATH...")
+    if args.seeds < 1:
+        raise UsageError(f"'--seeds' must be >= 1 (got {args.seeds})")
+    params = _backtest_params(args.strategy_param, args.strategies)
+    items = [(spec, params[spec]) for spec in args.strategies]
+    if args.scenario is not None:
+        source = Path(args.scenario).stem
+    else:
+        source = "data"
+    out = Path(args.out) if args.out else Path("perpsim-out") / f"backtest-{source}"
+    n = len(items) * args.seeds
+    with _progress("runs") as prog:
+        task = prog.add_task(f"{len(items)} strategies × {args.seeds} seeds", total=n)
+        t0 = time.perf_counter()
+        res = backtest(items, scenario=args.scenario, data=args.data or None, preset=args.preset,
+                       seeds=args.seeds, record_ms=args.record_ms, workers=args.workers,
+                       progress=lambda f: prog.update(task, completed=round(f * n)))
+        wall = time.perf_counter() - t0
+    files = write_report(res, out)
+    where = args.scenario if args.scenario else f"{len(args.data)} data file(s)"
+    table = Table(title=f"perpsim backtest · {res['mode']} · {where} · {args.seeds} seed(s) "
+                        f"(mean ± sd, [95% CI of the mean])")
+    table.add_column("statistic", no_wrap=True)
+    labels = list(res["strategies"])
+    for lbl in labels:
+        table.add_column(lbl, justify="right")
+    for key in BACKTEST_COLUMNS:
+        cells = []
+        for lbl in labels:
+            s = res["strategies"][lbl]["summary"][key]
+            cell = _fmt(s["mean"])
+            if s["n"] > 1:
+                cell += f" ± {_fmt(s['std'])} [{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]"
+            cells.append(cell)
+        table.add_row(key, *cells)
+    con = _console()
+    con.print(table)
+    if res["mode"] == "replay":
+        f = res["feed"]
+        con.print(f"replayed {f['events']:,} recorded events · sources {f['sources']}")
+        cmp = next(iter(res["strategies"].values()))["runs"][0]["comparison"]
+        if cmp["mark_diff_bps_mean_abs"] is not None:
+            con.print(f"venue mark vs recorded mark: mean |diff| {cmp['mark_diff_bps_mean_abs']:.2f} bps, "
+                      f"max {cmp['mark_diff_bps_max_abs']:.2f} bps over {cmp['mark_samples']} samples")
+        for fnd in cmp["funding"]:
+            rec = "n/a" if fnd["recorded_rate"] is None else f"{fnd['recorded_rate']:.6%}"
+            when = str(np.datetime64(int(fnd["ts_ns"]), "ns"))[:19].replace("T", " ")
+            con.print(f"funding at {when} UTC: venue {fnd['venue_rate']:.6%} · recorded {rec}")
+    con.print(f"{n} runs in {wall:.1f} s · summary {files['summary']} · report {files['report']}")
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -509,6 +598,33 @@ def build_parser() -> argparse.ArgumentParser:
                      help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--out", help="Parquet file or directory (default perpsim-out/sweep.parquet)")
     p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("backtest", help="strategies over seeds of a scenario or over recorded data",
+                       description="Run each strategy (a built-in name: fixed_3x, fixed_5x, "
+                       "fixed_10x, fixed_20x, vol_adjusted, vol_adjusted_atr, tiered, scaled, "
+                       "grid, carry; or path/file.py:Class) on K seeds of a scenario, or on "
+                       "recorded Tardis / Binance public-data files replayed through the venue; "
+                       "print means and spreads with 95%% confidence intervals and write "
+                       "summary.json, per-seed series and report.html (equity curves, leverage "
+                       "over time).")
+    p.add_argument("strategies", nargs="+", metavar="STRATEGY")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--scenario", metavar="NAME", help="built-in scenario or TOML file")
+    src.add_argument("--data", nargs="+", metavar="PATH",
+                     help="recorded files (.csv, .csv.gz, .zip; layout from the name and header, "
+                     "or KIND:PATH, e.g. markPriceKlines:m.zip)")
+    p.add_argument("--preset", default=None, help="venue preset (default: the scenario's; "
+                   "binance_usdm for --data)")
+    p.add_argument("--seeds", type=int, default=1, help="seeds 0..K-1 per strategy (default 1)")
+    p.add_argument("--out", help="output directory (default perpsim-out/backtest-SOURCE)")
+    p.add_argument("--record-ms", type=float, default=1000.0,
+                   help="equity sampling step, ms (default 1000)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes for the runs (default: run them in this process)")
+    p.add_argument("--strategy-param", action="append", metavar="[STRATEGY.]KEY=VALUE",
+                   help="a strategy parameter for every strategy or one (repeatable), e.g. "
+                   "--strategy-param stop_loss_pct=2 --strategy-param tiered.calm_leverage=8")
+    p.set_defaults(func=_cmd_backtest)
 
     p = sub.add_parser("calc", help="trader's calculator: liquidation/bankruptcy price, margins",
                        description="Margins, liquidation and bankruptcy prices, the largest "

@@ -10,6 +10,7 @@ still catch it::
     ExchangeError(Exception)
     ├── ConfigError(ExchangeError, ValueError)          bad preset / scenario / spec value
     ├── InvalidCommandError(ExchangeError, ValueError)  malformed command or argument
+    ├── DataError(ExchangeError, ValueError)            malformed recorded-data file (names file, line, column)
     ├── UnknownAccountError(ExchangeError, KeyError)
     └── UnknownSymbolError(ExchangeError, KeyError)
 
@@ -62,6 +63,37 @@ class ConfigError(ExchangeError, ValueError):
 
 class InvalidCommandError(ExchangeError, ValueError):
     """A command or argument is malformed; the message names the field, the rule and the value."""
+
+
+class DataError(ExchangeError, ValueError):
+    """A recorded market-data file (Tardis / Binance public data CSV) breaks its layout.
+
+    The message names the file, the 1-based line, the column, the rule and the value:
+    ``BTCUSDT-trades-2024-01-01.zip: line 7, column 'price' must be a number > 0 (got 'abc')``;
+    the attributes ``source``, ``line`` and ``column`` hold the first three (``line`` / ``column``
+    are None when the error is about the whole file).
+
+    >>> err = DataError.at("f.csv", 7, "price", "a number > 0", "abc")
+    >>> str(err), err.line, err.column, isinstance(err, ValueError)
+    ("f.csv: line 7, column 'price' must be a number > 0 (got 'abc')", 7, 'price', True)
+    """
+
+    source: str | None = None
+    line: int | None = None
+    column: str | None = None
+
+    @classmethod
+    def at(cls, source: str, line: int | None, column: str | None, rule: str, value: Any) -> "DataError":
+        where = []
+        if line is not None:
+            where.append(f"line {line}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        place = ", ".join(where) if where else "the file"
+        err = cls(f"{source}: {place} must be {rule} (got {value!r})")
+        err.source, err.line, err.column = source, line, column
+        err.field, err.rule, err.value = column, rule, value
+        return err
 
 
 class _KeyErrorMessage:
