@@ -901,6 +901,17 @@ class FundingScheduler:
         self.last_rate: int = 0
         sampler.reset(self.t0_ns)
 
+    def anchor(self, ts_ns: int) -> None:
+        """Start the schedule at ``ts_ns`` on the venue's UTC grid: settlements at multiples of
+        the interval since the epoch (00/08/16 UTC for 8 h), the first one the next grid time
+        after ``ts_ns``; sampling starts at ``ts_ns``. A clock that starts at 0 gets the
+        default grid; a clock in epoch time (recorded data) gets the venue's real schedule
+        instead of a first period that ends at once. O(1)."""
+        ts_ns = _check_int("ts_ns", ts_ns)
+        self.t0_ns = self._anchor_ns = 0
+        self.next_settlement_ns = (ts_ns // self.interval_ns + 1) * self.interval_ns
+        self.sampler.reset(ts_ns)
+
     # -- QUERIES --
     def next_wakeup_ns(self) -> int:
         """The next time :meth:`step` has something to do. O(1)."""

@@ -434,6 +434,16 @@ class StrategyAPI:
         return self._price(self._core.arrays()["last"][self._instr])
 
     @property
+    def funding_estimate(self) -> Decimal | None:
+        """The venue's estimate of the coming funding settlement, as a fraction per 8 hours
+        (positive: longs pay), as it publishes it (Binance's ``lastFundingRate``); None before
+        the venue's oracle runs."""
+        tl = self._ex.timelines[self._instr]
+        if tl is None or not tl.started:
+            return None
+        return Decimal(tl.estimate_8h()).scaleb(-8)
+
+    @property
     def stale(self) -> bool:
         """The oracle is stale (mark, liquidations and funding are frozen)."""
         return bool(self._ctx.market.stale)

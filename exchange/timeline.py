@@ -87,6 +87,7 @@ class InstrumentTimeline:
         self.stale = True
         self.index_ticks = 0
         self.last_rate = 0
+        self.started = False
 
     # -- QUERIES --
     def next_wakeup_ns(self) -> int:
@@ -116,6 +117,13 @@ class InstrumentTimeline:
         return int(rate * EIGHT_HOURS_NS // self.funding.interval_ns)
 
     # -- COMMANDS --
+    def start(self, ts_ns: int) -> None:
+        """The first step: the funding schedule starts on the venue's UTC grid at ``ts_ns``
+        (:meth:`~exchange.funding.FundingScheduler.anchor`). O(1)."""
+        if not self.started:
+            self.started = True
+            self.funding.anchor(ts_ns)
+
     def publish(self, ts_ns: int, prices: Any, book, last_ticks: int | None) -> int | None:
         """Feed this publish's observations, update the oracle and, when it published and is
         live, the mark. Returns the new mark in ticks, or None (not due, no reading, stale).

@@ -457,6 +457,8 @@ class Exchange:
         for i, tl in enumerate(self.timelines):
             if tl is None:
                 continue
+            if not tl.started:
+                tl.start(now)
             if tl.oracle_due(now):
                 prices = fed(self.symbols[i], now) if pull else fed.get(self.symbols[i])
                 last = int(core.arrays()["last"][i])
@@ -598,17 +600,23 @@ class Exchange:
         arr = self.core.arrays()
         return int(arr["mark"][instr] if working_mark else arr["last"][instr])
 
+    def _trigger_prices(self, instr: int) -> tuple[int, int]:
+        """(mark, last) of ``instr`` in ticks: what conditional orders trigger on."""
+        arr = self.core.arrays()
+        return int(arr["mark"][instr]), int(arr["last"][instr])
+
     def _run_triggers(self, instr: int) -> None:
         """Fire the conditional orders of one instrument whose trigger the price crossed."""
         if not self._cond or self._in_trigger:
             return
         self._in_trigger = True
         try:
+            mark, last = self._trigger_prices(instr)
             for oid in sorted(self._cond, reverse=True):     # oldest first (ids count down)
                 c = self._cond.get(oid)
                 if c is None or c.instr != instr:
                     continue
-                price = self._trigger_price(instr, c.working_mark)
+                price = mark if c.working_mark else last
                 if price <= 0:
                     continue
                 if c.otype == "TRAILING_STOP_MARKET":
@@ -617,6 +625,7 @@ class Exchange:
                 elif not self._fires(c.otype, c.side, c.trigger, price):
                     continue
                 self._fire(c, price)
+                mark, last = self._trigger_prices(instr)    # its fills moved the last price
         finally:
             self._in_trigger = False
 

@@ -362,13 +362,8 @@ class Replay:
         self.gateway.after_delivery = functools.partial(ex.run_triggers, instr)
         self.ctx = ctx = _ReplayContext(self, ex, instr, clock, self.gateway, self.seed)
         self.timeline = ex.configure_oracle(self.symbol, sources=1)
-        # recorded time is epoch time: put the funding grid on the venue's UTC schedule
-        # (k·interval from 1970-01-01, e.g. 00/08/16 UTC for 8 h) from the first recorded
-        # instant, instead of the scheduler's default grid from t = 0, whose first "period"
-        # would otherwise end at once (a settlement of no samples at the start)
-        fs = self.timeline.funding
-        fs.next_settlement_ns = (self.start_ns // fs.interval_ns + 1) * fs.interval_ns
-        fs.sampler.reset(self.start_ns)
+        # recorded time is epoch time: the venue's first step puts the funding grid on its UTC
+        # schedule (k·interval from 1970-01-01, e.g. 00/08/16 UTC for 8 h)
         ctx.liquidation = ex.liquidation
         ctx.drainer = ex.drain_records
         ex.record_hooks.append(ctx.publish)

@@ -25,12 +25,9 @@ class FundingCarry(PositionStrategy):
 
     def signal_bps(self, api) -> float | None:
         """The venue's estimated funding rate (8 h terms, bps), else the premium (bps)."""
-        # the run's published market state (exchange.sim.context.MarketState) carries the
-        # venue's estimate; StrategyAPI has no public accessor for it yet
-        market = getattr(getattr(api, "_ctx", None), "market", None)
-        est = getattr(market, "funding_estimate_8h", None)
-        if market is not None and market.ts_ns and est is not None and (est or market.funding_rate_last):
-            return float(est) / 1e4                    # RATE_SCALE 1e8 → bps
+        est = api.funding_estimate
+        if est is not None:
+            return float(est) * 10_000
         index = api.index
         if index is None or index <= 0:
             return None
