@@ -42,7 +42,8 @@ from exchange.sim.clock import (PRIO_AGENT, PRIO_ARRIVAL, PRIO_ORACLE, PRIO_RECO
 from exchange.sim.context import SimContext, component_seed
 from exchange.sim.gateway import OrderGateway
 from exchange.sim.journal import register_liquidation_events
-from exchange.sim.pricepath import SharedPath, SourceTap, WindowedLag, load_price_csv
+from exchange.sim.pricepath import (SharedPath, SourceTap, StochasticVolSource, WindowedLag,
+                                    load_price_csv)
 from exchange.sim.scenario import Scenario, load_scenario
 from exchange.units import RATE_SCALE
 
@@ -222,6 +223,12 @@ class Simulation:
             base: Any = RandomWalkSource(rng("index.path"), ix.price, step_ns=ix.step_ns,
                                          sigma=ix.sigma, jump_rate_per_s=ix.jump_rate_per_hour / 3600,
                                          jump_mean=ix.jump_mean, jump_std=ix.jump_std)
+        elif ix.model == "stochastic_vol":
+            base = StochasticVolSource(rng("index.path"), ix.price, step_ns=ix.step_ns,
+                                       sigma=ix.sigma, vol_of_vol=ix.vol_of_vol,
+                                       vol_half_life_s=ix.vol_half_life_s, tail_df=ix.tail_df,
+                                       jump_rate_per_s=ix.jump_rate_per_hour / 3600,
+                                       jump_mean=ix.jump_mean, jump_std=ix.jump_std)
         elif ix.model == "gbm":
             base = GBMSource(rng("index.path"), ix.price, mu=ix.mu, sigma=ix.sigma, step_ns=ix.step_ns)
         elif ix.model == "replay":
