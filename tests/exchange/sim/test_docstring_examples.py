@@ -5,7 +5,8 @@ import importlib
 import pytest
 
 MODULES = ["exchange.sim.clock", "exchange.sim.context", "exchange.sim.scenario",
-           "exchange.sim.metrics", "exchange.sim.sweep"]
+           "exchange.sim.metrics", "exchange.sim.sweep", "exchange.sim.facts",
+           "exchange.sim.pricepath"]
 
 
 @pytest.mark.parametrize("name", MODULES)
