@@ -16,16 +16,20 @@ heterogeneous (capital, spreads, thresholds, leverage and latency drawn per acco
 ===================  =====================================================================
 type                 behaviour
 ===================  =====================================================================
-``market_maker``     ladders of post-only quotes around the index (or mark), skewed against
-                     inventory; widen when short-term volatility jumps, pull quotes entirely
-                     above a per-MM threshold or during a "withdraw" shock (liquidity vacuum)
-``noise``            Poisson market orders of lognormal size, random side, position-capped
+``market_maker``     ladders of post-only quotes around the perp's own mid (a fair value that
+                     follows the index's returns, learns the book and moves with the flow it
+                     absorbs; or the index / mark), skewed against inventory; widen when
+                     short-term volatility jumps, pull quotes when it crosses a per-MM
+                     threshold or during a "withdraw" shock (liquidity vacuum), then return
+``noise``            Poisson marketable IOC orders of lognormal size, random side, bounded
+                     slippage, position-capped
 ``directional``      leveraged crowd with a long/short bias; leverage policy ``fixed``
                      (drawn from a list, e.g. 3/5/10/20/50x), ``vol_scaled`` (cut as realised
                      volatility rises) or ``tiered`` (a fraction of the venue tier's maximum
                      for the notional); stop-losses and take-profits on the last price
-``arbitrageur``      short the perp when the funding estimate is rich, long when poor, flat
-                     when it normalises (the hedge leg lives on another venue)
+``arbitrageur``      carry traders: hold the perp against a hedge elsewhere, sized by the
+                     funding the venue's rule would pay at today's premium (net of the
+                     interest leg) against their trading costs (He et al. 2022)
 ``keeper``           liquidators: deep resting bids/asks that absorb liquidation flow, bid in
                      liquidation auctions at a discount, unwind inventory into recoveries
 ``strategy``         one account run by a user's :class:`~exchange.strategy.Strategy`
@@ -171,7 +175,12 @@ class MarketMakers(_Population):
     Each wake (``requote_ms``): cancel the previous quotes that still rest, then post
     ``levels`` post-only bids and asks at ``half_spread_bps + l·level_step_bps`` (l = 0..)
     from the reference, shifted by ``-skew_bps · inventory/limit`` and widened by up
-    to ``widen_factor`` once the volatility ratio passes ``widen_vol_ratio``. A maker whose
+    to ``widen_factor`` once the volatility ratio passes ``widen_vol_ratio``. With the
+    ``mid`` anchor (the default) the reference is the makers' fair value
+    (:meth:`_fair_value`), every maker's first level sits on the ticks either side of it
+    (shifted by the makers' mean inventory; deeper levels carry each one's own skew) and the
+    population requotes as one colocated batch (all cancels, then all quotes), so the inside
+    is one tick whenever the first levels stand. A maker whose
     own threshold (around ``pull_vol_ratio``) is crossed pulls every quote for ``pull_s``
     seconds; a ``mm_withdraw`` shock pulls a fraction of the makers for its duration. At the
     inventory limit the side that would grow it is not quoted. Cost per wake: O(n·levels)

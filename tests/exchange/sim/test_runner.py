@@ -44,7 +44,8 @@ def test_flash_crash_liquidates_in_every_design_and_the_last_resort_decides_bad_
     if "adl" in waterfall or "socialized" in waterfall:
         assert m["bad_debt"] == 0.0
     if waterfall == ("market", "insurance"):
-        assert m["insurance_end"] == 0.0 and m["bad_debt"] > 0
+        # the fund ran dry (a later liquidation's surplus may credit it a few USDT again)
+        assert m["insurance_end"] < 0.01 * m["insurance_start"] and m["bad_debt"] > 0
     if "socialized" in waterfall:
         assert m["socialized_total"] > 0 and 0 < m["winners_hit_share"] <= 1
     if "backstop" in waterfall:
@@ -78,7 +79,8 @@ def test_oracle_and_funding_scenarios_run():
     r = run(om, seed=1, keep_journal=False)
     assert r.metrics["max_basis"] > 0.02 and r.metrics["liquidations"] > 0
     fs = load_scenario("funding_squeeze").with_overrides({
-        "scenario.duration_s": 3700, "shock.0.at_s": 3500, "population.directional.count": 60,
+        "scenario.duration_s": 3700, "population.directional.count": 100,
+        "population.directional.warmup_s": 1500,
         "population.noise.count": 10, "population.makers.count": 3, "scenario.step_ms": 10000})
     r = run(fs, seed=1, keep_journal=False)
     assert r.metrics["funding_settlements"] == 1 and r.metrics["funding_paid"] > 0
