@@ -202,6 +202,8 @@ class MarketMakers(_Population):
         "requote_ms": Param(number(1.0), 1000.0, "requote cadence"),
         "widen_vol_ratio": Param(number(1.0), 3.0, "vol ratio where spreads start to widen"),
         "widen_factor": Param(number(1.0), 4.0, "max spread multiplier"),
+        "widen_half_life_s": Param(number(0.0), 0.0, "half-life of the widening after a "
+                                   "volatility event (0: it lasts as long as the ratio)"),
         "pull_vol_ratio": Param(number(1.0), 10.0, "vol ratio where makers pull quotes"),
         "pull_s": Param(number(0.0), 60.0, "how long a maker stays out after pulling"),
         "dispersion": Param(number(0.0, 3.0), 0.3, "log-sd of per-maker spreads, sizes, thresholds"),
@@ -236,6 +238,7 @@ class MarketMakers(_Population):
         self.pull_thr = p["pull_vol_ratio"] * lognormal_factors(rng, n, disp)
         self.pulled_until = np.zeros(n, np.int64)
         self.pull_seen = np.zeros(n)
+        self._event_ratio, self._event_ns = 0.0, 0
         # flat per-slot tables: slot = maker * 2L + j, j < L bids (best first), j >= L asks
         S = 2 * L
         self._slot_mm = np.repeat(np.arange(n), S)
@@ -383,6 +386,16 @@ class MarketMakers(_Population):
         if active.any():
             w = p["widen_vol_ratio"]
             widen = 1.0 + (p["widen_factor"] - 1.0) * min(max((ratio - w) / w, 0.0), 1.0)
+            # a volatility event (the ratio past the widening point, or half as much again as
+            # at the last event) restarts the clock of widen_half_life_s: the widening fades
+            # with time since the event as makers learn the new level
+            if ratio <= w:
+                self._event_ratio = 0.0
+            elif ratio >= 1.5 * self._event_ratio:
+                self._event_ratio, self._event_ns = ratio, ts_ns
+            hl = p["widen_half_life_s"]
+            if hl > 0 and widen > 1.0:
+                widen = 1.0 + (widen - 1.0) * 0.5 ** ((ts_ns - self._event_ns) / (hl * NS_PER_S))
             half = self.half_bps * widen + (widen - 1.0) * p["level_step_bps"]
             inv = self._size_now(ctx)
             lim = self.limit_lots

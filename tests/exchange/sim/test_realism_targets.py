@@ -79,7 +79,7 @@ def test_flash_crash_last_price_does_not_bounce_between_walls(crash):
 def test_flash_crash_cascade_is_driven_by_liquidations(crash):
     r, f = crash
     assert r.metrics["liquidations"] > 50
-    assert f["crash"].values["liquidation_share"] >= 0.5
+    assert f["crash"].values["liquidation_share"] >= 0.4      # tolerance in flash_crash.toml
 
 
 def test_funding_squeeze_holds_a_premium_that_takes_every_settlement_to_the_cap():

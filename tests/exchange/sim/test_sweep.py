@@ -15,7 +15,8 @@ def test_sweep_on_a_local_process_pool_writes_one_parquet_table(tiny_crash, tmp_
     small, big = rows
     assert small["insurance_start"] == 1000 and big["insurance_start"] == 10_000_000
     # a dry fund leaves the deficits to ADL; a rich one pays them
-    assert small["insurance_end"] == 0 and big["insurance_end"] > 9_000_000
+    # (the dry fund paid out all it held; later liquidation fees may credit it again)
+    assert small["insurance_paid"] >= small["insurance_start"] and big["insurance_end"] > 9_000_000
     assert small["haircut_total"] > 1000 > abs(big["haircut_total"])
     table = pq.read_table(tmp_path / "s.parquet")
     assert table.num_rows == 2 and "bad_debt" in table.column_names
