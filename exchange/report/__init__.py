@@ -1,7 +1,8 @@
 """Reports: matplotlib figures and a self-contained HTML page (images embedded as base64).
 
 - :func:`write_run_report` — one run: parameters, metrics, figures (index/mark/last, open
-  interest, liquidations over time, insurance fund and bad debt, backstop vault, haircuts).
+  interest, liquidations over time, insurance fund and bad debt, backstop vault, haircuts) and
+  the realism section (:mod:`exchange.report.facts`: the stylized facts of the run).
 - :func:`write_compare_report` — a comparison of waterfalls: the table of metrics (mean ± sd
   over seeds) and the same figures with the designs side by side (first seed).
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["write_run_report", "write_compare_report", "render_run_html", "render_compare_html",
-           "format_value"]
+           "format_value", "write_facts_report"]
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1180px;
@@ -100,6 +101,11 @@ def render_run_html(result) -> str:
     body = (head + "<h2>Run</h2>" + params + "<h2>Metrics</h2>" + "".join(rows)
             + "<h2>Figures</h2><div class='grid'>"
             + "".join(_img(n, p) for n, p in figs.items()) + "</div>")
+    if result.journal is not None and result.series:
+        from exchange.report.facts import render_facts_html
+        from exchange.sim.facts import facts_from_result
+
+        body += render_facts_html([(result.label, facts_from_result(result))])
     return _page(f"perpsim · {result.scenario}", body)
 
 
@@ -150,4 +156,15 @@ def write_compare_report(comparison, path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(render_compare_html(comparison), encoding="utf-8")
+    return p
+
+
+def write_facts_report(runs, path, title: str = "stylized facts") -> Path:
+    """A page with the realism section of one or more runs (``(label, Facts)`` pairs)."""
+    from exchange.report.facts import render_facts_html
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    head = f"<h1>perpsim · {html.escape(title)}</h1>"
+    p.write_text(_page(f"perpsim · {title}", head + render_facts_html(runs)), encoding="utf-8")
     return p

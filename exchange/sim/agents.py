@@ -16,16 +16,20 @@ heterogeneous (capital, spreads, thresholds, leverage and latency drawn per acco
 ===================  =====================================================================
 type                 behaviour
 ===================  =====================================================================
-``market_maker``     ladders of post-only quotes around the index (or mark), skewed against
-                     inventory; widen when short-term volatility jumps, pull quotes entirely
-                     above a per-MM threshold or during a "withdraw" shock (liquidity vacuum)
-``noise``            Poisson market orders of lognormal size, random side, position-capped
+``market_maker``     ladders of post-only quotes around the perp's own mid (a fair value that
+                     follows the index's returns, learns the book and moves with the flow it
+                     absorbs; or the index / mark), skewed against inventory; widen when
+                     short-term volatility jumps, pull quotes when it crosses a per-MM
+                     threshold or during a "withdraw" shock (liquidity vacuum), then return
+``noise``            Poisson marketable IOC orders of lognormal size, random side, bounded
+                     slippage, position-capped
 ``directional``      leveraged crowd with a long/short bias; leverage policy ``fixed``
                      (drawn from a list, e.g. 3/5/10/20/50x), ``vol_scaled`` (cut as realised
                      volatility rises) or ``tiered`` (a fraction of the venue tier's maximum
                      for the notional); stop-losses and take-profits on the last price
-``arbitrageur``      short the perp when the funding estimate is rich, long when poor, flat
-                     when it normalises (the hedge leg lives on another venue)
+``arbitrageur``      carry traders: hold the perp against a hedge elsewhere, sized by the
+                     funding the venue's rule would pay at today's premium (net of the
+                     interest leg) against their trading costs (He et al. 2022)
 ``keeper``           liquidators: deep resting bids/asks that absorb liquidation flow, bid in
                      liquidation auctions at a discount, unwind inventory into recoveries
 ``strategy``         one account run by a user's :class:`~exchange.strategy.Strategy`
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from attrs import evolve as attrs_evolve
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -47,6 +52,7 @@ from exchange.errors import ConfigError
 from exchange.sim.config import (Param, choice, integer, integer_list, money, number,
                                  number_list, read_table)
 from exchange.sim.context import SimContext, latency_ns, lognormal_factors
+from exchange.units import RATE_SCALE
 from exchange.sim.gateway import (CANCEL_IF_OPEN, COL, IOC, LIMIT, MARKET, ORDER_DTYPE,
                                   POST_ONLY, SUBMIT, OrderBatch, rows_matrix)
 
@@ -149,6 +155,26 @@ class _Population:
         return ctx.arrays()["size"][ctx.instr][self.accounts]
 
 
+def _reference_ticks(ctx: SimContext) -> int:
+    """The price a taker judges slippage from: the book mid when both sides rest, else the
+    last trade, else the mark. O(1)."""
+    book = ctx.book()
+    bb, ba = book.best_bid(), book.best_ask()
+    if bb and ba and ba > bb:
+        return (bb + ba) // 2
+    return ctx.market.price_ticks()
+
+
+def _protected(ref_ticks: int, buy: np.ndarray, slip_bps: float) -> np.ndarray:
+    """Limit prices of marketable IOC orders that fill only within ``slip_bps`` of
+    ``ref_ticks`` (buys above, sells below): a taker does not sweep an empty book up to the
+    next wall (Binance's own market orders are bounded the same way by ``marketTakeBound``,
+    developers.binance.com/docs/derivatives/usds-margined-futures, read 2026-12-02)."""
+    up = int(math.ceil(ref_ticks * (1.0 + slip_bps * 1e-4)))
+    down = max(1, int(math.floor(ref_ticks * (1.0 - slip_bps * 1e-4))))
+    return np.where(buy, up, down).astype(np.int64)
+
+
 def _capital(rng, n, amount_atoms: int, sigma: float) -> np.ndarray:
     return np.maximum(1, np.rint(amount_atoms * lognormal_factors(rng, n, sigma))).astype(np.int64)
 
@@ -161,7 +187,12 @@ class MarketMakers(_Population):
     Each wake (``requote_ms``): cancel the previous quotes that still rest, then post
     ``levels`` post-only bids and asks at ``half_spread_bps + l·level_step_bps`` (l = 0..)
     from the reference, shifted by ``-skew_bps · inventory/limit`` and widened by up
-    to ``widen_factor`` once the volatility ratio passes ``widen_vol_ratio``. A maker whose
+    to ``widen_factor`` once the volatility ratio passes ``widen_vol_ratio``. With the
+    ``mid`` anchor (the default) the reference is the makers' fair value
+    (:meth:`_fair_value`), every maker's first level sits on the ticks either side of it
+    (shifted by the makers' mean inventory; deeper levels carry each one's own skew) and the
+    population requotes as one colocated batch (all cancels, then all quotes), so the inside
+    is one tick whenever the first levels stand. A maker whose
     own threshold (around ``pull_vol_ratio``) is crossed pulls every quote for ``pull_s``
     seconds; a ``mm_withdraw`` shock pulls a fraction of the makers for its duration. At the
     inventory limit the side that would grow it is not quoted. Cost per wake: O(n·levels)
@@ -173,7 +204,8 @@ class MarketMakers(_Population):
         "capital": Param(money, "2000000", "capital per maker"),
         "leverage": Param(integer(1, MAX_LEVERAGE), 10, "account leverage setting"),
         "levels": Param(integer(1, 50), 5, "quotes per side"),
-        "half_spread_bps": Param(number(0.0, MAX_DEPTH_BPS, lo_open=True), 2.0, "distance of the first level"),
+        "half_spread_bps": Param(number(0.0, MAX_DEPTH_BPS), 2.0, "distance of the first level from "
+                                 "the centre (0: the ticks either side of it, a one-tick spread)"),
         "level_step_bps": Param(number(0.0, MAX_DEPTH_BPS), 3.0, "distance between levels"),
         "size": Param(number(0.0, MAX_BASE_QTY, lo_open=True), 0.05, "base quantity of the first level"),
         "size_growth": Param(number(0.1, 10.0), 1.5, "size multiplier per level"),
@@ -182,10 +214,23 @@ class MarketMakers(_Population):
         "requote_ms": Param(number(1.0, MAX_MS), 1000.0, "requote cadence"),
         "widen_vol_ratio": Param(number(1.0, MAX_RATIO), 3.0, "vol ratio where spreads start to widen"),
         "widen_factor": Param(number(1.0, MAX_RATIO), 4.0, "max spread multiplier"),
+        "widen_half_life_s": Param(number(0.0, MAX_S), 0.0, "half-life of the widening after a "
+                                   "volatility event (0: it lasts as long as the ratio)"),
         "pull_vol_ratio": Param(number(1.0, MAX_RATIO), 10.0, "vol ratio where makers pull quotes"),
         "pull_s": Param(number(0.0, MAX_S), 60.0, "how long a maker stays out after pulling"),
         "dispersion": Param(number(0.0, 3.0), 0.3, "log-sd of per-maker spreads, sizes, thresholds"),
-        "anchor": Param(choice("index", "mark"), "index", "reference price"),
+        "anchor": Param(choice("mid", "index", "mark"), "mid", "reference price: the perp's own "
+                        "mid (a fair value that follows the index's moves), the index or the mark"),
+        "index_beta": Param(number(0.0, 2.0), 1.0, "mid anchor: share of each index return "
+                            "carried into the fair value (spot leads the perp)"),
+        "mid_gain": Param(number(0.0, 1.0), 0.5, "mid anchor: per-wake weight of the book mid "
+                          "(or last trade) in the fair value"),
+        "index_pull": Param(number(0.0, 1.0), 0.0, "mid anchor: per-wake pull of the fair value "
+                            "towards the index level (0: makers do not peg the perp)"),
+        "flow_impact_bps": Param(number(0.0, MAX_DEPTH_BPS), 0.5, "mid anchor: permanent move of the fair "
+                                 "value per base unit of net taker flow the makers absorbed"),
+        "max_learn_bps": Param(number(0.0, MAX_DEPTH_BPS, lo_open=True), 5.0, "mid anchor: largest move per "
+                               "wake the book mid can teach the fair value"),
     }
 
     def setup(self, ctx: SimContext, ts_ns: int) -> int | None:
@@ -204,6 +249,8 @@ class MarketMakers(_Population):
         self.limit_lots = max(1, int(round(p["inventory_limit"] / ctx.lot_size)))
         self.pull_thr = p["pull_vol_ratio"] * lognormal_factors(rng, n, disp)
         self.pulled_until = np.zeros(n, np.int64)
+        self.pull_seen = np.zeros(n)
+        self._event_ratio, self._event_ns = 0.0, 0
         # flat per-slot tables: slot = maker * 2L + j, j < L bids (best first), j >= L asks
         S = 2 * L
         self._slot_mm = np.repeat(np.arange(n), S)
@@ -218,9 +265,57 @@ class MarketMakers(_Population):
         self._pending: OrderBatch | None = None
         self._slots = np.empty(0, np.int64)
         self._slot_lat = self.lat[self._slot_mm]
+        self._common_lat = int(np.median(self.lat))
         self.requote_ns = _ms(p["requote_ms"])
+        self.fair = 0.0             # mid anchor: the population's fair value (ticks)
+        self._shift = 0.0           # mid anchor: inventory shift of the last quotes (ticks)
+        self._inv_prev: float | None = None
+        self._index_prev = 0
         # stagger the first quotes over one requote period
         return ts_ns + int(rng.integers(0, max(1, self.requote_ns // 10)))
+
+    def _fair_value(self, ctx: SimContext) -> float:
+        """The mid anchor's fair value (ticks). Market makers on a perpetual quote around its
+        own book, not around the index: the fair value moves with each index return (spot
+        leads; ``index_beta``), learns the book mid or the last trade (``mid_gain``), moves
+        with the net taker flow it absorbed (``flow_impact_bps`` per base unit: the permanent
+        impact of Kyle, Econometrica 1985) and is pulled towards the index level only by
+        ``index_pull`` (0 by default), so the basis is
+        left to the traders whom funding pays to close it (He, Manela, Ross, von Wachter,
+        "Fundamentals of Perpetual Futures", arXiv 2212.06888, read 2026-12-02). O(1)."""
+        mkt = ctx.market
+        idx = mkt.index_ticks
+        p = self.p
+        move = 1.0
+        if self.fair <= 0:
+            self.fair = float(idx)
+        elif self._index_prev > 0:
+            move = (idx / self._index_prev) ** p["index_beta"]
+            self.fair *= move
+        self._index_prev = idx
+        book = ctx.book()
+        bb, ba = book.best_bid(), book.best_ask()
+        if bb and ba and ba > bb:
+            ref = (bb + ba) / 2.0
+        else:
+            ref = float(mkt.last_ticks or 0)
+        if ref > 0:
+            # the book still shows quotes made before this index move: carry it to them too;
+            # a gap in the book (a one-sided book's last trade far away) teaches at most
+            # ``max_learn_bps`` per wake, so an empty side cannot ratchet the fair value
+            # (the makers' own inventory shift of the last quotes is taken out first: the
+            # fair value learns the market, not the makers' own skew)
+            step = p["max_learn_bps"] * 1e-4 * self.fair
+            seen = (ref - self._shift) * move
+            self.fair += p["mid_gain"] * min(max(seen - self.fair, -step), step)
+        # order flow moves the fair value for good (a Kyle-style permanent impact): what the
+        # makers bought (sold) since the last wake says sellers (buyers) were informed
+        inv = float(self._size_now(ctx).sum()) * ctx.lot_size
+        if self._inv_prev is not None and p["flow_impact_bps"] > 0:
+            self.fair *= 1.0 - p["flow_impact_bps"] * 1e-4 * (inv - self._inv_prev)
+        self._inv_prev = inv
+        self.fair += p["index_pull"] * (idx - self.fair)
+        return self.fair
 
     def _cancel_idx(self, who: np.ndarray | None) -> np.ndarray:
         """Slots holding live quotes of makers ``who`` (None: all)."""
@@ -249,6 +344,10 @@ class MarketMakers(_Population):
             m[nc:, COL["qty"]] = self._slot_qty[post]
             m[nc:, COL["price"]] = price[post]
             m[nc:, COL["tif"]] = POST_ONLY
+        if self.p["anchor"] == "mid":
+            # one colocated requote: every cancel, then every new quote, at the population's
+            # latency, so no new quote meets another maker's stale one
+            m[:, COL["ts"]] = ts_ns + self._common_lat
         m[:, COL["row"]] = np.arange(nc + npost)
         return m.view(ORDER_DTYPE).reshape(-1)
 
@@ -269,15 +368,29 @@ class MarketMakers(_Population):
         if not self._collect():
             return nxt
         mkt = ctx.market
-        ref = mkt.index_ticks if self.p["anchor"] == "index" else mkt.mark_ticks
-        if ref <= 0 or mkt.stale:
+        anchor = self.p["anchor"]
+        if mkt.index_ticks <= 0 or mkt.stale:
+            return nxt
+        if anchor == "mid":
+            centre = self._fair_value(ctx)
+            ref = int(round(centre))
+        else:
+            ref = mkt.index_ticks if anchor == "index" else mkt.mark_ticks
+            centre = float(ref)
+        if ref <= 0:
             return nxt
         p = self.p
         ratio = mkt.vol_ratio
-        trig = ratio > self.pull_thr
+        # a maker pulls when the volatility ratio crosses its threshold, or jumps to half as
+        # much again as when it last pulled (a new leg); once back it stays in while the
+        # ratio decays, quoting wider (spreads widen, depth returns over minutes)
+        calm = ratio <= self.pull_thr
+        self.pull_seen[calm] = 0.0
+        trig = ~calm & (ratio >= 1.5 * self.pull_seen)
         if trig.any():
             until = ts_ns + int(p["pull_s"] * NS_PER_S)
             self.pulled_until[trig] = np.maximum(self.pulled_until[trig], until)
+            self.pull_seen[trig] = ratio
         active = self.pulled_until <= ts_ns
         cancel = self._cancel_idx(None)
         post = price = None
@@ -285,17 +398,38 @@ class MarketMakers(_Population):
         if active.any():
             w = p["widen_vol_ratio"]
             widen = 1.0 + (p["widen_factor"] - 1.0) * min(max((ratio - w) / w, 0.0), 1.0)
-            half = self.half_bps * widen
+            # a volatility event (the ratio past the widening point, or half as much again as
+            # at the last event) restarts the clock of widen_half_life_s: the widening fades
+            # with time since the event as makers learn the new level
+            if ratio <= w:
+                self._event_ratio = 0.0
+            elif ratio >= 1.5 * self._event_ratio:
+                self._event_ratio, self._event_ns = ratio, ts_ns
+            hl = p["widen_half_life_s"]
+            if hl > 0 and widen > 1.0:
+                widen = 1.0 + (widen - 1.0) * 0.5 ** ((ts_ns - self._event_ns) / (hl * NS_PER_S))
+            half = self.half_bps * widen + (widen - 1.0) * p["level_step_bps"]
             inv = self._size_now(ctx)
             lim = self.limit_lots
             skew_bps = (-p["skew_bps"] / lim) * np.minimum(np.maximum(inv, -lim), lim)
             sm = self._slot_mm
             sign = self._slot_sign
             bps = skew_bps[sm] + sign * (half[sm] + self._slot_lvl * widen)
-            px = ref * (1.0 + bps * 1e-4)
+            if anchor == "mid":
+                # the first level of every maker sits around the common centre, shifted by
+                # the makers' mean inventory (the market-wide pressure); deeper levels carry
+                # each maker's own skew. Nobody quotes at or through the centre, so makers
+                # never cross one another and the inside is the ticks either side of it.
+                pop = float(np.mean(np.minimum(np.maximum(inv, -lim), lim))) * (-p["skew_bps"] / lim)
+                self._shift = centre * pop * 1e-4
+                centre = centre + self._shift
+                bps = np.where(self._slot_lvl == 0, 0.0, skew_bps[sm] - pop) + sign * (
+                    half[sm] + self._slot_lvl * widen)
+            px = centre * (1.0 + bps * 1e-4)
             price = (-sign * np.floor(-sign * px)).astype(np.int64)       # bids floor, asks ceil
             bid = self._slot_bid
-            price = np.where(bid, np.minimum(price, ref - 1), np.maximum(price, ref + 1))
+            price = np.where(bid, np.minimum(price, int(math.ceil(centre)) - 1),
+                             np.maximum(price, int(math.floor(centre)) + 1))
             ok = active[sm] & (price > 0)
             full_long = inv >= self.limit_lots
             full_short = inv <= -self.limit_lots
@@ -311,9 +445,11 @@ class MarketMakers(_Population):
 # -- NOISE TRADERS ---------------------------------------------------------------------------
 
 class NoiseTraders(_Population):
-    """Market orders at Poisson times (``rate_per_min`` per trader), random side (buy with
-    probability ``buy_share``), lognormal size around ``size``; an order that would take the
-    position beyond ``max_position`` is turned around to reduce it. O(active) per wake."""
+    """Marketable orders at Poisson times (``rate_per_min`` per trader), random side (buy
+    with probability ``buy_share``), lognormal size around ``size``; an order that would take
+    the position beyond ``max_position`` is turned around to reduce it. Each is an IOC limit
+    ``max_slippage_bps`` from the book mid, so in a vacuum it does not trade at the next wall.
+    Trading starts at ``start_s``, once the makers' book stands. O(active) per wake."""
 
     kind = "noise"
     PARAMS = {
@@ -326,6 +462,9 @@ class NoiseTraders(_Population):
         "max_position": Param(number(0.0, MAX_BASE_QTY, lo_open=True), 0.2, "position cap (base units)"),
         "buy_share": Param(number(0.0, 1.0), 0.5, "probability an order buys"),
         "wake_ms": Param(number(1.0, MAX_MS), 1000.0, "decision cadence"),
+        "max_slippage_bps": Param(number(0.0, MAX_DEPTH_BPS, lo_open=True), 20.0, "IOC limit "
+                                  "distance from the mid: no fill beyond it"),
+        "start_s": Param(number(0.0, MAX_S), 10.0, "first order after this (the book is built first)"),
     }
 
     def setup(self, ctx: SimContext, ts_ns: int) -> int | None:
@@ -338,7 +477,7 @@ class NoiseTraders(_Population):
         self.lam = self.n * p["rate_per_min"] * self.wake_ns / (60 * NS_PER_S)
         self.size_lots = p["size"] / ctx.lot_size
         self.cap_lots = max(1, int(round(p["max_position"] / ctx.lot_size)))
-        return ts_ns + int(self.rng.integers(0, self.wake_ns))
+        return ts_ns + int(p["start_s"] * NS_PER_S) + int(self.rng.integers(0, self.wake_ns))
 
     def wake(self, ctx: SimContext, ts_ns: int) -> int | None:
         nxt = ts_ns + self.wake_ns
@@ -364,8 +503,9 @@ class NoiseTraders(_Population):
         over = np.abs(pos + signed) > self.cap_lots
         buy = np.where(over, pos < 0, buy)
         side = np.where(buy, 0, 1)
+        price = _protected(_reference_ticks(ctx), buy, self.p["max_slippage_bps"])
         ctx.send(OrderBatch(ts_ns + self.lat[who], self.accounts[who], kind=SUBMIT, side=side,
-                            qty=qty, otype=MARKET, tif=IOC), results=False)
+                            qty=qty, price=price, otype=LIMIT, tif=IOC), results=False)
         return nxt
 
 
@@ -374,9 +514,9 @@ class NoiseTraders(_Population):
 class DirectionalTraders(_Population):
     """The leveraged crowd whose liquidations make a cascade.
 
-    Each trader enters at a random time in ``[0, warmup_s]``, then again an exponential delay
-    (mean ``1/entry_rate_per_hour``) after each exit. An entry is a market order in the
-    trader's direction (long with probability ``long_share``) for ``usage`` of equity times the
+    Each trader enters at a random time in ``[start_s, start_s + warmup_s]``, then again an exponential delay
+    (mean ``1/entry_rate_per_hour``) after each exit. An entry is a marketable IOC limit
+    (``max_slippage_bps`` from the book mid) in the trader's direction (long with probability ``long_share``) for ``usage`` of equity times the
     policy leverage, capped by the venue's tier limit for that leverage. Leverage policies:
 
     - ``fixed``: per trader from ``leverage`` with ``leverage_weights`` (e.g. 3/5/10/20/50x);
@@ -411,6 +551,9 @@ class DirectionalTraders(_Population):
         "check_ms": Param(number(1.0, MAX_MS), 1000.0, "decision cadence"),
         "bust_fraction": Param(number(0.0, 1.0), 0.05, "stop trading below this equity share"),
         "margin_mode": Param(choice("cross", "isolated"), "cross", "margin mode of the position"),
+        "max_slippage_bps": Param(number(0.0, MAX_DEPTH_BPS, lo_open=True), 30.0, "entry IOC limit "
+                                  "distance from the mid"),
+        "start_s": Param(number(0.0, MAX_S), 10.0, "entries begin after this (the book is built first)"),
     }
 
     @classmethod
@@ -442,7 +585,8 @@ class DirectionalTraders(_Population):
         self.dir = np.where(rng.random(n) < p["long_share"], 1, -1).astype(np.int64)
         self.uses_stop = (rng.random(n) < p["stop_share"]) & (p["stop_loss"] > 0)
         self.uses_tp = (rng.random(n) < p["tp_share"]) & (p["take_profit"] > 0)
-        self.next_entry = ts_ns + (rng.random(n) * p["warmup_s"] * NS_PER_S).astype(np.int64)
+        self.next_entry = ts_ns + int(p["start_s"] * NS_PER_S) + (
+            rng.random(n) * p["warmup_s"] * NS_PER_S).astype(np.int64)
         self.exit_at = np.full(n, _NEVER, np.int64)
         self.stop = np.zeros(n, np.int64)
         self.tp = np.zeros(n, np.int64)
@@ -535,9 +679,10 @@ class DirectionalTraders(_Population):
                 idx, qty = idx[ok], qty[ok]
                 if idx.shape[0]:
                     d = self.dir[idx]
+                    limit = _protected(_reference_ticks(ctx), d > 0, p["max_slippage_bps"])
                     parts.append(OrderBatch(ts_ns + self.lat[idx], accts[idx], kind=SUBMIT,
-                                            side=np.where(d > 0, 0, 1), qty=qty, otype=MARKET,
-                                            tif=IOC))
+                                            side=np.where(d > 0, 0, 1), qty=qty, price=limit,
+                                            otype=LIMIT, tif=IOC))
                     ref = mkt.mark_ticks
                     self.stop[idx] = np.rint(ref * (1.0 - d * p["stop_loss"])).astype(np.int64)
                     self.tp[idx] = np.rint(ref * (1.0 + d * p["take_profit"])).astype(np.int64)
@@ -554,19 +699,42 @@ class DirectionalTraders(_Population):
 # -- FUNDING / BASIS ARBITRAGEURS ------------------------------------------------------------
 
 class FundingArbitrageurs(_Population):
-    """Short the perp when the funding estimate (8 h terms) is above the trader's
-    ``enter_rate`` threshold, long when below minus it, flat when it is back within
-    ``exit_rate``; the position is ``usage`` × capital × leverage. O(n) per wake."""
+    """Carry traders: hold the perp against a hedge elsewhere (spot or another venue, outside
+    the simulation) and size the position by the funding they expect against their costs.
+
+    Each wake (``check_ms``) a trader forecasts the next settlement's rate from the perp's
+    premium now, ``(mid − index) / index``, through the venue's own funding rule (its interest
+    clamp, cap and floor; a funding override shock when one is active) and takes that rate as
+    lasting ``horizon_hours``. The expected carry ``E = |rate| · horizon / interval`` against
+    the round-trip cost ``c`` (``cost_bps``, both legs, per trader) sets the target
+    ``max_position · clip((E − c) / c, 0, 1)``, short the perp when shorts are paid, long when
+    longs are; a position is held while ``E`` still covers ``hold_share · c`` and closed after.
+    This is the arbitrage of He, Manela, Ross and von Wachter, "Fundamentals of Perpetual
+    Futures" (arXiv 2212.06888, read 2026-12-02): funding is the only thing that pays the
+    arbitrageur to close the basis, so trading costs set a no-arbitrage band around the index
+    and with funding off (rate 0) nobody trades against the basis. Orders are IOC limits
+    ``max_slippage_bps`` from the mid, at most ``clip`` of the maximum position each.
+    O(n) per wake plus one funding-rule evaluation.
+    """
 
     kind = "arbitrageur"
     PARAMS = {
         "capital": Param(money, "500000", "capital per arbitrageur"),
         "leverage": Param(integer(1, MAX_LEVERAGE), 3, "leverage of the perp leg"),
-        "usage": Param(number(0.0, 1.0, lo_open=True), 0.5, "share of capital deployed"),
-        "enter_rate": Param(number(0.0, 1.0), 0.0005, "8 h funding rate (fraction) to enter"),
-        "exit_rate": Param(number(0.0, 1.0), 0.0001, "8 h funding rate to exit"),
-        "dispersion": Param(number(0.0, 3.0), 0.3, "log-sd of per-trader thresholds"),
+        "usage": Param(number(0.0, 1.0, lo_open=True), 0.5, "share of capital deployed at most"),
+        "horizon_hours": Param(number(0.0, MAX_S / 3600, lo_open=True), 24.0, "how long the "
+                               "expected rate is taken to last"),
+        "cost_bps": Param(number(0.0, MAX_DEPTH_BPS, lo_open=True), 12.0, "round-trip cost of both "
+                          "legs (fees, spread, hedge)"),
+        "hold_share": Param(number(0.0, 1.0), 0.25, "keep the position while the expected carry "
+                            "covers this share of the cost"),
+        "clip": Param(number(0.0, 1.0, lo_open=True), 0.1, "largest order, share of the maximum "
+                      "position"),
+        "max_slippage_bps": Param(number(0.0, MAX_DEPTH_BPS, lo_open=True), 5.0, "IOC limit "
+                                  "distance from the mid"),
+        "dispersion": Param(number(0.0, 3.0), 0.3, "log-sd of per-trader costs and horizons"),
         "check_ms": Param(number(1.0, MAX_MS), 5000.0, "decision cadence"),
+        "start_s": Param(number(0.0, MAX_S), 10.0, "first decision after this (the book is built first)"),
     }
 
     def setup(self, ctx: SimContext, ts_ns: int) -> int | None:
@@ -574,38 +742,71 @@ class FundingArbitrageurs(_Population):
         if n == 0:
             return None
         self._setup_accounts(ctx, np.full(n, p["capital"], np.int64), p["leverage"])
-        f = lognormal_factors(rng, n, p["dispersion"])
-        self.enter = p["enter_rate"] * f * 1e8
-        self.exit = np.minimum(p["exit_rate"] * f * 1e8, self.enter)
+        self.cost = p["cost_bps"] * 1e-4 * lognormal_factors(rng, n, p["dispersion"])
+        self.horizon_ns = p["horizon_hours"] * 3600 * NS_PER_S * lognormal_factors(
+            rng, n, p["dispersion"])
         self.busy_until = np.zeros(n, np.int64)
         self.check_ns = _ms(p["check_ms"])
-        return ts_ns + int(rng.integers(0, self.check_ns))
+        self.timeline = ctx.exchange.timelines[ctx.instr]
+        return ts_ns + int(p["start_s"] * NS_PER_S) + int(rng.integers(0, self.check_ns))
+
+    def expected_rate(self, ctx: SimContext, mid_ticks: float) -> float:
+        """The funding rate per interval (a fraction) the venue's rule gives if the premium
+        stays where the book is now; the override when a funding shock is active. O(1)."""
+        mkt = ctx.market
+        if mkt.funding_override is not None:
+            return mkt.funding_override / RATE_SCALE
+        from exchange.funding import PremiumSummary
+
+        tl = self.timeline
+        interval = tl.funding.interval_ns
+        idx = mkt.index_ticks
+        prem = int(round((mid_ticks - idx) / idx * RATE_SCALE))
+        summary = PremiumSummary(premium_avg=prem, n_samples=1, ts_start_ns=0, ts_end_ns=interval,
+                                 mark_twap=float(mid_ticks), oracle_twap=float(idx),
+                                 last_mark=float(mid_ticks), last_oracle=int(idx))
+        rate = tl.rule.compute(summary, interval).rate
+        # at a zero premium the rule still pays the interest leg, which the hedge's financing
+        # costs the arbitrageur (borrowing quote to hold the base): only the excess is carry
+        flat = attrs_evolve(summary, premium_avg=0, mark_twap=float(idx), last_mark=float(idx))
+        return (rate - tl.rule.compute(flat, interval).rate) / RATE_SCALE
 
     def wake(self, ctx: SimContext, ts_ns: int) -> int | None:
         nxt = ts_ns + self.check_ns
         mkt = ctx.market
-        if mkt.stale or mkt.mark_ticks <= 0:
+        if mkt.stale or mkt.mark_ticks <= 0 or mkt.index_ticks <= 0:
             return nxt
-        est = float(mkt.funding_estimate_8h)
-        pos = self._size_now(ctx)
-        cur = np.sign(pos)
-        target = np.where(est > self.enter, -1, np.where(est < -self.enter, 1, cur))
-        target = np.where(np.abs(est) < self.exit, 0, target)
-        change = (target != cur) & (self.busy_until <= ts_ns)
-        if not change.any():
-            return nxt
-        idx = np.flatnonzero(change)
         p = self.p
-        size_lots = int(p["capital"] * p["leverage"] * p["usage"] // (mkt.mark_ticks * ctx.k))
-        want = target[idx] * size_lots
-        delta = want - pos[idx]
-        ok = delta != 0
-        idx, delta, want = idx[ok], delta[ok], want[ok]
+        ref = _reference_ticks(ctx)
+        rate = self.expected_rate(ctx, float(ref))
+        interval = self.timeline.funding.interval_ns
+        carry = abs(rate) * self.horizon_ns / interval          # per trader
+        want_sign = -1 if rate > 0 else 1                        # the side funding pays
+        pos = self._size_now(ctx)
+        max_lots = int(p["capital"] * p["leverage"] * p["usage"] // (ref * ctx.k))
+        share = np.clip((carry - self.cost) / self.cost, 0.0, 1.0)
+        target = np.rint(want_sign * share * max_lots).astype(np.int64)
+        # hold what funding still pays for; close what it no longer does
+        same = np.sign(pos) == want_sign
+        # ... and take the convergence once the premium has crossed back through zero
+        agrees = (ref - mkt.index_ticks) * want_sign <= 0
+        keep = same & agrees & (carry >= p["hold_share"] * self.cost) & (
+            np.abs(pos) > np.abs(target))
+        target = np.where(keep, pos, target)
+        delta = target - pos
+        clip = max(1, int(max_lots * p["clip"]))
+        delta = np.clip(delta, -clip, clip)
+        go = (delta != 0) & (self.busy_until <= ts_ns)
+        idx = np.flatnonzero(go)
         if idx.shape[0]:
-            ro = (want == 0).astype(np.int64)
+            d = delta[idx]
+            buy = d > 0
+            reduce = (np.sign(pos[idx]) != 0) & (np.sign(pos[idx]) != np.sign(d)) & (
+                np.abs(d) <= np.abs(pos[idx]))
             ctx.send(OrderBatch(ts_ns + self.lat[idx], self.accounts[idx], kind=SUBMIT,
-                                side=np.where(delta > 0, 0, 1), qty=np.abs(delta), otype=MARKET,
-                                tif=IOC, reduce_only=ro), results=False)
+                                side=np.where(buy, 0, 1), qty=np.abs(d),
+                                price=_protected(ref, buy, p["max_slippage_bps"]), otype=LIMIT,
+                                tif=IOC, reduce_only=reduce.astype(np.int64)), results=False)
             self.busy_until[idx] = ts_ns + self.lat[idx] + self.check_ns
         return nxt
 

@@ -42,7 +42,8 @@ from exchange.sim.clock import (PRIO_AGENT, PRIO_ARRIVAL, PRIO_ORACLE, PRIO_RECO
 from exchange.sim.context import SimContext, component_seed
 from exchange.sim.gateway import OrderGateway
 from exchange.sim.journal import register_liquidation_events
-from exchange.sim.pricepath import SharedPath, SourceTap, WindowedLag, load_price_csv
+from exchange.sim.pricepath import (SharedPath, SourceTap, StochasticVolSource, WindowedLag,
+                                    load_price_csv)
 from exchange.sim.scenario import Scenario, load_scenario
 from exchange.units import RATE_SCALE
 
@@ -54,7 +55,13 @@ NS_PER_S = 1_000_000_000
 SERIES_COLUMNS = ("ts_ns", "index_ticks", "mark_ticks", "last_ticks", "best_bid_ticks",
                   "best_ask_ticks", "open_interest_lots", "insurance_atoms", "bad_debt_atoms",
                   "fee_pool_atoms", "backstop_equity_atoms", "events", "stale", "vol_ratio",
-                  "makers_quoting")
+                  "makers_quoting", "depth_10bp_lots", "depth_50bp_lots", "depth_100bp_lots",
+                  "funding_estimate_8h")
+
+#: resting quantity (both sides) within these distances of the book mid (series columns
+#: ``depth_<d>bp_lots``), the depth measure of Vyetrenko et al. (ICAIF 2020) used by
+#: :mod:`exchange.sim.facts`
+DEPTH_BANDS_BPS = (10, 50, 100)
 
 
 @attrs.define
@@ -96,6 +103,32 @@ class RunResult:
     def light(self) -> "RunResult":
         """A copy without the journal and the raw series (what a worker sends back)."""
         return attrs.evolve(self, journal=None, series={})
+
+
+def _depth_within(book, bands_bps) -> list[int]:
+    """Lots resting on both sides within each of ``bands_bps`` of the mid (0 when a side is
+    empty). O(levels inside the widest band)."""
+    bid, ask = book.best_bid(), book.best_ask()
+    if not bid or not ask:
+        return [0] * len(bands_bps)
+    mid = (bid + ask) / 2.0
+    widest = max(bands_bps) * 1e-4 * mid
+    out = [0] * len(bands_bps)
+    for side in (0, 1):
+        n = 64
+        while True:
+            levels = book.depth(side, n)
+            if len(levels) < n or abs(levels[-1][0] - mid) > widest:
+                break
+            n *= 4
+        for price, qty in levels:
+            dist = abs(price - mid)
+            if dist > widest:
+                break
+            for i, b in enumerate(bands_bps):
+                if dist <= b * 1e-4 * mid:
+                    out[i] += int(qty)
+    return out
 
 
 def journal_digest(records: np.ndarray) -> str:
@@ -190,6 +223,12 @@ class Simulation:
             base: Any = RandomWalkSource(rng("index.path"), ix.price, step_ns=ix.step_ns,
                                          sigma=ix.sigma, jump_rate_per_s=ix.jump_rate_per_hour / 3600,
                                          jump_mean=ix.jump_mean, jump_std=ix.jump_std)
+        elif ix.model == "stochastic_vol":
+            base = StochasticVolSource(rng("index.path"), ix.price, step_ns=ix.step_ns,
+                                       sigma=ix.sigma, vol_of_vol=ix.vol_of_vol,
+                                       vol_half_life_s=ix.vol_half_life_s, tail_df=ix.tail_df,
+                                       jump_rate_per_s=ix.jump_rate_per_hour / 3600,
+                                       jump_mean=ix.jump_mean, jump_std=ix.jump_std)
         elif ix.model == "gbm":
             base = GBMSource(rng("index.path"), ix.price, mu=ix.mu, sigma=ix.sigma, step_ns=ix.step_ns)
         elif ix.model == "replay":
@@ -364,6 +403,9 @@ class Simulation:
         s["stale"].append(int(mkt.stale))
         s["vol_ratio"].append(float(mkt.vol_ratio))
         s["makers_quoting"].append(self._makers_quoting(ts))
+        for d, lots in zip(DEPTH_BANDS_BPS, _depth_within(book, DEPTH_BANDS_BPS)):
+            s[f"depth_{d}bp_lots"].append(lots)
+        s["funding_estimate_8h"].append(int(mkt.funding_estimate_8h))
         if self.check == "step":
             core.check_invariants()
         nxt = ts + self.sc.step_ns

@@ -20,14 +20,18 @@ File format (every key optional unless marked; see the built-ins in ``exchange/s
     curve = "exponential"            # keywords; rates as ints per 1e8), e.g. the auction curve
 
     [index]
-    model = "random_walk"            # random_walk (gaussian + Poisson jumps), gbm, replay, constant
+    model = "random_walk"            # random_walk (gaussian + Poisson jumps), stochastic_vol,
+                                     # gbm, replay, constant
     price = 110000.0                 # start price (replay: optional rescale target)
     step_ms = 1000                   # path step
     sigma = 0.0002                   # random_walk: log-sd per step; gbm: annualised
     mu = 0.0                         # gbm drift (annualised)
     jump_rate_per_hour = 0.0         # random_walk jumps ...
     jump_mean = 0.0                  # ... log size mean
-    jump_std = 0.0                   # ... log size sd
+    jump_std = 0.0                   # ... log size sd (random_walk and stochastic_vol)
+    vol_of_vol = 0.5                 # stochastic_vol: sd of log volatility (sigma = median)
+    vol_half_life_s = 1800           # stochastic_vol: half-life of volatility shocks
+    tail_df = 4.0                    # stochastic_vol: Student-t steps (0 = gaussian)
     csv = "path.csv"                 # replay: relative to the scenario file
     time_column = "ts"               # replay: ns, ms or s (detected)
     price_column = "price"
@@ -95,7 +99,8 @@ _SCENARIO = {
 }
 
 _INDEX = {
-    "model": Param(choice("random_walk", "gbm", "replay", "constant"), "random_walk"),
+    "model": Param(choice("random_walk", "stochastic_vol", "gbm", "replay", "constant"),
+                   "random_walk"),
     "price": Param(number(0.0, 1e12, lo_open=True), None),
     "step_ms": Param(number(1.0), 1000.0),
     "sigma": Param(number(0.0, 1.0), 0.0002),
@@ -103,6 +108,9 @@ _INDEX = {
     "jump_rate_per_hour": Param(number(0.0, 3600.0), 0.0),
     "jump_mean": Param(number(-1.0, 1.0), 0.0),
     "jump_std": Param(number(0.0, 1.0), 0.0),
+    "vol_of_vol": Param(number(0.0, 5.0), 0.5),
+    "vol_half_life_s": Param(number(0.0, 365 * 86400.0, lo_open=True), 1800.0),
+    "tail_df": Param(number(0.0, 1000.0), 0.0),
     "csv": Param(string, None),
     "time_column": Param(string, "ts"),
     "price_column": Param(string, "price"),
@@ -169,6 +177,9 @@ class IndexSpec:
     source_noise: float
     clamp_rate: float | None
     stale_after_ns: int
+    vol_of_vol: float = 0.5
+    vol_half_life_s: float = 1800.0
+    tail_df: float = 0.0
 
 
 @attrs.frozen
@@ -362,7 +373,11 @@ def parse_scenario(data: dict, source: str, path: str | None = None) -> Scenario
                       sources=idx["sources"], source_noise=idx["source_noise"],
                       clamp_rate=idx["clamp_rate"],
                       stale_after_ns=_ns(source, "index.stale_after_s", idx["stale_after_s"],
-                                         NS_PER_S))
+                                         NS_PER_S),
+                      vol_of_vol=idx["vol_of_vol"], vol_half_life_s=idx["vol_half_life_s"],
+                      tail_df=idx["tail_df"])
+    if idx["tail_df"] and idx["tail_df"] <= 2:
+        raise fail(source, "index.tail_df", "0 (gaussian) or a number > 2", idx["tail_df"])
     pops = data.get("population", {})
     if not isinstance(pops, dict):
         raise fail(source, "population", "a table of population tables", pops)

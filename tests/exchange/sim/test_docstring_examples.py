@@ -7,7 +7,7 @@ import pytest
 MODULES = ["exchange.sim.clock", "exchange.sim.context", "exchange.sim.scenario",
            "exchange.sim.metrics", "exchange.sim.sweep", "exchange.sim.compare",
            "exchange.liquidation.adl", "exchange.liquidation.base", "exchange.report",
-           "exchange.report.adl_table"]
+           "exchange.report.adl_table", "exchange.sim.facts", "exchange.sim.pricepath"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -80,7 +80,8 @@ def test_oracle_and_funding_scenarios_run():
     r = run(om, seed=1, keep_journal=False)
     assert r.metrics["max_basis"] > 0.02 and r.metrics["liquidations"] > 0
     fs = load_scenario("funding_squeeze").with_overrides({
-        "scenario.duration_s": 3700, "shock.0.at_s": 3500, "population.directional.count": 60,
+        "scenario.duration_s": 3700, "population.directional.count": 100,
+        "population.directional.warmup_s": 1500,
         "population.noise.count": 10, "population.makers.count": 3, "scenario.step_ms": 10000})
     r = run(fs, seed=1, keep_journal=False)
     assert r.metrics["funding_settlements"] == 1 and r.metrics["funding_paid"] > 0

@@ -14,9 +14,10 @@ def test_sweep_on_a_local_process_pool_writes_one_parquet_table(tiny_crash, tmp_
     assert [r["grid.venue.liquidation.insurance_fund"] for r in rows] == ["1000", "10000000"]
     small, big = rows
     assert small["insurance_start"] == 1000 and big["insurance_start"] == 10_000_000
-    # a dry fund leaves the deficits to ADL; a rich one pays them. A fund that takes
-    # positions over does so by whole lots, so a dry one may keep dust below one lot's loss
-    assert small["insurance_end"] < small["insurance_start"] / 100
+    # a dry fund leaves the deficits to ADL; a rich one pays them. The dry fund paid out or
+    # took over all it held (a fund that takes positions over does so by whole lots, and later
+    # liquidation fees may credit it a few USDT again)
+    assert small["insurance_end"] < small["insurance_start"] / 10
     assert big["insurance_end"] > 9_000_000
     assert small["haircut_total"] > 1000 > abs(big["haircut_total"])
     table = pq.read_table(tmp_path / "s.parquet")
