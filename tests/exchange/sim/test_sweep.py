@@ -14,10 +14,10 @@ def test_sweep_on_a_local_process_pool_writes_one_parquet_table(tiny_crash, tmp_
     assert [r["grid.venue.liquidation.insurance_fund"] for r in rows] == ["1000", "10000000"]
     small, big = rows
     assert small["insurance_start"] == 1000 and big["insurance_start"] == 10_000_000
-    # a dry fund leaves the deficits to ADL; a rich one pays them. The dry fund paid out or
-    # took over all it held (a fund that takes positions over does so by whole lots, and later
-    # liquidation fees may credit it a few USDT again)
-    assert small["insurance_end"] < small["insurance_start"] / 10
+    # a dry fund leaves the deficits to ADL; a rich one pays them. The small fund ran dry (it
+    # may end above its start: what it took over at the bankruptcy price rides the rebound,
+    # and later liquidation fees credit it)
+    assert small["insurance_drawdown"] >= small["insurance_start"]
     assert big["insurance_end"] > 9_000_000
     assert small["haircut_total"] > 1000 > abs(big["haircut_total"])
     table = pq.read_table(tmp_path / "s.parquet")
