@@ -43,7 +43,9 @@ from aiohttp import web
 from exchange import events as ev_mod
 from exchange.codes import RejectReason
 from exchange.errors import InvalidCommandError
-from exchange.server.streams import StreamHub
+from exchange.server import history
+from exchange.server.history import INTERVALS, Series
+from exchange.server.streams import StreamError, StreamHub, canonical
 from exchange.venue import Exchange, Order
 
 __all__ = ["MockBinance", "Credentials", "BinanceError"]
@@ -181,16 +183,34 @@ class MockBinance:
 
     def __init__(self, preset: str = "binance_usdm", *, venue: Exchange | None = None,
                  marks: dict[str, Any] | None = None, clock: str = "wall",
-                 algo_only: bool = False) -> None:
+                 algo_only: bool = False, listen_key_ttl_s: float = 3600.0) -> None:
         if clock not in ("wall", "manual"):
             raise InvalidCommandError(f"'clock' must be 'wall' or 'manual' (got {clock!r})")
         self.venue = venue if venue is not None else Exchange.from_preset(preset, track_deltas=True)
         self.clock = clock
         self.algo_only = algo_only
         self.hub = StreamHub()
-        self.hub.is_listen_key = lambda name: name in self._listen_keys
+        self.hub.validate = self._validate_stream
+        self.hub.on_subscribe = self._on_subscribe
         self._keys: dict[str, Credentials] = {}
         self._listen_keys: dict[str, int] = {}
+        self._listen_alive: dict[str, float] = {}        # listen key -> monotonic last keepalive
+        if not listen_key_ttl_s > 0:
+            raise InvalidCommandError(f"'listen_key_ttl_s' must be > 0 (got {listen_key_ttl_s!r})")
+        self.listen_key_ttl_s = float(listen_key_ttl_s)
+        n = len(self.venue.symbols)
+        self._trade_series = [Series() for _ in range(n)]
+        self._mark_series = [Series() for _ in range(n)]
+        self._index_series = [Series() for _ in range(n)]
+        self._premium_series = [Series() for _ in range(n)]
+        self._force_orders: dict[int, list[_Order]] = {}   # account -> its liquidation orders
+        self._market_dirty: set[int] = set()
+        self._market_last: dict[int, float] = {}
+        self._market_timer = None
+        self._last_wallet: dict[int, Decimal] = {}
+        self._agg_trades: list[list[dict]] = [[] for _ in range(n)]
+        self._income: dict[int, list[dict]] = {}
+        self._tran_ids = itertools.count(1)
         self._orders: dict[int, _Order] = {}             # Binance orderId -> order
         self._by_venue: dict[int, _Order] = {}           # venue oid (conditional: < 0) -> order
         self._by_client: dict[tuple[int, str], _Order] = {}
@@ -255,6 +275,24 @@ class MockBinance:
         get("/fapi/v1/exchangeInfo", self.exchange_info)
         get("/fapi/v1/depth", self.depth)
         get("/fapi/v1/trades", self.trades)
+        get("/fapi/v1/historicalTrades", self.trades)
+        get("/fapi/v1/aggTrades", self.agg_trades)
+        get("/fapi/v1/klines", self.klines)
+        get("/fapi/v1/continuousKlines", self.continuous_klines)
+        get("/fapi/v1/markPriceKlines", self.mark_price_klines)
+        get("/fapi/v1/indexPriceKlines", self.index_price_klines)
+        get("/fapi/v1/premiumIndexKlines", self.premium_index_klines)
+        get("/fapi/v1/openInterest", self.open_interest)
+        get("/fapi/v1/income", self.income)
+        get("/fapi/v1/forceOrders", self.force_orders)
+        get("/fapi/v1/commissionRate", self.commission_rate)
+        post("/fapi/v1/batchOrders", self.batch_orders)
+        put("/fapi/v1/batchOrders", self.batch_modify)
+        delete("/fapi/v1/batchOrders", self.batch_cancel)
+        get("/api/v3/exchangeInfo", self.spot_exchange_info)
+        get("/api/v3/ping", self.ping)
+        get("/api/v3/time", self.server_time)
+        get("/dapi/v1/exchangeInfo", self.coinm_exchange_info)
         get("/fapi/v1/ticker/price", self.ticker_price)
         get("/fapi/v2/ticker/price", self.ticker_price)
         get("/fapi/v1/ticker/bookTicker", self.book_ticker)
@@ -292,9 +330,12 @@ class MockBinance:
         delete("/fapi/v1/listenKey", self.listen_key_close)
         get("/sapi/v1/capital/config/getall", self.capital_config)
         get("/sapi/v1/margin/allPairs", self.margin_pairs)
-        get("/ws", self.ws_raw)
-        get("/ws/{streams:.*}", self.ws_raw)
-        get("/stream", self.ws_combined)
+        for prefix in ("", "/public", "/market", "/private"):
+            get(f"{prefix}/ws", self.ws_raw)
+            get(prefix + "/ws/{streams:.*}", self.ws_raw)
+            get(f"{prefix}/stream", self.ws_combined)
+        app.on_startup.append(self._start_expiry)
+        app.on_shutdown.append(self._stop_expiry)
         app.on_shutdown.append(lambda _app: self.hub.close_all())
         return app
 
@@ -366,7 +407,8 @@ class MockBinance:
 
     def _apply(self, events: list) -> None:
         """Bring the order book of record, trades and streams up to date with venue events."""
-        touched: set[int] = set()
+        touched: dict[int, set[int]] = {}           # account -> instruments whose position moved
+        reasons: dict[int, str] = {}
         calls: list = []
         now = _now_ms()
         # the venue reports a trigger after the order it placed: link them first
@@ -392,7 +434,8 @@ class MockBinance:
                     self._push_order(o, "TRIGGERED", now)
             elif name == "OrderFilled":
                 self._on_fill(e, now)
-                touched.add(e.account)
+                touched.setdefault(e.account, set()).add(e.instrument)
+                reasons.setdefault(e.account, "ORDER")
             elif name in ("OrderCanceled", "ConditionalOrderCanceled"):
                 self._on_canceled(e, now)
             elif name == "OrderAmended":
@@ -408,6 +451,7 @@ class MockBinance:
                     o.status, o.update_ms = "EXPIRED", now
                     self._push_order(o, "EXPIRED", now)
             elif name == "MarkPriceUpdated":
+                self._record_mark(e, now)
                 self._push_mark(e.instrument, now)
             elif name == "FundingSettled":           # by the host or the simulator's scheduler
                 spec = self.venue.specs[e.instrument]
@@ -418,14 +462,32 @@ class MockBinance:
                     "markPrice": _s(spec.ticks_to_price(e.price_ticks))})
             elif name == "MarginCall":
                 calls.append(e)
-            elif name == "PositionTransferred":
-                touched.update((e.from_account, e.to_account))
+            elif name == "PositionTransferred":             # ADL, liquidation transfers
+                for a in (e.from_account, e.to_account):
+                    touched.setdefault(a, set()).add(e.instrument)
+                    reasons.setdefault(a, "ADL")
             elif name in ("FundingPaid", "Deposited", "Withdrawn", "IsolatedMarginChanged"):
-                touched.add(e.account)
+                if name == "FundingPaid":
+                    self._add_income(e.account, e.instrument, "FUNDING_FEE",
+                                     -self.venue._from_atoms(e.payment_atoms), now)
+                elif name in ("Deposited", "Withdrawn"):
+                    amt = self.venue._from_atoms(e.amount_atoms)
+                    self._add_income(e.account, None, "TRANSFER",
+                                     amt if name == "Deposited" else -amt, now)
+                instr = getattr(e, "instrument", -1)
+                touched.setdefault(e.account, set())
+                if name != "FundingPaid" and name != "Deposited" and name != "Withdrawn" \
+                        and instr is not None and instr >= 0:
+                    touched[e.account].add(instr)
+                reasons.setdefault(e.account, {"FundingPaid": "FUNDING_FEE", "Deposited": "DEPOSIT",
+                                               "Withdrawn": "WITHDRAW",
+                                               "IsolatedMarginChanged": "MARGIN_TRANSFER"}[name])
         self._flush_agg()
         self._drain_books()
         for acct in sorted(a for a in touched if a >= 0):
-            self._push_account(acct, now, "ORDER")
+            self._push_account(acct, now, reasons.get(acct, "ORDER"), touched[acct])
+        if self._market_dirty:
+            self._flush_market()
         for e in calls:
             self._push_margin_call(e, now)
 
@@ -468,6 +530,10 @@ class MockBinance:
                        orig_lots=e.qty_lots, price_ticks=e.price_ticks, stop_ticks=0,
                        reduce_only=True, close_position=False, working_type="CONTRACT_PRICE",
                        time_ms=now, update_ms=now, venue_oid=e.order_id, orig_type="LIQUIDATION")
+            forced = self._force_orders.setdefault(e.account, [])
+            forced.append(o)
+            if len(forced) > 10_000:
+                del forced[:5_000]
         self._register(o)
         self._push_order(o, "NEW", now)
 
@@ -509,6 +575,10 @@ class MockBinance:
         fee = self.venue._from_atoms(e.fee_atoms)
         pnl = self.venue._from_atoms(e.realized_pnl_atoms)
         side = "BUY" if e.side == 0 else "SELL"
+        if pnl:
+            self._add_income(e.account, e.instrument, "REALIZED_PNL", pnl, now, trade_id)
+        if fee:
+            self._add_income(e.account, e.instrument, "COMMISSION", -fee, now, trade_id)
         self._user_trades.setdefault(e.account, []).append({
             "buyer": side == "BUY", "commission": _s(fee), "commissionAsset": SETTLE_ASSET,
             "id": trade_id, "maker": not e.taker, "orderId": o.order_id if o else e.order_id,
@@ -517,7 +587,17 @@ class MockBinance:
             "symbol": spec.symbol, "time": now})
         if o is not None:
             self._push_order(o, "TRADE", now, last=(price, qty, fee, pnl, trade_id, not e.taker))
+        if o is not None and o.orig_type == "LIQUIDATION":
+            self._push_force_order(o, qty, now)
         if e.taker:
+            self._trade_series[e.instrument].add(now, price, qty, side == "BUY")
+            self._market_dirty.add(e.instrument)
+            sym = spec.symbol.lower()
+            if self.hub.has(f"{sym}@trade"):
+                # Binance USDⓈ-M trade stream ("X": MARKET for trades of the order book)
+                self.hub.publish(f"{sym}@trade", {
+                    "e": "trade", "E": now, "T": now, "s": spec.symbol, "t": trade_id,
+                    "p": _s(price), "q": _s(qty), "X": "MARKET", "m": side == "SELL"})
             trades = self._trades[e.instrument]
             trades.append({"id": trade_id, "price": _s(price), "qty": _s(qty),
                            "quoteQty": _s(price * qty), "time": now,
@@ -534,15 +614,32 @@ class MockBinance:
                 self._agg = [(e.instrument, e.order_id, e.price_ticks), price, qty, trade_id,
                              trade_id, side == "SELL", now]
 
+    def _add_income(self, acct: int, instr, kind: str, amount: Decimal, now: int,
+                    trade_id: int | None = None) -> None:
+        if acct < 0:
+            return
+        rows = self._income.setdefault(acct, [])
+        rows.append({"symbol": self.venue.symbols[instr] if instr is not None else "",
+                     "incomeType": kind, "income": _s(amount), "asset": SETTLE_ASSET,
+                     "info": kind, "time": now, "tranId": next(self._tran_ids),
+                     "tradeId": str(trade_id) if trade_id is not None else ""})
+        if len(rows) > 200_000:
+            del rows[:100_000]
+
     def _flush_agg(self) -> None:
         agg, self._agg = self._agg, None
         if not agg:
             return
         (instr, _, _), price, qty, first, last, buyer_maker, now = agg
         symbol = self.venue.symbols[instr]
-        self.hub.publish(f"{symbol.lower()}@aggTrade", {
-            "e": "aggTrade", "E": now, "a": next(self._agg_ids), "s": symbol, "p": _s(price),
-            "q": _s(qty), "f": first, "l": last, "T": now, "m": buyer_maker})
+        row = {"a": next(self._agg_ids), "p": _s(price), "q": _s(qty), "f": first, "l": last,
+               "T": now, "m": buyer_maker}
+        rows = self._agg_trades[instr]
+        rows.append(row)
+        if len(rows) > 100_000:
+            del rows[:50_000]
+        self.hub.publish(f"{symbol.lower()}@aggTrade", {"e": "aggTrade", "E": now, "s": symbol,
+                                                        **row})
 
     def _on_canceled(self, e, now: int) -> None:
         o = self._by_venue.get(e.order_id)
@@ -581,9 +678,23 @@ class MockBinance:
                 self.hub.publish(f"{sym}@depth", {
                     "e": "depthUpdate", "E": now, "T": now, "s": spec.symbol, "U": first,
                     "u": self._update_id[i], "pu": first - 1, "b": bids, "a": asks})
-            if self.hub.has(f"{sym}@bookTicker"):
-                self.hub.publish(f"{sym}@bookTicker", {"e": "bookTicker", "u": self._update_id[i],
-                                                      "E": now, "T": now, **self._top(i, short=True)})
+            for n in (5, 10, 20):
+                if self.hub.has(f"{sym}@depth{n}"):
+                    # partial book depth: the top n levels each side, with the diff ids
+                    # (https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams/Partial-Book-Depth-Streams,
+                    # read 2026-12-02)
+                    self.hub.publish(f"{sym}@depth{n}", {
+                        "e": "depthUpdate", "E": now, "T": now, "s": spec.symbol, "U": first,
+                        "u": self._update_id[i], "pu": first - 1,
+                        "b": [[_s(spec.ticks_to_price(p)), _s(spec.lots_to_qty(q))]
+                              for p, q in book.depth(0, n)],
+                        "a": [[_s(spec.ticks_to_price(p)), _s(spec.lots_to_qty(q))]
+                              for p, q in book.depth(1, n)]})
+            if self.hub.has(f"{sym}@bookTicker") or self.hub.has("!bookTicker"):
+                msg = {"e": "bookTicker", "u": self._update_id[i], "E": now, "T": now,
+                       **self._top(i, short=True)}
+                self.hub.publish(f"{sym}@bookTicker", msg)
+                self.hub.publish("!bookTicker", msg)
 
     # ------------------------------------------------------------------ stream payloads
     def _order_json(self, o: _Order, full: bool = True) -> dict:
@@ -655,8 +766,11 @@ class MockBinance:
             return
         j = self._order_json(o, full=False)
         price, qty, fee, pnl, tid, maker = last or (0, 0, 0, 0, 0, False)
+        # a liquidation order's type is LIQUIDATION on the user stream (Binance's order type
+        # enum of ORDER_TRADE_UPDATE; its client id starts with "autoclose-")
+        otype = "LIQUIDATION" if o.orig_type == "LIQUIDATION" else o.type
         msg = {"e": "ORDER_TRADE_UPDATE", "E": now, "T": now, "o": {
-            "s": o.symbol, "c": o.client_id, "S": o.side, "o": o.type, "f": o.tif,
+            "s": o.symbol, "c": o.client_id, "S": o.side, "o": otype, "f": o.tif,
             "q": j["origQty"], "p": j["price"], "ap": j["avgPrice"], "sp": j["stopPrice"],
             "x": exec_type, "X": o.status, "i": o.order_id, "l": _s(qty), "z": j["executedQty"],
             "L": _s(price), "N": SETTLE_ASSET, "n": _s(fee), "T": now, "t": tid,
@@ -666,21 +780,34 @@ class MockBinance:
         for k in keys:
             self.hub.publish(k, msg)
 
-    def _push_account(self, acct: int, now: int, reason: str) -> None:
+    def _push_account(self, acct: int, now: int, reason: str, instruments=()) -> None:
+        """ACCOUNT_UPDATE as Binance sends it
+        (https://developers.binance.com/docs/derivatives/usds-margined-futures/user-data-streams/Event-Balance-and-Position-Update,
+        read 2026-12-02): the reason ``m``, the balance ``B`` (wallet ``wb``, cross wallet
+        ``cw``, balance change except PnL and commission ``bc``) and ``P``, every position
+        that changed (a closed one with ``pa`` 0)."""
         keys = self._listeners(acct)
         if not keys:
             return
         v = self.venue
-        wallet = v.balance(acct).wallet
+        b = v.balance(acct)
+        wallet = b.wallet
+        cross_wallet = wallet - sum((p.isolated_margin for p in v.positions(acct) or []
+                                     if p.isolated), Decimal(0))
         positions = []
-        for p in v.positions(acct) or []:
+        for i in sorted(instruments):
+            p = v.position(acct, v.symbols[i])
             positions.append({"s": p.symbol, "pa": _s(p.size), "ep": _s(p.entry_price or 0),
                               "bep": _s(p.entry_price or 0), "cr": "0",
                               "up": _s(p.unrealized_pnl),
                               "mt": "isolated" if p.isolated else "cross",
-                              "iw": _s(p.isolated_margin), "ps": "BOTH"})
+                              "iw": _s(p.isolated_margin if p.isolated else 0), "ps": "BOTH"})
+        prev = self._last_wallet.get(acct, wallet)
+        change = wallet - prev if reason in ("DEPOSIT", "WITHDRAW") else Decimal(0)
+        self._last_wallet[acct] = wallet
         msg = {"e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": {
-            "m": reason, "B": [{"a": SETTLE_ASSET, "wb": _s(wallet), "cw": _s(wallet), "bc": "0"}],
+            "m": reason, "B": [{"a": SETTLE_ASSET, "wb": _s(wallet), "cw": _s(cross_wallet),
+                                "bc": _s(change)}],
             "P": positions}}
         for k in keys:
             self.hub.publish(k, msg)
@@ -698,14 +825,102 @@ class MockBinance:
         for k in keys:
             self.hub.publish(k, msg)
 
+    def _mark_msg(self, i: int, now: int) -> dict:
+        d = self._premium(i, now)
+        return {"e": "markPriceUpdate", "E": now, "s": d["symbol"], "p": d["markPrice"],
+                "i": d["indexPrice"], "P": d["estimatedSettlePrice"], "r": d["lastFundingRate"],
+                "T": d["nextFundingTime"]}
+
     def _push_mark(self, i: int, now: int) -> None:
         sym = self.venue.symbols[i].lower()
         if self.hub.has(f"{sym}@markPrice"):
-            d = self._premium(i, now)
-            self.hub.publish(f"{sym}@markPrice", {
-                "e": "markPriceUpdate", "E": now, "s": d["symbol"], "p": d["markPrice"],
-                "i": d["indexPrice"], "P": d["estimatedSettlePrice"], "r": d["lastFundingRate"],
-                "T": d["nextFundingTime"]})
+            self.hub.publish(f"{sym}@markPrice", self._mark_msg(i, now))
+        if self.hub.has("!markPrice@arr"):
+            self.hub.publish("!markPrice@arr", [self._mark_msg(j, now)
+                                                for j in range(len(self.venue.symbols))
+                                                if int(self.venue.core.arrays()["mark"][j])])
+
+    def _record_mark(self, e, now: int) -> None:
+        spec = self.venue.specs[e.instrument]
+        if not e.mark_ticks:
+            return
+        mark = spec.ticks_to_price(e.mark_ticks)
+        index = spec.ticks_to_price(e.index_ticks) if e.index_ticks else mark
+        self._mark_series[e.instrument].add(now, mark)
+        self._index_series[e.instrument].add(now, index)
+        # the premium index as the mark's premium over the index (the mock has no impact
+        # bid/ask sampler of its own; the venue's mark already embeds its premium)
+        self._premium_series[e.instrument].add(
+            now, ((mark - index) / index).quantize(Decimal("1e-8")) if index else Decimal(0))
+
+    def _push_force_order(self, o: _Order, last_qty: Decimal, now: int) -> None:
+        """``forceOrder``: a liquidation order's latest fill, on ``<symbol>@forceOrder`` and
+        ``!forceOrder@arr``
+        (https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams/Liquidation-Order-Streams,
+        read 2026-12-02)."""
+        sym = o.symbol.lower()
+        if not (self.hub.has(f"{sym}@forceOrder") or self.hub.has("!forceOrder@arr")):
+            return
+        j = self._order_json(o, full=False)
+        msg = {"e": "forceOrder", "E": now, "o": {
+            "s": o.symbol, "S": o.side, "o": "LIMIT", "f": "IOC", "q": j["origQty"],
+            "p": j["price"], "ap": j["avgPrice"], "X": o.status, "l": _s(last_qty),
+            "z": j["executedQty"], "T": now}}
+        self.hub.publish(f"{sym}@forceOrder", msg)
+        self.hub.publish("!forceOrder@arr", msg)
+
+    # tickers and open klines: sent at most every MARKET_PERIOD_S per symbol (Binance: the
+    # 24hr ticker every 500 ms, klines every 250 ms), the latest state always delivered
+    MARKET_PERIOD_S = 0.25
+
+    def _flush_market(self) -> None:
+        if not self._market_dirty:
+            return
+        mono = time.monotonic()
+        now = _now_ms()
+        for i in sorted(self._market_dirty):
+            if mono - self._market_last.get(i, -1e9) < self.MARKET_PERIOD_S:
+                continue                                # the periodic task sends it later
+            self._market_dirty.discard(i)
+            self._market_last[i] = mono
+            self._push_market(i, now)
+
+    def _push_market(self, i: int, now: int) -> None:
+        spec = self.venue.specs[i]
+        sym = spec.symbol.lower()
+        hub = self.hub
+        want_t = hub.has(f"{sym}@ticker") or hub.has("!ticker@arr")
+        want_m = hub.has(f"{sym}@miniTicker") or hub.has("!miniTicker@arr")
+        if want_t or want_m:
+            d = self._day_stats(i, now)
+            if want_t:
+                msg = {"e": "24hrTicker", "E": now, "s": spec.symbol, "p": d["priceChange"],
+                       "P": d["priceChangePercent"], "w": d["weightedAvgPrice"],
+                       "c": d["lastPrice"], "Q": d["lastQty"], "o": d["openPrice"],
+                       "h": d["highPrice"], "l": d["lowPrice"], "v": d["volume"],
+                       "q": d["quoteVolume"], "O": d["openTime"], "C": d["closeTime"],
+                       "F": d["firstId"], "L": d["lastId"], "n": d["count"]}
+                hub.publish(f"{sym}@ticker", msg)
+                hub.publish("!ticker@arr", [msg])
+            if want_m:
+                msg = {"e": "24hrMiniTicker", "E": now, "s": spec.symbol, "c": d["lastPrice"],
+                       "o": d["openPrice"], "h": d["highPrice"], "l": d["lowPrice"],
+                       "v": d["volume"], "q": d["quoteVolume"]}
+                hub.publish(f"{sym}@miniTicker", msg)
+                hub.publish("!miniTicker@arr", [msg])
+        for key in hub.keys():
+            if not key.startswith(f"{sym}@kline_"):
+                continue
+            iv = key.partition("@kline_")[2]
+            ks = history.klines(self._trade_series[i], iv, now, history.kline_open(iv, now),
+                                None, 1)
+            if not ks:
+                continue
+            k = ks[0]
+            hub.publish(key, {"e": "kline", "E": now, "s": spec.symbol, "k": {
+                "t": k[0], "T": k[6], "s": spec.symbol, "i": iv, "f": -1, "L": -1,
+                "o": k[1], "c": k[4], "h": k[2], "l": k[3], "v": k[5], "n": k[8],
+                "x": now >= k[6], "q": k[7], "V": k[9], "Q": k[10], "B": "0"}})
 
     # ------------------------------------------------------------------ market data
     async def ping(self, request):
@@ -819,29 +1034,35 @@ class MockBinance:
         params = await self._params(request)
         return self._each(params, self._top)
 
+    def _day_stats(self, i: int, now: int) -> dict:
+        """The rolling 24-hour statistics of the venue's trades (Binance's 24hr ticker)."""
+        import bisect
+
+        spec = self.venue.specs[i]
+        series = self._trade_series[i]
+        k = bisect.bisect_left(series.t, now - 86_400_000)
+        day = series.rows[k:]
+        tail = self._trades[i]
+        prices = [r[1] for r in day]
+        vol = sum((r[2] for r in day), Decimal(0))
+        qvol = sum((r[1] * r[2] for r in day), Decimal(0))
+        last = prices[-1] if prices else Decimal(0)
+        first = prices[0] if prices else Decimal(0)
+        return {"symbol": spec.symbol, "priceChange": _s(last - first),
+                "priceChangePercent": f"{(last - first) / first * 100:.3f}" if first else "0.000",
+                "weightedAvgPrice": _s((qvol / vol).quantize(spec.tick_size / 100)) if vol else "0",
+                "lastPrice": _s(last), "lastQty": _s(day[-1][2]) if day else "0",
+                "openPrice": _s(first), "highPrice": _s(max(prices, default=0)),
+                "lowPrice": _s(min(prices, default=0)), "volume": _s(vol),
+                "quoteVolume": _s(qvol), "openTime": now - 86_400_000, "closeTime": now,
+                "firstId": tail[-len(day)]["id"] if day and len(tail) >= len(day) else 0,
+                "lastId": tail[-1]["id"] if day and tail else 0,
+                "count": len(day)}
+
     async def ticker_24hr(self, request):
         params = await self._params(request)
         now = _now_ms()
-
-        def one(i):
-            spec = self.venue.specs[i]
-            day = [t for t in self._trades[i] if t["time"] >= now - 86_400_000]
-            prices = [Decimal(t["price"]) for t in day]
-            vol = sum((Decimal(t["qty"]) for t in day), Decimal(0))
-            qvol = sum((Decimal(t["quoteQty"]) for t in day), Decimal(0))
-            last = prices[-1] if prices else Decimal(0)
-            first = prices[0] if prices else Decimal(0)
-            return {"symbol": spec.symbol, "priceChange": _s(last - first),
-                    "priceChangePercent": f"{(last - first) / first * 100:.3f}" if first else "0.000",
-                    "weightedAvgPrice": _s((qvol / vol).quantize(spec.tick_size / 100)) if vol else "0",
-                    "lastPrice": _s(last), "lastQty": day[-1]["qty"] if day else "0",
-                    "openPrice": _s(first), "highPrice": _s(max(prices, default=0)),
-                    "lowPrice": _s(min(prices, default=0)), "volume": _s(vol),
-                    "quoteVolume": _s(qvol), "openTime": now - 86_400_000, "closeTime": now,
-                    "firstId": day[0]["id"] if day else 0, "lastId": day[-1]["id"] if day else 0,
-                    "count": len(day)}
-
-        return self._each(params, one)
+        return self._each(params, lambda i: self._day_stats(i, now))
 
     def _premium(self, i: int, now: int) -> dict:
         spec = self.venue.specs[i]
@@ -869,6 +1090,253 @@ class MockBinance:
         end = _int_param(params, "endTime", default=2**62)
         rows = [r for r in rows if start <= r["fundingTime"] <= end]
         return web.json_response(rows[-limit:])
+
+    # ------------------------------------------------------------------ history
+    @staticmethod
+    def _window(params: dict, default_limit: int, max_limit: int) -> tuple:
+        limit = _int_param(params, "limit", default=default_limit)
+        if not 1 <= limit <= max_limit:
+            raise BinanceError(-1130, f"Invalid data sent for a parameter: 'limit' must be "
+                                      f"between 1 and {max_limit} (got {limit}).")
+        start = _int_param(params, "startTime")
+        end = _int_param(params, "endTime")
+        for name, t in (("startTime", start), ("endTime", end)):
+            if t is not None and not 0 <= t < 2**53:
+                raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; "
+                                          "legal range is a millisecond time from 0.")
+        if start is not None and end is not None and start > end:
+            raise BinanceError(-1128, "Combination of optional parameters invalid: "
+                                      "'startTime' is after 'endTime'.")
+        return start, end, limit
+
+    async def agg_trades(self, request):
+        """``GET /fapi/v1/aggTrades``: by ``fromId``, or within ``startTime``..``endTime``
+        (at most one hour apart), else the latest ``limit`` (default 500, max 1000)
+        (https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Compressed-Aggregate-Trades-List,
+        read 2026-12-02)."""
+        import bisect
+
+        params = await self._params(request)
+        i = self._instr(params)
+        start, end, limit = self._window(params, 500, 1000)
+        from_id = _int_param(params, "fromId")
+        if from_id is not None and not 0 <= from_id < 2**63:
+            raise BinanceError(-1100, "Illegal characters found in parameter 'fromId'.")
+        if start is not None and end is not None and end - start > 3_600_000:
+            raise BinanceError(-1127, "More than 1 hours between startTime and endTime.")
+        self._flush_agg()
+        rows = self._agg_trades[i]
+        if from_id is not None:
+            k = bisect.bisect_left([r["a"] for r in rows], from_id)
+            out = rows[k:k + limit]
+        elif start is not None or end is not None:
+            lo = start if start is not None else (end - 3_600_000)
+            hi = end if end is not None else (start + 3_600_000)
+            out = [r for r in rows if lo <= r["T"] <= hi][:limit]
+        else:
+            out = rows[-limit:]
+        return web.json_response(out)
+
+    def _kline_args(self, params: dict, symbol_param: str = "symbol"):
+        if symbol_param == "pair":
+            pair = params.get("pair")
+            if not pair:
+                raise _missing("pair")
+            params = {**params, "symbol": pair}
+        i = self._instr(params)
+        interval = params.get("interval")
+        if not interval:
+            raise _missing("interval")
+        if interval not in INTERVALS:
+            raise BinanceError(-1120, "Invalid interval.")
+        start, end, limit = self._window(params, 500, 1500)
+        return i, interval, start, end, limit
+
+    def _klines_response(self, series, params, symbol_param="symbol", volume=True):
+        i, interval, start, end, limit = self._kline_args(params, symbol_param)
+        return web.json_response(history.klines(series[i], interval, _now_ms(), start, end,
+                                                limit, volume=volume))
+
+    async def klines(self, request):
+        """``GET /fapi/v1/klines`` from the venue's own trades (see :mod:`exchange.server.history`)."""
+        params = await self._params(request)
+        return self._klines_response(self._trade_series, params)
+
+    async def continuous_klines(self, request):
+        params = await self._params(request)
+        ct = params.get("contractType")
+        if not ct:
+            raise _missing("contractType")
+        if ct != "PERPETUAL":
+            raise BinanceError(-1100, "Illegal characters found in parameter 'contractType'; "
+                                      "legal range is 'PERPETUAL' (the venue lists perpetuals only).")
+        return self._klines_response(self._trade_series, params, "pair")
+
+    async def mark_price_klines(self, request):
+        params = await self._params(request)
+        return self._klines_response(self._mark_series, params, volume=False)
+
+    async def index_price_klines(self, request):
+        params = await self._params(request)
+        return self._klines_response(self._index_series, params, "pair", volume=False)
+
+    async def premium_index_klines(self, request):
+        params = await self._params(request)
+        return self._klines_response(self._premium_series, params, volume=False)
+
+    async def open_interest(self, request):
+        """``GET /fapi/v1/openInterest``: the sum of the long positions, in base units."""
+        params = await self._params(request)
+        i = self._instr(params)
+        size = self.venue.core.arrays()["size"][i]
+        lots = int(size[size > 0].sum())
+        spec = self.venue.specs[i]
+        return web.json_response({"openInterest": _s(spec.lots_to_qty(lots)),
+                                  "symbol": spec.symbol, "time": _now_ms()})
+
+    async def income(self, request):
+        """``GET /fapi/v1/income``: realized PnL, commissions, funding fees and transfers of
+        the account, oldest first; without times the last 7 days; ``limit`` default 100, max
+        1000, ``page`` from 1
+        (https://developers.binance.com/docs/derivatives/usds-margined-futures/account/rest-api/Get-Income-History,
+        read 2026-12-02)."""
+        cred, params = await self._signed(request)
+        instr = self._instr(params, required=False)
+        kind = params.get("incomeType")
+        kinds = ("TRANSFER", "WELCOME_BONUS", "REALIZED_PNL", "FUNDING_FEE", "COMMISSION",
+                 "INSURANCE_CLEAR", "REFERRAL_KICKBACK", "COMMISSION_REBATE", "API_REBATE",
+                 "CONTEST_REWARD", "CROSS_COLLATERAL_TRANSFER", "OPTIONS_PREMIUM_FEE",
+                 "OPTIONS_SETTLE_PROFIT", "INTERNAL_TRANSFER", "AUTO_EXCHANGE",
+                 "DELIVERED_SETTELMENT", "COIN_SWAP_DEPOSIT", "COIN_SWAP_WITHDRAW",
+                 "POSITION_LIMIT_INCREASE_FEE", "STRATEGY_UMFUTURES_TRANSFER",
+                 "FEE_RETURN", "BFUSD_REWARD")
+        if kind is not None and kind not in kinds:
+            raise BinanceError(-1100, f"Illegal characters found in parameter 'incomeType'; "
+                                      f"legal range is {', '.join(kinds)}.")
+        start, end, limit = self._window(params, 100, 1000)
+        page = _int_param(params, "page", default=1)
+        if not 1 <= page <= 10**6:
+            raise BinanceError(-1100, "Illegal characters found in parameter 'page'; legal "
+                                      "range is 1 to 1000000.")
+        now = _now_ms()
+        if start is None and end is None:
+            start, end = now - 7 * 86_400_000, now
+        elif start is None:
+            start = end - 7 * 86_400_000
+        elif end is None:
+            end = start + 7 * 86_400_000
+        sym = self.venue.symbols[instr] if instr is not None else None
+        rows = [r for r in self._income.get(cred.account, [])
+                if start <= r["time"] <= end and (kind is None or r["incomeType"] == kind)
+                and (sym is None or r["symbol"] == sym)]
+        return web.json_response(rows[(page - 1) * limit: page * limit])
+
+    async def force_orders(self, request):
+        """``GET /fapi/v1/forceOrders``: the account's liquidation orders, newest last;
+        ``limit`` default 50, max 100; without times the last 7 days."""
+        cred, params = await self._signed(request)
+        instr = self._instr(params, required=False)
+        act = params.get("autoCloseType")
+        if act is not None and act not in ("LIQUIDATION", "ADL"):
+            raise BinanceError(-1100, "Illegal characters found in parameter 'autoCloseType'; "
+                                      "legal range is 'LIQUIDATION', 'ADL'.")
+        start, end, limit = self._window(params, 50, 100)
+        now = _now_ms()
+        start = now - 7 * 86_400_000 if start is None else start
+        end = now if end is None else end
+        rows = [o for o in self._force_orders.get(cred.account, [])
+                if (instr is None or o.instr == instr) and start <= o.time_ms <= end
+                and act != "ADL"]       # ADL moves positions without orders here
+        return web.json_response([self._order_json(o) for o in rows[-limit:]])
+
+    async def commission_rate(self, request):
+        cred, params = await self._signed(request)
+        spec = self.venue.specs[self._instr(params)]
+        return web.json_response({
+            "symbol": spec.symbol,
+            "makerCommissionRate": _s(Decimal(spec.maker_fee_rate) / 10**8),
+            "takerCommissionRate": _s(Decimal(spec.taker_fee_rate) / 10**8),
+            "rpiCommissionRate": "0"})
+
+    async def spot_exchange_info(self, request):
+        """Binance's spot ``/api/v3/exchangeInfo``: the venue lists no spot market (ccxt's
+        ``binance`` class and freqtrade load it beside the futures markets)."""
+        return web.json_response({
+            "timezone": "UTC", "serverTime": _now_ms(), "rateLimits": [],
+            "exchangeFilters": [], "symbols": []})
+
+    async def coinm_exchange_info(self, request):
+        """COIN-M futures ``/dapi/v1/exchangeInfo``: none listed here."""
+        return web.json_response({
+            "timezone": "UTC", "serverTime": _now_ms(), "rateLimits": [],
+            "exchangeFilters": [], "symbols": []})
+
+    # ------------------------------------------------------------------ batch orders
+    def _batch_list(self, params: dict, name: str, item_type=dict) -> list:
+        import json
+
+        raw = params.get(name)
+        if raw is None or raw == "":
+            raise _missing(name)
+        try:
+            items = json.loads(raw, parse_float=str, parse_int=str)
+        except (ValueError, RecursionError):
+            raise BinanceError(-1130, f"Invalid data sent for a parameter: '{name}' is not a "
+                                      "JSON list.") from None
+        if not isinstance(items, list) or not all(isinstance(x, item_type) for x in items):
+            raise BinanceError(-1130, f"Invalid data sent for a parameter: '{name}' must be a "
+                                      f"JSON list of {item_type.__name__}.")
+        if not 1 <= len(items) <= 5:
+            raise BinanceError(-1130, f"Invalid data sent for a parameter: '{name}' holds 1 "
+                                      f"to 5 items (got {len(items)}).")
+        return items
+
+    async def batch_orders(self, request):
+        """``POST /fapi/v1/batchOrders``: up to 5 orders, each answered in order with the
+        order or its own error (Binance places them independently)."""
+        cred, params = await self._signed(request)
+        out = []
+        for item in self._batch_list(params, "batchOrders"):
+            if not all(isinstance(v, (str, bool)) for v in item.values()):
+                out.append({"code": -1130, "msg": "Invalid data sent for a parameter: every "
+                                                  "order field must be a string."})
+                continue
+            sub = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in item.items()}
+            try:
+                out.append(self._place(cred.account, sub))
+            except BinanceError as exc:
+                out.append({"code": exc.code, "msg": exc.msg})
+        return web.json_response(out)
+
+    async def batch_modify(self, request):
+        cred, params = await self._signed(request)
+        out = []
+        for item in self._batch_list(params, "batchOrders"):
+            sub = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in item.items()}
+            try:
+                out.append(self._modify(cred.account, sub))
+            except BinanceError as exc:
+                out.append({"code": exc.code, "msg": exc.msg})
+        return web.json_response(out)
+
+    async def batch_cancel(self, request):
+        cred, params = await self._signed(request)
+        self._instr(params)
+        if params.get("orderIdList"):
+            ids = self._batch_list(params, "orderIdList", str)
+            subs = [{**params, "orderId": x, "origClientOrderId": ""} for x in ids]
+        elif params.get("origClientOrderIdList"):
+            ids = self._batch_list(params, "origClientOrderIdList", str)
+            subs = [{**params, "orderId": "", "origClientOrderId": x} for x in ids]
+        else:
+            raise BinanceError(-1102, "Either orderIdList or origClientOrderIdList must be sent.")
+        out = []
+        for sub in subs:
+            try:
+                out.append(self._cancel(cred.account, sub))
+            except BinanceError as exc:
+                out.append({"code": exc.code, "msg": exc.msg})
+        return web.json_response(out)
 
     async def capital_config(self, request):
         await self._signed(request)
@@ -986,11 +1454,17 @@ class MockBinance:
         arr = self.venue.core.arrays()
         mark = int(arr["mark"][e.instrument])
         band = Decimal(spec.price_band_rate) / 10**8
-        bound = spec.ticks_to_price(mark) * (1 + band if side == "BUY" else 1 - band) if mark else 0
-        if code == -4016 and side == "SELL":
+        # the bound the price broke: above the mark, the upper (-4016 "can't be higher");
+        # below, the lower (-4024 "can't be lower") — Binance's PERCENT_PRICE filter codes
+        # (https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code,
+        # read 2026-12-02)
+        price_ticks = int(getattr(e, "price_ticks", 0) or 0)
+        above = price_ticks > mark if price_ticks and mark else side == "BUY"
+        bound = spec.ticks_to_price(mark) * (1 + band if above else 1 - band) if mark else 0
+        if code == -4016 and not above:
             code = -4024
         msg = msg.format(min_notional=_s(Decimal(spec.min_notional_atoms).scaleb(-spec.settle_decimals)),
-                         direction="higher" if side == "BUY" else "lower",
+                         direction="higher" if above else "lower",
                          bound=_s(Decimal(bound).quantize(spec.tick_size)) if bound else "0",
                          leverage=e.qty_lots)
         raise BinanceError(code, msg)
@@ -1075,15 +1549,21 @@ class MockBinance:
 
     async def cancel_order(self, request):
         cred, params = await self._signed(request)
-        o = self._find(cred.account, params, -2011)
+        return web.json_response(self._cancel(cred.account, params))
+
+    def _cancel(self, acct: int, params: dict) -> dict:
+        o = self._find(acct, params, -2011)
         if o.status not in ("NEW", "PARTIALLY_FILLED"):
             raise BinanceError(-2011, "Unknown order sent.")
-        self.venue.cancel(cred.account, o.venue_oid)
-        return web.json_response(self._order_json(o, full=False))
+        self.venue.cancel(acct, o.venue_oid)
+        return self._order_json(o, full=False)
 
     async def modify_order(self, request):
         cred, params = await self._signed(request)
-        o = self._find(cred.account, params, -2013)
+        return web.json_response(self._modify(cred.account, params))
+
+    def _modify(self, acct: int, params: dict) -> dict:
+        o = self._find(acct, params, -2013)
         if o.type != "LIMIT" or o.status not in ("NEW", "PARTIALLY_FILLED"):
             raise BinanceError(-2013, "Order does not exist.")
         side = _enum(params, "side", ("BUY", "SELL"), -1117, "Invalid side.")
@@ -1095,13 +1575,13 @@ class MockBinance:
         lots = spec.qty_to_lots(qty)
         if lots <= o.executed_lots:
             raise BinanceError(-4003, "Quantity less than or equal to zero.")
-        events = self.venue.amend(cred.account, o.venue_oid, qty=spec.lots_to_qty(lots - o.executed_lots),
+        events = self.venue.amend(acct, o.venue_oid, qty=spec.lots_to_qty(lots - o.executed_lots),
                                   price=price)
         rejected = [e for e in events if e.name == "OrderRejected"]
         if rejected:
             self._raise_reject(rejected[0], spec, o.side)
         o.orig_lots = lots
-        return web.json_response(self._order_json(o, full=False))
+        return self._order_json(o, full=False)
 
     def _open(self, acct: int, instr: int | None) -> list[_Order]:
         return [o for o in self._orders.values()
@@ -1328,44 +1808,119 @@ class MockBinance:
     async def listen_key_new(self, request):
         cred = self._api_key_only(request)
         for k, a in self._listen_keys.items():        # Binance returns the live key if any
-            if a == cred.account:
+            if a == cred.account:                      # (and extends its validity)
+                self._listen_alive[k] = time.monotonic()
                 return web.json_response({"listenKey": k})
         key = secrets.token_urlsafe(48)[:64]
         self._listen_keys[key] = cred.account
+        self._listen_alive[key] = time.monotonic()
         return web.json_response({"listenKey": key})
 
     async def listen_key_keep(self, request):
         cred = self._api_key_only(request)
-        if cred.account not in self._listen_keys.values():
+        live = [k for k, a in self._listen_keys.items() if a == cred.account]
+        if not live:
             raise BinanceError(-1125, "This listenKey does not exist.")
+        for k in live:
+            self._listen_alive[k] = time.monotonic()
         return web.json_response({})
 
     async def listen_key_close(self, request):
         cred = self._api_key_only(request)
         for k in [k for k, a in self._listen_keys.items() if a == cred.account]:
             del self._listen_keys[k]
+            self._listen_alive.pop(k, None)
         return web.json_response({})
 
     # ------------------------------------------------------------------ websockets
+    _SYMBOL_STREAMS = frozenset(("trade", "aggTrade", "depth", "depth5", "depth10", "depth20",
+                                 "markPrice", "ticker", "miniTicker", "bookTicker",
+                                 "forceOrder"))
+    _ALL_MARKET_STREAMS = frozenset(("!ticker@arr", "!miniTicker@arr", "!markPrice@arr",
+                                     "!forceOrder@arr", "!bookTicker"))
+
+    def _validate_stream(self, name: str) -> None:
+        """A stream name the mock serves: ``<symbol>@<kind>[@<speed>]`` with Binance's USDⓈ-M
+        market stream kinds, an all-market stream (``!ticker@arr``…), or a live listen key."""
+        if name in self._listen_keys:
+            return
+        key = canonical(name)
+        if key in self._ALL_MARKET_STREAMS:
+            return
+        sym, _, kind = key.partition("@")
+        if sym in self._lower_symbols:
+            if kind in self._SYMBOL_STREAMS:
+                return
+            if kind.startswith("kline_") and kind[6:] in INTERVALS:
+                return
+        raise StreamError(2, f"Invalid request: unknown stream {name[:80]!r}")
+
+    @property
+    def _lower_symbols(self) -> frozenset:
+        return frozenset(s.lower() for s in self.venue.symbols)
+
+    def _on_subscribe(self, name: str) -> None:
+        key = canonical(name)
+        if "@kline_" in key or "@ticker" in key or "@miniTicker" in key:
+            # the open kline / the ticker is sent at once (Binance sends them on its cadence)
+            sym = key.partition("@")[0].upper()
+            if sym in self.venue.symbols:
+                i = self.venue.symbols.index(sym)
+                if len(self._trade_series[i]):     # nothing to show before the first trade
+                    self._market_dirty.add(i)
+
+    def _url_streams(self, request, raw: str) -> list[str]:
+        # ccxt.pro appends a connection number (``/ws/0``, ``/market/ws/3``): no stream
+        streams = [x for x in raw.split("/") if x and not x.isdigit()]
+        key = request.query.get("listenKey")
+        if key is not None:
+            if key not in self._listen_keys:
+                raise BinanceError(-1125, "This listenKey does not exist.")
+            streams.append(key)
+        try:
+            self.hub.check_url_streams(streams)
+        except StreamError as exc:
+            raise BinanceError(-1121, f"Invalid stream: {exc.msg}") from None
+        return streams
+
     async def ws_raw(self, request):
-        path = request.match_info.get("streams", "")
-        streams = [s for s in path.split("/") if s]
-        self._check_streams(streams)
+        streams = self._url_streams(request, request.match_info.get("streams", ""))
         return await self.hub.handle(request, streams, combined=False)
 
     async def ws_combined(self, request):
-        streams = [s for s in request.query.get("streams", "").split("/") if s]
-        self._check_streams(streams)
+        streams = self._url_streams(request, request.query.get("streams", ""))
         return await self.hub.handle(request, streams, combined=True)
 
-    def _check_streams(self, streams: list[str]) -> None:
-        symbols = {s.lower() for s in self.venue.symbols}
-        for s in streams:
-            if s in self._listen_keys:
-                continue
-            sym, _, kind = s.partition("@")
-            if sym not in symbols or not kind:
-                raise BinanceError(-1121, f"Invalid stream: {s!r}.")
+    # ------------------------------------------------------------------ listen key expiry
+    def expire_listen_keys(self, now: float | None = None) -> list[str]:
+        """End the listen keys not kept alive for ``listen_key_ttl_s`` (Binance: 60 minutes):
+        each gets ``listenKeyExpired`` on its stream and is forgotten
+        (https://developers.binance.com/docs/derivatives/usds-margined-futures/user-data-streams/Event-User-Data-Stream-Expired,
+        read 2026-12-02). Returns the keys ended."""
+        now = time.monotonic() if now is None else now
+        gone = [k for k, t in self._listen_alive.items() if now - t >= self.listen_key_ttl_s]
+        for k in gone:
+            self.hub.publish(k, {"e": "listenKeyExpired", "E": _now_ms(), "listenKey": k})
+            self._listen_keys.pop(k, None)
+            self._listen_alive.pop(k, None)
+        return gone
+
+    async def _start_expiry(self, _app) -> None:
+        import asyncio
+
+        async def loop():
+            period = min(1.0, self.listen_key_ttl_s / 4)
+            while True:
+                await asyncio.sleep(period)
+                self.expire_listen_keys()
+                self._flush_market()
+
+        self._expiry_task = asyncio.ensure_future(loop())
+
+    async def _stop_expiry(self, _app) -> None:
+        task = getattr(self, "_expiry_task", None)
+        if task is not None:
+            task.cancel()
 
 
 # ---------------------------------------------------------------------- helpers
