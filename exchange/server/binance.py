@@ -330,6 +330,7 @@ class MockBinance:
         delete("/fapi/v1/listenKey", self.listen_key_close)
         get("/sapi/v1/capital/config/getall", self.capital_config)
         get("/sapi/v1/margin/allPairs", self.margin_pairs)
+        get("/sapi/v1/margin/isolated/allPairs", self.margin_pairs)
         for prefix in ("", "/public", "/market", "/private"):
             get(f"{prefix}/ws", self.ws_raw)
             get(prefix + "/ws/{streams:.*}", self.ws_raw)
@@ -368,7 +369,8 @@ class MockBinance:
         cred = self._keys.get(key)
         if cred is None:
             raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
-        query = request.query_string
+        # the query string as sent (percent-encoded): what the client signed
+        query = request.raw_path.partition("?")[2]
         body = (await request.text()) if request.can_read_body else ""
         payload, signature = _split_signature(query, body)
         if signature is None:
@@ -1285,8 +1287,8 @@ class MockBinance:
                                       "JSON list.") from None
         if not isinstance(items, list) or not all(isinstance(x, item_type) for x in items):
             raise BinanceError(-1130, f"Invalid data sent for a parameter: '{name}' must be a "
-                                      f"JSON list of {item_type.__name__}.")
-        if not 1 <= len(items) <= 5:
+                                      f"JSON list of {getattr(item_type, '__name__', 'values')}.")
+        if not 1 <= len(items) <= (5 if name == "batchOrders" else 10):
             raise BinanceError(-1130, f"Invalid data sent for a parameter: '{name}' holds 1 "
                                       f"to 5 items (got {len(items)}).")
         return items
@@ -1322,11 +1324,16 @@ class MockBinance:
     async def batch_cancel(self, request):
         cred, params = await self._signed(request)
         self._instr(params)
-        if params.get("orderIdList"):
-            ids = self._batch_list(params, "orderIdList", str)
-            subs = [{**params, "orderId": x, "origClientOrderId": ""} for x in ids]
-        elif params.get("origClientOrderIdList"):
-            ids = self._batch_list(params, "origClientOrderIdList", str)
+        # Binance's names, and the lower-case ones ccxt sends (both accepted by Binance)
+        for name in ("orderidlist", "origclientorderidlist"):
+            for k in list(params):
+                if k.lower() == name and k != name:
+                    params[name] = params.pop(k)
+        if params.get("orderidlist"):
+            ids = self._batch_list(params, "orderidlist", (int, str))
+            subs = [{**params, "orderId": str(x), "origClientOrderId": ""} for x in ids]
+        elif params.get("origclientorderidlist"):
+            ids = self._batch_list(params, "origclientorderidlist", str)
             subs = [{**params, "orderId": "", "origClientOrderId": x} for x in ids]
         else:
             raise BinanceError(-1102, "Either orderIdList or origClientOrderIdList must be sent.")
