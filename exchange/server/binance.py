@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
+import re
 import secrets
 import time
 from decimal import Decimal, InvalidOperation
@@ -53,6 +54,11 @@ __all__ = ["MockBinance", "Credentials", "BinanceError"]
 SETTLE_ASSET = "USDT"
 RECV_WINDOW_MS = 5000
 FUNDING_INTERVAL_MS = 8 * 3600 * 1000
+#: PRICE_FILTER maxPrice, in ticks (what exchangeInfo shows)
+MAX_PRICE_TICKS = 10**9
+#: Binance's newClientOrderId rule (https://developers.binance.com/docs/derivatives/
+#: usds-margined-futures/trade/rest-api/New-Order, read 2026-12-02)
+_CLIENT_ID = re.compile(r"[.A-Z:/a-z0-9_-]{1,36}")
 _ORDER_TYPES = ("LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
                 "TRAILING_STOP_MARKET")
 _TIFS = ("GTC", "IOC", "FOK", "GTX")
@@ -352,12 +358,51 @@ class MockBinance:
         except web.HTTPMethodNotAllowed:
             return web.json_response({"code": -1000, "msg": f"{request.method} {request.path} "
                                       "is not supported by the mock"}, status=405)
+        except web.HTTPException:
+            raise
+        except InvalidCommandError as exc:        # the venue refused a value the edge let by
+            return web.json_response({"code": -1100, "msg": f"Illegal characters found in a "
+                                      f"parameter: {exc}"}, status=400)
+        except Exception:                          # a bug: Binance's envelope, logged
+            import logging
+
+            logging.getLogger("perpsim.server").exception("%s %s failed", request.method,
+                                                          request.path)
+            return web.json_response({"code": -1000, "msg": "An unknown error occurred while "
+                                      "processing the request."}, status=500)
+
+    @staticmethod
+    async def _body(request: web.Request) -> str:
+        """The body as UTF-8 text whatever charset the request declares (Binance reads
+        form-encoded ASCII); bytes that are not UTF-8 are refused with -1100."""
+        if not request.can_read_body:
+            return ""
+        raw = await request.read()
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BinanceError(-1100, "Illegal characters found in a parameter: the body is "
+                                      "not UTF-8 text.") from None
+
+    @staticmethod
+    def _query(request: web.Request) -> str:
+        """The query string as sent (percent-encoded)."""
+        return request.raw_path.partition("?")[2]
+
+    @staticmethod
+    def _parse(text: str) -> list[tuple[str, str]]:
+        try:
+            return parse_qsl(text, keep_blank_values=True, errors="strict",
+                             max_num_fields=200)
+        except UnicodeDecodeError:
+            raise BinanceError(-1100, "Illegal characters found in a parameter: a "
+                                      "percent-encoded value is not UTF-8.") from None
+        except ValueError:
+            raise BinanceError(-1101, "Too many parameters sent for this endpoint.") from None
 
     async def _params(self, request: web.Request) -> dict[str, str]:
-        params = dict(request.query)
-        if request.can_read_body:
-            body = await request.text()
-            params.update(parse_qsl(body, keep_blank_values=True))
+        params = dict(self._parse(self._query(request)))
+        params.update(self._parse(await self._body(request)))
         return params
 
     async def _signed(self, request: web.Request) -> tuple[Credentials, dict[str, str]]:
@@ -370,8 +415,8 @@ class MockBinance:
         if cred is None:
             raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
         # the query string as sent (percent-encoded): what the client signed
-        query = request.raw_path.partition("?")[2]
-        body = (await request.text()) if request.can_read_body else ""
+        query = self._query(request)
+        body = await self._body(request)
         payload, signature = _split_signature(query, body)
         if signature is None:
             raise BinanceError(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, "
@@ -379,8 +424,8 @@ class MockBinance:
         expected = hmac.new(cred.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature.lower()):
             raise BinanceError(-1022, "Signature for this request is not valid.")
-        params = dict(parse_qsl(query, keep_blank_values=True))
-        params.update(parse_qsl(body, keep_blank_values=True))
+        params = dict(self._parse(query))
+        params.update(self._parse(body))
         params.pop("signature", None)
         ts = _int_param(params, "timestamp", required=True)
         window = _int_param(params, "recvWindow", default=RECV_WINDOW_MS)
@@ -938,7 +983,7 @@ class MockBinance:
             band = Decimal(spec.price_band_rate) / 10**8
             take = Decimal(spec.market_take_bound_rate) / 10**8
             min_notional = Decimal(spec.min_notional_atoms).scaleb(-spec.settle_decimals)
-            max_price = spec.ticks_to_price(10**9)
+            max_price = spec.ticks_to_price(MAX_PRICE_TICKS)
             symbols.append({
                 "symbol": spec.symbol, "pair": spec.symbol, "contractType": "PERPETUAL",
                 "deliveryDate": 4133404800000, "onboardDate": 1569398400000, "status": "TRADING",
@@ -1421,8 +1466,18 @@ class MockBinance:
             raise BinanceError(-1100, "Illegal characters found in parameter "
                                       "'selfTradePreventionMode'.")
         client_id = params.get("newClientOrderId") or f"perpsim-{secrets.token_hex(8)}"
-        if len(client_id) > 36:
+        if not _CLIENT_ID.fullmatch(client_id):
             raise BinanceError(-4015, "Client order id is not valid.")
+        # the filters Binance applies before the matching engine sees the order
+        if qty is not None:
+            _check_qty(spec, qty, market=otype in ("MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET",
+                                                   "TRAILING_STOP_MARKET"))
+        if price is not None:
+            _check_price(spec, price, "price")
+        if stop is not None:
+            if stop <= 0:
+                raise BinanceError(-4006, "Stop price less than zero.")
+            _check_price(spec, stop, "stopPrice")
         prev = self._by_client.get((acct, client_id, algo))
         if prev is not None and prev.status in ("NEW", "PARTIALLY_FILLED"):
             raise BinanceError(-4116, "ClientOrderId is duplicated.")
@@ -1431,6 +1486,10 @@ class MockBinance:
             callback = _decimal_param(params, "callbackRate", required=True)
             if "activationPrice" in params:
                 activation = _decimal_param(params, "activationPrice")
+                if activation is not None:
+                    if activation <= 0:
+                        raise BinanceError(-4006, "Stop price less than zero.")
+                    _check_price(spec, activation, "activationPrice")
         order = Order(symbol=spec.symbol, side=side, qty=qty, price=price, type=otype,
                       tif=tif if otype != "MARKET" else "IOC",
                       reduce_only=reduce_only, close_position=close_position, stop_price=stop,
@@ -1579,6 +1638,23 @@ class MockBinance:
         qty = _decimal_param(params, "quantity", required=True)
         price = _decimal_param(params, "price", required=True)
         spec = self.venue.specs[o.instr]
+        if price <= 0:
+            raise BinanceError(-4001, "Price less than 0.")
+        if qty <= 0:
+            raise BinanceError(-4003, "Quantity less than or equal to zero.")
+        _check_qty(spec, qty, market=False)
+        ticks = _check_price(spec, price, "price")
+        # a modified price must pass the band a new order's does (PERCENT_PRICE)
+        mark = int(self.venue.core.arrays()["mark"][o.instr])
+        if mark:
+            lo, hi = spec.price_band_ticks(mark)
+            if not lo <= ticks <= hi:
+                band = Decimal(spec.price_band_rate) / 10**8
+                above = ticks > hi
+                bound = spec.ticks_to_price(mark) * (1 + band if above else 1 - band)
+                raise BinanceError(-4016 if above else -4024,
+                                   f"Limit price can't be {'higher' if above else 'lower'} than "
+                                   f"{_s(Decimal(bound).quantize(spec.tick_size))}.")
         lots = spec.qty_to_lots(qty)
         if lots <= o.executed_lots:
             raise BinanceError(-4003, "Quantity less than or equal to zero.")
@@ -1722,6 +1798,8 @@ class MockBinance:
         i = self._instr(params)
         lev = _int_param(params, "leverage", required=True)
         spec = self.venue.specs[i]
+        if not 1 <= lev <= 125:          # Binance's range; the tiers refine it below
+            raise BinanceError(-4028, f"Leverage {lev} is not valid")
         events = self.venue.set_leverage(cred.account, spec.symbol, lev)
         rejected = [e for e in events if e.name == "OrderRejected"]
         if rejected:
@@ -1749,6 +1827,9 @@ class MockBinance:
         i = self._instr(params)
         amount = _decimal_param(params, "amount", required=True)
         kind = _int_param(params, "type", required=True)
+        if not 0 < amount <= Decimal(10) ** 12:
+            raise BinanceError(-1130, "Invalid data sent for a parameter: 'amount' must be > 0 "
+                                      "and at most 1e12.")
         if kind not in (1, 2):
             raise BinanceError(-1100, "Illegal characters found in parameter 'type'; legal range is 1, 2.")
         spec = self.venue.specs[i]
@@ -1948,6 +2029,28 @@ def _max_notional(spec) -> Decimal:
     return _UNLIMITED_NOTIONAL if cap is None else Decimal(cap).scaleb(-spec.settle_decimals)
 
 
+def _check_price(spec, price: Decimal, name: str) -> int:
+    """PRICE_FILTER: on the tick (-4014) and at most maxPrice (-4013); returns ticks."""
+    ticks = price / spec.tick_size
+    if ticks != ticks.to_integral_value():
+        raise BinanceError(-4014, "Price not increased by tick size." if name == "price" else
+                           f"Price not increased by tick size ('{name}').")
+    if ticks > MAX_PRICE_TICKS:
+        raise BinanceError(-4013, "Price greater than max price." if name == "price" else
+                           f"Price greater than max price ('{name}').")
+    return int(ticks)
+
+
+def _check_qty(spec, qty: Decimal, market: bool) -> int:
+    """LOT_SIZE / MARKET_LOT_SIZE: on the step (-4023) and at most maxQty (-4005)."""
+    lots = qty / spec.lot_size
+    if lots != lots.to_integral_value():
+        raise BinanceError(-4023, "Quantity not increased by step size.")
+    if lots > (spec.max_market_lots if market else spec.max_order_lots):
+        raise BinanceError(-4005, "Quantity greater than max quantity.")
+    return int(lots)
+
+
 def _decimals(step: Decimal) -> int:
     return max(0, -Decimal(step).normalize().as_tuple().exponent)
 
@@ -1970,33 +2073,36 @@ def _missing(name: str) -> BinanceError:
                                "or malformed.")
 
 
+_INT = re.compile(r"[0-9]{1,20}")
+_DEC = re.compile(r"[0-9]{1,20}(\.[0-9]{1,20})?")
+
+
 def _int_param(params: dict, name: str, default: int | None = None, required: bool = False) -> int:
+    """An integer parameter as Binance reads it: ``^[0-9]{1,20}$`` (no sign, no spaces, no
+    exponent) and within a signed 64-bit integer, else -1100 naming the parameter."""
     raw = params.get(name)
     if raw is None or raw == "":
         if required:
             raise _missing(name)
         return default
-    try:
-        return int(raw)
-    except ValueError:
+    if not isinstance(raw, str) or not _INT.fullmatch(raw) or int(raw) >= 2**63:
         raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range "
-                                  "is '^[0-9]{1,20}$'.") from None
+                                  "is '^[0-9]{1,20}$'.")
+    return int(raw)
 
 
 def _decimal_param(params: dict, name: str, required: bool = False) -> Decimal | None:
+    """A decimal parameter as Binance reads it: ``^([0-9]{1,20})(\\.[0-9]{1,20})?$`` (no
+    sign, spaces or exponent: " 0.01", "-5", "1e308" are refused with -1100)."""
     raw = params.get(name)
     if raw is None or raw == "":
         if required:
             raise _missing(name)
         return None
-    try:
-        d = Decimal(raw)
-    except InvalidOperation:
+    if not isinstance(raw, str) or not _DEC.fullmatch(raw):
         raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range "
-                                  "is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.") from None
-    if not d.is_finite():
-        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'.")
-    return d
+                                  "is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
+    return Decimal(raw)
 
 
 def _bool_param(params: dict, name: str) -> bool:

@@ -94,7 +94,8 @@ class StreamHub:
     ``validate(name)`` (set by the server) raises :class:`StreamError` for a stream name the
     venue does not serve; ``on_subscribe(name)`` is told of each new subscription."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_streams: int = MAX_STREAMS) -> None:
+        self.max_streams = max_streams
         self._subs: dict[str, set[_Client]] = defaultdict(set)
         self._clients: set[_Client] = set()
         self.validate: Callable[[str], None] = lambda name: None
@@ -128,9 +129,9 @@ class StreamHub:
 
     def _subscribe(self, client: _Client, names) -> None:
         new = [n for n in names if canonical(n) not in client.names]
-        if len(client.names) + len(set(map(canonical, new))) > MAX_STREAMS:
+        if len(client.names) + len(set(map(canonical, new))) > self.max_streams:
             raise StreamError(2, f"Invalid request: a connection can listen to at most "
-                                 f"{MAX_STREAMS} streams ({len(client.names)} subscribed, "
+                                 f"{self.max_streams} streams ({len(client.names)} subscribed, "
                                  f"{len(new)} more asked)")
         for name in names:
             self.validate(name)
@@ -148,9 +149,9 @@ class StreamHub:
 
     def check_url_streams(self, streams: list[str]) -> None:
         """Validate the streams named in a connection's URL (raises StreamError)."""
-        if len(set(map(canonical, streams))) > MAX_STREAMS:
+        if len(set(map(canonical, streams))) > self.max_streams:
             raise StreamError(2, f"Invalid request: a connection can listen to at most "
-                                 f"{MAX_STREAMS} streams (the URL names {len(streams)})")
+                                 f"{self.max_streams} streams (the URL names {len(streams)})")
         for name in streams:
             self.validate(name)
 
@@ -222,9 +223,9 @@ class StreamHub:
                 if not all(isinstance(p, str) and 0 < len(p) <= 200 for p in params):
                     raise StreamError(2, "Invalid request: every parameter must be a stream "
                                          "name (a non-empty string)")
-                if len(params) > MAX_STREAMS:
+                if len(params) > self.max_streams:
                     raise StreamError(2, f"Invalid request: too many parameters "
-                                         f"({len(params)} > {MAX_STREAMS})")
+                                         f"({len(params)} > {self.max_streams})")
                 if method == "SUBSCRIBE":
                     self._subscribe(client, params)
                 else:
