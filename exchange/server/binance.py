@@ -46,6 +46,7 @@ from exchange.codes import RejectReason
 from exchange.errors import InvalidCommandError
 from exchange.server import history
 from exchange.server.history import INTERVALS, Series
+from exchange.server.limits import Limiter, RateLimits, request_weight
 from exchange.server.streams import StreamError, StreamHub, canonical
 from exchange.venue import Exchange, Order
 
@@ -72,9 +73,10 @@ _CANCEL_USER, _CANCEL_IOC, _CANCEL_STP, _CANCEL_LIQUIDATION = 0, 1, 2, 3
 class BinanceError(Exception):
     """An error answered as Binance does: ``{"code": code, "msg": msg}`` with an HTTP status."""
 
-    def __init__(self, code: int, msg: str, status: int = 400) -> None:
+    def __init__(self, code: int, msg: str, status: int = 400, headers: dict | None = None) -> None:
         super().__init__(msg)
         self.code, self.msg, self.status = code, msg, status
+        self.headers = headers or {}
 
 
 # venue rejection reason -> Binance error (code, message); {side} / {price} filled in
@@ -121,11 +123,18 @@ _REJECTS: dict[int, tuple[int, str]] = {
 }
 
 
+PERMISSIONS = ("read", "trade")
+
+
 @attrs.frozen
 class Credentials:
+    """An API key pair of one account. ``permissions``: ``("read",)`` for a read-only key
+    (Binance's "Enable Reading"), ``("read", "trade")`` to trade too ("Enable Futures")."""
+
     api_key: str
     secret: str
     account: int
+    permissions: tuple = PERMISSIONS
 
 
 def _s(value: Decimal | int | None) -> str:
@@ -189,13 +198,17 @@ class MockBinance:
 
     def __init__(self, preset: str = "binance_usdm", *, venue: Exchange | None = None,
                  marks: dict[str, Any] | None = None, clock: str = "wall",
-                 algo_only: bool = False, listen_key_ttl_s: float = 3600.0) -> None:
+                 algo_only: bool = False, listen_key_ttl_s: float = 3600.0,
+                 rate_limits: RateLimits | None = RateLimits()) -> None:
         if clock not in ("wall", "manual"):
             raise InvalidCommandError(f"'clock' must be 'wall' or 'manual' (got {clock!r})")
         self.venue = venue if venue is not None else Exchange.from_preset(preset, track_deltas=True)
         self.clock = clock
         self.algo_only = algo_only
         self.hub = StreamHub()
+        if rate_limits is not None and not isinstance(rate_limits, RateLimits):
+            raise InvalidCommandError(f"'rate_limits' must be a RateLimits or None (got {rate_limits!r})")
+        self.limiter = Limiter(rate_limits) if rate_limits is not None else None
         self.hub.validate = self._validate_stream
         self.hub.on_subscribe = self._on_subscribe
         self._keys: dict[str, Credentials] = {}
@@ -240,10 +253,17 @@ class MockBinance:
 
     # ------------------------------------------------------------------ host API
     def add_account(self, deposit: Any = "10000", api_key: str | None = None,
-                    secret: str | None = None) -> Credentials:
-        """Open a venue account with an API key pair; returns the credentials."""
+                    secret: str | None = None, permissions=PERMISSIONS) -> Credentials:
+        """Open a venue account with an API key pair; returns the credentials.
+        ``permissions=("read",)`` makes a read-only key (signed reads work; anything that
+        changes the account answers -2015, as Binance does for a key without trading)."""
+        perms = tuple(permissions)
+        if "read" not in perms or not set(perms) <= set(PERMISSIONS):
+            raise InvalidCommandError(f"'permissions' must be ('read',) or ('read', 'trade') "
+                                      f"(got {permissions!r})")
         acct = self.venue.open_account(deposit=deposit)
-        cred = Credentials(api_key or secrets.token_hex(32), secret or secrets.token_hex(32), acct)
+        cred = Credentials(api_key or secrets.token_hex(32), secret or secrets.token_hex(32), acct,
+                           tuple(p for p in PERMISSIONS if p in perms))
         if cred.api_key in self._keys:
             raise InvalidCommandError(f"'api_key' is already in use (got {cred.api_key!r})")
         self._keys[cred.api_key] = cred
@@ -346,12 +366,43 @@ class MockBinance:
         app.on_shutdown.append(lambda _app: self.hub.close_all())
         return app
 
+    _ORDER_PATHS = ("/fapi/v1/order", "/fapi/v1/algoOrder", "/fapi/v1/batchOrders")
+
     @web.middleware
     async def _errors(self, request: web.Request, handler):
+        lim = self.limiter
+        if lim is None or request.headers.get("Upgrade", "").lower() == "websocket":
+            return await self._answer(request, handler)
+        ip = request.remote or "?"
+        over = lim.charge(ip, request_weight(request.method, request.path, request.query))
+        if over is not None:
+            status, code, msg, retry = over
+            resp = web.json_response({"code": code, "msg": msg}, status=status,
+                                     headers={"Retry-After": str(retry)})
+        else:
+            resp = await self._answer(request, handler)
+        resp.headers["X-MBX-USED-WEIGHT-1M"] = str(lim.used_weight(ip))
+        if request.path in self._ORDER_PATHS and request.method in ("POST", "PUT"):
+            cred = self._keys.get(request.headers.get("X-MBX-APIKEY", ""))
+            if cred is not None:
+                n10, n60 = lim.order_counts(cred.account)
+                resp.headers["X-MBX-ORDER-COUNT-10S"] = str(n10)
+                resp.headers["X-MBX-ORDER-COUNT-1M"] = str(n60)
+        return resp
+
+    def _count_order(self, acct: int) -> None:
+        if self.limiter is not None:
+            over = self.limiter.count_order(acct)
+            if over is not None:
+                status, code, msg, retry = over
+                raise BinanceError(code, msg, status, headers={"Retry-After": str(retry)})
+
+    async def _answer(self, request: web.Request, handler):
         try:
             return await handler(request)
         except BinanceError as exc:
-            return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status)
+            return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status,
+                                     headers=exc.headers or None)
         except web.HTTPNotFound:
             return web.json_response({"code": -1000, "msg": f"{request.method} {request.path} "
                                       "is not supported by the mock"}, status=404)
@@ -434,6 +485,8 @@ class MockBinance:
         now = _now_ms()
         if ts > now + 1000 or now - ts > window:
             raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
+        if request.method != "GET" and "trade" not in cred.permissions:
+            raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
         self._sync_clock()
         return cred, params
 
@@ -1429,6 +1482,7 @@ class MockBinance:
         elif params.get("type") in _CONDITIONAL_TYPES and self.algo_only:
             raise BinanceError(-4120, "Order type not supported for this endpoint. Please use "
                                       "the Algo Order API endpoints instead.")
+        self._count_order(acct)
         i = self._instr(params)
         spec = self.venue.specs[i]
         side = _enum(params, "side", ("BUY", "SELL"), -1117, "Invalid side.")
@@ -1629,6 +1683,7 @@ class MockBinance:
         return web.json_response(self._modify(cred.account, params))
 
     def _modify(self, acct: int, params: dict) -> dict:
+        self._count_order(acct)
         o = self._find(acct, params, -2013)
         if o.type != "LIMIT" or o.status not in ("NEW", "PARTIALLY_FILLED"):
             raise BinanceError(-2013, "Order does not exist.")

@@ -22,11 +22,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exchange.server import MockBinance, ServerThread
+from exchange.server.limits import RateLimits
 
 
 @pytest.fixture(scope="module")
 def env():
-    mock = MockBinance(marks={"BTCUSDT": "50000", "ETHUSDT": "3000"})
+    # the limiter stays on (its path is fuzzed too) with room for the whole fuzz
+    mock = MockBinance(marks={"BTCUSDT": "50000", "ETHUSDT": "3000"},
+                       rate_limits=RateLimits(weight_per_minute=10**9, orders_per_10s=10**9,
+                                              orders_per_minute=10**9))
     maker = mock.add_account(deposit="10000000")
     cred = mock.add_account(deposit="100000")
     with ServerThread(mock) as srv:
