@@ -350,6 +350,9 @@ def _cmd_serve(args) -> int:
         if not sep:
             raise UsageError(f"'--mark' must be SYMBOL=PRICE (got {item!r})")
         marks[symbol] = price
+    if args.scenario and args.state:
+        raise UsageError("'--state' serves a still venue: a scenario's agents are not journaled "
+                         "(drop --scenario or --state)")
     if args.scenario:
         from exchange.server.scenario import ScenarioDriver
 
@@ -359,12 +362,21 @@ def _cmd_serve(args) -> int:
         source = (f"scenario {driver.scenario.name} (seed {args.seed}, {args.speed:g}x: "
                   f"{driver.end_ns / 1e9:g} simulated s)")
     else:
-        mock = MockBinance(args.preset, marks=marks, rate_limits=limits)
+        mock = MockBinance(args.preset, marks=marks, rate_limits=limits, state_dir=args.state,
+                           fsync=args.fsync)
         source = f"preset {args.preset}"
+        if args.state:
+            source += (f", state {args.state} ({mock.journal.records} journaled commands "
+                       f"restored)" if mock.restored else f", new state {args.state}")
     print(f"perpsim mock exchange, {source}, on http://{args.host}:{args.port} "
           f"(ws://{args.host}:{args.port}/ws/<stream>); symbols {', '.join(mock.venue.symbols)}")
     creds = []
-    for n in range(args.accounts + args.read_only_accounts):
+    if getattr(mock, "restored", False):                 # the journal's accounts, as they were
+        for cred in mock._keys.values():
+            creds.append(cred)
+            print(f"  account {cred.account}: apiKey={cred.api_key} secret={cred.secret} "
+                  f"(restored{', read-only' if 'trade' not in cred.permissions else ''})")
+    for n in range(0 if creds else args.accounts + args.read_only_accounts):
         read_only = n >= args.accounts
         cred = mock.add_account(deposit=args.deposit,
                                 permissions=("read",) if read_only else ("read", "trade"))
@@ -559,6 +571,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="funded accounts with read-only API keys to create (default 0)")
     p.add_argument("--no-rate-limits", action="store_true",
                    help="turn off Binance's request-weight and order-count limits")
+    p.add_argument("--state", metavar="DIR",
+                   help="keep the venue's state in DIR: every acknowledged command is journaled "
+                        "(write-ahead) and replayed at the next start with the same DIR")
+    p.add_argument("--fsync", choices=("always", "os"), default="always",
+                   help="journal flush policy: fsync every record before answering (always, "
+                        "default) or leave it to the OS (os: survives a killed server, not a "
+                        "machine crash)")
     p.add_argument("--freqtrade-config", metavar="FILE",
                    help="write a freqtrade config (JSON) for the first account to FILE")
     p.set_defaults(func=_cmd_serve)

@@ -145,8 +145,11 @@ def _s(value: Decimal | int | None) -> str:
     return format(d.normalize(), "f") if d else "0"
 
 
+_REPLAY_MS: list[int] = []          # the journaled time of the command being replayed
+
+
 def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return _REPLAY_MS[-1] if _REPLAY_MS else time.time_ns() // 1_000_000
 
 
 @attrs.define
@@ -199,7 +202,8 @@ class MockBinance:
     def __init__(self, preset: str = "binance_usdm", *, venue: Exchange | None = None,
                  marks: dict[str, Any] | None = None, clock: str = "wall",
                  algo_only: bool = False, listen_key_ttl_s: float = 3600.0,
-                 rate_limits: RateLimits | None = RateLimits()) -> None:
+                 rate_limits: RateLimits | None = RateLimits(), state_dir=None,
+                 fsync: str = "always") -> None:
         if clock not in ("wall", "manual"):
             raise InvalidCommandError(f"'clock' must be 'wall' or 'manual' (got {clock!r})")
         self.venue = venue if venue is not None else Exchange.from_preset(preset, track_deltas=True)
@@ -244,12 +248,86 @@ class MockBinance:
         self._pending_origin: dict | None = None
         self._agg: list | None = None                    # the aggTrade being accumulated
         self._algo_child: dict[int, _Order] = {}         # venue oid of a triggered algo's order
+        self._auto_ids = itertools.count(1)
+        self._replaying = False
+        self.journal = None
         self.app = self._make_app()
         # everything the venue records, whoever caused it (a request here, the simulator's
         # agents, the liquidation engine), updates the orders of record and the streams
         self.venue.record_hooks.append(self._on_records)
-        for symbol, price in (marks or {}).items():
-            self.set_mark(symbol, price)
+        if state_dir is not None:
+            from exchange.server.journal import Journal
+
+            journal = Journal(state_dir, fsync)
+            self._replay(journal)
+            self.journal = journal
+        if self.journal is None or not self.journal.records:    # a fresh state only
+            for symbol, price in (marks or {}).items():
+                self.set_mark(symbol, price)
+
+    # ------------------------------------------------------------------ durability
+    @property
+    def restored(self) -> bool:
+        """Whether this server's state came back from a journal (``state_dir``)."""
+        return self.journal is not None and self._restored
+
+    def _log(self, rec: dict) -> None:
+        if self.journal is not None and not self._replaying:
+            rec["ms"] = _now_ms()
+            rec["ns"] = int(self.venue.ts_ns)
+            self.journal.append(rec)
+
+    def _replay(self, journal) -> None:
+        self._replaying = True
+        self._restored = False
+        try:
+            for rec in journal.read():
+                self._restored = True
+                _REPLAY_MS.append(rec["ms"])
+                try:
+                    if rec["ns"] > self.venue.ts_ns:
+                        self.venue.advance_to(rec["ns"])
+                    self._replay_one(rec)
+                except (BinanceError, InvalidCommandError):
+                    pass                  # answered with this error the first time too
+                finally:
+                    _REPLAY_MS.pop()
+        finally:
+            self._replaying = False
+        now = time.monotonic()
+        for k in self._listen_keys:
+            self._listen_alive[k] = now
+
+    def _replay_one(self, rec: dict) -> None:
+        k = rec["k"]
+        if k == "account":
+            self.add_account(rec["deposit"], rec["api_key"], rec["secret"], tuple(rec["perms"]))
+        elif k == "cmd":
+            getattr(self, "_cmd_" + rec["cmd"])(self._keys[rec["key"]], rec["params"])
+        elif k == "mark":
+            self.set_mark(rec["symbol"], rec["price"], rec["index"])
+        elif k == "funding":
+            self.settle_funding(rec["symbol"], rec["rate"])
+        elif k == "listen_new":
+            self._listen_keys[rec["lk"]] = self._keys[rec["key"]].account
+        elif k == "listen_close":
+            self._close_listen_keys(self._keys[rec["key"]].account)
+        else:
+            raise InvalidCommandError(f"unknown journal record kind {k!r}")
+
+    def _mutate(self, kind: str, cred: Credentials, params: dict):
+        """Run a signed command that changes the venue; journal it before answering."""
+        try:
+            resp = getattr(self, "_cmd_" + kind)(cred, params)
+        except BinanceError as exc:
+            if exc.status != 429:                 # refused by the limiter: never ran
+                self._log({"k": "cmd", "cmd": kind, "key": cred.api_key, "params": params})
+            raise
+        except Exception:
+            self._log({"k": "cmd", "cmd": kind, "key": cred.api_key, "params": params})
+            raise
+        self._log({"k": "cmd", "cmd": kind, "key": cred.api_key, "params": params})
+        return resp
 
     # ------------------------------------------------------------------ host API
     def add_account(self, deposit: Any = "10000", api_key: str | None = None,
@@ -267,6 +345,8 @@ class MockBinance:
         if cred.api_key in self._keys:
             raise InvalidCommandError(f"'api_key' is already in use (got {cred.api_key!r})")
         self._keys[cred.api_key] = cred
+        self._log({"k": "account", "deposit": str(deposit), "api_key": cred.api_key,
+                   "secret": cred.secret, "perms": list(cred.permissions)})
         self._drain_books()
         return cred
 
@@ -274,20 +354,25 @@ class MockBinance:
         """Publish a mark (and index) price: fires stops on the mark, runs liquidations,
         streams ``markPriceUpdate`` and whatever the venue did. Returns the venue events."""
         self._sync_clock()
-        return self.venue.set_mark(symbol, price, index)
+        out = self.venue.set_mark(symbol, price, index)
+        self._log({"k": "mark", "symbol": symbol, "price": str(price),
+                   "index": None if index is None else str(index)})
+        return out
 
     def settle_funding(self, symbol: str, rate: Any) -> list:
         """Settle one funding payment at ``rate`` (a fraction, e.g. "0.0001": longs pay)."""
         self._sync_clock()
         r = Decimal(str(rate))
-        return self.venue.settle_funding(symbol, int(r * 10**8))
+        out = self.venue.settle_funding(symbol, int(r * 10**8))
+        self._log({"k": "funding", "symbol": symbol, "rate": str(rate)})
+        return out
 
     def advance_to(self, ts_ns: int) -> list:
         return self.venue.advance_to(ts_ns)
 
     # ------------------------------------------------------------------ plumbing
     def _sync_clock(self) -> None:
-        if self.clock == "wall":
+        if self.clock == "wall" and not self._replaying:
             now = time.time_ns()
             if now > self.venue.ts_ns:
                 self.venue.advance_to(now)
@@ -391,7 +476,7 @@ class MockBinance:
         return resp
 
     def _count_order(self, acct: int) -> None:
-        if self.limiter is not None:
+        if self.limiter is not None and not self._replaying:
             over = self.limiter.count_order(acct)
             if over is not None:
                 status, code, msg, retry = over
@@ -1395,6 +1480,9 @@ class MockBinance:
         """``POST /fapi/v1/batchOrders``: up to 5 orders, each answered in order with the
         order or its own error (Binance places them independently)."""
         cred, params = await self._signed(request)
+        return self._mutate('batch_orders', cred, params)
+
+    def _cmd_batch_orders(self, cred, params):
         out = []
         for item in self._batch_list(params, "batchOrders"):
             if not all(isinstance(v, (str, bool)) for v in item.values()):
@@ -1410,6 +1498,9 @@ class MockBinance:
 
     async def batch_modify(self, request):
         cred, params = await self._signed(request)
+        return self._mutate('batch_modify', cred, params)
+
+    def _cmd_batch_modify(self, cred, params):
         out = []
         for item in self._batch_list(params, "batchOrders"):
             sub = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in item.items()}
@@ -1421,6 +1512,9 @@ class MockBinance:
 
     async def batch_cancel(self, request):
         cred, params = await self._signed(request)
+        return self._mutate('batch_cancel', cred, params)
+
+    def _cmd_batch_cancel(self, cred, params):
         self._instr(params)
         # Binance's names, and the lower-case ones ccxt sends (both accepted by Binance)
         for name in ("orderidlist", "origclientorderidlist"):
@@ -1459,6 +1553,9 @@ class MockBinance:
     # ------------------------------------------------------------------ orders
     async def new_order(self, request):
         cred, params = await self._signed(request)
+        return self._mutate('new_order', cred, params)
+
+    def _cmd_new_order(self, cred, params):
         return web.json_response(self._place(cred.account, params))
 
     def _place(self, acct: int, params: dict, algo: bool = False) -> dict:
@@ -1519,7 +1616,8 @@ class MockBinance:
         if stp not in _STP_MODES:
             raise BinanceError(-1100, "Illegal characters found in parameter "
                                       "'selfTradePreventionMode'.")
-        client_id = params.get("newClientOrderId") or f"perpsim-{secrets.token_hex(8)}"
+        # a generated id is deterministic (a counter), so that a replay makes the same
+        client_id = params.get("newClientOrderId") or f"perpsim-{next(self._auto_ids):012d}"
         if not _CLIENT_ID.fullmatch(client_id):
             raise BinanceError(-4015, "Client order id is not valid.")
         # the filters Binance applies before the matching engine sees the order
@@ -1618,6 +1716,9 @@ class MockBinance:
 
     async def new_algo_order(self, request):
         cred, params = await self._signed(request)
+        return self._mutate('new_algo_order', cred, params)
+
+    def _cmd_new_algo_order(self, cred, params):
         return web.json_response(self._place(cred.account, params, algo=True))
 
     async def query_algo_order(self, request):
@@ -1626,6 +1727,9 @@ class MockBinance:
 
     async def cancel_algo_order(self, request):
         cred, params = await self._signed(request)
+        return self._mutate('cancel_algo_order', cred, params)
+
+    def _cmd_cancel_algo_order(self, cred, params):
         o = self._find_algo(cred.account, params, -2011)
         if o.status != "NEW":
             raise BinanceError(-2011, "Unknown order sent.")
@@ -1651,6 +1755,9 @@ class MockBinance:
 
     async def cancel_all_algo(self, request):
         cred, params = await self._signed(request)
+        return self._mutate('cancel_all_algo', cred, params)
+
+    def _cmd_cancel_all_algo(self, cred, params):
         instr = self._instr(params)
         for o in self._algos(cred.account, instr, True):
             self.venue.cancel(cred.account, o.venue_oid)
@@ -1669,6 +1776,9 @@ class MockBinance:
 
     async def cancel_order(self, request):
         cred, params = await self._signed(request)
+        return self._mutate('cancel_order', cred, params)
+
+    def _cmd_cancel_order(self, cred, params):
         return web.json_response(self._cancel(cred.account, params))
 
     def _cancel(self, acct: int, params: dict) -> dict:
@@ -1680,6 +1790,9 @@ class MockBinance:
 
     async def modify_order(self, request):
         cred, params = await self._signed(request)
+        return self._mutate('modify_order', cred, params)
+
+    def _cmd_modify_order(self, cred, params):
         return web.json_response(self._modify(cred.account, params))
 
     def _modify(self, acct: int, params: dict) -> dict:
@@ -1733,6 +1846,9 @@ class MockBinance:
 
     async def cancel_all(self, request):
         cred, params = await self._signed(request)
+        return self._mutate('cancel_all', cred, params)
+
+    def _cmd_cancel_all(self, cred, params):
         instr = self._instr(params)
         for o in self._open(cred.account, instr):
             self.venue.cancel(cred.account, o.venue_oid)
@@ -1850,6 +1966,9 @@ class MockBinance:
 
     async def leverage(self, request):
         cred, params = await self._signed(request)
+        return self._mutate('leverage', cred, params)
+
+    def _cmd_leverage(self, cred, params):
         i = self._instr(params)
         lev = _int_param(params, "leverage", required=True)
         spec = self.venue.specs[i]
@@ -1864,6 +1983,9 @@ class MockBinance:
 
     async def margin_type(self, request):
         cred, params = await self._signed(request)
+        return self._mutate('margin_type', cred, params)
+
+    def _cmd_margin_type(self, cred, params):
         i = self._instr(params)
         mt = _enum(params, "marginType", ("ISOLATED", "CROSSED"), -1100,
                    "Illegal characters found in parameter 'marginType'; legal range is "
@@ -1879,6 +2001,9 @@ class MockBinance:
 
     async def position_margin(self, request):
         cred, params = await self._signed(request)
+        return self._mutate('position_margin', cred, params)
+
+    def _cmd_position_margin(self, cred, params):
         i = self._instr(params)
         amount = _decimal_param(params, "amount", required=True)
         kind = _int_param(params, "type", required=True)
@@ -1957,6 +2082,7 @@ class MockBinance:
         key = secrets.token_urlsafe(48)[:64]
         self._listen_keys[key] = cred.account
         self._listen_alive[key] = time.monotonic()
+        self._log({"k": "listen_new", "key": cred.api_key, "lk": key})
         return web.json_response({"listenKey": key})
 
     async def listen_key_keep(self, request):
@@ -1970,10 +2096,14 @@ class MockBinance:
 
     async def listen_key_close(self, request):
         cred = self._api_key_only(request)
-        for k in [k for k, a in self._listen_keys.items() if a == cred.account]:
+        self._close_listen_keys(cred.account)
+        self._log({"k": "listen_close", "key": cred.api_key})
+        return web.json_response({})
+
+    def _close_listen_keys(self, acct: int) -> None:
+        for k in [k for k, a in self._listen_keys.items() if a == acct]:
             del self._listen_keys[k]
             self._listen_alive.pop(k, None)
-        return web.json_response({})
 
     # ------------------------------------------------------------------ websockets
     _SYMBOL_STREAMS = frozenset(("trade", "aggTrade", "depth", "depth5", "depth10", "depth20",
