@@ -243,7 +243,8 @@ def main(argv=None) -> int:
              subprocess.Popen([sys.executable, "-m", "exchange.cli", "serve", "--no-rate-limits",
                                "--port", str(port), "--accounts", str(n_acc), "--deposit",
                                "100000000", "--mark", "BTCUSDT=50000"],
-                              cwd=ROOT, stdout=subprocess.PIPE, text=True)]
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True)]
     try:
         creds = []
         for line in procs[1].stdout:
@@ -252,6 +253,7 @@ def main(argv=None) -> int:
                 creds.append(m.groups())
             if "Ctrl-C" in line:
                 break
+        procs[1].stdout.close()              # nothing more is printed (no access log)
         wait_port(port)
         wait_port(hello_port)
         results = {

@@ -231,6 +231,9 @@ class MockBinance:
         self._market_last: dict[int, float] = {}
         self._market_timer = None
         self._last_wallet: dict[int, Decimal] = {}
+        self._depth_pending: dict[int, dict] = {}
+        self._depth_last_u: dict[int, int] = {}
+        self._partial_dirty: set[int] = set()
         self._agg_trades: list[list[dict]] = [[] for _ in range(n)]
         self._income: dict[int, list[dict]] = {}
         self._tran_ids = itertools.count(1)
@@ -853,33 +856,62 @@ class MockBinance:
             self._update_id[i] += len(deltas)
             sym = spec.symbol.lower()
             if self.hub.has(f"{sym}@depth"):
-                final: dict[tuple[int, int], int] = {}
+                # diffs are sent every DEPTH_PERIOD_S, each the net change of its window
+                # (Binance: "@depth@100ms" … "@depth@500ms", one event per window)
+                pend = self._depth_pending.get(i)
+                if pend is None:
+                    pend = self._depth_pending[i] = {"U": first, "levels": {}}
+                levels = pend["levels"]
                 for price, qty, side in deltas.tolist():
-                    final[(side, price)] = qty
-                bids = [[_s(spec.ticks_to_price(p)), _s(spec.lots_to_qty(q))]
-                        for (s, p), q in sorted(final.items()) if s == 0]
-                asks = [[_s(spec.ticks_to_price(p)), _s(spec.lots_to_qty(q))]
-                        for (s, p), q in sorted(final.items()) if s == 1]
-                self.hub.publish(f"{sym}@depth", {
-                    "e": "depthUpdate", "E": now, "T": now, "s": spec.symbol, "U": first,
-                    "u": self._update_id[i], "pu": first - 1, "b": bids, "a": asks})
+                    levels[(side, price)] = qty
+                pend["u"] = self._update_id[i]
+            if any(self.hub.has(f"{sym}@depth{n}") for n in (5, 10, 20)):
+                self._partial_dirty.add(i)
+            if self.hub.has(f"{sym}@bookTicker") or self.hub.has("!bookTicker"):
+                msg = {"e": "bookTicker", "u": self._update_id[i], "E": now, "T": now,
+                       **self._top(i, short=True)}
+                self.hub.publish(f"{sym}@bookTicker", msg)
+                self.hub.publish("!bookTicker", msg)
+
+    #: the window of the depth streams (all update speeds: the fastest of Binance's, 100 ms)
+    DEPTH_PERIOD_S = 0.1
+
+    def _flush_depth(self) -> None:
+        """Send the depth diffs of the window that ends (``U``/``u``/``pu`` chained as
+        Binance's: ``pu`` is the previous event's ``u``) and the partial books."""
+        now = _now_ms()
+        pending, self._depth_pending = self._depth_pending, {}
+        for i, pend in pending.items():
+            spec = self.venue.specs[i]
+            sym = spec.symbol.lower()
+            items = sorted(pend["levels"].items())
+            bids = [[_s(spec.ticks_to_price(p)), _s(spec.lots_to_qty(q))]
+                    for (side, p), q in items if side == 0]
+            asks = [[_s(spec.ticks_to_price(p)), _s(spec.lots_to_qty(q))]
+                    for (side, p), q in items if side == 1]
+            pu = self._depth_last_u.get(i, pend["U"] - 1)
+            self.hub.publish(f"{sym}@depth", {
+                "e": "depthUpdate", "E": now, "T": now, "s": spec.symbol, "U": pend["U"],
+                "u": pend["u"], "pu": pu, "b": bids, "a": asks})
+            self._depth_last_u[i] = pend["u"]
+        dirty, self._partial_dirty = self._partial_dirty, set()
+        for i in dirty:
+            spec = self.venue.specs[i]
+            sym = spec.symbol.lower()
+            book = self.venue.core.book(i)
             for n in (5, 10, 20):
                 if self.hub.has(f"{sym}@depth{n}"):
                     # partial book depth: the top n levels each side, with the diff ids
                     # (https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams/Partial-Book-Depth-Streams,
                     # read 2026-12-02)
                     self.hub.publish(f"{sym}@depth{n}", {
-                        "e": "depthUpdate", "E": now, "T": now, "s": spec.symbol, "U": first,
-                        "u": self._update_id[i], "pu": first - 1,
+                        "e": "depthUpdate", "E": now, "T": now, "s": spec.symbol,
+                        "U": self._update_id[i], "u": self._update_id[i],
+                        "pu": self._update_id[i],
                         "b": [[_s(spec.ticks_to_price(p)), _s(spec.lots_to_qty(q))]
                               for p, q in book.depth(0, n)],
                         "a": [[_s(spec.ticks_to_price(p)), _s(spec.lots_to_qty(q))]
                               for p, q in book.depth(1, n)]})
-            if self.hub.has(f"{sym}@bookTicker") or self.hub.has("!bookTicker"):
-                msg = {"e": "bookTicker", "u": self._update_id[i], "E": now, "T": now,
-                       **self._top(i, short=True)}
-                self.hub.publish(f"{sym}@bookTicker", msg)
-                self.hub.publish("!bookTicker", msg)
 
     # ------------------------------------------------------------------ stream payloads
     def _order_json(self, o: _Order, full: bool = True) -> dict:
@@ -2186,14 +2218,21 @@ class MockBinance:
             while True:
                 await asyncio.sleep(period)
                 self.expire_listen_keys()
+
+        async def streams():
+            while True:
+                await asyncio.sleep(self.DEPTH_PERIOD_S)
+                self._flush_depth()
                 self._flush_market()
 
         self._expiry_task = asyncio.ensure_future(loop())
+        self._streams_task = asyncio.ensure_future(streams())
 
     async def _stop_expiry(self, _app) -> None:
-        task = getattr(self, "_expiry_task", None)
-        if task is not None:
-            task.cancel()
+        for name in ("_expiry_task", "_streams_task"):
+            task = getattr(self, name, None)
+            if task is not None:
+                task.cancel()
 
 
 # ---------------------------------------------------------------------- helpers

@@ -46,9 +46,9 @@ MAX_DEPTH = 8
 _ID_MAX_LEN = 36
 _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 
-# update-speed suffixes: the mock publishes every change as it happens (a faster cadence
-# than any of Binance's), so ``@depth`` and ``@depth@100ms`` (``@markPrice`` and
-# ``@markPrice@1s``…) carry the same messages and share one key
+# update-speed suffixes: the mock sends depth diffs every 100 ms (the fastest of Binance's
+# cadences) and mark prices as they change, so ``@depth`` and ``@depth@500ms``
+# (``@markPrice`` and ``@markPrice@1s``…) carry the same messages and share one key
 _SPEED = re.compile(r"@(?:0ms|100ms|250ms|500ms|1s|3s)$")
 
 
