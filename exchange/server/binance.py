@@ -9,19 +9,25 @@ the test or script that runs the server (:meth:`MockBinance.set_mark`), so that 
 
 What is served (see the module's tests for each, ``tests/server``):
 
-- public: ping, time, exchangeInfo, depth, trades, ticker/price, ticker/bookTicker,
-  ticker/24hr, premiumIndex, fundingRate;
-- signed: order (new, query, cancel, modify), the Algo Order API for conditional orders
-  (algoOrder, openAlgoOrders, allAlgoOrders, algoOpenOrders), openOrders, allOpenOrders, allOrders,
-  userTrades, account, balance, positionRisk (v2 and v3), leverage, marginType,
-  positionMargin, listenKey; ``/sapi/v1/capital/config/getall`` and
-  ``/sapi/v1/margin/allPairs`` so that a client that loads currencies at start-up finds USDT;
-- WebSocket (:mod:`exchange.server.streams`): ``<symbol>@depth[@100ms]`` diffs with
-  ``U``/``u``/``pu``, ``@aggTrade``, ``@markPrice``, ``@bookTicker``; user data on
-  ``/ws/<listenKey>``: ORDER_TRADE_UPDATE, ALGO_UPDATE, ACCOUNT_UPDATE, MARGIN_CALL.
+- public: ping, time, exchangeInfo (also the spot ``/api/v3`` and COIN-M ``/dapi/v1`` ones,
+  empty, for ccxt's ``binance`` class and freqtrade), depth, trades, historicalTrades,
+  aggTrades, klines, continuousKlines, markPriceKlines, indexPriceKlines,
+  premiumIndexKlines (:mod:`exchange.server.history`), ticker/price, ticker/bookTicker,
+  ticker/24hr, premiumIndex, fundingRate, openInterest;
+- signed: order (new, query, cancel, modify), batchOrders (POST, PUT, DELETE), the Algo
+  Order API for conditional orders (algoOrder, openAlgoOrders, allAlgoOrders,
+  algoOpenOrders), openOrders, allOpenOrders, allOrders, userTrades, income, forceOrders,
+  commissionRate, account, balance, positionRisk (v2 and v3), leverage, marginType,
+  positionMargin, listenKey; ``/sapi/v1/capital/config/getall`` and the margin pair lists
+  so that a client that loads currencies at start-up finds USDT;
+- WebSocket (:mod:`exchange.server.streams`): every market stream ccxt.pro subscribes to and
+  user data (ORDER_TRADE_UPDATE, ALGO_UPDATE, ACCOUNT_UPDATE, MARGIN_CALL,
+  listenKeyExpired) on every URL shape it builds;
+- rate limits and key permissions (:mod:`exchange.server.limits`), durability
+  (:mod:`exchange.server.journal`).
 
 Not served (answers ``-1000`` "not supported by the mock"): hedge mode (position side LONG /
-SHORT), multi-assets margin, batch orders, klines, algo and convert endpoints.
+SHORT), multi-assets margin, convert and the WebSocket API (``ws-fapi``).
 
 Units: the venue keeps integers (ticks, lots, atoms); the edge converts with the preset's
 instrument specs, so a price or quantity off the grid is refused the way Binance refuses it.
