@@ -784,7 +784,7 @@ class MockBinance:
         if o is not None and o.orig_type == "LIQUIDATION":
             self._push_force_order(o, qty, now)
         if e.taker:
-            self._trade_series[e.instrument].add(now, price, qty, side == "BUY")
+            self._trade_series[e.instrument].add(now, price, qty, side == "BUY", trade_id)
             self._market_dirty.add(e.instrument)
             sym = spec.symbol.lower()
             if self.hub.has(f"{sym}@trade"):
@@ -1135,13 +1135,15 @@ class MockBinance:
             if not key.startswith(f"{sym}@kline_"):
                 continue
             iv = key.partition("@kline_")[2]
+            ids: list = []
             ks = history.klines(self._trade_series[i], iv, now, history.kline_open(iv, now),
-                                None, 1)
+                                None, 1, ids=ids)
             if not ks:
                 continue
             k = ks[0]
+            first_id, last_id = ids[0]
             hub.publish(key, {"e": "kline", "E": now, "s": spec.symbol, "k": {
-                "t": k[0], "T": k[6], "s": spec.symbol, "i": iv, "f": -1, "L": -1,
+                "t": k[0], "T": k[6], "s": spec.symbol, "i": iv, "f": first_id, "L": last_id,
                 "o": k[1], "c": k[4], "h": k[2], "l": k[3], "v": k[5], "n": k[8],
                 "x": now >= k[6], "q": k[7], "V": k[9], "Q": k[10], "B": "0"}})
 
@@ -1265,7 +1267,6 @@ class MockBinance:
         series = self._trade_series[i]
         k = bisect.bisect_left(series.t, now - 86_400_000)
         day = series.rows[k:]
-        tail = self._trades[i]
         prices = [r[1] for r in day]
         vol = sum((r[2] for r in day), Decimal(0))
         qvol = sum((r[1] * r[2] for r in day), Decimal(0))
@@ -1278,8 +1279,7 @@ class MockBinance:
                 "openPrice": _s(first), "highPrice": _s(max(prices, default=0)),
                 "lowPrice": _s(min(prices, default=0)), "volume": _s(vol),
                 "quoteVolume": _s(qvol), "openTime": now - 86_400_000, "closeTime": now,
-                "firstId": tail[-len(day)]["id"] if day and len(tail) >= len(day) else 0,
-                "lastId": tail[-1]["id"] if day and tail else 0,
+                "firstId": day[0][4] if day else -1, "lastId": day[-1][4] if day else -1,
                 "count": len(day)}
 
     async def ticker_24hr(self, request):

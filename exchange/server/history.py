@@ -53,7 +53,8 @@ def kline_close(interval: str, open_ms: int) -> int:
 
 
 class Series:
-    """Time-ordered samples ``(t_ms, price, qty, taker_buy)`` (qty 0 for price samples),
+    """Time-ordered samples ``(t_ms, price, qty, taker_buy, trade_id)`` (qty 0 and id 0 for
+    price samples),
     capped at ``cap`` (the oldest half is dropped when full)."""
 
     def __init__(self, cap: int = 200_000) -> None:
@@ -61,11 +62,12 @@ class Series:
         self.rows: list[tuple] = []
         self.cap = cap
 
-    def add(self, t_ms: int, price: Decimal, qty: Decimal = Decimal(0), taker_buy: bool = False):
+    def add(self, t_ms: int, price: Decimal, qty: Decimal = Decimal(0), taker_buy: bool = False,
+            trade_id: int = 0):
         if self.t and t_ms < self.t[-1]:
             t_ms = self.t[-1]                      # the wall clock never steps back here
         self.t.append(t_ms)
-        self.rows.append((t_ms, price, qty, taker_buy))
+        self.rows.append((t_ms, price, qty, taker_buy, trade_id))
         if len(self.t) > self.cap:
             del self.t[: self.cap // 2]
             del self.rows[: self.cap // 2]
@@ -84,8 +86,10 @@ def _next_open(interval: str, open_ms: int) -> int:
 
 
 def klines(series: Series, interval: str, now_ms: int, start: int | None, end: int | None,
-           limit: int, volume: bool = True) -> list[list]:
-    """Binance klines of ``series`` (see the module's rules)."""
+           limit: int, volume: bool = True, ids: list | None = None) -> list[list]:
+    """Binance klines of ``series`` (see the module's rules). ``ids``, if given, receives
+    ``(first, last)`` trade ids of each kline (``(-1, -1)`` for one without trades, as
+    Binance's kline stream shows)."""
     if not series.t:
         return []
     first_open = kline_open(interval, series.t[0])
@@ -125,10 +129,14 @@ def klines(series: Series, interval: str, now_ms: int, start: int | None, end: i
             tbq = sum((r[1] * r[2] for r in rows if r[3]), Decimal(0))
             n = len(rows)
             prev_close = cp
+            if ids is not None:
+                ids.append((rows[0][4], rows[-1][4]))
         elif prev_close is not None:
             op = hp = lp = cp = prev_close
             vol = qvol = tb = tbq = Decimal(0)
             n = 0
+            if ids is not None:
+                ids.append((-1, -1))
         else:
             o = _next_open(interval, o)
             continue
