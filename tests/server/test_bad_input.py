@@ -268,3 +268,32 @@ def test_a_connection_holds_at_most_the_hubs_stream_limit(env):
         asyncio.run(main())
     finally:
         srv.call(setattr, mock.hub, "max_streams", MAX_STREAMS)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=20) | st.sampled_from(["SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS",
+                                              "SET_PROPERTY", "GET_PROPERTY", "combined",
+                                              "btcusdt@trade", "!ticker@arr"]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.sampled_from(["method", "params", "id", "x"]) | st.text(max_size=5), children, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(messages=st.lists(JSON, min_size=1, max_size=20))
+def test_fuzz_websocket_control_messages_each_get_one_answer_and_the_socket_stays_open(env, messages):
+    srv, mock, trader, _ = env
+
+    async def main():
+        async with aiohttp.ClientSession() as s, s.ws_connect(srv.ws_url + "/public/ws/1") as ws:
+            for m in messages:
+                await ws.send_str(json.dumps(m))
+                reply = await asyncio.wait_for(ws.receive(), 5)
+                assert reply.type == aiohttp.WSMsgType.TEXT, (m, reply)
+                body = json.loads(reply.data)
+                assert set(body) == {"result", "id"} or (
+                    set(body) == {"error", "id"} and isinstance(body["error"]["code"], int)), body
+            assert not ws.closed
+
+    asyncio.run(main())
