@@ -21,7 +21,8 @@ strings for (UN)SUBSCRIBE, ``[name, value]`` for SET_PROPERTY) and ``id`` (an un
 integer, a string of at most 36 characters, or null); errors are answered as
 ``{"error": {"code": c, "msg": ...}, "id": id}`` with Binance's codes (0 unknown property,
 1 invalid value type, 2 invalid request, 3 invalid JSON) and the socket stays open. A
-connection holds at most ``MAX_STREAMS`` streams (USDⓈ-M: 200 per connection), a frame is at
+connection holds at most ``MAX_STREAMS`` streams (USDⓈ-M: 200 per connection) and sends at
+most ``MAX_MESSAGES_PER_S`` messages a second (10, then it is disconnected), a frame is at
 most ``MAX_FRAME`` bytes, and JSON nested deeper than ``MAX_DEPTH`` is refused as invalid.
 Messages are queued per connection and written by one task per connection, so each client
 sees them in publication order.
@@ -41,6 +42,9 @@ __all__ = ["StreamHub", "canonical", "MAX_STREAMS"]
 #: streams per connection (Binance USDⓈ-M: "A single connection can listen to a maximum of
 #: 200 streams", websocket-market-streams page, read 2026-12-02)
 MAX_STREAMS = 200
+#: incoming messages per second per connection ("WebSocket connections have a limit of 10
+#: incoming messages per second"; past it Binance disconnects; same page)
+MAX_MESSAGES_PER_S = 10
 MAX_FRAME = 64 * 1024
 MAX_DEPTH = 8
 _ID_MAX_LEN = 36
@@ -94,8 +98,10 @@ class StreamHub:
     ``validate(name)`` (set by the server) raises :class:`StreamError` for a stream name the
     venue does not serve; ``on_subscribe(name)`` is told of each new subscription."""
 
-    def __init__(self, max_streams: int = MAX_STREAMS) -> None:
+    def __init__(self, max_streams: int = MAX_STREAMS,
+                 max_messages_per_s: int = MAX_MESSAGES_PER_S) -> None:
         self.max_streams = max_streams
+        self.max_messages_per_s = max_messages_per_s
         self._subs: dict[str, set[_Client]] = defaultdict(set)
         self._clients: set[_Client] = set()
         self.validate: Callable[[str], None] = lambda name: None
@@ -166,7 +172,18 @@ class StreamHub:
         try:
             await ws.prepare(request)
             writer = asyncio.ensure_future(self._write(client))
+            loop = asyncio.get_running_loop()
+            window, count = -1, 0
             async for msg in ws:
+                second = int(loop.time())
+                window, count = (second, 1) if second != window else (window, count + 1)
+                if count > self.max_messages_per_s:
+                    # past the limit Binance drops the connection; say why first
+                    await ws.send_str(json.dumps({"error": {"code": 2, "msg": (
+                        f"Invalid request: more than {self.max_messages_per_s} incoming "
+                        "messages per second; disconnecting")}, "id": None}))
+                    await ws.close(code=1008, message=b"too many messages")
+                    break
                 if msg.type == WSMsgType.TEXT:
                     self._control(client, msg.data)
                 elif msg.type == WSMsgType.BINARY:

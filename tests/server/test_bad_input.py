@@ -33,6 +33,7 @@ def env():
                                               orders_per_minute=10**9))
     maker = mock.add_account(deposit="10000000")
     cred = mock.add_account(deposit="100000")
+    mock.hub.max_messages_per_s = 10**6     # the fuzz sends its messages as fast as it can
     with ServerThread(mock) as srv:
         session = requests.Session()
         # resting liquidity and one resting order of the trader's to modify
@@ -295,5 +296,27 @@ def test_fuzz_websocket_control_messages_each_get_one_answer_and_the_socket_stay
                 assert set(body) == {"result", "id"} or (
                     set(body) == {"error", "id"} and isinstance(body["error"]["code"], int)), body
             assert not ws.closed
+
+    asyncio.run(main())
+
+
+def test_more_than_ten_incoming_messages_a_second_close_the_connection(srv):
+    """Binance: 10 incoming messages per second per connection, then a disconnect."""
+    async def main():
+        async with aiohttp.ClientSession() as s, s.ws_connect(srv.ws_url + "/ws") as ws:
+            loop = asyncio.get_running_loop()
+            while loop.time() % 1 > 0.5:                 # all within one second
+                await asyncio.sleep(0.05)
+            for i in range(11):
+                await ws.send_str(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": i}))
+            replies = []
+            while True:
+                msg = await asyncio.wait_for(ws.receive(), 5)
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                replies.append(json.loads(msg.data))
+            assert [r["id"] for r in replies[:10]] == list(range(10))
+            assert replies[-1]["error"]["code"] == 2 and "10 incoming" in replies[-1]["error"]["msg"]
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 
     asyncio.run(main())
