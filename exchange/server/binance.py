@@ -321,6 +321,8 @@ class MockBinance:
             self._listen_keys[rec["lk"]] = self._keys[rec["key"]].account
         elif k == "listen_close":
             self._close_listen_keys(self._keys[rec["key"]].account)
+        elif k == "advance":
+            pass                                  # the clock was moved to rec["ns"] above
         else:
             raise InvalidCommandError(f"unknown journal record kind {k!r}")
 
@@ -377,7 +379,10 @@ class MockBinance:
         return out
 
     def advance_to(self, ts_ns: int) -> list:
-        return self.venue.advance_to(ts_ns)
+        """Move the venue clock (``clock="manual"``); journaled like the other host calls."""
+        out = self.venue.advance_to(ts_ns)
+        self._log({"k": "advance"})           # the record's clock time is the new time
+        return out
 
     # ------------------------------------------------------------------ plumbing
     def _sync_clock(self) -> None:

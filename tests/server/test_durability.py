@@ -129,3 +129,30 @@ def test_sigkill_mid_stream_then_restart_restores_every_acknowledged_order(tmp_p
     cred = mock._keys[keys[1][0]]
     assert mock.venue.balance(cred.account).wallet == pytest.approx(total)
     mock.venue.check_invariants()
+
+
+def test_an_in_process_journal_replays_host_calls_and_refuses_nothing_twice(tmp_path):
+    """Marks, funding and manual clock moves by the host are journaled too; a replay gives
+    the same wallets, positions and next order id."""
+    from exchange.server.binance import BinanceError
+
+    a = MockBinance(marks={"BTCUSDT": "50000"}, clock="manual", state_dir=tmp_path, rate_limits=None)
+    maker, trader = a.add_account(deposit="1000000"), a.add_account(deposit="10000")
+    a._mutate("new_order", maker, {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT",
+                                   "quantity": "0.1", "price": "50000", "timeInForce": "GTC"})
+    a._mutate("new_order", trader, {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                    "quantity": "0.1"})
+    with pytest.raises(BinanceError):                           # rejected, journaled, replayed
+        a._mutate("new_order", trader, {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT",
+                                        "quantity": "0.1", "price": "60000", "timeInForce": "GTC"})
+    a.advance_to(a.venue.ts_ns + 3_600 * 10**9)
+    a.set_mark("BTCUSDT", "50500")
+    a.settle_funding("BTCUSDT", "0.0001")
+    b = MockBinance(marks={"BTCUSDT": "1"}, clock="manual", state_dir=tmp_path, rate_limits=None)
+    assert b.restored and b.venue.ts_ns == a.venue.ts_ns
+    for cred in (maker, trader):
+        assert b.venue.balance(cred.account) == a.venue.balance(cred.account)
+        assert b.venue.positions(cred.account) == a.venue.positions(cred.account)
+    assert int(b.venue.core.arrays()["mark"][0]) == int(a.venue.core.arrays()["mark"][0])
+    assert next(b._next_order_id) == next(a._next_order_id)
+    b.venue.check_invariants()
