@@ -13,8 +13,8 @@ this one). Phases, each ``--duration`` seconds:
    resting limit order and cancel it, in a loop;
 3. ``ccxt``: unmodified ``ccxt.async_support.binanceusdm`` clients do the same.
 
-During 2 and 3, ``--subscribers`` WebSocket clients hold ``btcusdt@depth@100ms`` and read
-every diff. ``orders_per_s`` counts order requests (a placement or a cancel) answered per
+During 2 and 3, ``--subscribers`` WebSocket clients (a third process) hold
+``btcusdt@depth@100ms`` and read every diff. ``orders_per_s`` counts order requests (a placement or a cancel) answered per
 second; ``p50_ms`` / ``p99_ms`` are their latencies; ``errors`` the answers that were not
 200 plus exceptions. Targets (issue 11): raw orders_per_s ≥ 0.8 × the hello-world rate,
 p99 ≤ 50 ms, 0 errors.
@@ -214,17 +214,40 @@ async def ccxt_phase(port, creds, duration):
     return summary(lat, errors, time.monotonic() - t0)
 
 
-async def with_subscribers(port, n, phase):
-    stop_event = asyncio.Event()
+SUBSCRIBERS = """
+import asyncio, sys
+sys.path.insert(0, sys.argv[3])
+import bench_server
+async def main():
+    stop = asyncio.Event()
     counter = [0]
-    subs = asyncio.ensure_future(subscribers(port, n, stop_event, counter))
-    await asyncio.sleep(1.0)
+    task = asyncio.ensure_future(bench_server.subscribers(int(sys.argv[1]), int(sys.argv[2]),
+                                                          stop, counter))
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    stop.set()
+    await task
+    print(counter[0], flush=True)
+asyncio.run(main())
+"""
+
+
+async def with_subscribers(port, n, phase):
+    """Run ``phase`` while ``n`` depth subscribers (in their own process, so that reading
+    the diffs does not slow the order clients) hold their sockets."""
+    proc = subprocess.Popen([sys.executable, "-c", SUBSCRIBERS, str(port), str(n),
+                             str(Path(__file__).resolve().parent)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    await asyncio.sleep(1.5)                       # the connections are made
     try:
         out = await phase
     finally:
-        stop_event.set()
-        await subs
-    out["depth_messages"] = counter[0]
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        received = proc.stdout.readline().strip()
+        proc.wait(30)
+    out["depth_messages"] = int(received) if received.isdigit() else None
     return out
 
 
