@@ -355,29 +355,62 @@ def _cmd_serve(args) -> int:
     """A Binance USDⓈ-M compatible server over a preset's venue, with funded accounts."""
     from exchange.server import MockBinance, serve
 
+    from exchange.server.limits import RateLimits
+
+    limits = None if args.no_rate_limits else RateLimits()
     marks = {}
     for item in args.mark:
         symbol, sep, price = item.partition("=")
         if not sep:
             raise UsageError(f"'--mark' must be SYMBOL=PRICE (got {item!r})")
         marks[symbol] = price
+    if args.scenario and args.state:
+        raise UsageError("'--state' serves a still venue: a scenario's agents are not journaled "
+                         "(drop --scenario or --state)")
     if args.scenario:
         from exchange.server.scenario import ScenarioDriver
 
         driver = ScenarioDriver(args.scenario, args.seed, speed=args.speed,
                                 overrides=_overrides(args.set))
-        mock = driver.mock()
+        mock = driver.mock(rate_limits=limits)
         source = (f"scenario {driver.scenario.name} (seed {args.seed}, {args.speed:g}x: "
                   f"{driver.end_ns / 1e9:g} simulated s)")
     else:
-        mock = MockBinance(args.preset, marks=marks)
+        mock = MockBinance(args.preset, marks=marks, rate_limits=limits, state_dir=args.state,
+                           fsync=args.fsync)
         source = f"preset {args.preset}"
+        if args.state:
+            source += (f", state {args.state} ({mock.journal.records} journaled commands "
+                       f"restored)" if mock.restored else f", new state {args.state}")
     print(f"perpsim mock exchange, {source}, on http://{args.host}:{args.port} "
           f"(ws://{args.host}:{args.port}/ws/<stream>); symbols {', '.join(mock.venue.symbols)}")
-    for _ in range(args.accounts):
-        cred = mock.add_account(deposit=args.deposit)
+    creds = []
+    if getattr(mock, "restored", False):                 # the journal's accounts, as they were
+        for cred in mock._keys.values():
+            creds.append(cred)
+            print(f"  account {cred.account}: apiKey={cred.api_key} secret={cred.secret} "
+                  f"(restored{', read-only' if 'trade' not in cred.permissions else ''})")
+    for n in range(0 if creds else args.accounts + args.read_only_accounts):
+        read_only = n >= args.accounts
+        cred = mock.add_account(deposit=args.deposit,
+                                permissions=("read",) if read_only else ("read", "trade"))
+        creds.append(cred)
         print(f"  account {cred.account}: apiKey={cred.api_key} secret={cred.secret} "
-              f"(deposit {args.deposit} USDT)")
+              f"(deposit {args.deposit} USDT{', read-only' if read_only else ''})")
+    if args.freqtrade_config:
+        import json
+
+        from exchange.server.freqtrade import freqtrade_config
+
+        if not creds:
+            raise UsageError("'--freqtrade-config' needs an account (--accounts >= 1)")
+        cfg = freqtrade_config(f"http://{args.host}:{args.port}", creds[0].api_key,
+                               creds[0].secret, [f"{mock.venue.specs[0].base}/"
+                                                 f"{mock.venue.specs[0].quote}:"
+                                                 f"{mock.venue.specs[0].settle}"])
+        with open(args.freqtrade_config, "w") as fh:
+            json.dump(cfg, fh, indent=2)
+        print(f"freqtrade config for account {creds[0].account}: {args.freqtrade_config}")
     print("ccxt: ccxt.binanceusdm(exchange.server.ccxt_config(BASE_URL, apiKey, secret)); Ctrl-C stops")
     sys.stdout.flush()
     serve(mock, host=args.host, port=args.port)
@@ -703,6 +736,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="simulated seconds per wall second (default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="scenario override")
+    p.add_argument("--read-only-accounts", type=int, default=0,
+                   help="funded accounts with read-only API keys to create (default 0)")
+    p.add_argument("--no-rate-limits", action="store_true",
+                   help="turn off Binance's request-weight and order-count limits")
+    p.add_argument("--state", metavar="DIR",
+                   help="keep the venue's state in DIR: every acknowledged command is journaled "
+                        "(write-ahead) and replayed at the next start with the same DIR")
+    p.add_argument("--fsync", choices=("always", "os"), default="always",
+                   help="journal flush policy: fsync every record before answering (always, "
+                        "default) or leave it to the OS (os: survives a killed server, not a "
+                        "machine crash)")
+    p.add_argument("--freqtrade-config", metavar="FILE",
+                   help="write a freqtrade config (JSON) for the first account to FILE")
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("facts", help="stylized facts of runs: spread, depth, returns, basis, funding",

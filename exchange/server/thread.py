@@ -136,4 +136,4 @@ def ccxt_config(base_url: str, api_key: str, secret: str, **extra) -> dict:
 
 def serve(mock, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Serve in the foreground until interrupted (the ``perpsim serve`` command)."""
-    web.run_app(mock.app, host=host, port=port, print=None)
+    web.run_app(mock.app, host=host, port=port, print=None, access_log=None)

@@ -1,0 +1,312 @@
+"""Mock exchange server benchmark: order entry over HTTP on 127.0.0.1, with WebSocket depth
+subscribers connected, against an aiohttp hello-world ceiling measured in the same run.
+
+    python benchmarks/bench_server.py [--json] [--duration 20] [--ccxt-clients 20]
+                                      [--raw-clients 20] [--subscribers 200]
+
+The server runs as ``perpsim serve --no-rate-limits`` in its own process (the clients in
+this one). Phases, each ``--duration`` seconds:
+
+1. ``hello``: the raw clients GET an aiohttp hello-world server (another process): the
+   ceiling of this machine's HTTP request rate for this client code;
+2. ``raw``: the raw clients (aiohttp, HMAC-SHA256-signed as Binance documents) each place a
+   resting limit order and cancel it, in a loop;
+3. ``ccxt``: unmodified ``ccxt.async_support.binanceusdm`` clients do the same.
+
+During 2 and 3, ``--subscribers`` WebSocket clients (a third process) hold
+``btcusdt@depth@100ms`` and read every diff. ``orders_per_s`` counts order requests (a placement or a cancel) answered per
+second; ``p50_ms`` / ``p99_ms`` are their latencies; ``errors`` the answers that were not
+200 plus exceptions. Targets (issue 11): raw orders_per_s ≥ 0.8 × the hello-world rate,
+p99 ≤ 50 ms, 0 errors.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+HELLO = """
+import sys
+from aiohttp import web
+async def hello(request):
+    return web.Response(text="hello")
+app = web.Application()
+app.router.add_get("/", hello)
+app.router.add_post("/", hello)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def pct(xs, q):
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def summary(lat, errors, elapsed):
+    return {"orders_per_s": round(len(lat) / elapsed, 1),
+            "p50_ms": round(pct(lat, 0.5) * 1000, 2) if lat else None,
+            "p99_ms": round(pct(lat, 0.99) * 1000, 2) if lat else None,
+            "errors": errors, "requests": len(lat)}
+
+
+async def hello_phase(port, clients, duration):
+    import aiohttp
+
+    lat, errors = [], 0
+    stop = time.monotonic() + duration
+
+    async def one():
+        nonlocal errors
+        async with aiohttp.ClientSession() as s:
+            while time.monotonic() < stop:
+                t = time.perf_counter()
+                try:
+                    async with s.get(f"http://127.0.0.1:{port}/") as r:
+                        await r.read()
+                        ok = r.status == 200
+                except Exception:
+                    ok = False
+                if ok:
+                    lat.append(time.perf_counter() - t)
+                else:
+                    errors += 1
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(one() for _ in range(clients)))
+    out = summary(lat, errors, time.monotonic() - t0)
+    return {"requests_per_s": out["orders_per_s"], "p50_ms": out["p50_ms"],
+            "p99_ms": out["p99_ms"], "errors": errors}
+
+
+async def subscribers(port, n, stop_event, counter):
+    import aiohttp
+
+    async def one(session):
+        async with session.ws_connect(f"ws://127.0.0.1:{port}/ws/btcusdt@depth@100ms") as ws:
+            while not stop_event.is_set():
+                try:
+                    msg = await asyncio.wait_for(ws.receive(), 0.5)
+                except asyncio.TimeoutError:
+                    continue
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    return
+                counter[0] += 1
+
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(one(session) for _ in range(n)), return_exceptions=True)
+
+
+async def raw_phase(port, creds, duration):
+    import aiohttp
+
+    lat, errors = [], 0
+    stop = time.monotonic() + duration
+    base = f"http://127.0.0.1:{port}/fapi/v1/order"
+
+    def signed(secret, params):
+        q = urlencode(params)
+        return q + "&signature=" + hmac.new(secret.encode(), q.encode(), hashlib.sha256).hexdigest()
+
+    async def one(n, key, secret):
+        nonlocal errors
+        headers = {"X-MBX-APIKEY": key}
+        async with aiohttp.ClientSession(headers=headers) as s:
+            i = 0
+            while time.monotonic() < stop:
+                price = f"{48000 + (n * 37 + i) % 1000}"
+                q = signed(secret, {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
+                                    "quantity": "0.003", "price": price, "timeInForce": "GTC",
+                                    "timestamp": int(time.time() * 1000)})
+                t = time.perf_counter()
+                try:
+                    async with s.post(f"{base}?{q}") as r:
+                        body = await r.json()
+                        ok = r.status == 200
+                except Exception:
+                    ok, body = False, {}
+                if not ok:
+                    errors += 1
+                    continue
+                lat.append(time.perf_counter() - t)
+                q = signed(secret, {"symbol": "BTCUSDT", "orderId": body["orderId"],
+                                    "timestamp": int(time.time() * 1000)})
+                t = time.perf_counter()
+                try:
+                    async with s.delete(f"{base}?{q}") as r:
+                        await r.read()
+                        ok = r.status == 200
+                except Exception:
+                    ok = False
+                if ok:
+                    lat.append(time.perf_counter() - t)
+                else:
+                    errors += 1
+                i += 1
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(one(n, k, s) for n, (k, s) in enumerate(creds)))
+    return summary(lat, errors, time.monotonic() - t0)
+
+
+async def ccxt_phase(port, creds, duration):
+    import ccxt.async_support as ccxt_async
+
+    from exchange.server import ccxt_config
+
+    lat, errors = [], 0
+    stop = time.monotonic() + duration
+    clients = [ccxt_async.binanceusdm(ccxt_config(f"http://127.0.0.1:{port}", k, s))
+               for k, s in creds]
+    await asyncio.gather(*(c.load_markets() for c in clients))
+
+    async def one(n, c):
+        nonlocal errors
+        i = 0
+        while time.monotonic() < stop:
+            t = time.perf_counter()
+            try:
+                o = await c.create_order("BTC/USDT:USDT", "limit", "buy", 0.003,
+                                         48000 + (n * 37 + i) % 1000)
+                lat.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                await c.cancel_order(o["id"], "BTC/USDT:USDT")
+                lat.append(time.perf_counter() - t)
+            except Exception:
+                errors += 1
+            i += 1
+
+    t0 = time.monotonic()
+    try:
+        await asyncio.gather(*(one(n, c) for n, c in enumerate(clients)))
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+    return summary(lat, errors, time.monotonic() - t0)
+
+
+SUBSCRIBERS = """
+import asyncio, sys
+sys.path.insert(0, sys.argv[3])
+import bench_server
+async def main():
+    stop = asyncio.Event()
+    counter = [0]
+    task = asyncio.ensure_future(bench_server.subscribers(int(sys.argv[1]), int(sys.argv[2]),
+                                                          stop, counter))
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    stop.set()
+    await task
+    print(counter[0], flush=True)
+asyncio.run(main())
+"""
+
+
+async def with_subscribers(port, n, phase):
+    """Run ``phase`` while ``n`` depth subscribers (in their own process, so that reading
+    the diffs does not slow the order clients) hold their sockets."""
+    proc = subprocess.Popen([sys.executable, "-c", SUBSCRIBERS, str(port), str(n),
+                             str(Path(__file__).resolve().parent)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    await asyncio.sleep(1.5)                       # the connections are made
+    try:
+        out = await phase
+    finally:
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        received = proc.stdout.readline().strip()
+        proc.wait(30)
+    out["depth_messages"] = int(received) if received.isdigit() else None
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--duration", type=float, default=20.0)
+    p.add_argument("--ccxt-clients", type=int, default=20)
+    p.add_argument("--raw-clients", type=int, default=20)
+    p.add_argument("--subscribers", type=int, default=200)
+    args = p.parse_args(argv)
+
+    hello_port, port = free_port(), free_port()
+    n_acc = args.ccxt_clients + args.raw_clients
+    procs = [subprocess.Popen([sys.executable, "-c", HELLO, str(hello_port)]),
+             subprocess.Popen([sys.executable, "-m", "exchange.cli", "serve", "--no-rate-limits",
+                               "--port", str(port), "--accounts", str(n_acc), "--deposit",
+                               "100000000", "--mark", "BTCUSDT=50000"],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True)]
+    try:
+        creds = []
+        for line in procs[1].stdout:
+            m = re.search(r"apiKey=(\w+) secret=(\w+)", line)
+            if m:
+                creds.append(m.groups())
+            if "Ctrl-C" in line:
+                break
+        procs[1].stdout.close()              # nothing more is printed (no access log)
+        wait_port(port)
+        wait_port(hello_port)
+        results = {
+            "hello": asyncio.run(hello_phase(hello_port, args.raw_clients, args.duration)),
+            "raw": asyncio.run(with_subscribers(port, args.subscribers, raw_phase(
+                port, creds[:args.raw_clients], args.duration))),
+            "ccxt": asyncio.run(with_subscribers(port, args.subscribers, ccxt_phase(
+                port, creds[args.raw_clients:], args.duration))),
+        }
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+    ceiling = results["hello"]["requests_per_s"]
+    results["raw"]["vs_hello"] = round(results["raw"]["orders_per_s"] / ceiling, 3) if ceiling else None
+    results["config"] = {"duration_s": args.duration, "ccxt_clients": args.ccxt_clients,
+                         "raw_clients": args.raw_clients, "subscribers": args.subscribers,
+                         "cpus": os.cpu_count()}
+    results["targets_met"] = bool(
+        results["raw"]["vs_hello"] is not None and results["raw"]["vs_hello"] >= 0.8
+        and (results["raw"]["p99_ms"] or 1e9) <= 50 and results["raw"]["errors"] == 0
+        and results["ccxt"]["errors"] == 0)
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        for k in ("hello", "raw", "ccxt"):
+            print(k, results[k])
+        print("targets met:", results["targets_met"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

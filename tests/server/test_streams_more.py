@@ -1,0 +1,109 @@
+"""Streams not covered through ccxt.pro elsewhere, read with raw sockets beside ccxt orders:
+``listenKeyExpired``, partial book depth ``@depth5``, the all-market ``!ticker@arr`` /
+``!miniTicker@arr`` / ``!forceOrder@arr`` arrays, a kline with its first and last trade ids,
+the depth diff ids chained across 100 ms windows, and the URL shapes (``/ws/0``,
+``/market/ws/3``, ``/private/ws?listenKey=``)."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+
+from exchange.server import MockBinance, ServerThread, ccxt_config
+from tests.server.orders import BTC, rest, take
+from tests.server.test_websocket import receive_until, run, stream
+
+
+def test_an_unrefreshed_listen_key_expires_with_listen_key_expired():
+    import ccxt
+
+    mock = MockBinance(marks={"BTCUSDT": "50000"}, listen_key_ttl_s=0.6)
+    cred = mock.add_account(deposit="1000")
+    with ServerThread(mock) as srv:
+        ex = ccxt.binanceusdm(ccxt_config(srv.base_url, cred.api_key, cred.secret))
+        key = ex.fapiPrivatePostListenKey()["listenKey"]
+
+        async def main():
+            async with stream(srv, f"/private/ws?listenKey={key}") as ws:
+                msg = await receive_until(ws, lambda m: m.get("e") == "listenKeyExpired", timeout=5)
+                assert msg["listenKey"] == key
+
+        run(main())
+        with pytest.raises(ccxt.BaseError, match="-1125"):
+            ex.fapiPrivatePutListenKey({"listenKey": key})
+        assert ex.fapiPrivatePostListenKey()["listenKey"] != key          # a new one
+
+
+def test_partial_depth_arrays_and_kline_ids_follow_a_trade(srv, mock, maker, trader):
+    async def main():
+        streams = "/".join(["btcusdt@depth5@100ms", "!ticker@arr", "!miniTicker@arr",
+                            "btcusdt@kline_1m", "btcusdt@depth@500ms"])
+        async with stream(srv, f"/stream?streams={streams}") as ws:
+            await asyncio.to_thread(rest, maker, "sell", 0.1, 50000)
+            await asyncio.to_thread(rest, maker, "sell", 0.2, 50010)
+            await asyncio.to_thread(take, trader, "buy", 0.15)
+            seen = []
+
+            def last(name, pred=lambda d: True):
+                got = [x["data"] for x in seen if x["stream"] == name and pred(x["data"])]
+                return got[-1] if got else None
+
+            def done(_):          # every stream has shown the trade (in whatever order)
+                return all((last("btcusdt@depth5@100ms", lambda d: d["a"][:1] == [["50010", "0.15"]]),
+                            last("!ticker@arr", lambda d: d[0]["n"] == 2),
+                            last("!miniTicker@arr", lambda d: d[0]["c"] == "50010"),
+                            last("btcusdt@kline_1m", lambda d: d["k"]["n"] == 2)))
+
+            await receive_until(ws, done, seen)
+            book = last("btcusdt@depth5@100ms", lambda d: d["a"][:1] == [["50010", "0.15"]])
+            assert book["b"] == [] and len(book["a"]) == 1
+            t = last("!ticker@arr", lambda d: d[0]["n"] == 2)[0]
+            assert t["s"] == "BTCUSDT" and t["c"] == "50010" and t["v"] == "0.15"
+            assert t["o"] == "50000" and t["h"] == "50010"
+            k = {"data": last("btcusdt@kline_1m", lambda d: d["k"]["n"] == 2)}
+            trades = await asyncio.to_thread(trader.fapiPublicGetTrades, {"symbol": "BTCUSDT"})
+            assert (k["data"]["k"]["f"], k["data"]["k"]["L"]) == (trades[0]["id"], trades[-1]["id"])
+            assert k["data"]["k"]["o"] == "50000" and k["data"]["k"]["c"] == "50010"
+            # depth diffs: consecutive events chain (pu = the previous u)
+            diffs = [x["data"] for x in seen if x["stream"] == "btcusdt@depth@500ms"]
+            for a, b in zip(diffs, diffs[1:]):
+                assert b["pu"] == a["u"] and b["U"] == a["u"] + 1
+
+    run(main())
+
+
+def test_all_market_force_orders_carry_a_liquidation(srv, mock, connect, maker):
+    cred = srv.call(mock.add_account, deposit="1000")
+    trader = connect(cred)
+    trader.set_leverage(20, BTC)
+    rest(maker, "sell", 0.3, 50000)
+    take(trader, "buy", 0.3)
+    srv.call(mock.set_mark, "BTCUSDT", "48000")
+    for price in (47000, 46900, 46800):
+        rest(maker, "buy", 1, price)
+
+    async def main():
+        async with stream(srv, "/market/ws/3") as ws:           # ccxt.pro's shape, then SUBSCRIBE
+            await ws.send_str(json.dumps({"method": "SUBSCRIBE", "params": ["!forceOrder@arr"],
+                                          "id": 1}))
+            assert await receive_until(ws, lambda m: "id" in m) == {"result": None, "id": 1}
+            await asyncio.to_thread(srv.call, mock.set_mark, "BTCUSDT", "46850")
+            msg = await receive_until(ws, lambda m: m.get("e") == "forceOrder"
+                                      and m["o"]["X"] == "FILLED")
+            assert msg["o"]["s"] == "BTCUSDT" and msg["o"]["S"] == "SELL" and msg["o"]["z"] == "0.3"
+
+    run(main())
+
+
+def test_the_old_numbered_url_is_a_connection_with_no_stream(srv):
+    async def main():
+        async with aiohttp.ClientSession() as s, s.ws_connect(srv.ws_url + "/ws/0") as ws:
+            await ws.send_str(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 7}))
+            assert json.loads((await ws.receive()).data) == {"result": [], "id": 7}
+        async with aiohttp.ClientSession() as s:
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                await s.ws_connect(srv.ws_url + "/private/ws?listenKey=nope")
+
+    run(main())
