@@ -178,10 +178,15 @@ class StreamHub:
                 second = int(loop.time())
                 window, count = (second, 1) if second != window else (window, count + 1)
                 if count > self.max_messages_per_s:
-                    # past the limit Binance drops the connection; say why first
-                    await ws.send_str(json.dumps({"error": {"code": 2, "msg": (
+                    # past the limit Binance drops the connection; say why first, after the
+                    # replies already queued (the writer keeps the order)
+                    client.queue.put_nowait(json.dumps({"error": {"code": 2, "msg": (
                         f"Invalid request: more than {self.max_messages_per_s} incoming "
                         "messages per second; disconnecting")}, "id": None}))
+                    try:
+                        await asyncio.wait_for(client.queue.join(), 5)
+                    except asyncio.TimeoutError:
+                        pass
                     await ws.close(code=1008, message=b"too many messages")
                     break
                 if msg.type == WSMsgType.TEXT:
@@ -273,9 +278,12 @@ class StreamHub:
     async def _write(client: _Client) -> None:
         while True:
             text = await client.queue.get()
-            if client.ws.closed:
-                return
-            await client.ws.send_str(text)
+            try:
+                if client.ws.closed:
+                    return
+                await client.ws.send_str(text)
+            finally:
+                client.queue.task_done()
 
     async def close_all(self) -> None:
         for c in list(self._clients):

@@ -305,9 +305,11 @@ def test_more_than_ten_incoming_messages_a_second_close_the_connection(srv):
     async def main():
         async with aiohttp.ClientSession() as s, s.ws_connect(srv.ws_url + "/ws") as ws:
             loop = asyncio.get_running_loop()
-            while loop.time() % 1 > 0.5:                 # all within one second
+            while loop.time() % 1 > 0.5:                 # start early in a second
                 await asyncio.sleep(0.05)
-            for i in range(11):
+            # 25 at once: however a loaded machine splits them over two seconds, one second
+            # holds more than 10
+            for i in range(25):
                 await ws.send_str(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": i}))
             replies = []
             while True:
@@ -315,7 +317,8 @@ def test_more_than_ten_incoming_messages_a_second_close_the_connection(srv):
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     break
                 replies.append(json.loads(msg.data))
-            assert [r["id"] for r in replies[:10]] == list(range(10))
+            answered = [r["id"] for r in replies[:-1]]
+            assert answered == list(range(len(answered))) and 10 <= len(answered) < 25
             assert replies[-1]["error"]["code"] == 2 and "10 incoming" in replies[-1]["error"]["msg"]
             assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 
