@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from decimal import Decimal, InvalidOperation
@@ -76,6 +77,21 @@ def _overrides(items) -> dict:
     return out
 
 
+def _with_strategy(sc, args):
+    """The scenario with the ``--strategy`` population (``strategy``) added, if given."""
+    if args.strategy_param and not args.strategy:
+        raise UsageError("'--strategy-param' must come with --strategy (got no --strategy)")
+    if not args.strategy:
+        return sc
+    from exchange.strategy import strategy_overrides
+
+    return sc.with_overrides(strategy_overrides(args.strategy, args.strategy_param or ()))
+
+
+#: the strategy's results shown per design by compare (from RunResult.strategies)
+STRATEGY_COLUMNS = ("pnl", "realized_pnl", "fees", "funding", "liquidations", "fills")
+
+
 def _cmd_run(args) -> int:
     from rich.table import Table
 
@@ -87,12 +103,7 @@ def _cmd_run(args) -> int:
     ov = _overrides(args.set)
     if ov:
         sc = sc.with_overrides(ov)
-    if args.strategy_param and not args.strategy:
-        raise UsageError("'--strategy-param' must come with --strategy (got no --strategy)")
-    if args.strategy:
-        from exchange.strategy import strategy_overrides
-
-        sc = sc.with_overrides(strategy_overrides(args.strategy, args.strategy_param or ()))
+    sc = _with_strategy(sc, args)
     wf = None
     if args.waterfall:
         from exchange.sim.compare import parse_waterfall, split_waterfall
@@ -145,6 +156,7 @@ def _cmd_compare(args) -> int:
     ov = _overrides(args.set)
     if ov:
         sc = sc.with_overrides(ov)
+    sc = _with_strategy(sc, args)
     wfs = parse_waterfalls(args.waterfalls) if args.waterfalls else list(DEFAULT_WATERFALLS)
     for wf in wfs:
         if not wf:
@@ -175,6 +187,21 @@ def _cmd_compare(args) -> int:
         table.add_row(key, *cells)
     con = _console()
     con.print(table)
+    if args.strategy:
+        st = Table(title=f"your strategy ({args.strategy}) in each design, USDT (mean ± sd over seeds)")
+        st.add_column("strategy", no_wrap=True)
+        for lbl in cmp.labels:
+            st.add_column(" → ".join(lbl.split(",")), justify="right")
+        for key in STRATEGY_COLUMNS:
+            cells = []
+            for lbl in cmp.labels:
+                vals = [float(r.strategies["strategy"][key]) for r in cmp.results[lbl]]
+                cell = _fmt(statistics.fmean(vals))
+                if len(vals) > 1:
+                    cell += f" ± {_fmt(statistics.stdev(vals))}"
+                cells.append(cell)
+            st.add_row(key, *cells)
+        con.print(st)
     con.print(f"{n} runs in {cmp.wall_s:.1f} s · table {cmp.files.get('table')}"
               + (f" · report {cmp.files['report']}" if "report" in cmp.files else ""))
     return 0
@@ -192,6 +219,9 @@ def _cmd_sweep(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"'--workers' must be >= 1 (got {args.workers})")
     grid = parse_grid(args.grid)
+    from exchange.sim.scenario import load_scenario
+
+    sc = _with_strategy(load_scenario(args.scenario), args)
     out = Path(args.out) if args.out else Path("perpsim-out") / "sweep.parquet"
     total = args.seeds
     for v in grid.values():
@@ -199,13 +229,15 @@ def _cmd_sweep(args) -> int:
     t0 = time.perf_counter()
     with _progress("sweep") as prog:
         task = prog.add_task(f"sweep: {total} runs", total=total)
-        rows = sweep(args.scenario, grid, args.seeds, workers=args.workers,
+        rows = sweep(sc, grid, args.seeds, workers=args.workers,
                      scheduler=args.scheduler, out=out,
                      progress=lambda done, n: prog.update(task, completed=done))
     wall = time.perf_counter() - t0
     table = Table(title=f"perpsim sweep · {args.scenario} · {len(rows)} runs")
     gcols = [f"grid.{k}" for k in grid]
     shown = ["seed", "liquidations", "bad_debt", "insurance_end", "haircut_total", "perp_drawdown"]
+    if args.strategy:
+        shown += ["strategy.pnl", "strategy.fees", "strategy.funding", "strategy.liquidations"]
     for c in gcols + shown:
         table.add_column(c.removeprefix("grid."), justify="right")
     for r in rows:
@@ -650,6 +682,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output directory (default perpsim-out/compare-SCENARIO)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="scenario override")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.add_argument("--strategy", metavar="FILE.py:CLASS",
+                   help="add your exchange.strategy.Strategy to the scenario (population "
+                   "'strategy') and report its results, e.g. examples/strategies.py:MarketMaker")
+    p.add_argument("--strategy-param", action="append", metavar="KEY=VALUE",
+                   help="a parameter of the strategy (repeatable)")
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("sweep", help="cartesian product of parameter grids, in parallel",
@@ -666,6 +703,11 @@ def build_parser() -> argparse.ArgumentParser:
     grp.add_argument("--scheduler", metavar="ADDRESS",
                      help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--out", help="Parquet file or directory (default perpsim-out/sweep.parquet)")
+    p.add_argument("--strategy", metavar="FILE.py:CLASS",
+                   help="add your exchange.strategy.Strategy to the scenario (population "
+                   "'strategy') and report its results, e.g. examples/strategies.py:MarketMaker")
+    p.add_argument("--strategy-param", action="append", metavar="KEY=VALUE",
+                   help="a parameter of the strategy (repeatable)")
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("backtest", help="strategies over seeds of a scenario or over recorded data",

@@ -3,10 +3,13 @@ subprocess run to check that bad input never prints a traceback)."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from exchange.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TINY = ["--set", "scenario.duration_s=130", "--set", "population.makers.count=4",
         "--set", "population.noise.count=30", "--set", "population.directional.count=100",
@@ -137,3 +140,27 @@ def test_calc_uses_the_venues_own_liquidation_formula(capsys):
                  "--qty", "1", "--leverage", "50"]) == 0
     out = capsys.readouterr().out
     assert "19,700.0" in out
+
+
+def test_compare_and_sweep_take_a_strategy(tmp_path, capsys):
+    """`--strategy` on compare and sweep: your strategy runs in every design / grid point and
+    its results are reported beside the venue's."""
+    from exchange.cli import main
+
+    small = ["--set", "scenario.duration_s=240", "--set", "population.noise.count=20",
+             "--set", "population.directional.count=30"]
+    strat = str(ROOT / "examples" / "strategies.py") + ":MarketMaker"
+    assert main(["compare", "flash_crash", "--seeds", "1", "--workers", "1", "--no-report",
+                 "--out", str(tmp_path / "c"), "--waterfalls", "market,insurance,adl;market,insurance",
+                 "--strategy", strat, *small]) == 0
+    out = capsys.readouterr().out
+    assert "your strategy" in out and "realized_pnl" in out
+    assert main(["sweep", "flash_crash", "--grid", "index.sigma=0.0001,0.0002", "--workers", "1",
+                 "--out", str(tmp_path / "s.parquet"), "--strategy", strat,
+                 "--grid", "scenario.duration_s=240"]) == 0
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(tmp_path / "s.parquet")
+    assert t.num_rows == 2 and "strategy.pnl" in t.column_names
+    assert main(["sweep", "flash_crash", "--grid", "index.sigma=0.0001",
+                 "--strategy-param", "x=1"]) == 2

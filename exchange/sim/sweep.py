@@ -63,6 +63,10 @@ def sweep_task(task: dict[str, Any]) -> dict[str, Any]:
     row = {f"grid.{k}": (",".join(v) if isinstance(v, list) else v)
            for k, v in task["overrides"].items()}
     row.update(r.summary())
+    for name, res in r.strategies.items():      # a strategy population's results, flat
+        for key, value in res.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                row[f"{name}.{key}"] = value
     return row
 
 
