@@ -436,9 +436,18 @@ class LiquidationEngine:
         self._pending = pending.take(hold)
         self._process(ctx, Cases.concat([old, new]))
         touched = [ctx.take_touched()]
-        # a cascade within the step: accounts the waterfall changed (ADL winners, payers of a
-        # socialised loss, the backstop vault, makers) may now be below maintenance; they are
-        # re-checked exactly and processed before the step ends
+        self._cascade(ctx, touched)
+        self._stock_step(ctx)
+        touched.append(ctx.take_touched())
+        self._cascade(ctx, touched)          # the fund's unwind fills resting orders too
+        self._touch(unique_ids(np.concatenate(touched), view.n_acct))
+        return self._summary(instr, ts, ctx.stats)
+
+    def _cascade(self, ctx, touched: list) -> None:
+        """A cascade within the step: accounts the waterfall changed (ADL winners, payers of
+        a socialised loss, the backstop vault, makers, the counterparties of the fund's
+        unwind) may now be below maintenance; they are re-checked exactly and processed
+        before the step ends, up to ``max_rounds`` times. Appends what each round touched."""
         for _ in range(self.params.max_rounds):
             groups = self._recheck(touched[-1])
             if not groups:
@@ -448,10 +457,6 @@ class LiquidationEngine:
                 break
             self._process(ctx, more)
             touched.append(ctx.take_touched())
-        self._stock_step(ctx)
-        touched.append(ctx.take_touched())
-        self._touch(unique_ids(np.concatenate(touched), view.n_acct))
-        return self._summary(instr, ts, ctx.stats)
 
     def _summary(self, instr: int, ts: int, st) -> LiquidationSummary:
         return LiquidationSummary(
@@ -518,7 +523,9 @@ class LiquidationEngine:
         self._step += 1
         ctx = self._ctx(ts, np.array(view.mark, dtype=_I64))
         self._stock_step(ctx)
-        self._touch(ctx.take_touched())
+        touched = [ctx.take_touched()]
+        self._cascade(ctx, touched)
+        self._touch(unique_ids(np.concatenate(touched), view.n_acct))
         return ctx
 
     def _process(self, ctx, batch: Cases) -> None:
