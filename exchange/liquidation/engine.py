@@ -77,6 +77,10 @@ __all__ = ["LiquidationEngine", "EngineParams", "LiquidationSummary"]
 _I64 = np.int64
 # core event kinds that do not change an account's margin state
 _QUIET_KINDS = np.array([1, 2, 4, 5, 8, 11, 12], _I64)
+#: core kinds (< 100) that change an account's margin state: a lookup table by kind
+_MOVES_MARGIN = np.ones(100, bool)
+_MOVES_MARGIN[_QUIET_KINDS] = False
+_QUIET_SET = frozenset(_QUIET_KINDS.tolist())
 
 
 def _thresholds(value) -> tuple[int, ...]:
@@ -151,6 +155,38 @@ class LiquidationSummary:
     auction_lots: int = 0
     bad_debt_atoms: int = 0
     takeover_lots: int = 0
+
+
+def changed_accounts(events: np.ndarray, n_acct: int) -> np.ndarray:
+    """Sorted distinct accounts (in [0, n_acct)) whose margin state a batch of core records
+    changed: every record naming an account except the quiet kinds, the receiver of a
+    PositionTransferred (a1) and of a LedgerMoved into a wallet or bucket (a2). O(events)."""
+    kind = events["kind"].astype(_I64)
+    acct = events["acct"]
+    core_kind = kind < 100
+    keep = (acct >= 0) & core_kind & _MOVES_MARGIN[np.where(core_kind, kind, 1)]
+    parts = [acct[keep]]
+    parts.append(events["a1"][kind == 13])
+    lm = (kind == 14) & (events["qty"] <= 1)        # LedgerMoved into a wallet or bucket
+    parts.append(events["a2"][lm])
+    accts = np.concatenate(parts).astype(_I64)
+    return unique_ids(accts[(accts >= 0) & (accts < n_acct)], n_acct)
+
+
+def changed_accounts_small(events: np.ndarray, n_acct: int) -> np.ndarray:
+    """:func:`changed_accounts` for a handful of records, in plain Python (the same result;
+    a differential test checks it)."""
+    found = set()
+    for k, a, a1, a2, q in zip(events["kind"].tolist(), events["acct"].tolist(),
+                               events["a1"].tolist(), events["a2"].tolist(),
+                               events["qty"].tolist()):
+        if k < 100 and a >= 0 and k not in _QUIET_SET:
+            found.add(a)
+        if k == 13:
+            found.add(a1)
+        elif k == 14 and q <= 1:
+            found.add(a2)
+    return np.array(sorted(x for x in found if 0 <= x < n_acct), _I64)
 
 
 class LiquidationEngine:
@@ -337,15 +373,9 @@ class LiquidationEngine:
         and LedgerMoved (a2). Returns the number of accounts marked. O(events)."""
         if len(events) == 0:
             return 0
-        kind = events["kind"].astype(_I64)
-        acct = events["acct"]
-        keep = (acct >= 0) & ~np.isin(kind, _QUIET_KINDS) & (kind < 100)
-        parts = [acct[keep]]
-        parts.append(events["a1"][kind == 13])
-        lm = (kind == 14) & (events["qty"] <= 1)        # LedgerMoved into a wallet or bucket
-        parts.append(events["a2"][lm])
-        accts = np.concatenate(parts).astype(_I64)
-        accts = unique_ids(accts[(accts >= 0) & (accts < self.core.n_acct)], self.core.n_acct)
+        n = self.core.n_acct
+        # one command's few records: plain Python beats numpy's per-call overhead
+        accts = changed_accounts_small(events, n) if len(events) <= 16 else changed_accounts(events, n)
         self.mark_dirty(accts)
         return len(accts)
 
@@ -358,7 +388,7 @@ class LiquidationEngine:
         for idx in targets:
             idx.mark_dirty(accts)
         if self.n_instr > 1:
-            self._refresh_multi()
+            self._refresh_multi(accts)
 
     def rebuild(self) -> None:
         """Recompute every index from the core's state. O(n log n)."""
@@ -398,6 +428,12 @@ class LiquidationEngine:
         cases are unique per position and their accounts flagged. O(n log n)."""
         for idx in self.indexes:
             idx.check()
+        if self.n_instr > 1:
+            v = self.view
+            v.refresh()
+            n_cross = ((v.mode == 0) & (v.size != 0)).sum(axis=0)
+            assert np.array_equal(self._multi, np.flatnonzero(n_cross >= 2)), \
+                "the multi-position cross accounts are out of date"
         p = self._pending
         if len(p):
             keys = p.keys(self.n_instr)
@@ -799,18 +835,29 @@ class LiquidationEngine:
         for idx in self.indexes:
             idx.mark_dirty(accts)
         if self.n_instr > 1:
-            self._refresh_multi()
+            self._refresh_multi(accts)
         if self.params.flush_eager:
             for idx in self.indexes:
                 idx.flush()
 
-    def _refresh_multi(self) -> None:
+    def _refresh_multi(self, accts: np.ndarray | None = None) -> None:
+        """The accounts holding two or more cross positions (re-checked exactly at every
+        mark): recomputed for ``accts`` only (O(len(accts)·instruments)), or for every account
+        (O(accounts·instruments))."""
         if self.n_instr < 2:
             return
         v = self.view
         v.refresh()
-        n_cross = ((v.mode == 0) & (v.size != 0)).sum(axis=0)
-        self._multi = np.flatnonzero(n_cross >= 2).astype(_I64)
+        if accts is None:
+            n_cross = ((v.mode == 0) & (v.size != 0)).sum(axis=0)
+            self._multi = np.flatnonzero(n_cross >= 2).astype(_I64)
+            return
+        accts = accts[(accts >= 0) & (accts < v.n_acct)]
+        if len(accts) == 0:
+            return
+        n_cross = ((v.mode[:, accts] == 0) & (v.size[:, accts] != 0)).sum(axis=0)
+        keep = self._multi[~isin_ids(self._multi, accts, v.n_acct)] if len(self._multi) else self._multi
+        self._multi = unique_ids(np.concatenate((keep, accts[n_cross >= 2])), v.n_acct)
 
     def _auction_module(self, required: bool = True):
         for m in self.waterfall:

@@ -6,6 +6,8 @@ import importlib
 
 import numpy as np
 import pytest
+import hypothesis.strategies as st
+from hypothesis import given, settings
 
 from exchange.errors import ConfigError
 from exchange.liquidation import (MODULES, LiquidationEngine, build_waterfall,
@@ -255,3 +257,17 @@ def test_the_drift_preset_sets_the_buffer_and_a_bad_one_is_a_config_error():
     assert eng.params.liquidation_buffer_rate == 0
     with pytest.raises(ConfigError, match="'liquidation_buffer_rate' must be an int rate"):
         EngineParams(liquidation_buffer_rate=-1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from([1, 2, 3, 4, 5, 6, 8, 11, 12, 13, 14, 15, 90_010, 101]),
+                               st.integers(-1, 12), st.integers(-1, 12), st.integers(-1, 12),
+                               st.integers(0, 3)), max_size=40))
+def test_the_small_batch_path_marks_the_same_accounts_as_the_vectorised_one(rows):
+    from exchange._core import EVENT_DTYPE
+    from exchange.liquidation.engine import changed_accounts, changed_accounts_small
+
+    ev = np.zeros(len(rows), EVENT_DTYPE)
+    for i, (k, a, a1, a2, q) in enumerate(rows):
+        ev[i]["kind"], ev[i]["acct"], ev[i]["a1"], ev[i]["a2"], ev[i]["qty"] = k, a, a1, a2, q
+    assert changed_accounts_small(ev, 10).tolist() == changed_accounts(ev, 10).tolist()
