@@ -443,7 +443,7 @@ class LiquidationEngine:
     # -- the step ---------------------------------------------------------------------------
     def _run(self, instr: int, ts: int, cand: np.ndarray, prev_marks: np.ndarray,
              calls: int) -> LiquidationSummary:
-        core, view = self.core, self.view
+        view = self.view
         self._step += 1
         ctx = self._ctx(ts, prev_marks)
         ctx.stats.margin_calls = calls

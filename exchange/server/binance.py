@@ -40,7 +40,7 @@ import itertools
 import re
 import secrets
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -1525,33 +1525,36 @@ class MockBinance:
         cred, params = await self._signed(request)
         return self._mutate('batch_orders', cred, params)
 
-    def _cmd_batch_orders(self, cred, params):
+    @staticmethod
+    def _answer_each(items, act):
+        """A batch endpoint's answer: each item in order, its result or its own error
+        (Binance processes the items independently)."""
         out = []
-        for item in self._batch_list(params, "batchOrders"):
-            if not all(isinstance(v, (str, bool)) for v in item.values()):
-                out.append({"code": -1130, "msg": "Invalid data sent for a parameter: every "
-                                                  "order field must be a string."})
-                continue
-            sub = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in item.items()}
+        for item in items:
             try:
-                out.append(self._place(cred.account, sub))
+                out.append(act(item))
             except BinanceError as exc:
                 out.append({"code": exc.code, "msg": exc.msg})
         return web.json_response(out)
+
+    def _cmd_batch_orders(self, cred, params):
+        def place(item):
+            if not all(isinstance(v, (str, bool)) for v in item.values()):
+                raise BinanceError(-1130, "Invalid data sent for a parameter: every order field "
+                                          "must be a string.")
+            return self._place(cred.account, {k: (str(v).lower() if isinstance(v, bool) else v)
+                                              for k, v in item.items()})
+        return self._answer_each(self._batch_list(params, "batchOrders"), place)
 
     async def batch_modify(self, request):
         cred, params = await self._signed(request)
         return self._mutate('batch_modify', cred, params)
 
     def _cmd_batch_modify(self, cred, params):
-        out = []
-        for item in self._batch_list(params, "batchOrders"):
-            sub = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in item.items()}
-            try:
-                out.append(self._modify(cred.account, sub))
-            except BinanceError as exc:
-                out.append({"code": exc.code, "msg": exc.msg})
-        return web.json_response(out)
+        return self._answer_each(
+            self._batch_list(params, "batchOrders"),
+            lambda item: self._modify(cred.account, {k: (str(v).lower() if isinstance(v, bool)
+                                                        else str(v)) for k, v in item.items()}))
 
     async def batch_cancel(self, request):
         cred, params = await self._signed(request)
@@ -1572,13 +1575,7 @@ class MockBinance:
             subs = [{**params, "orderId": "", "origClientOrderId": x} for x in ids]
         else:
             raise BinanceError(-1102, "Either orderIdList or origClientOrderIdList must be sent.")
-        out = []
-        for sub in subs:
-            try:
-                out.append(self._cancel(cred.account, sub))
-            except BinanceError as exc:
-                out.append({"code": exc.code, "msg": exc.msg})
-        return web.json_response(out)
+        return self._answer_each(subs, lambda sub: self._cancel(cred.account, sub))
 
     async def capital_config(self, request):
         await self._signed(request)

@@ -186,7 +186,6 @@ def stylized_facts(journal: Mapping[str, Mapping[str, np.ndarray]], series: Mapp
     (:data:`~exchange.sim.runner.SERIES_COLUMNS`); ``info``: the run's info (tick and lot
     size, shocks). Cost: O(events + samples · 30 lags).
     """
-    tick = float(info.get("tick_size", 1.0))
     lot = float(info.get("lot_size", 1.0))
     t_ns = np.asarray(series["ts_ns"], np.int64)
     t = t_ns / NS_PER_S
@@ -344,10 +343,9 @@ def stylized_facts(journal: Mapping[str, Mapping[str, np.ndarray]], series: Mapp
     f_px = np.asarray(fills.get("price_ticks", np.zeros(0)), np.int64)[taker]
     f_ts2 = np.asarray(fills.get("ts_ns", np.zeros(0)), np.int64)[taker]
     if f_oid.shape[0]:
-        uo, inv = np.unique(f_oid, return_inverse=True)
+        _, inv = np.unique(f_oid, return_inverse=True)
         per_order = np.bincount(inv, weights=f_qty).astype(float) * lot
     else:
-        uo = np.zeros(0, np.int64)
         per_order = np.zeros(0)
     q50, q90, q99 = _q(per_order, [0.5, 0.9, 0.99])
     hill = _hill(per_order)

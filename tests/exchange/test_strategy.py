@@ -10,7 +10,7 @@ import pytest
 from exchange.cli import main
 from exchange.codes import RejectReason
 from exchange.errors import ConfigError, InvalidCommandError
-from exchange.sim.runner import Simulation, run
+from exchange.sim.runner import Simulation
 from exchange.sim.scenario import parse_scenario
 from exchange.strategy import Strategy, run_strategy, strategy_overrides
 from tests.exchange.sim.conftest import TINY_CRASH

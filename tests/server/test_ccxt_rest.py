@@ -14,7 +14,7 @@ from decimal import Decimal
 import ccxt
 import pytest
 
-from tests.server.orders import BTC, ETH, rest, take
+from tests.server.orders import BTC, ETH, leveraged_long_near_liquidation, rest, take
 
 
 def usdt(client):
@@ -379,14 +379,7 @@ def test_setting_the_margin_mode_it_already_has_raises_margin_mode_already_set(t
 def test_a_20x_long_pushed_under_its_liquidation_price_is_liquidated(srv, mock, connect, maker):
     """As tests/exchange/test_venue_liquidation.py: 0.3 BTC bought at 50,000 with 1,000 USDT at
     20x; liquidation price about 46,879; the maker's bids at 47,000 and below take it."""
-    cred = srv.call(mock.add_account, deposit="1000")
-    trader = connect(cred)
-    trader.set_leverage(20, BTC)
-    rest(maker, "sell", 0.3, 50000)
-    take(trader, "buy", 0.3)
-    srv.call(mock.set_mark, "BTCUSDT", "48000")
-    for price in (47000, 46900, 46800):
-        rest(maker, "buy", 1, price)
+    trader = leveraged_long_near_liquidation(srv, mock, connect, maker)
 
     position = btc_position(trader)
     assert position["contracts"] == pytest.approx(0.3)

@@ -12,7 +12,7 @@ import pytest
 
 from exchange.server import history
 from exchange.server.history import INTERVALS, Series, kline_open
-from tests.server.orders import BTC, rest, take
+from tests.server.orders import BTC, leveraged_long_near_liquidation, rest, take
 
 MIN = 60_000
 
@@ -153,14 +153,7 @@ def test_open_interest_and_trading_fee(maker, trader):
 
 
 def test_force_orders_list_the_accounts_liquidation(srv, mock, connect, maker):
-    cred = srv.call(mock.add_account, deposit="1000")
-    trader = connect(cred)
-    trader.set_leverage(20, BTC)
-    rest(maker, "sell", 0.3, 50000)
-    take(trader, "buy", 0.3)
-    srv.call(mock.set_mark, "BTCUSDT", "48000")
-    for price in (47000, 46900, 46800):
-        rest(maker, "buy", 1, price)
+    trader = leveraged_long_near_liquidation(srv, mock, connect, maker)
     srv.call(mock.set_mark, "BTCUSDT", "46850")
     rows = trader.fapiPrivateGetForceOrders({"symbol": "BTCUSDT"})
     assert len(rows) >= 1 and all(r["clientOrderId"].startswith("autoclose-") for r in rows)

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from exchange.server import MockBinance, ServerThread, ccxt_config
-from tests.server.orders import BTC, rest, take
+from tests.server.orders import leveraged_long_near_liquidation, rest, take
 from tests.server.test_websocket import receive_until, run, stream
 
 
@@ -75,14 +75,7 @@ def test_partial_depth_arrays_and_kline_ids_follow_a_trade(srv, mock, maker, tra
 
 
 def test_all_market_force_orders_carry_a_liquidation(srv, mock, connect, maker):
-    cred = srv.call(mock.add_account, deposit="1000")
-    trader = connect(cred)
-    trader.set_leverage(20, BTC)
-    rest(maker, "sell", 0.3, 50000)
-    take(trader, "buy", 0.3)
-    srv.call(mock.set_mark, "BTCUSDT", "48000")
-    for price in (47000, 46900, 46800):
-        rest(maker, "buy", 1, price)
+    leveraged_long_near_liquidation(srv, mock, connect, maker)
 
     async def main():
         async with stream(srv, "/market/ws/3") as ws:           # ccxt.pro's shape, then SUBSCRIBE
