@@ -146,9 +146,26 @@ def _cmd_run(args) -> int:
 
 # -- compare -----------------------------------------------------------------------------------
 
-def _cmd_compare(args) -> int:
+def _design_table(title: str, first: str, labels, keys, stat):
+    """A rich table with one column per design (``labels``) and one row per key;
+    ``stat(label, key)`` gives (mean, sd or None), shown as ``mean ± sd`` (``mean`` alone
+    when sd is None)."""
     from rich.table import Table
 
+    table = Table(title=title)
+    table.add_column(first, no_wrap=True)
+    for lbl in labels:
+        table.add_column(" → ".join(lbl.split(",")), justify="right")
+    for key in keys:
+        cells = []
+        for lbl in labels:
+            mean, sd = stat(lbl, key)
+            cells.append(_fmt(mean) + (f" ± {_fmt(sd)}" if sd is not None else ""))
+        table.add_row(key, *cells)
+    return table
+
+
+def _cmd_compare(args) -> int:
     from exchange.sim.compare import DEFAULT_WATERFALLS, compare, parse_waterfalls
     from exchange.sim.scenario import load_scenario
 
@@ -171,37 +188,19 @@ def _cmd_compare(args) -> int:
                       report=not args.no_report,
                       progress=lambda done, total: prog.update(task, completed=done))
     stats = cmp.stats()
-    table = Table(title=f"perpsim compare · {sc.name} · seeds {', '.join(map(str, cmp.seeds))} "
-                        f"(mean ± sd)")
-    table.add_column("metric", no_wrap=True)
-    for lbl in cmp.labels:
-        table.add_column(" → ".join(lbl.split(",")), justify="right")
-    for key in TABLE_METRICS:
-        cells = []
-        for lbl in cmp.labels:
-            mean, sd = stats[lbl][key]
-            cell = _fmt(mean)
-            if sd and len(cmp.seeds) > 1:
-                cell += f" ± {_fmt(sd)}"
-            cells.append(cell)
-        table.add_row(key, *cells)
     con = _console()
-    con.print(table)
+    con.print(_design_table(
+        f"perpsim compare · {sc.name} · seeds {', '.join(map(str, cmp.seeds))} (mean ± sd)",
+        "metric", cmp.labels, TABLE_METRICS,
+        lambda lbl, key: (stats[lbl][key][0],
+                          stats[lbl][key][1] if stats[lbl][key][1] and len(cmp.seeds) > 1 else None)))
     if args.strategy:
-        st = Table(title=f"your strategy ({args.strategy}) in each design, USDT (mean ± sd over seeds)")
-        st.add_column("strategy", no_wrap=True)
-        for lbl in cmp.labels:
-            st.add_column(" → ".join(lbl.split(",")), justify="right")
-        for key in STRATEGY_COLUMNS:
-            cells = []
-            for lbl in cmp.labels:
-                vals = [float(r.strategies["strategy"][key]) for r in cmp.results[lbl]]
-                cell = _fmt(statistics.fmean(vals))
-                if len(vals) > 1:
-                    cell += f" ± {_fmt(statistics.stdev(vals))}"
-                cells.append(cell)
-            st.add_row(key, *cells)
-        con.print(st)
+        def strategy_stat(lbl, key):
+            vals = [float(r.strategies["strategy"][key]) for r in cmp.results[lbl]]
+            return statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else None
+        con.print(_design_table(
+            f"your strategy ({args.strategy}) in each design, USDT (mean ± sd over seeds)",
+            "strategy", cmp.labels, STRATEGY_COLUMNS, strategy_stat))
     con.print(f"{n} runs in {cmp.wall_s:.1f} s · table {cmp.files.get('table')}"
               + (f" · report {cmp.files['report']}" if "report" in cmp.files else ""))
     return 0
