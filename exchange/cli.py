@@ -805,6 +805,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="skip facts.html")
     p.set_defaults(func=_cmd_facts)
 
+    from exchange.sim.stress_cli import add_parser as add_stress
+    add_stress(sub)
+
     p = sub.add_parser("demo", help="run the matching engine on a synthetic order stream",
                        description="Run the matching engine on a synthetic order stream.")
     p.add_argument("--n", type=int, default=500_000, help="messages (default 500,000)")
