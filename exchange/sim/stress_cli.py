@@ -50,16 +50,16 @@ def add_parser(sub) -> None:
     p.add_argument("--funding-rate", type=float, default=None,
                    help="the flipped funding rate per settlement, a fraction (default: the "
                    "preset's cap)")
-    p.add_argument("--funding-seeds", type=int, default=2,
-                   help="seeds of the long funding run (default 2)")
+    p.add_argument("--funding-seeds", type=int, default=1,
+                   help="seeds of the long funding run (default 1)")
     p.add_argument("--vacate-minutes", type=float, default=5.0,
                    help="every maker withdraws this long during a gap (default 5; 0 skips)")
     p.add_argument("--lag-minutes", type=float, default=5.0,
                    help="the oracle lags this long during a gap (default 5; 0 skips)")
     p.add_argument("--outage-minutes", type=float, default=5.0,
                    help="the oracle is dark this long during a gap (default 5; 0 skips)")
-    p.add_argument("--thin-minutes", type=float, default=10.0,
-                   help="half the makers withdraw this long during a gap (default 10; 0 skips)")
+    p.add_argument("--thin-minutes", type=float, default=5.0,
+                   help="half the makers withdraw this long during a gap (default 5; 0 skips)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
     p.add_argument("--out", help="output directory (default perpsim-out/stress)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
