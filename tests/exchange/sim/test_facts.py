@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 from exchange.cli import main
-from exchange.sim.facts import acf, excess_kurtosis, half_life_s, stylized_facts
+from hypothesis import given, settings, strategies as st
+
+from exchange.oracle import NS_PER_S
+from exchange.sim.facts import (acf, chi2_sf, excess_kurtosis, half_life_s, ljung_box,
+                                 stylized_facts)
+from exchange.sim.pricepath import StochasticVolSource
 
 NS = 1_000_000_000
 
@@ -63,6 +68,60 @@ def test_half_life_of_a_random_walk_is_long_and_of_a_pulled_series_is_its_own():
         pulled[t] = 0.99 * pulled[t - 1] + rng.standard_normal()
     hl = half_life_s(pulled, 1.0)[0]
     assert 50 < hl < 90                                             # ln ½ / ln 0.99 = 69 s
+
+
+@settings(max_examples=60)
+@given(k=st.integers(1, 40), x=st.floats(0.0, 200.0))
+def test_chi2_survival_matches_its_closed_forms(k, x):
+    sf = chi2_sf(x, k)
+    assert 0.0 <= sf <= 1.0
+    assert chi2_sf(x + 1.0, k) <= sf + 1e-12                      # decreasing in x
+    assert chi2_sf(x, k + 1) >= sf - 1e-12                        # increasing in k
+    if k == 2:
+        assert sf == pytest.approx(np.exp(-x / 2), abs=1e-12)
+
+
+def test_chi2_survival_at_known_critical_values():
+    for x, k in ((3.841, 1), (5.991, 2), (11.070, 5), (18.307, 10), (31.410, 20)):
+        assert chi2_sf(x, k) == pytest.approx(0.05, abs=2e-4)
+    with pytest.raises(ValueError, match="'k' must be >= 1"):
+        chi2_sf(1.0, 0)
+
+
+def _sv_minute_returns(seed, minutes=120):
+    """1-min log returns of the calm scenario's index model (a martingale with stochastic
+    volatility and Student-t steps): uncorrelated, but not independent."""
+    src = StochasticVolSource(np.random.default_rng(seed), 110000.0, sigma=4e-5, vol_of_vol=0.7,
+                              vol_half_life_s=1200.0, tail_df=4.0)
+    px = np.array([src.price_at(m * 60 * NS_PER_S) for m in range(minutes + 1)])
+    return np.diff(np.log(px))
+
+
+def test_robust_portmanteau_holds_its_level_on_stochastic_volatility_where_iid_ljung_box_does_not():
+    # the calm target's test of "no significant autocorrelation": under the null (the index
+    # is a martingale) it must reject about 5 % of 2-h samples at the 5 % level; the iid
+    # Ljung–Box, whose band ignores volatility clustering, rejects far more often
+    p_rob, p_iid = [], []
+    for seed in range(200):
+        r = _sv_minute_returns(seed)
+        p_rob.append(ljung_box(r, 10, robust=True)[1])
+        p_iid.append(ljung_box(r, 10, robust=False)[1])
+    rob = float(np.mean(np.asarray(p_rob) < 0.05))
+    iid = float(np.mean(np.asarray(p_iid) < 0.05))
+    assert 0.01 <= rob <= 0.10
+    assert iid >= 0.2 and iid >= 3 * rob
+
+
+def test_robust_portmanteau_detects_real_autocorrelation():
+    # the same returns made an MA(1), r_t = e_t − 0.5 e_(t−1) (lag-1 autocorrelation −0.4):
+    # 119 one-minute returns are a small sample, so the robust test catches it about half the
+    # time (the price of not over-rejecting under the null); a long sample always
+    rejected = [ljung_box(e[1:] - 0.5 * e[:-1], 10)[1] < 0.05
+                for e in (_sv_minute_returns(1000 + seed, 120) for seed in range(100))]
+    assert np.mean(rejected) >= 0.3
+    e = _sv_minute_returns(7, 2000)
+    assert ljung_box(e[1:] - 0.5 * e[:-1], 10)[1] < 1e-6
+    assert ljung_box(e, 10)[1] > 0.01
 
 
 def test_stylized_facts_read_spread_depth_basis_trades_and_orders():

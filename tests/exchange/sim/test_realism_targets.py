@@ -1,10 +1,11 @@
 """The built-in scenarios meet their realism targets (each target is cited in its TOML).
 
-Full-length runs of seed 0 (the CLI's default), measured with exchange.sim.facts. The venue's
-invariants (conservation of money, positions netting to zero, sound books) are checked at every
-recorded step of the crash and the peg runs, and at the end of the two long ones (calm: 2 h,
-funding_squeeze: 2 h 5 min, where a check every second would triple the time). About 45 s in
-all on two shared cores.
+Full-length runs measured with exchange.sim.facts: calm on seeds 0, 1 and 2 (its targets hold on
+seeds 0–4; a 2-h run is the shortest that gives the 1-min return tests ~120 samples), the others
+on seed 0 (the CLI's default). The venue's invariants (conservation of money, positions netting
+to zero, sound books) are checked at every recorded step of the crash and the peg runs, and at
+the end of the long ones (calm: 2 h, funding_squeeze: 2 h 5 min, where a check every second
+would triple the time). About 2 minutes in all on two shared cores (a calm run ~25 s).
 """
 import numpy as np
 import pytest
@@ -15,9 +16,12 @@ from exchange.sim.runner import run
 FUNDING_OFF = {"venue.funding.cap_rate": "0"}
 
 
-@pytest.fixture(scope="module")
-def calm():
-    r = run("calm", seed=0, report=False, check="end")
+CALM_SEEDS = (0, 1, 2)
+
+
+@pytest.fixture(scope="module", params=CALM_SEEDS, ids=lambda s: f"seed{s}")
+def calm(request):
+    r = run("calm", seed=request.param, report=False, check="end")
     return r, facts_from_result(r)
 
 
@@ -58,7 +62,10 @@ def test_calm_returns_have_heavy_tails_and_clustered_volatility_but_no_linear_me
     m1 = f["returns_1m"].values
     assert m1["n"] >= 100
     assert m1["excess_kurtosis"] > 0.0                         # Cont 2001, fact 2
-    assert m1["significant_raw_lags_1_10"] <= 3                # fact 1 (tolerance in calm.toml)
+    # fact 1: no autocorrelation at lags 1–10, one joint heteroskedasticity-robust test at 5 %
+    # (the definition and why not the iid band: calm.toml); the older per-lag count too
+    assert m1["robust_p_1_10"] >= 0.05
+    assert m1["significant_raw_lags_1_10"] <= 3
     s1 = f["returns_1s"].values
     assert s1["acf_abs_minute_buckets_min"] > 0.0              # fact 8, out to 10 minutes
 
