@@ -13,13 +13,16 @@
         binance-futures_trades_2024-01-01_BTCUSDT.csv.gz binance-futures_derivative_ticker_2024-01-01_BTCUSDT.csv.gz
     perpsim scenarios | presets | demo
 
-Bad input (an unknown preset or scenario, a malformed TOML key, an impossible parameter) is a
-one-line error naming the file, the key and the value, and exit status 2 — never a traceback
-(``PERPSIM_DEBUG=1`` shows it).
+Bad input (an unknown preset or scenario, a malformed TOML key, an impossible parameter, an
+option out of range) is a one-line error naming the file or the option, the key and the value,
+and exit status 2 — never a traceback. An exception raised in your strategy is reported with
+its type and its place in your file, exit status 3; any other failure exits 1. ``--debug``
+(any command, or ``PERPSIM_DEBUG=1``) shows the full traceback instead.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -49,6 +52,12 @@ def _console():
     return Console()
 
 
+def _console_err():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
 def _progress(description: str):
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn)
@@ -61,6 +70,94 @@ def _fmt(v) -> str:
     from exchange.report import format_value
 
     return format_value(v)
+
+
+#: integer options checked before any work: attribute -> (flag, lowest, highest or None)
+INT_OPTIONS = {
+    "seed": ("--seed", 0, None), "seeds": ("--seeds", 1, None), "workers": ("--workers", 1, None),
+    "n": ("--n", 1, None), "port": ("--port", 0, 65535), "accounts": ("--accounts", 0, None),
+    "read_only_accounts": ("--read-only-accounts", 0, None), "leverage": ("--leverage", 1, None),
+}
+#: float options that must be finite and > 0
+POSITIVE_FLOAT_OPTIONS = {"speed": "--speed", "record_ms": "--record-ms"}
+
+#: exit status of a usage error (bad input), of an exception raised in the user's strategy,
+#: and of any other failure
+EXIT_USAGE, EXIT_STRATEGY, EXIT_FAILURE = 2, 3, 1
+
+
+def _check_options(args) -> None:
+    """Every numeric option in range, named in the error, before any work starts."""
+    for attr, (flag, lo, hi) in INT_OPTIONS.items():
+        v = getattr(args, attr, None)
+        if v is None:
+            continue
+        if v < lo or (hi is not None and v > hi):
+            rule = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+            raise UsageError(f"'{flag}' must be an integer {rule} (got {v})")
+    for attr, flag in POSITIVE_FLOAT_OPTIONS.items():
+        v = getattr(args, attr, None)
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise UsageError(f"'{flag}' must be a finite number > 0 (got {v:g})")
+
+
+def _out_path(value, default: Path, *, file_suffix: str | None = None) -> Path:
+    """``--out`` checked before the run: a directory (or, with ``file_suffix``, a file of
+    that suffix) that does not sit below an existing file and is not an existing file."""
+    out = Path(value) if value else default
+    if file_suffix is not None and out.suffix == file_suffix:
+        if out.is_dir():
+            raise UsageError(f"'--out' must be a {file_suffix} file or a directory "
+                             f"(got {str(out)!r}: an existing directory named like a file)")
+        target_dir = out.parent
+    else:
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"'--out' must be a directory, new or existing (got {str(out)!r}: "
+                             f"an existing file)")
+        target_dir = out
+    for parent in [target_dir, *target_dir.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"'--out' must not be below a file (got {str(out)!r}: "
+                                 f"{str(parent)!r} is a file)")
+            if not os.access(parent, os.W_OK):
+                raise UsageError(f"'--out' must be writable (got {str(out)!r}: cannot write "
+                                 f"in {str(parent)!r})")
+            break
+    return out
+
+
+def _scenario_warnings(sc, waterfall=None) -> list[str]:
+    """What a scenario asks for that the run will not do as written: a shock at or after the
+    end (it never fires), a population leverage above the instrument's maximum (clamped)."""
+    out = []
+    end_s = sc.duration_ns / 1e9
+    for shock in sc.shocks:
+        at = shock.at_ns / 1e9
+        if at >= end_s:
+            out.append(f"the {shock.type} shock at {at:g} s is at or after the scenario's end "
+                       f"({end_s:g} s): it never fires")
+    try:
+        preset = sc.preset(waterfall) if waterfall else sc.preset()
+        max_lev = int(preset.instrument(sc.symbol).tiers[0].max_leverage)
+    except Exception:  # noqa: BLE001 - the run reports a bad preset itself
+        return out
+    for pop in sc.populations:
+        lev = pop.params.get("leverage")
+        levs = lev if isinstance(lev, (list, tuple)) else [lev] if lev is not None else []
+        high = [v for v in levs if isinstance(v, (int, float)) and v > max_lev]
+        if high:
+            out.append(f"population.{pop.name}.leverage {', '.join(f'{v:g}' for v in high)} is "
+                       f"above {sc.preset_name}'s maximum for {sc.symbol} ({max_lev}x): "
+                       f"those accounts trade at {max_lev}x")
+    return out
+
+
+def _warn(messages) -> None:
+    con = None
+    for m in messages:
+        con = con or _console_err()
+        con.print(f"[bold yellow]perpsim: warning:[/] {m}", highlight=False)
 
 
 # -- run ---------------------------------------------------------------------------------------
@@ -112,7 +209,8 @@ def _cmd_run(args) -> int:
         wf, wf_ov = split_waterfall(wf_spec)
         if wf_ov:
             sc = sc.with_overrides(wf_ov)
-    out = Path(args.out) if args.out else Path("perpsim-out") / f"run-{sc.name}-seed{args.seed}"
+    out = _out_path(args.out, Path("perpsim-out") / f"run-{sc.name}-seed{args.seed}")
+    _warn(_scenario_warnings(sc))
     with _progress(f"{sc.name} seed {args.seed}") as prog:
         task = prog.add_task(f"{sc.name} seed {args.seed}", total=100)
         result = run(sc, args.seed, wf, out, check="end", report=not args.no_report,
@@ -180,7 +278,8 @@ def _cmd_compare(args) -> int:
             raise UsageError("'--waterfalls' must name modules, e.g. \"market,insurance,adl\" (got '')")
     if args.seeds < 1:
         raise UsageError(f"'--seeds' must be >= 1 (got {args.seeds})")
-    out = Path(args.out) if args.out else Path("perpsim-out") / f"compare-{sc.name}"
+    out = _out_path(args.out, Path("perpsim-out") / f"compare-{sc.name}")
+    _warn(_scenario_warnings(sc))
     n = len(wfs) * args.seeds
     with _progress("runs") as prog:
         task = prog.add_task(f"{sc.name}: {len(wfs)} designs × {args.seeds} seeds", total=n)
@@ -218,10 +317,22 @@ def _cmd_sweep(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"'--workers' must be >= 1 (got {args.workers})")
     grid = parse_grid(args.grid)
+    for item in args.grid:
+        key, _, values = item.partition("=")
+        wfs = grid.get("waterfall") if key.strip() == "waterfall" else None
+        if wfs and len(wfs) > 1 and ";" not in values and all(len(w) == 1 and "+" not in str(w[0])
+                                                            for w in wfs):
+            raise UsageError(
+                f"'--grid' {item!r} is ambiguous: it reads as {len(wfs)} one-module waterfalls "
+                f"({', '.join(str(w[0]) for w in wfs)}). Join one design's modules with '+' "
+                f"(waterfall={'+'.join(str(w[0]) for w in wfs)}) and separate designs with ',' "
+                f"or ';' (waterfall=market+insurance,market+insurance+adl; one-module designs: "
+                f"waterfall=market;insurance)")
     from exchange.sim.scenario import load_scenario
 
     sc = _with_strategy(load_scenario(args.scenario), args)
-    out = Path(args.out) if args.out else Path("perpsim-out") / "sweep.parquet"
+    out = _out_path(args.out, Path("perpsim-out") / "sweep.parquet", file_suffix=".parquet")
+    _warn(_scenario_warnings(sc))
     total = args.seeds
     for v in grid.values():
         total *= len(v)
@@ -312,6 +423,8 @@ def _cmd_calc(args) -> int:
     else:
         rate = Decimal(f.interest_rate) / Decimal(10**8) * f.pay_every_hours / f.interval_hours
         rate_note = "interest-only (premium 0)"
+    if not math.isfinite(args.hours) or args.hours < 0:
+        raise UsageError(f"'--hours' must be a finite number >= 0 (got {args.hours:g})")
     payments = Decimal(args.hours) / f.pay_every_hours
     funding = Decimal(notional) * unit * rate * payments * sign
     asset = spec.settle
@@ -322,6 +435,26 @@ def _cmd_calc(args) -> int:
     def price(ticks) -> str:
         return "— (none)" if ticks is None or ticks <= 0 else f"{spec.ticks_to_price(ticks):,}"
 
+    warnings = []
+    if maxq is not None and lots > maxq:
+        warnings.append(
+            f"the position ({qty} {spec.base}, {money(notional)}) is above the largest the venue "
+            f"allows at {lev}x ({spec.lots_to_qty(maxq)} {spec.base}): it would be rejected. Its "
+            f"notional falls in the margin tier that allows at most {tier.max_leverage}x "
+            f"(maintenance {Decimal(tier.mmr) / 10**6:f} %): the table describes a position the "
+            f"venue would not open")
+    # equity at the entry price (the mark at entry) is the margin backing the position
+    if wallet <= mm:
+        warnings.append(
+            f"already liquidatable at the entry price: the margin backing it ({money(wallet)}) "
+            f"is not above the maintenance margin ({money(mm)})"
+            + ("" if args.wallet else " — the initial margin at this leverage does not cover "
+               "this tier's maintenance"))
+    dist = None
+    if lp is not None and lp > 0:
+        dist = (Decimal(lp) - entry_ticks) / entry_ticks * 100
+    elif sign > 0:
+        dist = Decimal(-100)             # a long with no liquidation price: the price would go to 0
     table = Table(title=f"perpsim calc · {preset.venue.display_name} · {symbol} · "
                         f"{'long' if sign > 0 else 'short'} {qty} @ {entry} · {lev}x")
     table.add_column("quantity")
@@ -334,13 +467,33 @@ def _cmd_calc(args) -> int:
     table.add_row("margin backing the position", money(wallet),
                   "--wallet (cross) or the initial margin (isolated)")
     table.add_row("liquidation price", price(lp), "equity = maintenance margin (tiered formula)")
+    table.add_row("distance to liquidation",
+                  "— (none)" if dist is None else f"{dist:+.2f} %",
+                  "liquidation price vs entry" + (" (already liquidatable)" if wallet <= mm else ""))
     table.add_row("bankruptcy price", price(bp), "equity = 0")
     table.add_row(f"max position at {lev}x", "unlimited" if maxq is None else f"{spec.lots_to_qty(maxq)} {spec.base}",
-                  "venue margin tiers")
+                  "venue margin tiers" + (" — EXCEEDED" if maxq is not None and lots > maxq else ""))
     table.add_row(f"funding rate per {f.pay_every_hours} h", f"{rate * 100:.4f} %", rate_note)
     table.add_row(f"funding over {args.hours:g} h", f"{funding:,.2f} {asset}",
                   f"{payments:g} payments; > 0 = you pay")
+    if args.gap is not None:
+        gap = _dec(args.gap, "--gap")
+        if not 0 < gap < 100:
+            raise UsageError(f"'--gap' must be a percentage in (0, 100) (got {args.gap})")
+        gap_ticks = int((entry_ticks * (1 - sign * gap / 100)).to_integral_value())
+        equity = wallet + size * (gap_ticks - entry_ticks) * k
+        basis = entry_ticks if spec.maintenance_basis == "entry" else gap_ticks
+        mm_gap = spec.maintenance_margin_atoms(lots * basis * k)
+        hit = equity <= mm_gap
+        verdict = "LIQUIDATED" if hit else "not liquidated"
+        if equity < 0:
+            verdict += f", {money(-equity)} below bankruptcy (the venue's fund or ADL covers it)"
+        table.add_row(f"gap of {gap} % against you", f"{price(gap_ticks)}: {verdict}",
+                      f"equity {money(equity)} vs maintenance {money(mm_gap)} at that price")
     _console().print(table)
+    err = _console_err()
+    for w in warnings:
+        err.print(f"[bold red]perpsim: warning:[/] {w}", highlight=False)
     return 0
 
 
@@ -382,12 +535,31 @@ def _cmd_scenarios(args) -> int:
     return 0
 
 
+def _check_bind(host: str, port: int) -> None:
+    """Fail with a usage error naming the option when ``host:port`` cannot be bound."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"'--host' must be an address of this machine (got {host!r}: {exc})") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            raise UsageError(f"'--port' {port} cannot be bound on {host} "
+                             f"({exc.strerror or exc})") from None
+
+
 def _cmd_serve(args) -> int:
     """A Binance USDⓈ-M compatible server over a preset's venue, with funded accounts."""
     from exchange.server import MockBinance, serve
 
     from exchange.server.limits import RateLimits
 
+    _check_bind(args.host, args.port)          # before the banner and the keys
     limits = None if args.no_rate_limits else RateLimits()
     marks = {}
     for item in args.mark:
@@ -551,7 +723,7 @@ def _cmd_backtest(args) -> int:
         source = Path(args.scenario).stem
     else:
         source = "data"
-    out = Path(args.out) if args.out else Path("perpsim-out") / f"backtest-{source}"
+    out = _out_path(args.out, Path("perpsim-out") / f"backtest-{source}")
     n = len(items) * args.seeds
     with _progress("runs") as prog:
         task = prog.add_task(f"{len(items)} strategies × {args.seeds} seeds", total=n)
@@ -749,7 +921,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "initial margin (isolated)")
     p.add_argument("--funding-rate", help="funding rate per payment as a fraction, e.g. 0.0001 "
                    "(default: the preset's interest rate)")
-    p.add_argument("--hours", type=float, default=24.0, help="holding time for the funding cost")
+    p.add_argument("--hours", type=float, default=24.0, help="holding time for the funding cost, "
+                   "hours >= 0 (default 24)")
+    p.add_argument("--gap", metavar="PCT", help="does a price gap of PCT %% against the position "
+                   "(from the entry, no trading in between) liquidate it on this venue? e.g. 10")
     p.set_defaults(func=_cmd_calc)
 
     p = sub.add_parser("scenarios", help="list the built-in scenarios",
@@ -805,31 +980,88 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="skip facts.html")
     p.set_defaults(func=_cmd_facts)
 
+    for sp in sub.choices.values():
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full Python traceback of an error (also PERPSIM_DEBUG=1)")
     p = sub.add_parser("demo", help="run the matching engine on a synthetic order stream",
                        description="Run the matching engine on a synthetic order stream.")
     p.add_argument("--n", type=int, default=500_000, help="messages (default 500,000)")
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=_demo)
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show the full Python traceback of an error (also PERPSIM_DEBUG=1)")
+    ap.add_argument("--debug", action="store_true", help="show the full Python traceback of "
+                    "an error (also PERPSIM_DEBUG=1)")
     return ap
 
 
+def _user_frame(exc: BaseException) -> tuple[str, int, str] | None:
+    """The innermost frame of ``exc``'s traceback in the user's code (not perpsim, not Python's
+    library, not an installed package): (file, line, function), or None. A process pool's
+    remote traceback (``__cause__`` text) is read too."""
+    import re
+    import sysconfig
+    import traceback
+
+    pkg = str(Path(__file__).resolve().parent)
+    libs = {str(Path(p).resolve()) for p in (sysconfig.get_paths().get("stdlib"),
+                                             sysconfig.get_paths().get("platstdlib"),
+                                             sysconfig.get_paths().get("purelib"),
+                                             sysconfig.get_paths().get("platlib")) if p}
+
+    def is_user(filename: str) -> bool:
+        if filename.startswith("<"):
+            return False
+        f = str(Path(filename).resolve())
+        if f.startswith(pkg + os.sep) or "site-packages" in f or "dist-packages" in f:
+            return False
+        return not any(f.startswith(lib + os.sep) for lib in libs)
+
+    frames = [(fs.filename, fs.lineno, fs.name) for fs in traceback.extract_tb(exc.__traceback__)]
+    cause = exc.__cause__
+    if cause is not None and type(cause).__name__ == "_RemoteTraceback":
+        frames += [(f, int(n), fn) for f, n, fn in
+                   re.findall(r'File "([^"]+)", line (\d+), in (\S+)', str(cause))]
+    user = [f for f in frames if is_user(f[0])]
+    return user[-1] if user else None
+
+
 def main(argv=None) -> int:
+    """Run the command; bad input is one line on stderr and exit status 2
+    (:data:`EXIT_USAGE`), an exception in the user's strategy names its type and its place
+    in the user's file and exits 3 (:data:`EXIT_STRATEGY`), anything else exits 1. ``--debug``
+    (or ``PERPSIM_DEBUG=1``) shows the full traceback instead."""
     args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False) or os.environ.get("PERPSIM_DEBUG"))
     try:
+        _check_options(args)
         return args.func(args)
     except KeyboardInterrupt:
         print("perpsim: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - bad input must never print a traceback
-        if os.environ.get("PERPSIM_DEBUG"):
+        if debug:
             raise
         from exchange.errors import ExchangeError
 
-        msg = str(exc) if isinstance(exc, (ExchangeError, UsageError, ValueError, OSError)) \
-            else f"{type(exc).__name__}: {exc}"
+        where = _user_frame(exc) if getattr(args, "strategy", None) or \
+            getattr(args, "strategies", None) else None
+        if where is not None:
+            file, line, func = where
+            msg = " ".join(str(exc).split())
+            try:
+                file = os.path.relpath(file)
+            except ValueError:
+                pass
+            print(f"perpsim: error in your strategy: {type(exc).__name__}: {msg} "
+                  f"(at {file}:{line}, in {func}; --debug shows the traceback)", file=sys.stderr)
+            return EXIT_STRATEGY
+        usage = isinstance(exc, (ExchangeError, UsageError, ValueError, OSError))
+        msg = str(exc) if usage else f"{type(exc).__name__}: {exc}"
         msg = " ".join(msg.split())
-        print(f"perpsim: error: {msg}", file=sys.stderr)
-        return 2
+        hint = "" if usage else " (--debug shows the traceback)"
+        print(f"perpsim: error: {msg}{hint}", file=sys.stderr)
+        return EXIT_USAGE if usage else EXIT_FAILURE
 
 
 if __name__ == "__main__":
