@@ -33,13 +33,15 @@ from pathlib import Path
 __all__ = ["main", "build_parser"]
 
 #: metrics shown in the console tables (all of them go to the files)
-TABLE_METRICS = ("liquidations", "liquidation_notional", "bad_debt", "insurance_end",
+TABLE_METRICS = ("liquidations", "liquidation_triggers", "liquidation_notional", "bad_debt",
+                 "insurance_credited", "insurance_paid", "insurance_end",
                  "insurance_drawdown", "backstop_pnl", "adl_count", "adl_notional",
                  "adl_shortfall", "adl_haircut", "adl_excess_haircut", "adl_uncovered",
                  "adl_winners_hit",
                  "adl_max_leverage", "socialized_total", "haircut_total",
                  "haircut_plus_bad_debt", "winners_hit_share", "haircut_gini", "perp_drawdown",
-                 "index_drawdown", "amplification", "cascade_depth", "repeg_s", "funding_paid")
+                 "index_drawdown", "amplification", "cascade_depth", "repeg_s", "funding_paid",
+                 "orders", "liquidation_orders")
 
 
 class UsageError(Exception):
@@ -157,7 +159,7 @@ def _warn(messages) -> None:
     con = None
     for m in messages:
         con = con or _console_err()
-        con.print(f"[bold yellow]perpsim: warning:[/] {m}", highlight=False)
+        con.print(f"[bold yellow]perpsim: warning:[/] {m}", highlight=False, soft_wrap=True)
 
 
 # -- run ---------------------------------------------------------------------------------------
@@ -300,6 +302,10 @@ def _cmd_compare(args) -> int:
         con.print(_design_table(
             f"your strategy ({args.strategy}) in each design, USDT (mean ± sd over seeds)",
             "strategy", cmp.labels, STRATEGY_COLUMNS, strategy_stat))
+    from exchange.report.notes import design_notes
+
+    for note in design_notes(cmp):
+        con.print(f"· {note}", highlight=False)
     con.print(f"{n} runs in {cmp.wall_s:.1f} s · table {cmp.files.get('table')}"
               + (f" · report {cmp.files['report']}" if "report" in cmp.files else ""))
     return 0
@@ -307,9 +313,29 @@ def _cmd_compare(args) -> int:
 
 # -- sweep -------------------------------------------------------------------------------------
 
-def _cmd_sweep(args) -> int:
+def _sweep_table(title: str, rows, gcols, shown):
+    """The sweep's console table: grid columns fold (a design name is never cut short),
+    a waterfall shown with arrows."""
     from rich.table import Table
 
+    table = Table(title=title)
+    for c in gcols:
+        table.add_column(c.removeprefix("grid."), overflow="fold", min_width=8)
+    for c in shown:
+        table.add_column(c, justify="right", overflow="fold")
+
+    def cell(r, c):
+        v = r.get(c)
+        if c == "grid.waterfall" and isinstance(v, str):
+            return " → ".join(p for p in v.replace("+", ",").split(",") if p)
+        return _fmt(v)
+
+    for r in rows:
+        table.add_row(*[cell(r, c) for c in gcols + shown])
+    return table
+
+
+def _cmd_sweep(args) -> int:
     from exchange.sim.sweep import parse_grid, sweep
 
     if not args.grid:
@@ -343,15 +369,11 @@ def _cmd_sweep(args) -> int:
                      scheduler=args.scheduler, out=out,
                      progress=lambda done, n: prog.update(task, completed=done))
     wall = time.perf_counter() - t0
-    table = Table(title=f"perpsim sweep · {args.scenario} · {len(rows)} runs")
     gcols = [f"grid.{k}" for k in grid]
     shown = ["seed", "liquidations", "bad_debt", "insurance_end", "haircut_total", "perp_drawdown"]
     if args.strategy:
         shown += ["strategy.pnl", "strategy.fees", "strategy.funding", "strategy.liquidations"]
-    for c in gcols + shown:
-        table.add_column(c.removeprefix("grid."), justify="right")
-    for r in rows:
-        table.add_row(*[_fmt(r.get(c)) for c in gcols + shown])
+    table = _sweep_table(f"perpsim sweep · {args.scenario} · {len(rows)} runs", rows, gcols, shown)
     con = _console()
     con.print(table)
     where = args.scheduler or f"{args.workers or os.cpu_count()} worker(s)"
@@ -493,7 +515,7 @@ def _cmd_calc(args) -> int:
     _console().print(table)
     err = _console_err()
     for w in warnings:
-        err.print(f"[bold red]perpsim: warning:[/] {w}", highlight=False)
+        err.print(f"[bold red]perpsim: warning:[/] {w}", highlight=False, soft_wrap=True)
     return 0
 
 
@@ -519,17 +541,18 @@ def _cmd_scenarios(args) -> int:
                 t.add_row(key, str(p.default), p.help)
             con.print(t)
         return 0
-    table = Table(title="built-in scenarios")
-    for c in ("name", "preset", "duration", "agents"):
-        table.add_column(c, no_wrap=True)
-    for c in ("waterfall", "shocks", "description"):
-        table.add_column(c)
+    # two columns, the facts stacked in the first, so that the description wraps in a
+    # readable column at 80 characters or when piped (rich folds, never truncates)
+    table = Table(title="built-in scenarios", show_lines=True, expand=False)
+    table.add_column("scenario", no_wrap=True, min_width=26)
+    table.add_column("what happens", ratio=1, min_width=30, overflow="fold")
     for name in list_scenarios():
         sc = load_scenario(name)
-        table.add_row(name, sc.preset_name, f"{sc.duration_ns / 1e9:,.0f} s", f"{sc.n_agents:,}",
-                      ",".join(sc.waterfall),
-                      ", ".join(f"{s.type}@{s.at_ns / 1e9:g}s" for s in sc.shocks) or "—",
-                      sc.description)
+        shocks = ", ".join(f"{s.type}@{s.at_ns / 1e9:g}s" for s in sc.shocks) or "none"
+        facts = (f"[bold]{name}[/]\npreset {sc.preset_name}\n{sc.duration_ns / 1e9:,.0f} s · "
+                 f"{sc.n_agents:,} agents")
+        table.add_row(facts, f"{sc.description}\n[dim]waterfall {' → '.join(sc.waterfall)}\n"
+                             f"shocks {shocks}[/]")
     con.print(table)
     con.print("perpsim scenarios --agents lists the agent types and their parameters")
     return 0
@@ -625,17 +648,18 @@ def _cmd_presets(args) -> int:
 
     from exchange.presets import list_presets, load_preset
 
-    table = Table(title="venue presets")
-    table.add_column("name", no_wrap=True)
-    for c in ("venue", "instruments", "mark", "waterfall", "insurance fund", "funding"):
-        table.add_column(c)
+    table = Table(title="venue presets", show_lines=True)
+    table.add_column("preset", no_wrap=True, min_width=24)
+    table.add_column("rules", ratio=1, min_width=30, overflow="fold")
     for name in list_presets():
         p = load_preset(name)
         liq = p.liquidation
-        table.add_row(name, p.venue.display_name, ", ".join(p.symbols), p.venue.mark_method,
-                      " → ".join(liq.waterfall),
-                      f"{Decimal(liq.insurance_fund_atoms) / 10**p.venue.settle_decimals:,.0f} {p.venue.settle_asset}",
-                      f"every {p.funding.pay_every_hours} h")
+        fund = Decimal(liq.insurance_fund_atoms) / 10**p.venue.settle_decimals
+        table.add_row(f"[bold]{name}[/]\n{p.venue.display_name}",
+                      f"instruments {', '.join(p.symbols)}\nmark {p.venue.mark_method} · "
+                      f"funding every {p.funding.pay_every_hours} h\n"
+                      f"waterfall {' → '.join(liq.waterfall)}\n"
+                      f"insurance fund {fund:,.0f} {p.venue.settle_asset}")
     _console().print(table)
     return 0
 

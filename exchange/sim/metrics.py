@@ -59,6 +59,8 @@ METRICS: dict[str, str] = {
     "liquidations": "liquidation episodes (from an account falling below maintenance until "
                     "its position is closed)",
     "liquidated_accounts": "distinct accounts liquidated",
+    "liquidation_triggers": "liquidation triggers (a case left open re-triggers on a later mark)",
+    "liquidation_orders": "orders the liquidation engine sent to the book",
     "liquidation_notional": "notional of the liquidated positions at the mark when triggered",
     "closed_in_book_notional": "notional closed by liquidation orders in the book",
     "liquidation_fees": "liquidation fees charged (to the insurance fund)",
@@ -98,7 +100,8 @@ METRICS: dict[str, str] = {
                     "None: no haircuts)",
     "funding_paid": "funding paid by payers (sum of positive payments)",
     "funding_settlements": "funding settlements",
-    "repeg_s": "seconds from the largest basis until the perp re-pegged (None: never)",
+    "repeg_s": "seconds from the largest basis until the perp re-pegged: |last / index - 1| "
+               "below 0.25 % for 30 s (None: not before the end)",
     "volume": "traded notional (taker side)",
     "fills": "fills (taker side)",
     "orders": "orders accepted",
@@ -228,6 +231,8 @@ def compute_metrics(journal: np.ndarray, series: dict[str, np.ndarray], info: di
     count, notional = _episodes(journal[(kind == K_TRIGGERED) | (kind == K_COMPLETED)], k)
     m["liquidations"] = count
     m["liquidated_accounts"] = int(np.unique(trig["acct"]).shape[0])
+    m["liquidation_triggers"] = int(trig.shape[0])
+    m["liquidation_orders"] = int(((kind == K_ACCEPTED) & (journal["flag"] == 1)).sum())
     m["liquidation_notional"] = notional * unit
     liq = sel(K_LIQUIDATED)
     m["closed_in_book_notional"] = _sum(liq["a1"]) * unit
