@@ -11,6 +11,7 @@
     perpsim backtest fixed_10x vol_adjusted tiered --scenario flash_crash --seeds 20
     perpsim backtest fixed_10x carry --data binance-futures_incremental_book_L2_2024-01-01_BTCUSDT.csv.gz \
         binance-futures_trades_2024-01-01_BTCUSDT.csv.gz binance-futures_derivative_ticker_2024-01-01_BTCUSDT.csv.gz
+    perpsim journal runs/fc7 --format csv        # the journal in human units
     perpsim scenarios | presets | demo
 
 Bad input (an unknown preset or scenario, a malformed TOML key, an impossible parameter, an
@@ -826,6 +827,28 @@ def _cmd_facts(args) -> int:
     return 0
 
 
+# -- journal ---------------------------------------------------------------------------------
+
+def _cmd_journal(args) -> int:
+    from rich.table import Table
+
+    from exchange.export import write_human
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "journal").is_dir() or not (run_dir / "metrics.json").is_file():
+        raise UsageError(f"'RUN_DIR' must be a directory written by perpsim run, with journal/ "
+                         f"and metrics.json (got {args.run_dir!r})")
+    out = _out_path(args.out, run_dir / "human")
+    files = write_human(run_dir, out, args.format)
+    table = Table(title=f"perpsim journal · {run_dir} in human units ({args.format})")
+    table.add_column("table", no_wrap=True)
+    table.add_column("file", overflow="fold")
+    for name, p in files.items():
+        table.add_row(name, str(p))
+    _console().print(table)
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1007,6 +1030,21 @@ def build_parser() -> argparse.ArgumentParser:
     for sp in sub.choices.values():
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the full Python traceback of an error (also PERPSIM_DEBUG=1)")
+    p = sub.add_parser("journal", help="a run's journal in human units (Parquet or CSV)",
+                       description="Write the journal of a run directory (perpsim run --out DIR) "
+                       "in human units: prices in the quote currency, quantities in base units, "
+                       "money in the settlement asset, enums as names, null for 'none', booleans "
+                       "as booleans; plus accounts (account → population, leverage, margin mode, "
+                       "deposit). Parquet files carry perpsim.units (column → unit) in their "
+                       "metadata; CSV files get units.json beside them.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a perpsim run output directory")
+    p.add_argument("--format", choices=("parquet", "csv"), default="parquet",
+                   help="file format (default parquet)")
+    p.add_argument("--out", help="output directory (default RUN_DIR/human)")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show the full Python traceback of an error (also PERPSIM_DEBUG=1)")
+    p.set_defaults(func=_cmd_journal)
+
     p = sub.add_parser("demo", help="run the matching engine on a synthetic order stream",
                        description="Run the matching engine on a synthetic order stream.")
     p.add_argument("--n", type=int, default=500_000, help="messages (default 500,000)")
