@@ -39,7 +39,8 @@ def money_axis(ax, values, asset: str, axis: str = "y") -> None:
     vals = np.asarray([v for v in np.ravel(values) if np.isfinite(v)] or [0.0], float)
     top = float(np.max(np.abs(vals)))
     scale, prefix = (1e6, "M ") if top >= 1e6 else (1e3, "k ") if top >= 1e4 else (1.0, "")
-    fmt = FuncFormatter(lambda v, _: f"{v / scale:,.{1 if scale > 1 and top / scale < 10 else 0}f}")
+    digits = (1 if top / scale < 10 else 0) if scale > 1 else (2 if top < 10 else 0)
+    fmt = FuncFormatter(lambda v, _: f"{v / scale:,.{digits}f}")
     target = ax.yaxis if axis == "y" else ax.xaxis
     target.set_major_formatter(fmt)
     (ax.set_ylabel if axis == "y" else ax.set_xlabel)(f"{prefix}{asset}".strip())
