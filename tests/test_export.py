@@ -101,7 +101,7 @@ def test_humanize_marks_none_ids_and_accounts_null():
     specs = [p.instrument(s) for s in p.symbols]
     t = pa.table({"seq": [1, 2], "ts_ns": [0, 10**9], "account": [3, -1], "instrument": [0, 1],
                   "auction_id": [0, 7], "price_ticks": [0, 25], "rank": [0, 1]})
-    out, units = humanize_table("AuctionTaken", t, {"preset": "binance_usdm"}, specs)
+    out, _units = humanize_table("AuctionTaken", t, {"preset": "binance_usdm"}, specs)
     d = out.to_pydict()
     assert d["account"] == [3, None] and d["auction_id"] == [None, 7] and d["price"][0] is None
     assert d["symbol"] == ["BTCUSDT", "ETHUSDT"] and d["t_s"] == [0.0, 1.0]

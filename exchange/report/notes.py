@@ -36,6 +36,7 @@ def design_notes(comparison: Any) -> list[str]:
     seeds), one sentence each; empty when nothing needs explaining."""
     labels = list(comparison.labels)
     notes: list[str] = []
+    asset = comparison.results[labels[0]][0].info.get("settle_asset", "") if labels else ""
     n = len(comparison.seeds)
     over = f" (mean of {n} seeds)" if n > 1 else ""
     orders = {lbl: _mean(comparison, lbl, "orders") for lbl in labels}
@@ -49,7 +50,7 @@ def design_notes(comparison: Any) -> list[str]:
         text = (f"{_arrow(lbl)}: {trig:,.0f} liquidation triggers for {eps:,.0f} episodes"
                 f"{over} — {trig - eps:,.0f} re-triggers of cases the waterfall left open")
         if bad > 0:
-            text += f" (it has no last resort: {bad:,.0f} of bad debt)"
+            text += f" (it has no last resort: {bad:,.0f} {asset} of bad debt)"
         others = [lbl2 for lbl2 in labels if lbl2 != lbl and orders.get(lbl2) is not None]
         lo = liq_orders.get(lbl)
         if others and lo is not None and orders.get(lbl) is not None:
