@@ -80,6 +80,22 @@ def bench_per_order(book_factory, msgs, runs, cols=None) -> tuple[list[float], d
     return rates, per_order_summary(book)
 
 
+def _kit_missing() -> str | None:
+    """None when the benchmark kit is there; else what it is and how to point at it."""
+    import os
+
+    env = os.environ.get("PERPSIM_SHARED_BENCH")
+    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "bench"
+    if (path / "orderstream.py").is_file() and (path / "cppbook.cpp").is_file():
+        return None
+    return (f"bench_matching: the benchmark kit is not at {path}. It is not part of this "
+            f"repository: it is the project's shared benchmark directory (orderstream.py, the "
+            f"standard order stream and its expected end state; cppbook.cpp, the C++ baseline; "
+            f"pyfloor.pyx, the no-op Cython floor), kept beside the repository as ../shared/bench "
+            f"in the project's workspace. Copy or mount it there, or set PERPSIM_SHARED_BENCH="
+            f"/path/to/bench. Without it, 'perpsim demo' times the engine on a synthetic stream.")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
@@ -89,6 +105,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if not matching.COMPILED:
         print("the compiled book is not in use (PERPSIM_BOOK=reference?)", file=sys.stderr)
+        return 2
+    kit_missing = _kit_missing()
+    if kit_missing:
+        print(kit_missing, file=sys.stderr)
         return 2
     path, msgs, expected = standard_stream(args.n)
 

@@ -11,15 +11,19 @@
     perpsim backtest fixed_10x vol_adjusted tiered --scenario flash_crash --seeds 20
     perpsim backtest fixed_10x carry --data binance-futures_incremental_book_L2_2024-01-01_BTCUSDT.csv.gz \
         binance-futures_trades_2024-01-01_BTCUSDT.csv.gz binance-futures_derivative_ticker_2024-01-01_BTCUSDT.csv.gz
+    perpsim journal runs/fc7 --format csv        # the journal in human units
     perpsim scenarios | presets | demo
 
-Bad input (an unknown preset or scenario, a malformed TOML key, an impossible parameter) is a
-one-line error naming the file, the key and the value, and exit status 2 — never a traceback
-(``PERPSIM_DEBUG=1`` shows it).
+Bad input (an unknown preset or scenario, a malformed TOML key, an impossible parameter, an
+option out of range) is a one-line error naming the file or the option, the key and the value,
+and exit status 2 — never a traceback. An exception raised in your strategy is reported with
+its type and its place in your file, exit status 3; any other failure exits 1. ``--debug``
+(any command, or ``PERPSIM_DEBUG=1``) shows the full traceback instead.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -30,13 +34,15 @@ from pathlib import Path
 __all__ = ["main", "build_parser"]
 
 #: metrics shown in the console tables (all of them go to the files)
-TABLE_METRICS = ("liquidations", "liquidation_notional", "bad_debt", "insurance_end",
+TABLE_METRICS = ("liquidations", "liquidation_triggers", "liquidation_notional", "bad_debt",
+                 "insurance_credited", "insurance_paid", "insurance_end",
                  "insurance_drawdown", "backstop_pnl", "adl_count", "adl_notional",
                  "adl_shortfall", "adl_haircut", "adl_excess_haircut", "adl_uncovered",
                  "adl_winners_hit",
                  "adl_max_leverage", "socialized_total", "haircut_total",
                  "haircut_plus_bad_debt", "winners_hit_share", "haircut_gini", "perp_drawdown",
-                 "index_drawdown", "amplification", "cascade_depth", "repeg_s", "funding_paid")
+                 "index_drawdown", "amplification", "cascade_depth", "repeg_s", "funding_paid",
+                 "orders", "liquidation_orders")
 
 
 class UsageError(Exception):
@@ -47,6 +53,12 @@ def _console():
     from rich.console import Console
 
     return Console()
+
+
+def _console_err():
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def _progress(description: str):
@@ -61,6 +73,94 @@ def _fmt(v) -> str:
     from exchange.report import format_value
 
     return format_value(v)
+
+
+#: integer options checked before any work: attribute -> (flag, lowest, highest or None)
+INT_OPTIONS = {
+    "seed": ("--seed", 0, None), "seeds": ("--seeds", 1, None), "workers": ("--workers", 1, None),
+    "n": ("--n", 1, None), "port": ("--port", 0, 65535), "accounts": ("--accounts", 0, None),
+    "read_only_accounts": ("--read-only-accounts", 0, None), "leverage": ("--leverage", 1, None),
+}
+#: float options that must be finite and > 0
+POSITIVE_FLOAT_OPTIONS = {"speed": "--speed", "record_ms": "--record-ms"}
+
+#: exit status of a usage error (bad input), of an exception raised in the user's strategy,
+#: and of any other failure
+EXIT_USAGE, EXIT_STRATEGY, EXIT_FAILURE = 2, 3, 1
+
+
+def _check_options(args) -> None:
+    """Every numeric option in range, named in the error, before any work starts."""
+    for attr, (flag, lo, hi) in INT_OPTIONS.items():
+        v = getattr(args, attr, None)
+        if v is None:
+            continue
+        if v < lo or (hi is not None and v > hi):
+            rule = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+            raise UsageError(f"'{flag}' must be an integer {rule} (got {v})")
+    for attr, flag in POSITIVE_FLOAT_OPTIONS.items():
+        v = getattr(args, attr, None)
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise UsageError(f"'{flag}' must be a finite number > 0 (got {v:g})")
+
+
+def _out_path(value, default: Path, *, file_suffix: str | None = None) -> Path:
+    """``--out`` checked before the run: a directory (or, with ``file_suffix``, a file of
+    that suffix) that does not sit below an existing file and is not an existing file."""
+    out = Path(value) if value else default
+    if file_suffix is not None and out.suffix == file_suffix:
+        if out.is_dir():
+            raise UsageError(f"'--out' must be a {file_suffix} file or a directory "
+                             f"(got {str(out)!r}: an existing directory named like a file)")
+        target_dir = out.parent
+    else:
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"'--out' must be a directory, new or existing (got {str(out)!r}: "
+                             f"an existing file)")
+        target_dir = out
+    for parent in [target_dir, *target_dir.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"'--out' must not be below a file (got {str(out)!r}: "
+                                 f"{str(parent)!r} is a file)")
+            if not os.access(parent, os.W_OK):
+                raise UsageError(f"'--out' must be writable (got {str(out)!r}: cannot write "
+                                 f"in {str(parent)!r})")
+            break
+    return out
+
+
+def _scenario_warnings(sc, waterfall=None) -> list[str]:
+    """What a scenario asks for that the run will not do as written: a shock at or after the
+    end (it never fires), a population leverage above the instrument's maximum (clamped)."""
+    out = []
+    end_s = sc.duration_ns / 1e9
+    for shock in sc.shocks:
+        at = shock.at_ns / 1e9
+        if at >= end_s:
+            out.append(f"the {shock.type} shock at {at:g} s is at or after the scenario's end "
+                       f"({end_s:g} s): it never fires")
+    try:
+        preset = sc.preset(waterfall) if waterfall else sc.preset()
+        max_lev = int(preset.instrument(sc.symbol).tiers[0].max_leverage)
+    except Exception:  # noqa: BLE001 - the run reports a bad preset itself
+        return out
+    for pop in sc.populations:
+        lev = pop.params.get("leverage")
+        levs = lev if isinstance(lev, (list, tuple)) else [lev] if lev is not None else []
+        high = [v for v in levs if isinstance(v, (int, float)) and v > max_lev]
+        if high:
+            out.append(f"population.{pop.name}.leverage {', '.join(f'{v:g}' for v in high)} is "
+                       f"above {sc.preset_name}'s maximum for {sc.symbol} ({max_lev}x): "
+                       f"those accounts trade at {max_lev}x")
+    return out
+
+
+def _warn(messages) -> None:
+    con = None
+    for m in messages:
+        con = con or _console_err()
+        con.print(f"[bold yellow]perpsim: warning:[/] {m}", highlight=False, soft_wrap=True)
 
 
 # -- run ---------------------------------------------------------------------------------------
@@ -112,7 +212,8 @@ def _cmd_run(args) -> int:
         wf, wf_ov = split_waterfall(wf_spec)
         if wf_ov:
             sc = sc.with_overrides(wf_ov)
-    out = Path(args.out) if args.out else Path("perpsim-out") / f"run-{sc.name}-seed{args.seed}"
+    out = _out_path(args.out, Path("perpsim-out") / f"run-{sc.name}-seed{args.seed}")
+    _warn(_scenario_warnings(sc))
     with _progress(f"{sc.name} seed {args.seed}") as prog:
         task = prog.add_task(f"{sc.name} seed {args.seed}", total=100)
         result = run(sc, args.seed, wf, out, check="end", report=not args.no_report,
@@ -160,6 +261,8 @@ def _design_table(title: str, first: str, labels, keys, stat):
         cells = []
         for lbl in labels:
             mean, sd = stat(lbl, key)
+            if isinstance(mean, float) and mean.is_integer() and abs(mean) < 1e15:
+                mean = int(mean)                 # a count the same in every seed: 71, not 71.0
             cells.append(_fmt(mean) + (f" ± {_fmt(sd)}" if sd is not None else ""))
         table.add_row(key, *cells)
     return table
@@ -180,7 +283,8 @@ def _cmd_compare(args) -> int:
             raise UsageError("'--waterfalls' must name modules, e.g. \"market,insurance,adl\" (got '')")
     if args.seeds < 1:
         raise UsageError(f"'--seeds' must be >= 1 (got {args.seeds})")
-    out = Path(args.out) if args.out else Path("perpsim-out") / f"compare-{sc.name}"
+    out = _out_path(args.out, Path("perpsim-out") / f"compare-{sc.name}")
+    _warn(_scenario_warnings(sc))
     n = len(wfs) * args.seeds
     with _progress("runs") as prog:
         task = prog.add_task(f"{sc.name}: {len(wfs)} designs × {args.seeds} seeds", total=n)
@@ -201,6 +305,10 @@ def _cmd_compare(args) -> int:
         con.print(_design_table(
             f"your strategy ({args.strategy}) in each design, USDT (mean ± sd over seeds)",
             "strategy", cmp.labels, STRATEGY_COLUMNS, strategy_stat))
+    from exchange.report.notes import design_notes
+
+    for note in design_notes(cmp):
+        con.print(f"· {note}", highlight=False)
     con.print(f"{n} runs in {cmp.wall_s:.1f} s · table {cmp.files.get('table')}"
               + (f" · report {cmp.files['report']}" if "report" in cmp.files else ""))
     return 0
@@ -208,9 +316,29 @@ def _cmd_compare(args) -> int:
 
 # -- sweep -------------------------------------------------------------------------------------
 
-def _cmd_sweep(args) -> int:
+def _sweep_table(title: str, rows, gcols, shown):
+    """The sweep's console table: grid columns fold (a design name is never cut short),
+    a waterfall shown with arrows."""
     from rich.table import Table
 
+    table = Table(title=title)
+    for c in gcols:
+        table.add_column(c.removeprefix("grid."), overflow="fold", min_width=8)
+    for c in shown:
+        table.add_column(c, justify="right", overflow="fold")
+
+    def cell(r, c):
+        v = r.get(c)
+        if c == "grid.waterfall" and isinstance(v, str):
+            return " → ".join(p for p in v.replace("+", ",").split(",") if p)
+        return _fmt(v)
+
+    for r in rows:
+        table.add_row(*[cell(r, c) for c in gcols + shown])
+    return table
+
+
+def _cmd_sweep(args) -> int:
     from exchange.sim.sweep import parse_grid, sweep
 
     if not args.grid:
@@ -218,10 +346,22 @@ def _cmd_sweep(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"'--workers' must be >= 1 (got {args.workers})")
     grid = parse_grid(args.grid)
+    for item in args.grid:
+        key, _, values = item.partition("=")
+        wfs = grid.get("waterfall") if key.strip() == "waterfall" else None
+        if wfs and len(wfs) > 1 and ";" not in values and all(len(w) == 1 and "+" not in str(w[0])
+                                                            for w in wfs):
+            raise UsageError(
+                f"'--grid' {item!r} is ambiguous: it reads as {len(wfs)} one-module waterfalls "
+                f"({', '.join(str(w[0]) for w in wfs)}). Join one design's modules with '+' "
+                f"(waterfall={'+'.join(str(w[0]) for w in wfs)}) and separate designs with ',' "
+                f"or ';' (waterfall=market+insurance,market+insurance+adl; one-module designs: "
+                f"waterfall=market;insurance)")
     from exchange.sim.scenario import load_scenario
 
     sc = _with_strategy(load_scenario(args.scenario), args)
-    out = Path(args.out) if args.out else Path("perpsim-out") / "sweep.parquet"
+    out = _out_path(args.out, Path("perpsim-out") / "sweep.parquet", file_suffix=".parquet")
+    _warn(_scenario_warnings(sc))
     total = args.seeds
     for v in grid.values():
         total *= len(v)
@@ -232,15 +372,11 @@ def _cmd_sweep(args) -> int:
                      scheduler=args.scheduler, out=out,
                      progress=lambda done, n: prog.update(task, completed=done))
     wall = time.perf_counter() - t0
-    table = Table(title=f"perpsim sweep · {args.scenario} · {len(rows)} runs")
     gcols = [f"grid.{k}" for k in grid]
     shown = ["seed", "liquidations", "bad_debt", "insurance_end", "haircut_total", "perp_drawdown"]
     if args.strategy:
         shown += ["strategy.pnl", "strategy.fees", "strategy.funding", "strategy.liquidations"]
-    for c in gcols + shown:
-        table.add_column(c.removeprefix("grid."), justify="right")
-    for r in rows:
-        table.add_row(*[_fmt(r.get(c)) for c in gcols + shown])
+    table = _sweep_table(f"perpsim sweep · {args.scenario} · {len(rows)} runs", rows, gcols, shown)
     con = _console()
     con.print(table)
     where = args.scheduler or f"{args.workers or os.cpu_count()} worker(s)"
@@ -261,87 +397,9 @@ def _dec(value: str, flag: str) -> Decimal:
 
 
 def _cmd_calc(args) -> int:
-    from rich.table import Table
+    from exchange.cli_parts import cmd_calc
 
-    from exchange.margin import (bankruptcy_price_ticks, binance_liquidation_price_ticks,
-                                 entry_basis_liquidation_price_ticks, max_position_lots)
-    from exchange.presets import load_preset
-
-    preset = load_preset(args.preset)
-    symbol = args.symbol or preset.symbols[0]
-    spec = preset.instrument(symbol)
-    side = args.side.lower()
-    if side not in ("long", "short", "buy", "sell"):
-        raise UsageError(f"'--side' must be long or short (got {args.side!r})")
-    sign = 1 if side in ("long", "buy") else -1
-    entry, qty = _dec(args.entry, "--entry"), _dec(args.qty, "--qty")
-    if entry <= 0 or qty <= 0:
-        raise UsageError(f"'--entry' and '--qty' must be > 0 (got {args.entry}, {args.qty})")
-    lev = args.leverage
-    max_lev = spec.tiers[0].max_leverage
-    if not 1 <= lev <= max_lev:
-        raise UsageError(f"'--leverage' must be in [1, {max_lev}] for {symbol} on {preset.name} (got {lev})")
-    entry_ticks = int((entry / spec.tick_size).to_integral_value())
-    lots = int((qty / spec.lot_size).to_integral_value())
-    if lots <= 0:
-        raise UsageError(f"'--qty' must be at least one lot ({spec.lot_size}) (got {args.qty})")
-    k = spec.atoms_per_tick_lot
-    unit = Decimal(10) ** -spec.settle_decimals
-    notional = lots * entry_ticks * k
-    im = -(-notional // lev)
-    mm = spec.maintenance_margin_atoms(notional)
-    tier = spec.tier_for(notional)
-    wallet = spec.amount_to_atoms(_dec(args.wallet, "--wallet")) if args.wallet else im
-    size = sign * lots
-    cost = size * entry_ticks * k
-    # the venue's own formula: maintenance on the mark value (Binance, HL, ...) or on the entry
-    # value (Bybit)
-    solve = (entry_basis_liquidation_price_ticks if spec.maintenance_basis == "entry"
-             else binance_liquidation_price_ticks)
-    lp = solve(wallet_atoms=wallet, size_lots=size, entry_cost_atoms=cost, tiers=spec.tiers,
-               atoms_per_tick_lot=k)
-    bp = bankruptcy_price_ticks(size_lots=size, entry_cost_atoms=cost, margin_atoms=wallet,
-                                atoms_per_tick_lot=k)
-    maxq = max_position_lots(price_ticks=entry_ticks, leverage=lev, tiers=spec.tiers,
-                             atoms_per_tick_lot=k,
-                             max_position_notional_atoms=spec.max_position_notional_atoms)
-    f = preset.funding
-    if args.funding_rate is not None:
-        rate = _dec(args.funding_rate, "--funding-rate")
-        rate_note = "given"
-    else:
-        rate = Decimal(f.interest_rate) / Decimal(10**8) * f.pay_every_hours / f.interval_hours
-        rate_note = "interest-only (premium 0)"
-    payments = Decimal(args.hours) / f.pay_every_hours
-    funding = Decimal(notional) * unit * rate * payments * sign
-    asset = spec.settle
-
-    def money(atoms) -> str:
-        return f"{Decimal(atoms) * unit:,.2f} {asset}"
-
-    def price(ticks) -> str:
-        return "— (none)" if ticks is None or ticks <= 0 else f"{spec.ticks_to_price(ticks):,}"
-
-    table = Table(title=f"perpsim calc · {preset.venue.display_name} · {symbol} · "
-                        f"{'long' if sign > 0 else 'short'} {qty} @ {entry} · {lev}x")
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
-    table.add_column("how", style="dim")
-    table.add_row("notional", money(notional), "qty × entry")
-    table.add_row("initial margin", money(im), f"notional / {lev}")
-    table.add_row("maintenance margin", money(mm),
-                  f"notional × {Decimal(tier.mmr) / 10**6:f} % − {money(tier.maintenance_amount_atoms)} (tier up to {tier.max_leverage}x)")
-    table.add_row("margin backing the position", money(wallet),
-                  "--wallet (cross) or the initial margin (isolated)")
-    table.add_row("liquidation price", price(lp), "equity = maintenance margin (tiered formula)")
-    table.add_row("bankruptcy price", price(bp), "equity = 0")
-    table.add_row(f"max position at {lev}x", "unlimited" if maxq is None else f"{spec.lots_to_qty(maxq)} {spec.base}",
-                  "venue margin tiers")
-    table.add_row(f"funding rate per {f.pay_every_hours} h", f"{rate * 100:.4f} %", rate_note)
-    table.add_row(f"funding over {args.hours:g} h", f"{funding:,.2f} {asset}",
-                  f"{payments:g} payments; > 0 = you pay")
-    _console().print(table)
-    return 0
+    return cmd_calc(args)
 
 
 # -- listings ----------------------------------------------------------------------------------
@@ -366,20 +424,39 @@ def _cmd_scenarios(args) -> int:
                 t.add_row(key, str(p.default), p.help)
             con.print(t)
         return 0
-    table = Table(title="built-in scenarios")
-    for c in ("name", "preset", "duration", "agents"):
-        table.add_column(c, no_wrap=True)
-    for c in ("waterfall", "shocks", "description"):
-        table.add_column(c)
+    # two columns, the facts stacked in the first, so that the description wraps in a
+    # readable column at 80 characters or when piped (rich folds, never truncates)
+    table = Table(title="built-in scenarios", show_lines=True, expand=False)
+    table.add_column("scenario", no_wrap=True, min_width=26)
+    table.add_column("what happens", ratio=1, min_width=30, overflow="fold")
     for name in list_scenarios():
         sc = load_scenario(name)
-        table.add_row(name, sc.preset_name, f"{sc.duration_ns / 1e9:,.0f} s", f"{sc.n_agents:,}",
-                      ",".join(sc.waterfall),
-                      ", ".join(f"{s.type}@{s.at_ns / 1e9:g}s" for s in sc.shocks) or "—",
-                      sc.description)
+        shocks = ", ".join(f"{s.type}@{s.at_ns / 1e9:g}s" for s in sc.shocks) or "none"
+        facts = (f"[bold]{name}[/]\npreset {sc.preset_name}\n{sc.duration_ns / 1e9:,.0f} s · "
+                 f"{sc.n_agents:,} agents")
+        table.add_row(facts, f"{sc.description}\n[dim]waterfall {' → '.join(sc.waterfall)}\n"
+                             f"shocks {shocks}[/]")
     con.print(table)
     con.print("perpsim scenarios --agents lists the agent types and their parameters")
     return 0
+
+
+def _check_bind(host: str, port: int) -> None:
+    """Fail with a usage error naming the option when ``host:port`` cannot be bound."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"'--host' must be an address of this machine (got {host!r}: {exc})") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            raise UsageError(f"'--port' {port} cannot be bound on {host} "
+                             f"({exc.strerror or exc})") from None
 
 
 def _cmd_serve(args) -> int:
@@ -388,6 +465,7 @@ def _cmd_serve(args) -> int:
 
     from exchange.server.limits import RateLimits
 
+    _check_bind(args.host, args.port)          # before the banner and the keys
     limits = None if args.no_rate_limits else RateLimits()
     marks = {}
     for item in args.mark:
@@ -453,17 +531,18 @@ def _cmd_presets(args) -> int:
 
     from exchange.presets import list_presets, load_preset
 
-    table = Table(title="venue presets")
-    table.add_column("name", no_wrap=True)
-    for c in ("venue", "instruments", "mark", "waterfall", "insurance fund", "funding"):
-        table.add_column(c)
+    table = Table(title="venue presets", show_lines=True)
+    table.add_column("preset", no_wrap=True, min_width=24)
+    table.add_column("rules", ratio=1, min_width=30, overflow="fold")
     for name in list_presets():
         p = load_preset(name)
         liq = p.liquidation
-        table.add_row(name, p.venue.display_name, ", ".join(p.symbols), p.venue.mark_method,
-                      " → ".join(liq.waterfall),
-                      f"{Decimal(liq.insurance_fund_atoms) / 10**p.venue.settle_decimals:,.0f} {p.venue.settle_asset}",
-                      f"every {p.funding.pay_every_hours} h")
+        fund = Decimal(liq.insurance_fund_atoms) / 10**p.venue.settle_decimals
+        table.add_row(f"[bold]{name}[/]\n{p.venue.display_name}",
+                      f"instruments {', '.join(p.symbols)}\nmark {p.venue.mark_method} · "
+                      f"funding every {p.funding.pay_every_hours} h\n"
+                      f"waterfall {' → '.join(liq.waterfall)}\n"
+                      f"insurance fund {fund:,.0f} {p.venue.settle_asset}")
     _console().print(table)
     return 0
 
@@ -551,7 +630,7 @@ def _cmd_backtest(args) -> int:
         source = Path(args.scenario).stem
     else:
         source = "data"
-    out = Path(args.out) if args.out else Path("perpsim-out") / f"backtest-{source}"
+    out = _out_path(args.out, Path("perpsim-out") / f"backtest-{source}")
     n = len(items) * args.seeds
     with _progress("runs") as prog:
         task = prog.add_task(f"{len(items)} strategies × {args.seeds} seeds", total=n)
@@ -627,6 +706,28 @@ def _cmd_facts(args) -> int:
     if not args.no_report:
         write_facts_report(runs, out, title=" vs ".join(lbl for lbl, _ in runs))
         con.print(f"figures and values in {out}")
+    return 0
+
+
+# -- journal ---------------------------------------------------------------------------------
+
+def _cmd_journal(args) -> int:
+    from rich.table import Table
+
+    from exchange.export import write_human
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "journal").is_dir() or not (run_dir / "metrics.json").is_file():
+        raise UsageError(f"'RUN_DIR' must be a directory written by perpsim run, with journal/ "
+                         f"and metrics.json (got {args.run_dir!r})")
+    out = _out_path(args.out, run_dir / "human")
+    files = write_human(run_dir, out, args.format)
+    table = Table(title=f"perpsim journal · {run_dir} in human units ({args.format})")
+    table.add_column("table", no_wrap=True)
+    table.add_column("file", overflow="fold")
+    for name, p in files.items():
+        table.add_row(name, str(p))
+    _console().print(table)
     return 0
 
 
@@ -749,7 +850,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "initial margin (isolated)")
     p.add_argument("--funding-rate", help="funding rate per payment as a fraction, e.g. 0.0001 "
                    "(default: the preset's interest rate)")
-    p.add_argument("--hours", type=float, default=24.0, help="holding time for the funding cost")
+    p.add_argument("--hours", type=float, default=24.0, help="holding time for the funding cost, "
+                   "hours >= 0 (default 24)")
+    p.add_argument("--gap", metavar="PCT", help="does a price gap of PCT %% against the position "
+                   "(from the entry, no trading in between) liquidate it on this venue? e.g. 10")
     p.set_defaults(func=_cmd_calc)
 
     p = sub.add_parser("scenarios", help="list the built-in scenarios",
@@ -808,31 +912,78 @@ def build_parser() -> argparse.ArgumentParser:
     from exchange.sim.stress_cli import add_parser as add_stress
     add_stress(sub)
 
+    for sp in sub.choices.values():
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full Python traceback of an error (also PERPSIM_DEBUG=1)")
+    p = sub.add_parser("journal", help="a run's journal in human units (Parquet or CSV)",
+                       description="Write the journal of a run directory (perpsim run --out DIR) "
+                       "in human units: prices in the quote currency, quantities in base units, "
+                       "money in the settlement asset, enums as names, null for 'none', booleans "
+                       "as booleans; plus accounts (account → population, leverage, margin mode, "
+                       "deposit). Parquet files carry perpsim.units (column → unit) in their "
+                       "metadata; CSV files get units.json beside them.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a perpsim run output directory")
+    p.add_argument("--format", choices=("parquet", "csv"), default="parquet",
+                   help="file format (default parquet)")
+    p.add_argument("--out", help="output directory (default RUN_DIR/human)")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show the full Python traceback of an error (also PERPSIM_DEBUG=1)")
+    p.set_defaults(func=_cmd_journal)
+
     p = sub.add_parser("demo", help="run the matching engine on a synthetic order stream",
                        description="Run the matching engine on a synthetic order stream.")
     p.add_argument("--n", type=int, default=500_000, help="messages (default 500,000)")
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=_demo)
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show the full Python traceback of an error (also PERPSIM_DEBUG=1)")
+    ap.add_argument("--debug", action="store_true", help="show the full Python traceback of "
+                    "an error (also PERPSIM_DEBUG=1)")
     return ap
 
 
+def _user_frame(exc: BaseException):
+    from exchange.cli_parts import user_frame
+
+    return user_frame(exc)
+
+
 def main(argv=None) -> int:
+    """Run the command; bad input is one line on stderr and exit status 2
+    (:data:`EXIT_USAGE`), an exception in the user's strategy names its type and its place
+    in the user's file and exits 3 (:data:`EXIT_STRATEGY`), anything else exits 1. ``--debug``
+    (or ``PERPSIM_DEBUG=1``) shows the full traceback instead."""
     args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False) or os.environ.get("PERPSIM_DEBUG"))
     try:
+        _check_options(args)
         return args.func(args)
     except KeyboardInterrupt:
         print("perpsim: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - bad input must never print a traceback
-        if os.environ.get("PERPSIM_DEBUG"):
+        if debug:
             raise
         from exchange.errors import ExchangeError
 
-        msg = str(exc) if isinstance(exc, (ExchangeError, UsageError, ValueError, OSError)) \
-            else f"{type(exc).__name__}: {exc}"
+        where = _user_frame(exc) if getattr(args, "strategy", None) or \
+            getattr(args, "strategies", None) else None
+        if where is not None:
+            file, line, func = where
+            msg = " ".join(str(exc).split())
+            try:
+                file = os.path.relpath(file)
+            except ValueError:
+                pass
+            print(f"perpsim: error in your strategy: {type(exc).__name__}: {msg} "
+                  f"(at {file}:{line}, in {func}; --debug shows the traceback)", file=sys.stderr)
+            return EXIT_STRATEGY
+        usage = isinstance(exc, (ExchangeError, UsageError, ValueError, OSError))
+        msg = str(exc) if usage else f"{type(exc).__name__}: {exc}"
         msg = " ".join(msg.split())
-        print(f"perpsim: error: {msg}", file=sys.stderr)
-        return 2
+        hint = "" if usage else " (--debug shows the traceback)"
+        print(f"perpsim: error: {msg}{hint}", file=sys.stderr)
+        return EXIT_USAGE if usage else EXIT_FAILURE
 
 
 if __name__ == "__main__":

@@ -164,3 +164,193 @@ def test_compare_and_sweep_take_a_strategy(tmp_path, capsys):
     assert t.num_rows == 2 and "strategy.pnl" in t.column_names
     assert main(["sweep", "flash_crash", "--grid", "index.sigma=0.0001",
                  "--strategy-param", "x=1"]) == 2
+
+
+# -- issue 15: every option error names the option, checked before any work -----------------
+
+@pytest.mark.parametrize("argv, needle", [
+    (["run", "calm", "--seed", "-1"], "'--seed' must be an integer >= 0 (got -1)"),
+    (["demo", "--n", "-5"], "'--n' must be an integer >= 1 (got -5)"),
+    (["sweep", "calm", "--grid", "index.sigma=0.0001", "--seeds", "0"],
+     "'--seeds' must be an integer >= 1 (got 0)"),
+    (["compare", "calm", "--seeds", "0"], "'--seeds' must be an integer >= 1 (got 0)"),
+    (["compare", "calm", "--workers", "0"], "'--workers' must be an integer >= 1 (got 0)"),
+    (["serve", "--port", "99999"], "'--port' must be an integer in [0, 65535] (got 99999)"),
+    (["serve", "--speed", "-1"], "'--speed' must be a finite number > 0 (got -1)"),
+    (["calc", "--side", "long", "--entry", "100", "--qty", "1", "--hours", "-3"],
+     "'--hours' must be a finite number >= 0 (got -3)"),
+    (["calc", "--side", "long", "--entry", "100", "--qty", "1", "--gap", "150"],
+     "'--gap' must be a percentage in (0, 100) (got 150)"),
+    (["sweep", "calm", "--grid", "waterfall=market,insurance"],
+     "'--grid' 'waterfall=market,insurance' is ambiguous"),
+])
+def test_option_errors_name_the_option(argv, needle, capsys):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("perpsim: error:") and needle in err and "\n" not in err
+    assert captured.out == ""                                # nothing ran, no banner
+
+
+def test_serve_fails_on_a_bad_or_busy_port_before_printing_keys():
+    import socket
+
+    proc = subprocess.run([sys.executable, "-m", "exchange.cli", "serve", "--port", "99999"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == "" and "'--port'" in proc.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)],
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "apiKey" not in proc.stdout and proc.stdout == ""
+    assert f"'--port' {port} cannot be bound on 127.0.0.1" in proc.stderr
+
+
+def test_out_at_an_existing_file_fails_before_the_run(tmp_path, capsys):
+    import time
+
+    f = tmp_path / "taken"
+    f.write_text("mine")
+    t0 = time.perf_counter()
+    for cmd in (["run", "flash_crash"], ["compare"], ["backtest", "fixed_3x", "--scenario", "calm"]):
+        assert main([*cmd, "--out", str(f)]) == 2
+        assert "'--out' must be a directory, new or existing" in capsys.readouterr().err
+    assert main(["run", "calm", "--out", str(f / "below")]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert main(["sweep", "calm", "--grid", "index.sigma=0.0001", "--out", str(f)]) == 2
+    assert time.perf_counter() - t0 < 20                    # no simulation ran
+    assert f.read_text() == "mine"
+
+
+def test_scenario_warnings_for_a_late_shock_and_a_clamped_leverage():
+    from exchange.cli import _scenario_warnings
+    from exchange.sim.scenario import load_scenario
+
+    sc = load_scenario("flash_crash").with_overrides({
+        "population.directional.leverage": [500, 20],
+        "population.directional.leverage_weights": [1, 1], "shock.3.at_s": 5000})
+    text = " | ".join(_scenario_warnings(sc))
+    assert "shock at 5000 s is at or after the scenario's end (1080 s): it never fires" in text
+    assert ("population.directional.leverage 500 is above binance_usdm's maximum for BTCUSDT "
+            "(125x): those accounts trade at 125x") in text
+    assert _scenario_warnings(load_scenario("flash_crash")) == []
+
+
+def test_run_prints_the_scenario_warnings(tmp_path, capsys):
+    assert main(["run", "flash_crash", "--no-report", "--out", str(tmp_path / "r"), *TINY,
+                 "--set", "shock.3.at_s=500"]) == 0
+    err = capsys.readouterr().err
+    assert "perpsim: warning:" in err and "at 500 s is at or after the scenario's end (130 s)" in err
+
+
+BAD_STRATEGY = '''\
+from exchange.strategy import Strategy
+
+
+class Bad(Strategy):
+    def on_tick(self, api):
+        self.ticks = getattr(self, "ticks", 0) + 1
+        if self.ticks > 3:
+            return 1 / 0
+'''
+
+
+def test_a_strategy_error_names_its_type_and_place_with_its_own_exit_code(tmp_path, capsys):
+    path = tmp_path / "bad.py"
+    path.write_text(BAD_STRATEGY)
+    argv = ["run", "flash_crash", "--no-report", "--out", str(tmp_path / "r"), *TINY,
+            "--strategy", f"{path}:Bad"]
+    assert main(argv) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("perpsim: error in your strategy: ZeroDivisionError: division by zero")
+    assert "bad.py:8, in on_tick" in err and "\n" not in err
+    with pytest.raises(ZeroDivisionError):
+        main([*argv, "--debug"])
+
+
+def test_debug_is_documented_and_shows_the_traceback(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "--debug" in capsys.readouterr().out
+    with pytest.raises(Exception, match="no_such"):
+        main(["run", "no_such", "--debug"])
+
+
+# -- issue 15: the calculator warns ------------------------------------------------------------
+
+def test_calc_warns_about_a_position_above_the_tier_max_and_already_liquidatable(capsys):
+    assert main(["calc", "--side", "long", "--entry", "100000", "--qty", "5000",
+                 "--leverage", "20"]) == 0
+    cap = capsys.readouterr()
+    err = " ".join(cap.err.split())
+    assert "is above the largest the venue allows at 20x (99.999 BTC): it would be rejected" in err
+    assert "already liquidatable at the entry price" in err
+    assert "EXCEEDED" in cap.out
+
+
+def test_calc_distance_wallet_and_gap(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")                    # one table row per line
+    base = ["calc", "--side", "long", "--entry", "100000", "--qty", "0.5", "--leverage", "20"]
+    assert main(base) == 0
+    cap = capsys.readouterr()
+    assert "distance to liquidation" in cap.out and "-4.62 %" in cap.out and cap.err == ""
+    assert main([*base, "--wallet", "100"]) == 0
+    cap = capsys.readouterr()
+    assert "already liquidatable" in " ".join(cap.err.split())
+    assert main([*base, "--gap", "3"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "97,000.0: not liquidated" in out
+    assert main([*base, "--gap", "6"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "94,000.0: LIQUIDATED" in out and "500.00 USDT below bankruptcy" in out
+
+
+# -- issue 15: listings readable at 80 columns and piped ---------------------------------------
+
+@pytest.mark.parametrize("cmd", ["scenarios", "presets"])
+def test_listings_fit_80_columns_without_truncation(cmd):
+    import os
+
+    env = {**os.environ, "COLUMNS": "80"}
+    proc = subprocess.run([sys.executable, "-m", "exchange.cli", cmd], capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert proc.returncode == 0
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in proc.stdout
+    # the text of the second column, line after line
+    words = " ".join(" ".join(line.split("│")[2].split()) for line in lines
+                     if line.count("│") == 3)
+    if cmd == "scenarios":
+        from exchange.sim.scenario import load_scenario
+
+        desc = load_scenario("flash_crash").description
+        assert " ".join(desc.split()) in words
+    else:
+        assert "insurance fund 1,000,000 USDT" in words
+
+
+def test_sweep_table_keeps_design_names_whole(capsys):
+    from rich.console import Console
+
+    from exchange.cli import _sweep_table
+
+    rows = [{"grid.waterfall": "market,insurance", "seed": 0, "bad_debt": 1.0},
+            {"grid.waterfall": "market,insurance,adl", "seed": 0, "bad_debt": 0.0}]
+    con = Console(width=60, record=True)
+    con.print(_sweep_table("t", rows, ["grid.waterfall"], ["seed", "bad_debt"]))
+    text = con.export_text()
+    assert "…" not in text
+    flat = " ".join(text.replace("│", " ").split())
+    assert "market → insurance" in flat and "adl" in flat
+
+
+def test_bench_matching_says_where_the_kit_comes_from(tmp_path):
+    import os
+
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_matching.py")],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PERPSIM_SHARED_BENCH": str(tmp_path)})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "not part of this repository" in proc.stderr and "PERPSIM_SHARED_BENCH" in proc.stderr

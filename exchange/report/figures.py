@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = ["price_figure", "open_interest_figure", "liquidations_figure", "insurance_figure",
@@ -29,7 +30,7 @@ def _png(fig) -> bytes:
 
 
 def _axes(title: str, ylabel: str):
-    fig, ax = plt.subplots(figsize=(9, 3.4))
+    fig, ax = plt.subplots(figsize=(12, 3.6))
     ax.set_title(title, fontsize=11)
     ax.set_xlabel("time (min)")
     ax.set_ylabel(ylabel)
@@ -38,11 +39,17 @@ def _axes(title: str, ylabel: str):
 
 
 def _shade_shocks(ax, plot) -> None:
-    for kind, at, dur in plot.get("shocks", []):
-        if dur > 0:
-            ax.axvspan(at / 60, (at + dur) / 60, color="0.85", alpha=0.5, lw=0)
-        else:
-            ax.axvline(at / 60, color="0.5", lw=0.8, ls=":")
+    """Shocks shaded (or dotted) and labelled with their type."""
+    from exchange.report.compare_figures import label_shocks
+
+    label_shocks(ax, [dict(type=kind, at_ns=at * 1e9, duration_ns=dur * 1e9)
+                      for kind, at, dur in plot.get("shocks", [])])
+
+
+def _money(ax, values, plot) -> None:
+    from exchange.report.compare_figures import money_axis
+
+    money_axis(ax, values, plot.get("settle_asset", ""))
 
 
 def price_figure(runs) -> bytes:
@@ -58,6 +65,7 @@ def price_figure(runs) -> bytes:
         for i, (label, p) in enumerate(runs):
             ax.plot(p["t"] / 60, p["last"], color=_COLORS[i % len(_COLORS)], lw=0.8, alpha=0.85,
                     label=f"last · {label}")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.legend(fontsize=8, loc="best")
     return _png(fig)
 
@@ -79,25 +87,39 @@ def liquidations_figure(runs, bin_s: float = 10.0) -> bytes:
     t_end = max(float(p["t"][-1]) if len(p["t"]) else 0.0 for _, p in runs)
     edges = np.arange(0.0, t_end + bin_s, bin_s)
     width = bin_s / 60 / max(1, len(runs))
+    hs = []
     for i, (label, p) in enumerate(runs):
         h, _ = np.histogram(p["liq_t"], bins=edges, weights=p["liq_notional"])
+        hs.append(h)
         ax.bar(edges[:-1] / 60 + i * width, h, width=width, align="edge",
                color=_COLORS[i % len(_COLORS)], label=f"{label} ({len(p['liq_t'])} triggers)")
+    _money(ax, np.concatenate(hs) if hs else [0.0], runs[0][1])
     ax.legend(fontsize=8)
     return _png(fig)
 
 
 def insurance_figure(runs) -> bytes:
-    fig, ax = _axes("Insurance fund, bad debt and backstop vault", runs[0][1].get("settle_asset", ""))
+    """The insurance fund on its own scale; the bad debt (if any) in a panel below it."""
+    have_bad = any(np.any(p["bad_debt"] != 0) for _, p in runs)
+    fig, axes = plt.subplots(2 if have_bad else 1, 1, figsize=(12, 5.6 if have_bad else 3.6),
+                             sharex=True, squeeze=False)
+    ax = axes[0][0]
+    ax.set_title("Insurance fund balance" + (" (below: bad debt booked)" if have_bad else ""),
+                 fontsize=11)
     _shade_shocks(ax, runs[0][1])
     for i, (label, p) in enumerate(runs):
-        c = _COLORS[i % len(_COLORS)]
-        t = p["t"] / 60
-        ax.plot(t, p["insurance"], color=c, lw=1.2, label=f"insurance · {label}")
-        if np.any(p["bad_debt"] != 0):
-            ax.plot(t, -p["bad_debt"], color=c, lw=1.0, ls="--", label=f"− bad debt · {label}")
-    ax.axhline(0, color="0.3", lw=0.6)
+        ax.plot(p["t"] / 60, p["insurance"], color=_COLORS[i % len(_COLORS)], lw=1.2, label=label)
+    _money(ax, np.concatenate([p["insurance"] for _, p in runs]), runs[0][1])
+    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    if have_bad:
+        bx = axes[1][0]
+        for i, (label, p) in enumerate(runs):
+            bx.plot(p["t"] / 60, np.abs(p["bad_debt"]), color=_COLORS[i % len(_COLORS)], lw=1.2,
+                    label=label)
+        _money(bx, np.concatenate([np.abs(p["bad_debt"]) for _, p in runs]), runs[0][1])
+        bx.grid(alpha=0.3)
+    axes[-1][0].set_xlabel("time (min)")
     return _png(fig)
 
 
@@ -109,6 +131,7 @@ def backstop_figure(runs) -> bytes | None:
     _shade_shocks(ax, runs[0][1])
     for i, (label, p) in enumerate(have):
         ax.plot(p["t"] / 60, p["backstop"], color=_COLORS[i % len(_COLORS)], lw=1.2, label=label)
+    _money(ax, np.concatenate([p["backstop"] for _, p in have]), have[0][1])
     ax.legend(fontsize=8)
     return _png(fig)
 
@@ -117,11 +140,14 @@ def haircuts_figure(runs) -> bytes:
     fig, ax = _axes("Haircuts on winners (ADL + socialized loss), cumulative",
                     runs[0][1].get("settle_asset", ""))
     _shade_shocks(ax, runs[0][1])
+    ys = []
     for i, (label, p) in enumerate(runs):
         t = np.concatenate([[0.0], p["haircut_t"], [p["t"][-1] if len(p["t"]) else 0.0]])
         y = np.concatenate([[0.0], np.cumsum(p["haircut"]),
                             [float(np.sum(p["haircut"]))]])
         ax.step(t / 60, y, where="post", color=_COLORS[i % len(_COLORS)], lw=1.2, label=label)
+        ys.append(y)
+    _money(ax, np.concatenate(ys), runs[0][1])
     ax.legend(fontsize=8)
     return _png(fig)
 

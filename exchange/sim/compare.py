@@ -134,15 +134,22 @@ def split_waterfall(spec: Sequence[str]) -> tuple[tuple[str, ...], dict[str, Any
 
 def run_task(task: dict[str, Any]):
     """One run in a worker: ``task`` has scenario (a Scenario or name), seed, waterfall,
-    overrides, out_dir; returns the run's light :class:`RunResult` (no journal)."""
+    overrides, out_dir, episodes (True: the liquidation episodes in ``plot["episodes"]``, for
+    the report); returns the run's light :class:`RunResult` (no journal)."""
     from exchange.sim.runner import run
 
     wf = task.get("waterfall")
     names, ov = split_waterfall(wf) if wf is not None else (None, {})
     ov = {**dict(task.get("overrides") or {}), **ov}
+    episodes = bool(task.get("episodes"))
     r = run(task["scenario"], task["seed"], list(names) if names is not None else None,
-            task.get("out_dir"), keep_journal=False, report=task.get("report", False),
+            task.get("out_dir"), keep_journal=episodes, report=task.get("report", False),
             overrides=ov or None)
+    if episodes:
+        # the report's episodes table and cascade timeline: a few hundred small dicts
+        from exchange.report.episodes import liquidation_episodes
+
+        r.plot["episodes"] = liquidation_episodes(r.journal, r.info)
     light = r.light()
     if wf is not None:
         # the design's label keeps its options ("market,insurance,adl:pro_rata")
@@ -162,6 +169,8 @@ class Comparison:
     results: dict[str, list]
     wall_s: float = 0.0
     files: dict[str, str] = attrs.field(factory=dict)
+    #: the scenario's populations for the report's header: name, type, count, leverage
+    populations: list[dict[str, Any]] = attrs.field(factory=list)
 
     def stats(self) -> dict[str, dict[str, tuple[float | None, float | None]]]:
         """label → metric → (mean, sample standard deviation) over seeds (None if n/a)."""
@@ -207,13 +216,17 @@ def compare(scenario: str | Scenario, waterfalls: Sequence | None = None, seeds:
     if not seed_list:
         raise ValueError("'seeds' must name at least one seed (got none)")
     labels = [",".join(w) for w in wfs]
-    tasks = [dict(scenario=sc, seed=s, waterfall=list(w)) for w in wfs for s in seed_list]
+    want = bool(report and out_dir is not None)
+    tasks = [dict(scenario=sc, seed=s, waterfall=list(w), episodes=want)
+             for w in wfs for s in seed_list]
     results = _execute(tasks, workers, executor, progress)
     by = {lbl: [] for lbl in labels}
     for task, res in zip(tasks, results):
         by[",".join(task["waterfall"])].append(res)
+    pops = [dict(name=p.name, type=p.type, count=int(p.params.get("count", 0)),
+                 leverage=p.params.get("leverage")) for p in sc.populations]
     cmp = Comparison(scenario=sc.name, description=sc.description, seeds=seed_list,
-                     labels=labels, results=by)
+                     labels=labels, results=by, populations=pops)
     cmp.wall_s = time.perf_counter() - t0
     if out_dir is not None:
         write_comparison(cmp, out_dir, report=report)

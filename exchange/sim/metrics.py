@@ -59,6 +59,8 @@ METRICS: dict[str, str] = {
     "liquidations": "liquidation episodes (from an account falling below maintenance until "
                     "its position is closed)",
     "liquidated_accounts": "distinct accounts liquidated",
+    "liquidation_triggers": "liquidation triggers (a case left open re-triggers on a later mark)",
+    "liquidation_orders": "orders the liquidation engine sent to the book",
     "liquidation_notional": "notional of the liquidated positions at the mark when triggered",
     "closed_in_book_notional": "notional closed by liquidation orders in the book",
     "liquidation_fees": "liquidation fees charged (to the insurance fund)",
@@ -75,7 +77,7 @@ METRICS: dict[str, str] = {
     "insurance_end": "insurance fund at the end",
     "insurance_drawdown": "largest fall of the insurance fund from a running maximum",
     "insurance_paid": "deficits paid by the insurance fund",
-    "insurance_credited": "surpluses and fees credited to the insurance fund",
+    "insurance_credited": "liquidation fees and surpluses credited to the insurance fund",
     "backstop_pnl": "backstop vault equity at the end minus its capital",
     "adl_count": "auto-deleveraging fills",
     "adl_haircut": "profit winners gave up to ADL versus the mark",
@@ -93,12 +95,13 @@ METRICS: dict[str, str] = {
     "haircut_plus_bad_debt": "haircut_total + bad_debt: the loss no fund or vault absorbed",
     "haircut_accounts": "accounts that took a haircut",
     "winners": "accounts with a positive PnL before haircuts",
-    "winners_hit_share": "share of winners that took a haircut",
+    "winners_hit_share": "share of winners that took a haircut (None: no haircuts)",
     "haircut_gini": "Gini of haircut / profit over winners (fairness; 0 = proportional; "
                     "None: no haircuts)",
     "funding_paid": "funding paid by payers (sum of positive payments)",
     "funding_settlements": "funding settlements",
-    "repeg_s": "seconds from the largest basis until the perp re-pegged (None: never)",
+    "repeg_s": "seconds from the largest basis until the perp re-pegged: |last / index - 1| "
+               "below 0.25 % for 30 s (None: not before the end)",
     "volume": "traded notional (taker side)",
     "fills": "fills (taker side)",
     "orders": "orders accepted",
@@ -228,6 +231,8 @@ def compute_metrics(journal: np.ndarray, series: dict[str, np.ndarray], info: di
     count, notional = _episodes(journal[(kind == K_TRIGGERED) | (kind == K_COMPLETED)], k)
     m["liquidations"] = count
     m["liquidated_accounts"] = int(np.unique(trig["acct"]).shape[0])
+    m["liquidation_triggers"] = int(trig.shape[0])
+    m["liquidation_orders"] = int(((kind == K_ACCEPTED) & (journal["flag"] == 1)).sum())
     m["liquidation_notional"] = notional * unit
     liq = sel(K_LIQUIDATED)
     m["closed_in_book_notional"] = _sum(liq["a1"]) * unit
@@ -257,7 +262,9 @@ def compute_metrics(journal: np.ndarray, series: dict[str, np.ndarray], info: di
     else:
         m["insurance_drawdown"] = 0.0
     m["insurance_paid"] = _sum(sel(K_INS_USED)["a1"]) * unit
-    m["insurance_credited"] = _sum(sel(K_INS_CREDITED)["a1"]) * unit
+    # the core books every liquidation fee to the fund (POSITION_LIQUIDATED.a2), the
+    # insurance module credits the surpluses (INSURANCE_FUND_CREDITED.a1)
+    m["insurance_credited"] = (_sum(sel(K_INS_CREDITED)["a1"]) + _sum(liq["a2"])) * unit
     vault = info.get("backstop_account")
     if vault is not None and equity_end is not None and vault < equity_end.shape[0]:
         m["backstop_pnl"] = (int(equity_end[vault]) - int(info.get("backstop_capital_atoms", 0))) * unit
@@ -304,11 +311,11 @@ def compute_metrics(journal: np.ndarray, series: dict[str, np.ndarray], info: di
             winners[vault] = False
         nw = int(winners.sum())
         m["winners"] = nw
-        m["winners_hit_share"] = float((winners & (hair[:n_acct] > 0)).sum() / nw) if nw else 0.0
         hit = bool((hair[:n_acct][winners] > 0).any()) if nw else False
+        m["winners_hit_share"] = float((winners & (hair[:n_acct] > 0)).sum() / nw) if hit else None
         m["haircut_gini"] = gini(hair[:n_acct][winners] / profit[winners]) if hit else None
     else:
-        m["winners"], m["winners_hit_share"], m["haircut_gini"] = 0, 0.0, None
+        m["winners"], m["winners_hit_share"], m["haircut_gini"] = 0, None, None
     fp = sel(K_FUNDING_PAID)
     m["funding_paid"] = _sum(np.maximum(fp["a1"], 0)) * unit
     m["funding_settlements"] = int((kind == K_FUNDING_SETTLED).sum())

@@ -131,7 +131,7 @@ def test_cli_stress(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["--seeds", "0"], "'--seeds' must be >= 1"),
+    (["--seeds", "0"], "'--seeds' must be an integer >= 1"),
     (["--gaps", "x"], "'--gaps' must be comma-separated numbers"),
     (["--leverage", "500"], "'leverage' must be at most"),
     (["--lag-minutes", "-1"], "'--lag-minutes' must be >= 0"),

@@ -1,0 +1,108 @@
+"""The journal in human units (exchange.export, ``perpsim journal``): every converted value
+checked against the raw journal it came from."""
+import json
+from decimal import Decimal
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from exchange.cli import main
+from exchange.export import humanize_table, read_human, write_human
+from exchange.sim.runner import run
+
+SMALL = {"scenario.duration_s": 130, "population.makers.count": 4, "population.noise.count": 30,
+         "population.directional.count": 100, "population.directional.warmup_s": 30,
+         "population.arbitrageur.count": 2, "population.keeper.count": 2, "shock.0.at_s": 98,
+         "shock.0.duration_s": 30, "shock.1.at_s": 100, "shock.2.at_s": 115, "shock.3.at_s": 125}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fc") / "run"
+    run("flash_crash", 3, out_dir=out, report=False, overrides=SMALL)
+    return out
+
+
+def test_prices_quantities_money_are_in_human_units(run_dir):
+    raw = pq.read_table(run_dir / "journal" / "OrderFilled.parquet").to_pydict()
+    human = read_human(run_dir)["OrderFilled"].to_pydict()
+    assert "price_ticks" not in human and "fee_atoms" not in human
+    for i in range(0, len(raw["seq"]), max(1, len(raw["seq"]) // 50)):
+        assert Decimal(str(human["price"][i])) == raw["price_ticks"][i] * Decimal("0.1")
+        assert Decimal(str(human["qty"][i])) == raw["qty_lots"][i] * Decimal("0.001")
+        assert Decimal(str(human["fee"][i])) == Decimal(raw["fee_atoms"][i]).scaleb(-6)
+        assert human["side"][i] == ("buy", "sell")[raw["side"][i]]
+        assert human["taker"][i] is bool(raw["taker"][i])
+        assert human["symbol"][i] == "BTCUSDT"
+
+
+def test_enums_nulls_and_booleans(run_dir):
+    t = read_human(run_dir)
+    acc = t["OrderAccepted"].to_pydict()
+    raw = pq.read_table(run_dir / "journal" / "OrderAccepted.parquet").to_pydict()
+    assert set(acc["order_type"]) <= {"limit", "market", "stop_market", "stop", "take_profit_market",
+                                      "take_profit", "trailing_stop_market"}
+    for i, pt in enumerate(raw["price_ticks"]):
+        assert (acc["price"][i] is None) == (pt <= 0)           # a market order has no price
+    assert str(t["OrderAccepted"].schema.field("reduce_only").type) == "bool"
+    assert str(t["OrderAccepted"].schema.field("liquidation").type) == "bool"
+    liq = t["PositionLiquidated"].to_pydict()
+    assert liq["module"] and set(liq["module"]) <= {"market", "insurance", "auction", "backstop", "adl"}
+    assert set(liq["side"]) <= {"long", "short"}
+    rej = t["OrderRejected"].to_pydict()
+    assert all(r.isidentifier() and not r.startswith("code_") for r in rej["reason"])
+
+
+def test_accounts_table_maps_populations_leverage_and_margin_mode(run_dir):
+    acc = read_human(run_dir)["accounts"].to_pydict()
+    meta = json.loads((run_dir / "metrics.json").read_text())
+    counts = {}
+    for p in acc["population"]:
+        counts[p] = counts.get(p, 0) + 1
+    for pop, row in meta["agents"].items():
+        if row["accounts"]:
+            assert counts[pop] == row["accounts"]
+    dep = {}
+    for p, d in zip(acc["population"], acc["deposit"]):
+        dep[p] = dep.get(p, 0.0) + d
+    assert dep["directional"] == pytest.approx(meta["agents"]["directional"]["deposits"])
+    lev = [lv for p, lv in zip(acc["population"], acc["leverage"]) if p == "directional"]
+    assert max(lev) <= 50 and min(lev) >= 3                   # the scenario's leverage choices
+    assert set(acc["margin_mode"]) <= {"cross", "isolated"}
+
+
+def test_parquet_files_carry_their_units(run_dir, tmp_path):
+    files = write_human(run_dir, tmp_path / "h")
+    md = pq.read_schema(files["OrderFilled"]).metadata
+    units = json.loads(md[b"perpsim.units"])
+    assert units["price"] == "USDT per BTC" and units["qty"] == "BTC" and units["fee"] == "USDT"
+    assert md[b"perpsim.event_kind"] == b"OrderFilled"
+    assert json.loads(pq.read_schema(files["accounts"]).metadata[b"perpsim.units"])["deposit"] == "USDT"
+
+
+def test_cli_journal_writes_csv_with_units_and_names_bad_input(run_dir, tmp_path, capsys):
+    out = tmp_path / "csv"
+    assert main(["journal", str(run_dir), "--format", "csv", "--out", str(out)]) == 0
+    head = (out / "OrderFilled.csv").read_text().splitlines()[:2]
+    assert head[0].startswith('"seq","ts_ns","t_s","account"')
+    assert '"buy"' in head[1] or '"sell"' in head[1]
+    assert json.loads((out / "units.json").read_text())["OrderFilled"]["price"] == "USDT per BTC"
+    assert main(["journal", str(tmp_path / "nope")]) == 2
+    assert "'RUN_DIR' must be a directory written by perpsim run" in capsys.readouterr().err
+
+
+def test_humanize_marks_none_ids_and_accounts_null():
+    import pyarrow as pa
+
+    from exchange.presets import load_preset
+
+    p = load_preset("binance_usdm")
+    specs = [p.instrument(s) for s in p.symbols]
+    t = pa.table({"seq": [1, 2], "ts_ns": [0, 10**9], "account": [3, -1], "instrument": [0, 1],
+                  "auction_id": [0, 7], "price_ticks": [0, 25], "rank": [0, 1]})
+    out, _units = humanize_table("AuctionTaken", t, {"preset": "binance_usdm"}, specs)
+    d = out.to_pydict()
+    assert d["account"] == [3, None] and d["auction_id"] == [None, 7] and d["price"][0] is None
+    assert d["symbol"] == ["BTCUSDT", "ETHUSDT"] and d["t_s"] == [0.0, 1.0]
+    assert np.isclose(d["price"][1], 25 * float(specs[1].tick_size))
