@@ -134,7 +134,8 @@ def split_waterfall(spec: Sequence[str]) -> tuple[tuple[str, ...], dict[str, Any
 
 def run_task(task: dict[str, Any]):
     """One run in a worker: ``task`` has scenario (a Scenario or name), seed, waterfall,
-    overrides, out_dir; returns the run's light :class:`RunResult` (no journal)."""
+    overrides, out_dir, journal (the run's ``journal`` mode, default ``"none"``: streamed,
+    memory bounded); returns the run's light :class:`RunResult` (no journal)."""
     from exchange.sim.runner import run
 
     wf = task.get("waterfall")
@@ -142,7 +143,7 @@ def run_task(task: dict[str, Any]):
     ov = {**dict(task.get("overrides") or {}), **ov}
     r = run(task["scenario"], task["seed"], list(names) if names is not None else None,
             task.get("out_dir"), keep_journal=False, report=task.get("report", False),
-            overrides=ov or None)
+            overrides=ov or None, journal=task.get("journal", "none"))
     light = r.light()
     if wf is not None:
         # the design's label keeps its options ("market,insurance,adl:pro_rata")
@@ -190,9 +191,11 @@ class Comparison:
 def compare(scenario: str | Scenario, waterfalls: Sequence | None = None, seeds: int | Sequence[int] = 3,
             *, workers: int | None = None, executor: Executor | None = None, out_dir=None,
             report: bool = True, progress: Callable[[int, int], None] | None = None,
-            overrides: dict | None = None) -> Comparison:
+            overrides: dict | None = None, journal: str = "none") -> Comparison:
     """Run ``scenario`` for each waterfall and seed; with ``out_dir`` write compare.parquet
-    (one row per run) and report.html. ``seeds``: a count (0..K-1) or explicit seeds.
+    (one row per run) and report.html; ``journal`` ``"full"`` or ``"events"`` also streams
+    each run's journal, series and metrics.json to ``out_dir/runs/<design>-seed<s>/``
+    (:func:`~exchange.sim.runner.run`; ``"none"``, the default, keeps no journal). ``seeds``: a count (0..K-1) or explicit seeds.
     ``executor``: any ``concurrent.futures.Executor``; default a process pool of ``workers``
     (default: the CPU count, at most the number of runs; 1 = in this process)."""
     t0 = time.perf_counter()
@@ -207,7 +210,14 @@ def compare(scenario: str | Scenario, waterfalls: Sequence | None = None, seeds:
     if not seed_list:
         raise ValueError("'seeds' must name at least one seed (got none)")
     labels = [",".join(w) for w in wfs]
-    tasks = [dict(scenario=sc, seed=s, waterfall=list(w)) for w in wfs for s in seed_list]
+    from exchange.sim.journal import check_journal_mode
+
+    check_journal_mode(journal)
+    tasks = [dict(scenario=sc, seed=s, waterfall=list(w), journal=journal) for w in wfs
+             for s in seed_list]
+    if journal != "none" and out_dir is not None:
+        for t in tasks:
+            t["out_dir"] = str(Path(out_dir) / "runs" / f"{'+'.join(t['waterfall'])}-seed{t['seed']}")
     results = _execute(tasks, workers, executor, progress)
     by = {lbl: [] for lbl in labels}
     for task, res in zip(tasks, results):
