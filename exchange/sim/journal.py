@@ -25,6 +25,16 @@ its own (liquidations, auctions, insurance use, socialized losses, deleveraging)
 Read it with pandas (``pd.read_parquet(DIR/"journal/OrderFilled.parquet")``), polars, or
 DuckDB (``SELECT * FROM 'DIR/journal/*.parquet'`` per type). Writing is deterministic: the same
 records give the same bytes (no timestamps or random ids in the files).
+
+Streaming. A run with ``journal="full"|"events"|"none"`` (``perpsim run --journal``) writes the
+tables while it goes (:class:`JournalWriter`: one ``ParquetWriter`` per event type, a row group
+every :data:`ROW_GROUP_ROWS` rows, zstd, no dictionary), so memory stays bounded; the files
+are byte for byte those :func:`write_journal` writes for the same records. ``events`` leaves
+out the order-flow tables (:data:`ORDER_FLOW`), ``none`` writes no journal. The run's hash
+(:class:`JournalDigest`, ``RunResult.journal_sha256()``) covers every record in every mode:
+one SHA-256 per record column, then SHA-256 over (column name, column digest) in field order
+— independent of how the records were batched. (Before issue 14 it was one SHA-256 over
+name + bytes of each whole column; the values differ, the determinism tests compare hashes.)
 """
 from __future__ import annotations
 
