@@ -46,6 +46,16 @@ def peak_rss_mb() -> float:
     return rss / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
+def _progress_lines(seconds: float, t0: float):
+    """A ``progress(fraction, events)`` callable printing one line to stderr per call."""
+    def show(f: float, events: int) -> None:
+        wall = time.perf_counter() - t0
+        print(f"{f * seconds:>10,.0f}/{seconds:,.0f} sim s  {events:>14,} events  "
+              f"{events / max(wall, 1e-9):>10,.0f} events/s  wall {wall:8.1f} s  peak RSS "
+              f"{peak_rss_mb():7.1f} MiB", file=sys.stderr, flush=True)
+    return show
+
+
 def bench_scenario(agents: int = 10_000, seconds: float = 3600.0, margin_mode: str = "isolated"):
     """The flash crash scaled to ``agents`` accounts and ``seconds`` of simulated time, the
     directional traders on ``margin_mode``."""
@@ -78,6 +88,8 @@ def main(argv=None) -> int:
                     help="margin mode of the directional traders")
     ap.add_argument("--journal", choices=("none", "events", "full"), default="none",
                     help="journal files streamed to a temporary directory (default none)")
+    ap.add_argument("--progress", action="store_true",
+                    help="a line on stderr every 1%% of simulated time: events, events/s, RSS")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore", RuntimeWarning)
     sc = bench_scenario(args.agents, args.seconds, args.margin_mode)
@@ -86,7 +98,7 @@ def main(argv=None) -> int:
                          journal_dir=Path(tmp) / "journal")
         t0 = time.perf_counter()
         cpu0 = time.process_time()
-        sim.run()
+        sim.run(_progress_lines(args.seconds, t0) if args.progress else None)
         sim.finish_journal()
         wall = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
