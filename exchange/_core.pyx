@@ -1042,6 +1042,12 @@ cdef class VenueCore:
             self.o_flags[self._os(oid)] &= ~F_RESTING
         return 0
 
+    @property
+    def order_slots(self):
+        """Slots of the order registry (grows with the resting orders, not with every order
+        ever placed)."""
+        return self.cap_orders
+
     def open_order_ids(self, int64_t acct, int instr=-1):
         """Venue ids of the account's resting orders, oldest first. O(registry slots)."""
         self._check_acct(acct)
