@@ -70,11 +70,13 @@ def _fmt(v) -> str:
 
 # -- run ---------------------------------------------------------------------------------------
 
-def _journal_options(p, default: str) -> None:
+def _journal_options(p, default: str | None) -> None:
     """``--journal`` and ``--progress`` of run, compare and sweep."""
     p.add_argument("--journal", choices=("full", "events", "none"), default=default,
-                   help="journal streamed to Parquet as the run goes: every event table, all "
-                   f"but the order flow (events), or none (default {default})")
+                   help="journal streamed to Parquet as the run goes, in bounded memory: "
+                   "every event table, all but the order flow (events), or none (default "
+                   + (f"{default})" if default else "for run: held in memory and written "
+                      "whole at the end, the report then has the stylized facts)"))
     p.add_argument("--progress", action="store_true",
                    help="show the progress bar even when stderr is not a terminal")
 
@@ -676,7 +678,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy-param", action="append", metavar="KEY=VALUE",
                    help="a parameter of the strategy (repeatable), e.g. --strategy-param "
                    "deposit=50000 --strategy-param leverage=20")
-    _journal_options(p, "full")
+    _journal_options(p, None)
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("compare", help="the same scenario and seeds through several waterfalls",

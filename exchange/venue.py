@@ -804,7 +804,7 @@ class Exchange:
         """Drop the journaled records kept in memory: a driver that streams them elsewhere
         through :attr:`record_hooks` (the simulator) calls it between commands, so memory
         stays bounded; :meth:`journal` and :meth:`events` then cover what came after.
-        Returns how many records were dropped. O(1)."""
+        Returns how many records were dropped. O(chunks held)."""
         self._drain()
         n = sum(len(c) for c in self._journal)
         self._journal.clear()
