@@ -114,3 +114,17 @@ def test_digest_and_summary_do_not_depend_on_the_batching():
     assert compute_metrics(s, series, info, eq) == compute_metrics(recs, series, info, eq)
     accts = [1, 2, 2, 49, 77]
     assert account_pnl(s, accts, eq, eq, info) == account_pnl(recs, accts, eq, eq, info)
+
+
+def test_series_downsamples_as_it_goes_keeping_an_even_grid(tiny_crash):
+    sim = Simulation(tiny_crash, seed=1, journal="none", max_series_rows=16)
+    sim.run()
+    ts = sim.series()["ts_ns"]
+    assert 8 <= len(ts) < 16
+    steps = np.diff(ts)
+    assert (steps == steps[0]).all() and steps[0] > tiny_crash.step_ns
+    full = Simulation(tiny_crash, seed=1, journal="none")
+    full.run()
+    np.testing.assert_array_equal(full.series()["ts_ns"][:: steps[0] // tiny_crash.step_ns], ts)
+    with pytest.raises(ValueError, match="max_series_rows"):
+        Simulation(tiny_crash, seed=1, max_series_rows=1)
