@@ -98,6 +98,8 @@ cdef class VenueCore:
     # order registry, indexed by venue order id
     cdef int64_t next_oid
     cdef int64_t cap_orders
+    cdef int64_t o_mask               # registry slots - 1 (a power of two)
+    cdef int64_t[::1] o_id           # the venue order id in each registry slot (0: empty)
     cdef int64_t[::1] o_acct
     cdef int32_t[::1] o_instr
     cdef int64_t[::1] o_price
@@ -136,6 +138,10 @@ cdef class VenueCore:
     # -- internals --
     cdef int _grow_accounts(self, int64_t need) except -1
     cdef int _grow_orders(self, int64_t need) except -1
+    cdef int _regrow(self, dict old, int64_t cap) except -1
+    cdef int64_t _oslot(self, int64_t oid) noexcept
+    cdef int64_t _os(self, int64_t oid) noexcept
+    cdef int64_t _ofree(self, int64_t oid) noexcept
     cdef int _emit(self, int kind, int code, int instr, int64_t acct, int64_t oid, int side,
                    int64_t price, int64_t qty, int64_t a1, int64_t a2, int64_t a3,
                    int flag) except -1

@@ -37,6 +37,7 @@ assert sum(dt.itemsize for dt, *_ in EVENT_DTYPE.fields.values()) == EVENT_DTYPE
 
 cdef enum:
     RATE_SCALE = 100000000
+    O_PROBE = 16            # order registry: slots probed from an order's home slot
     # event kinds (exchange.events maps them to classes)
     EV_ORDER_ACCEPTED = 1
     EV_ORDER_REJECTED = 2
@@ -219,27 +220,88 @@ cdef class VenueCore:
         return 0
 
     cdef int _grow_orders(self, int64_t need) except -1:
+        """The order registry: ``cap`` slots (a power of two); order ``oid`` lives within
+        O_PROBE slots of ``oid & (cap - 1)`` (``o_id`` says which order a slot holds). A dead
+        order (not resting: filled, cancelled, expired) leaves when a new one needs its slot,
+        so memory follows the live orders, not every order ever placed; ids stay unique
+        (``next_oid`` only grows). Growing re-places the resting orders. O(cap)."""
         cdef int64_t cap = self.cap_orders if self.cap_orders else 1024
+        cdef int64_t j, s, k, oid
         while cap < need:
             cap *= 2
         if cap == self.cap_orders:
             return 0
         arr = self._np
-        old = self.cap_orders
-        for name, dt in (("o_acct", np.int64), ("o_instr", np.int32), ("o_price", np.int64),
-                         ("o_open", np.int64), ("o_side", np.uint8), ("o_flags", np.uint8)):
-            new = np.zeros(cap, dt)
-            if name in arr:
-                new[:old] = arr[name][:old]
-            arr[name] = new
+        old = {n: arr[n] for n in ("o_id", "o_acct", "o_instr", "o_price", "o_open", "o_side",
+                                   "o_flags") if n in arr}
+        for name, dt in (("o_id", np.int64), ("o_acct", np.int64), ("o_instr", np.int32),
+                         ("o_price", np.int64), ("o_open", np.int64), ("o_side", np.uint8),
+                         ("o_flags", np.uint8)):
+            arr[name] = np.zeros(cap, dt)
+        self.o_id = arr["o_id"]
         self.o_acct = arr["o_acct"]
         self.o_instr = arr["o_instr"]
         self.o_price = arr["o_price"]
         self.o_open = arr["o_open"]
         self.o_side = arr["o_side"]
         self.o_flags = arr["o_flags"]
+        self.o_mask = cap - 1
         self.cap_orders = cap
+        if old:
+            live = np.flatnonzero((old["o_id"] > 0) & ((old["o_flags"] & F_RESTING) != 0))
+            live = live[np.argsort(old["o_id"][live], kind="stable")]
+            for j in live.tolist():
+                oid = old["o_id"][j]
+                s = self._ofree(oid)
+                if s < 0:                       # crowded even at twice the size: grow again
+                    return self._regrow(old, cap * 2)
+                self.o_id[s] = oid
+                for name in ("o_acct", "o_instr", "o_price", "o_open", "o_side", "o_flags"):
+                    arr[name][s] = old[name][j]
         return 0
+
+    cdef int _regrow(self, dict old, int64_t cap) except -1:
+        """Re-place ``old``'s resting orders in a registry of ``cap`` slots."""
+        self._np.update(old)
+        self.o_id = old["o_id"]
+        self.o_flags = old["o_flags"]
+        self.cap_orders = old["o_id"].shape[0]
+        self.o_mask = self.cap_orders - 1
+        self.o_acct = old["o_acct"]
+        self.o_instr = old["o_instr"]
+        self.o_price = old["o_price"]
+        self.o_open = old["o_open"]
+        self.o_side = old["o_side"]
+        return self._grow_orders(cap)
+
+    cdef int64_t _oslot(self, int64_t oid) noexcept:
+        """The registry slot of venue order ``oid``; -1 when it is not there (never placed,
+        or dead and its slot reused). O(O_PROBE)."""
+        cdef int64_t i, s
+        if oid <= 0:
+            return -1
+        for i in range(O_PROBE):
+            s = (oid + i) & self.o_mask
+            if self.o_id[s] == oid:
+                return s
+        return -1
+
+    cdef int64_t _os(self, int64_t oid) noexcept:
+        """The slot of an order known to be in the registry (resting, or just placed)."""
+        cdef int64_t s = oid & self.o_mask
+        if self.o_id[s] == oid:
+            return s
+        return self._oslot(oid)
+
+    cdef int64_t _ofree(self, int64_t oid) noexcept:
+        """A slot for a new order ``oid``: empty or holding a dead order, within O_PROBE of
+        its home; -1 when all are resting orders."""
+        cdef int64_t i, s
+        for i in range(O_PROBE):
+            s = (oid + i) & self.o_mask
+            if self.o_id[s] == 0 or self.o_id[s] == oid or not (self.o_flags[s] & F_RESTING):
+                return s
+        return -1
 
     cdef int _emit(self, int kind, int code, int instr, int64_t acct, int64_t oid, int side,
                    int64_t price, int64_t qty, int64_t a1, int64_t a2, int64_t a3,
@@ -707,13 +769,13 @@ cdef class VenueCore:
     cdef int _order_exposure(self, int64_t oid, int sign) noexcept:
         """Add (sign=1) or remove (sign=-1) a resting order's notional from its account's
         open-order exposure (reduce-only orders carry none)."""
-        cdef int instr = self.o_instr[oid]
-        cdef int64_t acct = self.o_acct[oid]
+        cdef int instr = self.o_instr[self._os(oid)]
+        cdef int64_t acct = self.o_acct[self._os(oid)]
         cdef int64_t n
-        if self.o_flags[oid] & F_REDUCE_ONLY:
+        if self.o_flags[self._os(oid)] & F_REDUCE_ONLY:
             return 0
-        n = sign * self.o_open[oid] * self.o_price[oid] * self.k[instr]
-        if self.o_side[oid] == 0:
+        n = sign * self.o_open[self._os(oid)] * self.o_price[self._os(oid)] * self.k[instr]
+        if self.o_side[self._os(oid)] == 0:
             self.buy_open[instr, acct] += n
         else:
             self.sell_open[instr, acct] += n
@@ -731,16 +793,16 @@ cdef class VenueCore:
             moid = f.maker_oid
             q = f.qty
             price = f.price
-            macct = self.o_acct[moid]
+            macct = self.o_acct[self._os(moid)]
             # maker: its open exposure shrinks by what traded
-            if not (self.o_flags[moid] & F_REDUCE_ONLY):
-                if self.o_side[moid] == 0:
+            if not (self.o_flags[self._os(moid)] & F_REDUCE_ONLY):
+                if self.o_side[self._os(moid)] == 0:
                     self.buy_open[instr, macct] -= q * price * self.k[instr]
                 else:
                     self.sell_open[instr, macct] -= q * price * self.k[instr]
-            self.o_open[moid] -= q
+            self.o_open[self._os(moid)] -= q
             if f.maker_done:
-                self.o_flags[moid] &= ~F_RESTING
+                self.o_flags[self._os(moid)] &= ~F_RESTING
             self._settle_fill(instr, macct, moid, 1 - side, price, q, self.maker_fee[instr], 0,
                               taker_oid, False)
             if liquidation:
@@ -756,9 +818,9 @@ cdef class VenueCore:
             x = &book.expired[i]
             moid = x.oid
             self._order_exposure(moid, -1)
-            self.o_open[moid] = 0
-            self.o_flags[moid] &= ~F_RESTING
-            self._emit(EV_ORDER_CANCELED, CANCEL_STP, instr, self.o_acct[moid], moid, x.side,
+            self.o_open[self._os(moid)] = 0
+            self.o_flags[self._os(moid)] &= ~F_RESTING
+            self._emit(EV_ORDER_CANCELED, CANCEL_STP, instr, self.o_acct[self._os(moid)], moid, x.side,
                        x.price, x.qty, 0, 0, 0, 0)
         book.n_expired = 0
         return 0
@@ -766,14 +828,17 @@ cdef class VenueCore:
     cdef int _record_order(self, int64_t oid, int64_t acct, int instr, int side, int64_t price,
                            int flags) except -1:
         """Write a venue order into the registry (open lots 0 until it rests)."""
-        if oid >= self.cap_orders:
-            self._grow_orders(oid + 1)
-        self.o_acct[oid] = acct
-        self.o_instr[oid] = instr
-        self.o_price[oid] = price
-        self.o_side[oid] = <uint8_t>side
-        self.o_flags[oid] = <uint8_t>flags
-        self.o_open[oid] = 0
+        cdef int64_t s = self._ofree(oid)
+        while s < 0:
+            self._grow_orders(self.cap_orders * 2)
+            s = self._ofree(oid)
+        self.o_id[s] = oid
+        self.o_acct[self._os(oid)] = acct
+        self.o_instr[self._os(oid)] = instr
+        self.o_price[self._os(oid)] = price
+        self.o_side[self._os(oid)] = <uint8_t>side
+        self.o_flags[self._os(oid)] = <uint8_t>flags
+        self.o_open[self._os(oid)] = 0
         return 0
 
     cdef int64_t _register_order(self, int64_t acct, int instr, int side, int64_t price,
@@ -787,13 +852,13 @@ cdef class VenueCore:
 
     cdef int _drop_resting(self, int64_t oid, int reason) except -1:
         """Take a resting order out of its book and the account's exposure; OrderCanceled."""
-        cdef Book book = <Book>self.books[self.o_instr[oid]]
+        cdef Book book = <Book>self.books[self.o_instr[self._os(oid)]]
         book.cancel_c(oid)
         self._order_exposure(oid, -1)
-        self._emit(EV_ORDER_CANCELED, reason, self.o_instr[oid], self.o_acct[oid], oid,
-                   self.o_side[oid], self.o_price[oid], self.o_open[oid], 0, 0, 0, 0)
-        self.o_open[oid] = 0
-        self.o_flags[oid] &= ~F_RESTING
+        self._emit(EV_ORDER_CANCELED, reason, self.o_instr[self._os(oid)], self.o_acct[self._os(oid)], oid,
+                   self.o_side[self._os(oid)], self.o_price[self._os(oid)], self.o_open[self._os(oid)], 0, 0, 0, 0)
+        self.o_open[self._os(oid)] = 0
+        self.o_flags[self._os(oid)] &= ~F_RESTING
         return 0
 
     # ------------------------------------------------------------------ orders
@@ -877,8 +942,8 @@ cdef class VenueCore:
         # -- settlement
         self._after_match(instr, oid, acct, side, self.taker_fee[instr], False)
         if book.last_rested > 0:
-            self.o_open[oid] = book.last_rested
-            self.o_flags[oid] |= F_RESTING
+            self.o_open[self._os(oid)] = book.last_rested
+            self.o_flags[self._os(oid)] |= F_RESTING
             self._order_exposure(oid, 1)
         elif qty > book.last_filled:
             self._emit(EV_ORDER_CANCELED, CANCEL_STP if book.last_expire == 2 else CANCEL_IOC,
@@ -912,8 +977,8 @@ cdef class VenueCore:
     cpdef int cancel(self, int64_t acct, int64_t oid) except -1:
         """Cancel a resting order of ``acct``; UNKNOWN_ORDER if it is not one. O(1)."""
         self._check_acct(acct)
-        if oid <= 0 or oid >= self.next_oid or oid >= self.cap_orders or self.o_acct[oid] != acct \
-                or not (self.o_flags[oid] & F_RESTING):
+        if oid <= 0 or oid >= self.next_oid or self._oslot(oid) < 0 or self.o_acct[self._os(oid)] != acct \
+                or not (self.o_flags[self._os(oid)] & F_RESTING):
             self._emit(EV_ORDER_REJECTED, R_UNKNOWN_ORDER, -1, acct, oid, 0, 0, 0, 0, 0, 0, 3)
             return R_UNKNOWN_ORDER
         self._drop_resting(oid, CANCEL_USER)
@@ -939,17 +1004,17 @@ cdef class VenueCore:
             raise InvalidCommandError(f"'qty' must be > 0 lots (got {qty})")
         if price < 0:
             raise InvalidCommandError(f"'price' must be > 0 ticks, or 0 to keep it (got {price})")
-        if oid <= 0 or oid >= self.next_oid or oid >= self.cap_orders or self.o_acct[oid] != acct \
-                or not (self.o_flags[oid] & F_RESTING):
+        if oid <= 0 or oid >= self.next_oid or self._oslot(oid) < 0 or self.o_acct[self._os(oid)] != acct \
+                or not (self.o_flags[self._os(oid)] & F_RESTING):
             self._emit(EV_ORDER_REJECTED, R_UNKNOWN_ORDER, -1, acct, oid, 0, price, qty, 0, 0, 0, 4)
             return R_UNKNOWN_ORDER
-        instr = self.o_instr[oid]
-        side = self.o_side[oid]
-        new_price = price if price > 0 else self.o_price[oid]
+        instr = self.o_instr[self._os(oid)]
+        side = self.o_side[self._os(oid)]
+        new_price = price if price > 0 else self.o_price[self._os(oid)]
         book = <Book>self.books[instr]
         self._order_exposure(oid, -1)
-        old_open = self.o_open[oid]
-        if not (self.o_flags[oid] & F_REDUCE_ONLY):
+        old_open = self.o_open[self._os(oid)]
+        if not (self.o_flags[self._os(oid)] & F_REDUCE_ONLY):
             n = qty * new_price * self.k[instr]
             if side == 0:
                 add_buy = n
@@ -964,35 +1029,44 @@ cdef class VenueCore:
             self._order_exposure(oid, 1)
             self._emit(EV_ORDER_REJECTED, code, instr, acct, oid, side, new_price, qty, 0, 0, 0, 4)
             return code
-        self.o_price[oid] = new_price
-        self.o_open[oid] = 0
+        self.o_price[self._os(oid)] = new_price
+        self.o_open[self._os(oid)] = 0
         self._emit(EV_ORDER_AMENDED, 0, instr, acct, oid, side, new_price, qty, old_open, 0, 0, 0)
         self._after_match(instr, oid, acct, side, self.taker_fee[instr], False)
         self.last_filled = book.last_filled
         self.last_rested = book.last_rested
         if book.last_rested > 0:
-            self.o_open[oid] = book.last_rested
+            self.o_open[self._os(oid)] = book.last_rested
             self._order_exposure(oid, 1)
         else:
-            self.o_flags[oid] &= ~F_RESTING
+            self.o_flags[self._os(oid)] &= ~F_RESTING
         return 0
 
+    @property
+    def order_slots(self):
+        """Slots of the order registry (grows with the resting orders, not with every order
+        ever placed)."""
+        return self.cap_orders
+
     def open_order_ids(self, int64_t acct, int instr=-1):
-        """Venue ids of the account's resting orders, oldest first. O(orders ever placed)."""
+        """Venue ids of the account's resting orders, oldest first. O(registry slots)."""
         self._check_acct(acct)
-        n = self.next_oid
-        ids = np.flatnonzero((np.asarray(self.o_acct)[:n] == acct)
-                             & ((np.asarray(self.o_flags)[:n] & F_RESTING) != 0))
+        slots = np.flatnonzero((np.asarray(self.o_acct) == acct) & (np.asarray(self.o_id) > 0)
+                               & ((np.asarray(self.o_flags) & F_RESTING) != 0))
         if instr >= 0:
-            ids = ids[np.asarray(self.o_instr)[ids] == instr]
-        return ids.tolist()
+            slots = slots[np.asarray(self.o_instr)[slots] == instr]
+        return np.sort(np.asarray(self.o_id)[slots]).tolist()
 
     def order_info(self, int64_t oid):
-        """(account, instrument, side, price, open lots, flags) of a venue order id."""
+        """(account, instrument, side, price, open lots, flags) of a venue order id; an
+        order no longer in the registry (dead: filled or cancelled, its slot reused) gives
+        account -1 and flags 0."""
         if oid <= 0 or oid >= self.next_oid:
             raise InvalidCommandError(f"'oid' must be a venue order id in [1, {self.next_oid}) (got {oid})")
-        return (self.o_acct[oid], self.o_instr[oid], self.o_side[oid], self.o_price[oid],
-                self.o_open[oid], self.o_flags[oid])
+        if self._oslot(oid) < 0:
+            return (-1, 0, 0, 0, 0, 0)       # dead, and its registry slot reused
+        return (self.o_acct[self._os(oid)], self.o_instr[self._os(oid)], self.o_side[self._os(oid)], self.o_price[self._os(oid)],
+                self.o_open[self._os(oid)], self.o_flags[self._os(oid)])
 
     # ------------------------------------------------------------------ off-book moves
     cpdef int transfer_position(self, int64_t from_acct, int64_t to_acct, int instr,
@@ -1082,7 +1156,7 @@ cdef class VenueCore:
             nq = q * f.price * self.k[instr]
             notional += nq
             fee += _fee(nq, self.liq_fee[instr])
-            macct = self.o_acct[f.maker_oid]
+            macct = self.o_acct[self._os(f.maker_oid)]
             if macct != last_maker:
                 makers.append(macct)
                 last_maker = macct
@@ -1202,11 +1276,11 @@ cdef class VenueCore:
         for j in range(a.shape[0]):
             self._check_acct(a[j])
             mask[a[j]] = 1
-        for oid in range(1, self.next_oid):
-            if not (self.o_flags[oid] & F_RESTING):
-                continue
-            acct = self.o_acct[oid]
-            if not mask[acct] or (instr >= 0 and self.o_instr[oid] != instr):
+        resting = np.asarray(self.o_id)[np.flatnonzero(
+            (np.asarray(self.o_id) > 0) & ((np.asarray(self.o_flags) & F_RESTING) != 0))]
+        for oid in np.sort(resting).tolist():
+            acct = self.o_acct[self._os(oid)]
+            if not mask[acct] or (instr >= 0 and self.o_instr[self._os(oid)] != instr):
                 continue
             self._drop_resting(oid, reason)
             n += 1
@@ -1369,13 +1443,13 @@ cdef class VenueCore:
             buy = np.zeros(n, np.int64)
             sell = np.zeros(n, np.int64)
             for oid, q, p in book.iter_orders():
-                if not (self.o_flags[oid] & F_RESTING) or self.o_open[oid] != q:
+                if not (self.o_flags[self._os(oid)] & F_RESTING) or self.o_open[self._os(oid)] != q:
                     raise LedgerInvariantError(f"order {oid}: registry disagrees with the book")
-                if not (self.o_flags[oid] & F_REDUCE_ONLY):
-                    if self.o_side[oid] == 0:
-                        buy[self.o_acct[oid]] += q * p * self.k[i]
+                if not (self.o_flags[self._os(oid)] & F_REDUCE_ONLY):
+                    if self.o_side[self._os(oid)] == 0:
+                        buy[self.o_acct[self._os(oid)]] += q * p * self.k[i]
                     else:
-                        sell[self.o_acct[oid]] += q * p * self.k[i]
+                        sell[self.o_acct[self._os(oid)]] += q * p * self.k[i]
             if not (np.array_equal(buy, arr["buy_open"][i, :n])
                     and np.array_equal(sell, arr["sell_open"][i, :n])):
                 raise LedgerInvariantError(f"instrument {i}: open-order exposure disagrees with the book")

@@ -61,12 +61,18 @@ def _console_err():
     return Console(stderr=True)
 
 
-def _progress(description: str):
+def _progress(description: str, force: bool = False):
+    """A transient rich progress bar on stderr: shown when stderr is a terminal or ``force``
+    (``--progress``), so output parsed from stdout never carries it."""
+    from rich.console import Console
+
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn)
 
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), transient=True, console=_console())
+                    TimeElapsedColumn(), transient=True,
+                    console=Console(stderr=True, force_terminal=True if force else None),
+                    disable=not (force or sys.stderr.isatty()))
 
 
 def _fmt(v) -> str:
@@ -165,6 +171,17 @@ def _warn(messages) -> None:
 
 # -- run ---------------------------------------------------------------------------------------
 
+def _journal_options(p, default: str | None) -> None:
+    """``--journal`` and ``--progress`` of run, compare and sweep."""
+    p.add_argument("--journal", choices=("full", "events", "none"), default=default,
+                   help="journal streamed to Parquet as the run goes, in bounded memory: "
+                   "every event table, all but the order flow (events), or none (default "
+                   + (f"{default})" if default else "for run: held in memory and written "
+                      "whole at the end, the report then has the stylized facts)"))
+    p.add_argument("--progress", action="store_true",
+                   help="show the progress bar even when stderr is not a terminal")
+
+
 def _overrides(items) -> dict:
     from exchange.sim.scenario import parse_value
 
@@ -214,10 +231,14 @@ def _cmd_run(args) -> int:
             sc = sc.with_overrides(wf_ov)
     out = _out_path(args.out, Path("perpsim-out") / f"run-{sc.name}-seed{args.seed}")
     _warn(_scenario_warnings(sc))
-    with _progress(f"{sc.name} seed {args.seed}") as prog:
+    t0, dur = time.perf_counter(), sc.duration_ns / 1e9
+    with _progress(f"{sc.name} seed {args.seed}", args.progress) as prog:
         task = prog.add_task(f"{sc.name} seed {args.seed}", total=100)
         result = run(sc, args.seed, wf, out, check="end", report=not args.no_report,
-                     progress=lambda f: prog.update(task, completed=int(f * 100)))
+                     journal=args.journal, progress=lambda f, n: prog.update(
+                         task, completed=int(f * 100), description=f"{sc.name} seed {args.seed}"
+                         f" · {f * dur:,.0f}/{dur:,.0f} sim s · "
+                         f"{n / max(time.perf_counter() - t0, 1e-9):,.0f} events/s"))
     con = _console()
     shown = wf_spec if args.waterfall else result.waterfall      # with its module options
     table = Table(title=f"perpsim run · {sc.name} · seed {args.seed} · {' → '.join(shown)}")
@@ -286,10 +307,10 @@ def _cmd_compare(args) -> int:
     out = _out_path(args.out, Path("perpsim-out") / f"compare-{sc.name}")
     _warn(_scenario_warnings(sc))
     n = len(wfs) * args.seeds
-    with _progress("runs") as prog:
+    with _progress("runs", args.progress) as prog:
         task = prog.add_task(f"{sc.name}: {len(wfs)} designs × {args.seeds} seeds", total=n)
         cmp = compare(sc, wfs, args.seeds, workers=args.workers, out_dir=out,
-                      report=not args.no_report,
+                      report=not args.no_report, journal=args.journal,
                       progress=lambda done, total: prog.update(task, completed=done))
     stats = cmp.stats()
     con = _console()
@@ -366,10 +387,10 @@ def _cmd_sweep(args) -> int:
     for v in grid.values():
         total *= len(v)
     t0 = time.perf_counter()
-    with _progress("sweep") as prog:
+    with _progress("sweep", args.progress) as prog:
         task = prog.add_task(f"sweep: {total} runs", total=total)
         rows = sweep(sc, grid, args.seeds, workers=args.workers,
-                     scheduler=args.scheduler, out=out,
+                     scheduler=args.scheduler, out=out, journal=args.journal,
                      progress=lambda done, n: prog.update(task, completed=done))
     wall = time.perf_counter() - t0
     gcols = [f"grid.{k}" for k in grid]
@@ -759,6 +780,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy-param", action="append", metavar="KEY=VALUE",
                    help="a parameter of the strategy (repeatable), e.g. --strategy-param "
                    "deposit=50000 --strategy-param leverage=20")
+    _journal_options(p, None)
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("compare", help="the same scenario and seeds through several waterfalls",
@@ -787,6 +809,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "'strategy') and report its results, e.g. examples/strategies.py:MarketMaker")
     p.add_argument("--strategy-param", action="append", metavar="KEY=VALUE",
                    help="a parameter of the strategy (repeatable)")
+    _journal_options(p, "none")
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("sweep", help="cartesian product of parameter grids, in parallel",
@@ -808,6 +831,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "'strategy') and report its results, e.g. examples/strategies.py:MarketMaker")
     p.add_argument("--strategy-param", action="append", metavar="KEY=VALUE",
                    help="a parameter of the strategy (repeatable)")
+    _journal_options(p, "none")
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("backtest", help="strategies over seeds of a scenario or over recorded data",

@@ -216,6 +216,8 @@ class Exchange:
         self.core = VenueCore(self.specs, initial_accounts=initial_accounts,
                               track_deltas=track_deltas)
         self._journal: list[np.ndarray] = []
+        #: records dropped from memory by :meth:`release_journal` (streamed elsewhere)
+        self.journal_released = 0
         #: callables given every batch of new event records (EVENT_DTYPE) as it is journaled,
         #: whichever command or driver produced it: the simulator's liquidation engine and
         #: strategies, the mock server's order book of record and streams
@@ -797,6 +799,17 @@ class Exchange:
         """Every event record so far (EVENT_DTYPE), in stream order."""
         self._collect(self.core.seq)
         return np.concatenate(self._journal) if self._journal else np.empty(0, EVENT_DTYPE)
+
+    def release_journal(self) -> int:
+        """Drop the journaled records kept in memory: a driver that streams them elsewhere
+        through :attr:`record_hooks` (the simulator) calls it between commands, so memory
+        stays bounded; :meth:`journal` and :meth:`events` then cover what came after.
+        Returns how many records were dropped. O(chunks held)."""
+        self._drain()
+        n = sum(len(c) for c in self._journal)
+        self._journal.clear()
+        self.journal_released += n
+        return n
 
     def drain_records(self) -> np.ndarray:
         """Move the core's pending records to the journal and return them (EVENT_DTYPE), with

@@ -552,35 +552,22 @@ class LiquidationContext:
         self._memo_money[rows] = gather(v.iso, i, a) - gather(v.cost, i, a)
 
     def _cross_alloc(self, cases: Cases, rows: np.ndarray) -> np.ndarray:
+        """Equity of cross rows (:meth:`equity`): numpy over accounts × instruments
+        (:func:`cross_allocation`). O(rows + accounts · instruments)."""
         v = self.view
-        out = np.zeros(len(rows), _I64)
         accts = cases.acct[rows]
         carrier = self.carrier_rows(cases, rows)
         ua, inv = np.unique(accts, return_inverse=True)
         eq = v.cross_equity(ua)
-        for u, acct in enumerate(ua.tolist()):
-            mine = np.flatnonzero(inv == u)
-            mms = []
-            for i in range(self.n_instr):
-                if v.mode[i, acct] == 0 and v.size[i, acct] != 0:
-                    mms.append((i, int(v.position_mm(i, np.array([acct]))[0])))
-            e = int(eq[u])
-            if not mms:
-                out[mine[carrier[mine]]] = e
-                continue
-            total = sum(m for _, m in mms)
-            alloc = {}
-            if total <= 0:
-                alloc = {i: 0 for i, _ in mms}
-                alloc[mms[0][0]] = e
-            else:
-                for i, m in mms:
-                    alloc[i] = (e * m) // total
-                big = max(mms, key=lambda t: (t[1], -t[0]))[0]
-                alloc[big] += e - sum(alloc.values())
-            for j in mine:
-                out[j] = alloc.get(int(cases.instr[rows[j]]), 0)
-        return out
+        n_i = self.n_instr
+        mm = np.zeros((n_i, len(ua)), _I64)
+        open_ = np.zeros((n_i, len(ua)), bool)
+        for i in range(n_i):
+            o = (v.mode[i, ua] == 0) & (v.size[i, ua] != 0)
+            if o.any():
+                open_[i] = o
+                mm[i, o] = v.position_mm(i, ua[o])
+        return cross_allocation(eq, mm, open_, inv.reshape(-1), cases.instr[rows], carrier)
 
     def _moves(self, src_k, src_a, dst_k, dst_a, amt, src_i, dst_i, code: int) -> None:
         """Ledger moves where source and destination may be buckets of different
@@ -596,6 +583,45 @@ class LiquidationContext:
             src_k = np.where(two, L_WALLET, src_k)
         ins = np.where(src_k == L_ISOLATED, src_i, dst_i)
         self.core.ledger_moves(src_k, src_a, dst_k, dst_a, amt, ins, code)
+
+
+def cross_allocation(eq: np.ndarray, mm: np.ndarray, open_: np.ndarray, inv: np.ndarray,
+                     instr: np.ndarray, carrier: np.ndarray) -> np.ndarray:
+    """Cross equity spread over positions: account ``u``'s equity ``eq[u]`` goes to its open
+    cross positions (``open_[i, u]``) in proportion to their maintenance margin ``mm[i, u]``
+    (floor, the rounding remainder to the largest, the lowest instrument on a tie; all of it
+    to the first open instrument when the margins sum to 0); an account with none open puts
+    it on its ``carrier`` row. Row ``j`` (account ``inv[j]``, instrument ``instr[j]``) gets
+    its position's share, 0 when that position is not open. Exact integer arithmetic (Python
+    ints where a product could pass int64). O(rows + accounts · instruments)."""
+    eq = np.asarray(eq, _I64)
+    n_i, n_u = mm.shape
+    out = np.zeros(len(inv), _I64)
+    if n_u == 0:
+        return out
+    m = np.where(open_, mm, 0)
+    has = open_.any(axis=0)
+    total = m.sum(axis=0)
+    pos = total > 0
+    big = float(np.abs(eq).max(initial=0)) * float(np.abs(m).max(initial=0))
+    if big < 2.0 ** 62:
+        share = (eq[None, :] * m) // np.where(pos, total, 1)[None, :]
+    else:                                   # the products could pass int64: Python ints
+        share = ((eq[None, :].astype(object) * m.astype(object))
+                 // np.where(pos, total, 1)[None, :].astype(object)).astype(_I64)
+    alloc = np.where(pos[None, :] & open_, share, 0)
+    # the remainder to the position with the largest margin (the lowest instrument on a tie);
+    # with margins summing to 0 everything to the first open instrument
+    target = np.where(pos, np.argmax(np.where(open_, m, -1), axis=0), np.argmax(open_, axis=0))
+    cols = np.flatnonzero(has)
+    alloc[target[cols], cols] += eq[cols] - alloc[:, cols].sum(axis=0)
+    u = np.asarray(inv, _I64)
+    ins = np.asarray(instr, _I64)
+    ok = has[u]
+    out[ok] = alloc[ins[ok], u[ok]]
+    none = ~ok & np.asarray(carrier, bool)
+    out[none] = eq[u[none]]
+    return out
 
 
 def _group_cumsum_before(rows: np.ndarray, amounts: np.ndarray) -> np.ndarray:

@@ -47,7 +47,8 @@ def deliver(VenueCore core, int instr, const int64_t[:] ts, const int64_t[:] acc
             n_sub += 1
         elif k == CANCEL_IF_OPEN:
             tg = target[i]
-            if 0 < tg < core.next_oid and (core.o_flags[tg] & F_RESTING):
+            if 0 < tg < core.next_oid and core._oslot(tg) >= 0 \
+                    and (core.o_flags[core._oslot(tg)] & F_RESTING):
                 code_out[i] = core.cancel(acct[i], tg)
                 n_can += 1
         else:

@@ -17,7 +17,8 @@ cdef enum:
 
 
 cdef inline int64_t _open(VenueCore core, int64_t oid) noexcept:
-    return core.o_open[oid] if core.o_flags[oid] & F_RESTING else 0
+    cdef int64_t s = core._oslot(oid)       # the registry slot (-1: dead, slot reused)
+    return core.o_open[s] if s >= 0 and core.o_flags[s] & F_RESTING else 0
 
 
 cdef int _set_level(VenueCore core, Book book, dict levels, int64_t maker, int instr, int side,

@@ -134,8 +134,10 @@ def split_waterfall(spec: Sequence[str]) -> tuple[tuple[str, ...], dict[str, Any
 
 def run_task(task: dict[str, Any]):
     """One run in a worker: ``task`` has scenario (a Scenario or name), seed, waterfall,
-    overrides, out_dir, episodes (True: the liquidation episodes in ``plot["episodes"]``, for
-    the report); returns the run's light :class:`RunResult` (no journal)."""
+    overrides, out_dir, journal (the run's ``journal`` mode, default ``"none"``: streamed,
+    memory bounded), episodes (True: the liquidation episodes in ``plot["episodes"]``, for
+    the report: the run then holds its journal in memory unless it writes one); returns the
+    run's light :class:`RunResult` (no journal)."""
     from exchange.sim.runner import run
 
     wf = task.get("waterfall")
@@ -144,7 +146,7 @@ def run_task(task: dict[str, Any]):
     episodes = bool(task.get("episodes"))
     r = run(task["scenario"], task["seed"], list(names) if names is not None else None,
             task.get("out_dir"), keep_journal=episodes, report=task.get("report", False),
-            overrides=ov or None)
+            overrides=ov or None, journal=None if episodes else task.get("journal", "none"))
     if episodes:
         # the report's episodes table and cascade timeline: a few hundred small dicts
         from exchange.report.episodes import liquidation_episodes
@@ -199,9 +201,11 @@ class Comparison:
 def compare(scenario: str | Scenario, waterfalls: Sequence | None = None, seeds: int | Sequence[int] = 3,
             *, workers: int | None = None, executor: Executor | None = None, out_dir=None,
             report: bool = True, progress: Callable[[int, int], None] | None = None,
-            overrides: dict | None = None) -> Comparison:
+            overrides: dict | None = None, journal: str = "none") -> Comparison:
     """Run ``scenario`` for each waterfall and seed; with ``out_dir`` write compare.parquet
-    (one row per run) and report.html. ``seeds``: a count (0..K-1) or explicit seeds.
+    (one row per run) and report.html; ``journal`` ``"full"`` or ``"events"`` also streams
+    each run's journal, series and metrics.json to ``out_dir/runs/<design>-seed<s>/``
+    (:func:`~exchange.sim.runner.run`; ``"none"``, the default, keeps no journal). ``seeds``: a count (0..K-1) or explicit seeds.
     ``executor``: any ``concurrent.futures.Executor``; default a process pool of ``workers``
     (default: the CPU count, at most the number of runs; 1 = in this process)."""
     t0 = time.perf_counter()
@@ -216,9 +220,15 @@ def compare(scenario: str | Scenario, waterfalls: Sequence | None = None, seeds:
     if not seed_list:
         raise ValueError("'seeds' must name at least one seed (got none)")
     labels = [",".join(w) for w in wfs]
+    from exchange.sim.journal import check_journal_mode
+
+    check_journal_mode(journal)
     want = bool(report and out_dir is not None)
-    tasks = [dict(scenario=sc, seed=s, waterfall=list(w), episodes=want)
-             for w in wfs for s in seed_list]
+    tasks = [dict(scenario=sc, seed=s, waterfall=list(w), journal=journal,
+                  episodes=want and journal == "none") for w in wfs for s in seed_list]
+    if journal != "none" and out_dir is not None:
+        for t in tasks:
+            t["out_dir"] = str(Path(out_dir) / "runs" / f"{'+'.join(t['waterfall'])}-seed{t['seed']}")
     results = _execute(tasks, workers, executor, progress)
     by = {lbl: [] for lbl in labels}
     for task, res in zip(tasks, results):

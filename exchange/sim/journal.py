@@ -25,6 +25,16 @@ its own (liquidations, auctions, insurance use, socialized losses, deleveraging)
 Read it with pandas (``pd.read_parquet(DIR/"journal/OrderFilled.parquet")``), polars, or
 DuckDB (``SELECT * FROM 'DIR/journal/*.parquet'`` per type). Writing is deterministic: the same
 records give the same bytes (no timestamps or random ids in the files).
+
+Streaming. A run with ``journal="full"|"events"|"none"`` (``perpsim run --journal``) writes the
+tables while it goes (:class:`JournalWriter`: one ``ParquetWriter`` per event type, a row group
+every :data:`ROW_GROUP_ROWS` rows, zstd, no dictionary), so memory stays bounded; the files
+are byte for byte those :func:`write_journal` writes for the same records. ``events`` leaves
+out the order-flow tables (:data:`ORDER_FLOW`), ``none`` writes no journal. The run's hash
+(:class:`JournalDigest`, ``RunResult.journal_sha256()``) covers every record in every mode:
+one SHA-256 per record column, then SHA-256 over (column name, column digest) in field order
+— independent of how the records were batched. (Before issue 14 it was one SHA-256 over
+name + bytes of each whole column; the values differ, the determinism tests compare hashes.)
 """
 from __future__ import annotations
 
@@ -38,7 +48,8 @@ from exchange import events as ev_mod
 from exchange.liquidation.events import register_event_kinds as register_liquidation_events
 
 __all__ = ["write_journal", "write_series", "read_journal", "journal_tables",
-           "register_liquidation_events"]
+           "register_liquidation_events", "JournalWriter", "JournalDigest", "JOURNAL_MODES",
+           "ORDER_FLOW", "check_journal_mode"]
 
 _WRITE = dict(compression="zstd", use_dictionary=False, write_statistics=True)
 
@@ -76,3 +87,106 @@ def write_series(series: dict[str, np.ndarray], path) -> Path:
 def read_journal(directory) -> dict[str, pa.Table]:
     """Event name → Arrow table, from a journal directory written by :func:`write_journal`."""
     return {p.stem: pq.read_table(p) for p in sorted(Path(directory).glob("*.parquet"))}
+
+
+#: rows per Parquet row group: pyarrow's default, so a streamed table's file has the bytes
+#: :func:`write_journal` gives the same records
+ROW_GROUP_ROWS = 1 << 20
+
+#: what ``--journal`` keeps on disk (the run's hash, metrics and series cover every event
+#: whatever the mode): ``full`` every event table, ``events`` all but the order flow (the
+#: tables of :data:`ORDER_FLOW`), ``none`` no journal files
+JOURNAL_MODES = ("full", "events", "none")
+
+#: the high-volume order-flow tables ``--journal events`` leaves out (fills are kept)
+ORDER_FLOW = frozenset({"OrderAccepted", "OrderCanceled", "OrderAmended", "OrderRejected",
+                        "MarkPriceUpdated"})
+
+
+def check_journal_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`JOURNAL_MODES`, else ValueError naming them."""
+    if mode not in JOURNAL_MODES:
+        raise ValueError(f"'journal' must be one of {', '.join(JOURNAL_MODES)} (got {mode!r})")
+    return mode
+
+
+class JournalDigest:
+    """The streamed form of :func:`exchange.sim.runner.journal_digest`: one SHA-256 per record
+    column fed batch by batch, combined at the end (name, column digest) in field order, so the
+    value depends on the records only, not on how they were batched."""
+
+    def __init__(self, dtype: np.dtype) -> None:
+        import hashlib
+
+        self._names = list(dtype.names)
+        self._h = {n: hashlib.sha256() for n in self._names}
+
+    def update(self, records: np.ndarray) -> None:
+        for n in self._names:
+            self._h[n].update(np.ascontiguousarray(records[n]).tobytes())
+
+    def hexdigest(self) -> str:
+        import hashlib
+
+        out = hashlib.sha256()
+        for n in self._names:
+            out.update(n.encode())
+            out.update(self._h[n].digest())
+        return out.hexdigest()
+
+
+class JournalWriter:
+    """Event tables streamed to ``directory`` as the run goes: one
+    :class:`pyarrow.parquet.ParquetWriter` per event type, opened at the type's first record,
+    a row group written every :data:`ROW_GROUP_ROWS` rows and the rest at :meth:`close`.
+    Memory: at most one row group per table. The files are those :func:`write_journal` writes
+    for the same records (the same row groups, schema and metadata), byte for byte.
+    ``skip``: event names not written (``--journal events`` leaves out :data:`ORDER_FLOW`)."""
+
+    def __init__(self, directory, skip=frozenset()) -> None:
+        self.dir = Path(directory)
+        self.skip = frozenset(skip)
+        self._pending: dict[str, list[dict[str, np.ndarray]]] = {}
+        self._rows: dict[str, int] = {}
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self.closed = False
+
+    def write(self, records: np.ndarray) -> None:
+        """Append EVENT_DTYPE records (in stream order). O(records)."""
+        if self.closed:
+            raise ValueError("the journal writer is closed")
+        register_liquidation_events()
+        for name, cols in ev_mod.tables(records).items():
+            if name in self.skip:
+                continue
+            self._pending.setdefault(name, []).append(cols)
+            self._rows[name] = self._rows.get(name, 0) + len(cols["seq"])
+            while self._rows[name] >= ROW_GROUP_ROWS:
+                self._flush(name, ROW_GROUP_ROWS)
+
+    def _flush(self, name: str, rows: int) -> None:
+        parts = self._pending[name]
+        cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        head = {k: v[:rows] for k, v in cols.items()}
+        rest = {k: v[rows:] for k, v in cols.items()}
+        self._pending[name] = [rest] if len(rest["seq"]) else []
+        self._rows[name] -= rows
+        table = pa.table({k: pa.array(np.ascontiguousarray(v)) for k, v in head.items()})
+        table = table.replace_schema_metadata({"perpsim.event_kind": name})
+        w = self._writers.get(name)
+        if w is None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            w = self._writers[name] = pq.ParquetWriter(self.dir / f"{name}.parquet",
+                                                       table.schema, **_WRITE)
+        w.write_table(table)
+
+    def close(self) -> dict[str, str]:
+        """Write what is pending and close every file; returns ``journal/<name>`` → path."""
+        if not self.closed:
+            for name in sorted(self._pending):
+                if self._rows.get(name, 0):
+                    self._flush(name, self._rows[name])
+            for w in self._writers.values():
+                w.close()
+            self.closed = True
+        return {f"journal/{n}": str(self.dir / f"{n}.parquet") for n in sorted(self._writers)}

@@ -42,7 +42,7 @@ import numpy as np
 
 
 __all__ = ["compute_metrics", "METRICS", "gini", "peak_drawdown", "time_to_repeg",
-           "cascade_depth", "plot_data", "account_pnl", "PNL_FIELDS"]
+           "cascade_depth", "plot_data", "account_pnl", "PNL_FIELDS", "JournalSummary"]
 
 NS_PER_S = 1_000_000_000
 
@@ -189,6 +189,113 @@ def cascade_depth(mark_ts: np.ndarray, liq_ts: np.ndarray) -> int:
     return int(best)
 
 
+#: the order-flow kinds a :class:`JournalSummary` folds into counts and per-account sums
+#: instead of keeping (accepted, rejected, filled, canceled, amended, mark updates)
+FOLDED_KINDS = (1, 2, 3, 4, 5, K_MARK)
+
+
+class JournalSummary:
+    """What the metrics, account PnL and report figures need of a journal, built batch by
+    batch as the run goes (:meth:`add`) in memory proportional to accounts + rare events:
+    the order flow (:data:`FOLDED_KINDS`) is folded into counts and per-account sums
+    (fills, fees, realised PnL, traded notional, orders, rejections) and the mark updates'
+    times; every other record (liquidations, funding, deposits, transfers, ...) is kept.
+    :func:`compute_metrics` and :func:`account_pnl` give the same values from a summary as
+    from the whole journal (they build one from it)."""
+
+    def __init__(self) -> None:
+        from exchange._core import EVENT_DTYPE
+
+        self.events = 0
+        self.max_acct = -1
+        self.taker_fills = 0
+        self.taker_qp = 0                       # sum of qty * price over taker fills
+        self.accepted = 0
+        self.rejected = 0
+        self._mark_ts: list[np.ndarray] = []
+        self._rare: list[np.ndarray] = []
+        self._dtype = EVENT_DTYPE
+        z = np.zeros(0, np.int64)
+        #: per account: fills (both sides), fees, realised PnL, sum qty*price, accepted, rejected
+        self.acct = {k: z.copy() for k in ("fills", "fees", "realized", "qp", "accepted",
+                                           "rejected")}
+
+    def _grow(self, n: int) -> None:
+        cur = self.acct["fills"].shape[0]
+        if n <= cur:
+            return
+        cap = max(n, 2 * cur, 1024)
+        for k, v in self.acct.items():
+            g = np.zeros(cap, np.int64)
+            g[:cur] = v
+            self.acct[k] = g
+
+    def add(self, recs: np.ndarray) -> None:
+        """Fold a batch of EVENT_DTYPE records (stream order). O(records)."""
+        if not len(recs):
+            return
+        self.events += int(recs.shape[0])
+        kind = recs["kind"]
+        folded = np.isin(kind, FOLDED_KINDS)
+        self.max_acct = max(self.max_acct, int(recs["acct"].max()))
+        if not folded.all():
+            self._rare.append(recs[~folded])
+        if not folded.any():
+            return
+        marks = kind == K_MARK
+        if marks.any():
+            self._mark_ts.append(recs["ts"][marks].copy())
+        acc = self.acct
+        fills = recs[kind == K_FILLED]
+        if fills.shape[0]:
+            a = fills["acct"]
+            self._grow(int(a.max()) + 1)
+            qp = fills["qty"] * fills["price"]
+            np.add.at(acc["fills"], a, 1)
+            np.add.at(acc["fees"], a, fills["a1"])
+            np.add.at(acc["realized"], a, fills["a2"])
+            np.add.at(acc["qp"], a, qp)
+            t = fills["flag"] == 1
+            self.taker_fills += int(t.sum())
+            self.taker_qp += int(qp[t].sum())
+        for code, key in ((K_ACCEPTED, "accepted"), (K_REJECTED, "rejected")):
+            a = recs["acct"][kind == code]
+            if a.shape[0]:
+                setattr(self, key, getattr(self, key) + int(a.shape[0]))
+                a = a[a >= 0]
+                if a.shape[0]:
+                    self._grow(int(a.max()) + 1)
+                    np.add.at(acc[key], a, 1)
+
+    def rare(self) -> np.ndarray:
+        """The kept records (every kind but :data:`FOLDED_KINDS`), stream order."""
+        if len(self._rare) > 1:
+            self._rare = [np.concatenate(self._rare)]
+        return self._rare[0] if self._rare else np.empty(0, self._dtype)
+
+    def mark_ts(self) -> np.ndarray:
+        """Times of the mark price updates (ns)."""
+        if len(self._mark_ts) > 1:
+            self._mark_ts = [np.concatenate(self._mark_ts)]
+        return self._mark_ts[0] if self._mark_ts else np.empty(0, np.int64)
+
+    def per_account(self, key: str, accts: np.ndarray) -> int:
+        """Sum of the per-account ``key`` over distinct ``accts`` (out-of-range ignored)."""
+        v = self.acct[key]
+        a = np.unique(accts)
+        a = a[(a >= 0) & (a < v.shape[0])]
+        return int(v[a].sum())
+
+    @classmethod
+    def of(cls, journal) -> "JournalSummary":
+        """``journal`` itself when it is a summary, else a summary of the records."""
+        if isinstance(journal, cls):
+            return journal
+        s = cls()
+        s.add(np.asarray(journal))
+        return s
+
+
 def _episodes(recs: np.ndarray, k: int) -> tuple[int, int]:
     """Liquidation episodes: a trigger opens one for its account unless one is already open;
     only a completion that left the position closed ends it. A case the waterfall could not
@@ -213,14 +320,17 @@ def _sum(x) -> int:
     return int(np.asarray(x, dtype=np.int64).sum()) if len(x) else 0
 
 
-def compute_metrics(journal: np.ndarray, series: dict[str, np.ndarray], info: dict[str, Any],
+def compute_metrics(journal, series: dict[str, np.ndarray], info: dict[str, Any],
                     equity_end: np.ndarray | None = None) -> dict[str, Any]:
     """The metrics of :data:`METRICS` for one run. ``info`` carries the instrument grid
     (``atoms_per_tick_lot``, ``settle_decimals``), the starting insurance fund and backstop
     capital, the vault account; ``equity_end`` the final equity of every account (atoms).
+    ``journal``: the EVENT_DTYPE records or their :class:`JournalSummary`.
     O(events + accounts)."""
     unit = 10.0 ** -int(info.get("settle_decimals", 6))
     k = int(info.get("atoms_per_tick_lot", 1))
+    summary = JournalSummary.of(journal)
+    journal = summary.rare()
     kind = journal["kind"]
 
     def sel(code: int) -> np.ndarray:
@@ -242,7 +352,7 @@ def compute_metrics(journal: np.ndarray, series: dict[str, np.ndarray], info: di
     m["backstop_notional"] = _sum(bs["qty"] * bs["price"] * k) * unit
     adl = sel(K_ADL)
     m["adl_notional"] = _sum(adl["qty"] * adl["price"] * k) * unit
-    m["cascade_depth"] = cascade_depth(journal["ts"][kind == K_MARK], trig["ts"])
+    m["cascade_depth"] = cascade_depth(summary.mark_ts(), trig["ts"])
     ts, last, index = series["ts_ns"], series["last_ticks"], series["index_ticks"]
     m["index_drawdown"] = peak_drawdown(index)
     m["perp_drawdown"] = peak_drawdown(last)
@@ -291,7 +401,7 @@ def compute_metrics(journal: np.ndarray, series: dict[str, np.ndarray], info: di
         m["adl_max_leverage"] = None
     m["haircut_plus_bad_debt"] = m["haircut_total"] + m["bad_debt"]
     # -- fairness of haircuts
-    n_acct = int(equity_end.shape[0]) if equity_end is not None else int(journal["acct"].max(initial=-1)) + 1
+    n_acct = int(equity_end.shape[0]) if equity_end is not None else summary.max_acct + 1
     hair = np.zeros(max(n_acct, 1), np.int64)
     if adl.shape[0]:
         np.add.at(hair, adl["acct"], np.maximum(adl["a2"], 0))
@@ -320,13 +430,11 @@ def compute_metrics(journal: np.ndarray, series: dict[str, np.ndarray], info: di
     m["funding_paid"] = _sum(np.maximum(fp["a1"], 0)) * unit
     m["funding_settlements"] = int((kind == K_FUNDING_SETTLED).sum())
     m["repeg_s"] = time_to_repeg(ts, last, index)
-    fills = sel(K_FILLED)
-    taker = fills[fills["flag"] == 1]
-    m["volume"] = _sum(taker["qty"] * taker["price"] * k) * unit
-    m["fills"] = int(taker.shape[0])
-    m["orders"] = int((kind == K_ACCEPTED).sum())
-    m["rejections"] = int((kind == K_REJECTED).sum())
-    m["events"] = int(journal.shape[0])
+    m["volume"] = summary.taker_qp * k * unit
+    m["fills"] = summary.taker_fills
+    m["orders"] = summary.accepted
+    m["rejections"] = summary.rejected
+    m["events"] = summary.events
     for key, v in list(m.items()):
         if isinstance(v, np.generic):
             v = v.item()
@@ -355,7 +463,7 @@ PNL_FIELDS: dict[str, str] = {
 }
 
 
-def account_pnl(journal: np.ndarray, accounts, equity_end: np.ndarray, upnl_end: np.ndarray,
+def account_pnl(journal, accounts, equity_end: np.ndarray, upnl_end: np.ndarray,
                 info: dict[str, Any]) -> dict[str, Any]:
     """PnL of a group of accounts (an agent type, a strategy) from the journal and the final
     equity and unrealised PnL (atoms per account): ``pnl = realized_pnl + unrealized_pnl -
@@ -372,6 +480,8 @@ def account_pnl(journal: np.ndarray, accounts, equity_end: np.ndarray, upnl_end:
     scale = 10 ** int(info.get("settle_decimals", 6))     # divide: exact for round amounts
     k = int(info.get("atoms_per_tick_lot", 1))
     accts = np.asarray(accounts, np.int64).reshape(-1)
+    summary = JournalSummary.of(journal)
+    journal = summary.rare()
     kind, acct = journal["kind"], journal["acct"]
     mine = np.isin(acct, accts)
 
@@ -379,11 +489,11 @@ def account_pnl(journal: np.ndarray, accounts, equity_end: np.ndarray, upnl_end:
         return journal[(kind == code) & mine]
 
     deposits = _sum(of(K_DEPOSITED)["a1"]) - _sum(of(K_WITHDRAWN)["a1"])
-    fills = of(K_FILLED)
     moved = journal[kind == 13]                     # PositionTransferred (ADL, backstop)
-    realized = (_sum(fills["a2"]) + _sum(moved["a2"][np.isin(moved["acct"], accts)])
+    realized = (summary.per_account("realized", accts)
+                + _sum(moved["a2"][np.isin(moved["acct"], accts)])
                 + _sum(moved["a3"][np.isin(moved["a1"], accts)]))
-    fees = _sum(fills["a1"])
+    fees = summary.per_account("fees", accts)
     funding = _sum(of(K_FUNDING_PAID)["a1"])
     n = equity_end.shape[0]
     ok = accts[(accts >= 0) & (accts < n)]
@@ -395,13 +505,14 @@ def account_pnl(journal: np.ndarray, accounts, equity_end: np.ndarray, upnl_end:
                pnl=pnl / scale, realized_pnl=realized / scale, unrealized_pnl=upnl / scale,
                fees=fees / scale, funding=funding / scale,
                other=(pnl - (realized + upnl - fees - funding)) / scale,
-               fills=int(fills.shape[0]), volume=_sum(fills["qty"] * fills["price"] * k) / scale,
-               liquidations=_episodes(liq, k)[0], orders=int(of(K_ACCEPTED).shape[0]),
-               rejections=int(of(K_REJECTED).shape[0]))
+               fills=summary.per_account("fills", accts),
+               volume=summary.per_account("qp", accts) * k / scale,
+               liquidations=_episodes(liq, k)[0], orders=summary.per_account("accepted", accts),
+               rejections=summary.per_account("rejected", accts))
     return {key: out[key] for key in PNL_FIELDS}
 
 
-def plot_data(journal: np.ndarray, series: dict[str, np.ndarray], info: dict[str, Any]) -> dict:
+def plot_data(journal, series: dict[str, np.ndarray], info: dict[str, Any]) -> dict:
     """What the report draws, small enough to send between processes: the time series plus
     event times and amounts (liquidation triggers, haircuts, bad debt), money in the
     settlement asset, times in seconds."""
@@ -409,6 +520,7 @@ def plot_data(journal: np.ndarray, series: dict[str, np.ndarray], info: dict[str
     k = int(info.get("atoms_per_tick_lot", 1))
     tick = float(info.get("tick_size", 1.0))
     lot = float(info.get("lot_size", 1.0))
+    journal = JournalSummary.of(journal).rare()
     kind = journal["kind"]
     t = series["ts_ns"] / NS_PER_S
 

@@ -50,6 +50,10 @@ from exchange.units import RATE_SCALE
 __all__ = ["run", "RunResult", "Simulation", "SERIES_COLUMNS", "journal_digest"]
 
 NS_PER_S = 1_000_000_000
+#: a streamed journal is hashed, summarised and written in batches of about this many records
+STREAM_BATCH = 1 << 18
+#: the recorded series keeps at most this many rows (then halves its resolution)
+MAX_SERIES_ROWS = 200_000
 
 #: the time series recorded every ``step_ms`` (all int64 except vol_ratio)
 SERIES_COLUMNS = ("ts_ns", "index_ticks", "mark_ticks", "last_ticks", "best_bid_ticks",
@@ -84,14 +88,19 @@ class RunResult:
     #: PnL per agent type (role) and per strategy population (:func:`~exchange.sim.metrics.account_pnl`)
     agents: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     strategies: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    #: :func:`journal_digest` of the run's records, computed as they streamed (a run with
+    #: ``journal=`` keeps no records in memory but still has its hash)
+    journal_hash: str | None = None
 
     @property
     def label(self) -> str:
         return ",".join(self.waterfall)
 
     def journal_sha256(self) -> str:
-        """SHA-256 of the journal's record bytes (the determinism check)."""
+        """SHA-256 of the journal's records (:func:`journal_digest`, the determinism check)."""
         if self.journal is None:
+            if self.journal_hash is not None:
+                return self.journal_hash
             raise ValueError("the journal was not kept (run(..., keep_journal=False))")
         return journal_digest(self.journal)
 
@@ -132,20 +141,47 @@ def _depth_within(book, bands_bps) -> list[int]:
 
 
 def journal_digest(records: np.ndarray) -> str:
-    """SHA-256 of the journal's field values, column by column (the record struct has padding
-    bytes whose content is not part of the data, so the raw buffer is not hashed)."""
-    h = hashlib.sha256()
-    for name in records.dtype.names:
-        h.update(name.encode())
-        h.update(np.ascontiguousarray(records[name]).tobytes())
+    """SHA-256 of the journal's field values: one SHA-256 per record column, combined as
+    (name, column digest) in field order (:class:`~exchange.sim.journal.JournalDigest`; the
+    record struct has padding bytes whose content is not part of the data, so the raw buffer
+    is not hashed). A run that streams its journal computes the same value batch by batch."""
+    from exchange.sim.journal import JournalDigest
+
+    h = JournalDigest(records.dtype)
+    h.update(records)
     return h.hexdigest()
+
+
+def _progress_reporter(progress: Callable) -> Callable[[float, int], None]:
+    """``progress`` as a (fraction, events) callable: one that takes a single argument is
+    given the fraction only."""
+    import inspect
+
+    try:
+        params = [p for p in inspect.signature(progress).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+        two = len(params) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+    except (TypeError, ValueError):
+        two = False
+    return progress if two else (lambda f, n: progress(f))
 
 
 class Simulation:
     """A run being built and executed; :func:`run` is the usual entry point."""
 
     def __init__(self, scenario: Scenario, seed: int = 0, waterfall=None, *,
-                 check: str = "end", track_deltas: bool = False) -> None:
+                 check: str = "end", track_deltas: bool = False, journal: str | None = None,
+                 journal_dir=None, max_series_rows: int = MAX_SERIES_ROWS) -> None:
+        """``journal``: None keeps every record in the venue's memory (``sim.ex.journal()``);
+        ``"full"``, ``"events"`` or ``"none"`` streams them as the run goes (memory bounded
+        by the live state): the event tables to ``journal_dir`` (all of them, all but the
+        order flow, none: :data:`~exchange.sim.journal.JOURNAL_MODES`), every record to
+        :attr:`summary` (metrics, PnL, figures) and :attr:`digest` (the run's hash).
+        ``max_series_rows``: the recorded series keeps at most this many rows, halving its
+        resolution (every other row dropped, the stride doubled) when it reaches it."""
+        from exchange.sim.journal import (ORDER_FLOW, JournalDigest, JournalWriter,
+                                          check_journal_mode)
+        from exchange.sim.metrics import JournalSummary
         from exchange.venue import Exchange
 
         register_liquidation_events()
@@ -209,6 +245,26 @@ class Simulation:
             if hook is not None:
                 ctx.record_listeners.append(functools.partial(hook, ctx))
         self._series: dict[str, list] = {c: [] for c in SERIES_COLUMNS}
+        if max_series_rows < 2:
+            raise ValueError(f"'max_series_rows' must be >= 2 (got {max_series_rows})")
+        self._max_series = int(max_series_rows)
+        self._series_stride = 1
+        self._records_seen = 0
+        # -- the journal: in the venue's memory, or streamed (hash, summary, Parquet)
+        self.journal_mode = journal
+        self.summary = self.digest = self.writer = None
+        if journal is not None:
+            check_journal_mode(journal)
+            from exchange._core import EVENT_DTYPE
+
+            self.summary = JournalSummary()
+            self.digest = JournalDigest(EVENT_DTYPE)
+            if journal_dir is not None and journal != "none":
+                self.writer = JournalWriter(journal_dir,
+                                            ORDER_FLOW if journal == "events" else ())
+            self._buf: list[np.ndarray] = []
+            self._buf_n = 0
+            ex.record_hooks.append(self._stream)
         self._var_alpha_fast = 1 - 0.5 ** (1 / max(1, 30 * NS_PER_S // sc.oracle_cadence_ns))
         self._var_alpha_base = 1 - 0.5 ** (1 / max(1, 1800 * NS_PER_S // sc.oracle_cadence_ns))
         self._last_index = 0
@@ -278,6 +334,44 @@ class Simulation:
     def _on_records(self, recs: np.ndarray) -> None:
         self.ctx.publish(recs)
 
+    def _stream(self, recs: np.ndarray) -> None:
+        self._buf.append(recs)
+        self._buf_n += len(recs)
+        if self._buf_n >= STREAM_BATCH:
+            self._flush_stream()
+
+    def _flush_stream(self) -> None:
+        """The buffered records to the digest, the summary and the journal files."""
+        if not self._buf:
+            return
+        recs = np.concatenate(self._buf) if len(self._buf) > 1 else self._buf[0]
+        self._buf, self._buf_n = [], 0
+        self.digest.update(recs)
+        self.summary.add(recs)
+        if self.writer is not None:
+            self.writer.write(recs)
+
+    def _release(self) -> None:
+        """Between commands: drop the venue's copy of records already streamed."""
+        if self.journal_mode is not None:
+            self.ex.release_journal()
+
+    def finish_journal(self) -> dict[str, str]:
+        """After :meth:`run` of a streamed journal: flush, close the files; returns the
+        journal files (``journal/<name>`` → path)."""
+        if self.journal_mode is None:
+            return {}
+        self.ex.release_journal()
+        self._flush_stream()
+        return self.writer.close() if self.writer is not None else {}
+
+    @property
+    def events(self) -> int:
+        """Events journaled so far."""
+        if self.summary is not None:
+            return self.summary.events + self._buf_n
+        return int(sum(len(c) for c in self.ex._journal))
+
     def _quotes(self, symbol: str, ts: int) -> list:
         return [src.price_at(ts) for src in self.sources]
 
@@ -285,6 +379,7 @@ class Simulation:
         """One venue step: the time and the sources' quotes go in; the venue does the rest.
         The run then reads what it publishes (index, mark, staleness, funding estimate)."""
         self._drain()
+        self._release()
         tl = self.timeline
         published = tl.oracle.publish_count
         self.ex.step(ts, self._quotes, events=False)
@@ -383,6 +478,23 @@ class Simulation:
 
     def _on_record(self, ts: int) -> None:
         self._at(ts)
+        self._release()
+        nxt = ts + self.sc.step_ns
+        if nxt <= self.sc.duration_ns:
+            self.clock.schedule(nxt, PRIO_RECORD, self._on_record)
+        if self.check == "step":
+            self.core.check_invariants()
+        seen = self._records_seen
+        self._records_seen += 1
+        if seen % self._series_stride:
+            return                  # downsampled: this step is between kept rows
+        self._sample(ts)
+        if len(self._series["ts_ns"]) >= self._max_series:
+            for c, v in self._series.items():
+                self._series[c] = v[::2]
+            self._series_stride *= 2
+
+    def _sample(self, ts: int) -> None:
         core, instr, mkt = self.core, self.instr, self.ctx.market
         arr = self.ctx.arrays()
         book = core.book(instr)
@@ -406,11 +518,6 @@ class Simulation:
         for d, lots in zip(DEPTH_BANDS_BPS, _depth_within(book, DEPTH_BANDS_BPS)):
             s[f"depth_{d}bp_lots"].append(lots)
         s["funding_estimate_8h"].append(int(mkt.funding_estimate_8h))
-        if self.check == "step":
-            core.check_invariants()
-        nxt = ts + self.sc.step_ns
-        if nxt <= self.sc.duration_ns:
-            self.clock.schedule(nxt, PRIO_RECORD, self._on_record)
 
     def _insurance_atoms(self) -> int:
         """The insurance fund: its ledger account plus the equity of the account it trades
@@ -463,10 +570,11 @@ class Simulation:
         if progress is None:
             self.clock.run(end)
         else:
+            report = _progress_reporter(progress)
             chunks = 100
             for i in range(1, chunks + 1):
                 self.clock.run(end * i // chunks)
-                progress(i / chunks)
+                report(i / chunks, self.events)
         self._at(end)
         self._drain()
         for agent in self.agents:
@@ -521,48 +629,68 @@ class Simulation:
 def run(scenario, seed: int = 0, waterfall=None, out_dir=None, *, check: str = "end",
         progress: Callable[[float], None] | None = None, keep_journal: bool = True,
         report: bool = True, overrides: dict | None = None,
-        prepare: Callable[[Simulation], None] | None = None) -> RunResult:
+        prepare: Callable[[Simulation], None] | None = None,
+        journal: str | None = None) -> RunResult:
     """Run ``scenario`` (a :class:`Scenario`, a built-in name or a TOML path) with ``seed``,
     optionally through another ``waterfall`` (a sequence of module names), and return its
     :class:`RunResult`. With ``out_dir``: the journal (Parquet, one file per event type),
     the time series, metrics.json and (``report=True``) report.html are written there.
 
+    ``journal``: None holds every record in memory until the end (``result.journal`` when
+    ``keep_journal``); ``"full"``, ``"events"`` or ``"none"`` streams them instead, in memory
+    proportional to the live state: the event tables go to ``out_dir/journal/`` as row
+    groups while the run goes (all of them, all but the order flow, none), ``result.journal``
+    is None and ``result.journal_sha256()`` is the hash of every record
+    (:data:`~exchange.sim.journal.JOURNAL_MODES`).
+
     ``check``: ``"end"`` checks the venue's invariants (conservation of money, positions net
     to zero, books sound) after the run, ``"step"`` at every recorded step, ``"none"`` never.
     ``prepare(sim)`` runs on the built :class:`Simulation` before it starts.
+    ``progress(fraction)`` is called as simulated time passes (100 times a run); a callable
+    with a second parameter gets the events journaled so far too.
 
     ``result.agents`` holds the PnL of each agent type, ``result.strategies`` that of each
     ``strategy`` population (:func:`~exchange.sim.metrics.account_pnl`).
     """
-    from exchange.sim.metrics import account_pnl, compute_metrics, plot_data
+    from exchange.sim.metrics import JournalSummary, account_pnl, compute_metrics, plot_data
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if overrides:
         sc = sc.with_overrides(overrides)
     if waterfall is not None and isinstance(waterfall, str):
         waterfall = [w.strip() for w in waterfall.split(",") if w.strip()]
-    sim = Simulation(sc, seed, waterfall, check=check)
+    jdir = Path(out_dir) / "journal" if out_dir is not None and journal is not None else None
+    sim = Simulation(sc, seed, waterfall, check=check, journal=journal, journal_dir=jdir)
     if prepare is not None:
         prepare(sim)
     sim.run(progress)
-    journal = sim.ex.journal()
+    if journal is None:
+        records = sim.ex.journal()
+        summary = JournalSummary.of(records)
+        files: dict[str, str] = {}
+    else:
+        records = None
+        files = sim.finish_journal()
+        summary = sim.summary
     series = sim.series()
     info = sim.info()
     equity, upnl = sim.account_values()
-    metrics = compute_metrics(journal, series, info, equity)
-    agents = {role: account_pnl(journal, accts, equity, upnl, info)
+    metrics = compute_metrics(summary, series, info, equity)
+    agents = {role: account_pnl(summary, accts, equity, upnl, info)
               for role, accts in sim.ctx.roles.items()}
     strategies = {a.name: {"class": a.strategy_class.__name__,
-                           **account_pnl(journal, a.accounts, equity, upnl, info)}
+                           **account_pnl(summary, a.accounts, equity, upnl, info)}
                   for a in sim.agents if getattr(a, "kind", None) == "strategy"}
+    kept = records if records is not None and (keep_journal or out_dir) else None
     result = RunResult(scenario=sc.name, seed=int(seed), waterfall=sim.waterfall, metrics=metrics,
-                       series=series, journal=journal if keep_journal or out_dir else None,
-                       events=int(journal.shape[0]), wall_s=sim.wall_s,
+                       series=series, journal=kept, events=summary.events, wall_s=sim.wall_s,
                        sim_s=sc.duration_ns / NS_PER_S, info=info,
-                       plot=plot_data(journal, series, info), agents=agents,
-                       strategies=strategies)
+                       plot=plot_data(summary, series, info), agents=agents,
+                       strategies=strategies,
+                       journal_hash=sim.digest.hexdigest() if sim.digest is not None else None)
     if out_dir is not None:
         write_outputs(result, out_dir, report=report)
+        result.files = {**files, **result.files}
     if not keep_journal:
         result.journal = None
     return result

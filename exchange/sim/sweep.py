@@ -58,8 +58,8 @@ def sweep_task(task: dict[str, Any]) -> dict[str, Any]:
         wf, wf_ov = split_waterfall(wf)
         wf = list(wf)
         ov.update(wf_ov)
-    r = run(task["scenario"], task["seed"], wf, None, keep_journal=False, report=False,
-            overrides=ov or None)
+    r = run(task["scenario"], task["seed"], wf, task.get("out_dir"), keep_journal=False,
+            report=False, overrides=ov or None, journal=task.get("journal", "none"))
     row = {f"grid.{k}": (",".join(v) if isinstance(v, list) else v)
            for k, v in task["overrides"].items()}
     row.update(r.summary())
@@ -87,9 +87,16 @@ def dask_executor(address: str) -> Executor:
 def sweep(scenario: str | Scenario, grid: dict[str, list], seeds: int | Sequence[int] = 1, *,
           workers: int | None = None, scheduler: str | None = None,
           executor: Executor | None = None, out: str | Path | None = None,
-          progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+          progress: Callable[[int, int], None] | None = None,
+          journal: str = "none") -> list[dict[str, Any]]:
     """Run every grid point × seed; return the rows (grid values, seed, metrics) in grid
-    order and, with ``out``, write them as one Parquet table (``out`` a file or directory)."""
+    order and, with ``out``, write them as one Parquet table (``out`` a file or directory).
+    Each run streams its journal (memory bounded, :func:`~exchange.sim.runner.run`);
+    ``journal`` ``"full"`` or ``"events"`` with ``out`` also writes each run's journal,
+    series and metrics.json to ``sweep-runs/<point>-seed<s>/`` beside the table."""
+    from exchange.sim.journal import check_journal_mode
+
+    check_journal_mode(journal)
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     keys = list(grid)
     points = [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
@@ -101,7 +108,13 @@ def sweep(scenario: str | Scenario, grid: dict[str, list], seeds: int | Sequence
             ov.update(wf_ov)
         (sc.with_overrides(ov) if ov else sc).preset(wf)
     seed_list = list(range(int(seeds))) if isinstance(seeds, int) else [int(s) for s in seeds]
-    tasks = [dict(scenario=sc, seed=s, overrides=p) for p in points for s in seed_list]
+    tasks = [dict(scenario=sc, seed=s, overrides=p, journal=journal) for p in points
+             for s in seed_list]
+    if journal != "none" and out is not None:
+        o = Path(out)
+        base = (o if not o.suffix else o.parent) / "sweep-runs"
+        for i, t in enumerate(tasks):
+            t["out_dir"] = str(base / f"{i // len(seed_list):04d}-seed{t['seed']}")
     rows: list = [None] * len(tasks)
     own = None
     if executor is None:

@@ -114,7 +114,8 @@ def test_funding_flip_pays_the_cap_on_the_notional():
     notional = 0.1 * 110_000
     # a short pays when the flipped rate is negative: 4 % of the notional, once
     assert row["funding"] == pytest.approx(0.04 * notional, rel=0.05)
-    assert run["loss"] > row["funding"]
+    # the loss is the funding plus an hour's price move of a calm market (and the fees)
+    assert abs(run["loss"] - row["funding"]) < 0.02 * notional
 
 
 def test_cli_stress(tmp_path, capsys):
