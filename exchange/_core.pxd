@@ -113,6 +113,7 @@ cdef class VenueCore:
     cdef readonly int64_t last_filled
     cdef readonly int64_t last_rested
     cdef readonly int64_t n_fills_total
+    cdef object _specs               # the InstrumentSpecs it was built from (snapshots)
 
     # -- COMMANDS --
     cpdef int deposit(self, int64_t acct, int64_t atoms) except -1
@@ -135,6 +136,8 @@ cdef class VenueCore:
 
     # -- internals --
     cdef int _grow_accounts(self, int64_t need) except -1
+    cdef _restore_arrays(self, dict saved)
+    cdef _restore_pending(self, pending)
     cdef int _grow_orders(self, int64_t need) except -1
     cdef int _emit(self, int kind, int code, int instr, int64_t acct, int64_t oid, int side,
                    int64_t price, int64_t qty, int64_t a1, int64_t a2, int64_t a3,
