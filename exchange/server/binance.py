@@ -158,6 +158,13 @@ def _now_ms() -> int:
     return _REPLAY_MS[-1] if _REPLAY_MS else time.time_ns() // 1_000_000
 
 
+@attrs.frozen
+class _Count:
+    """An ``itertools.count`` in a snapshot: its next value."""
+
+    n: int
+
+
 @attrs.define
 class _Order:
     """Binance's view of one order (the venue keeps the integers; this keeps the history)."""
@@ -209,7 +216,8 @@ class MockBinance:
                  marks: dict[str, Any] | None = None, clock: str = "wall",
                  algo_only: bool = False, listen_key_ttl_s: float = 3600.0,
                  rate_limits: RateLimits | None = RateLimits(), state_dir=None,
-                 fsync: str = "always") -> None:
+                 fsync: str = "always", snapshot_records: int | None = 10_000,
+                 snapshot_seconds: float | None = 300.0) -> None:
         if clock not in ("wall", "manual"):
             raise InvalidCommandError(f"'clock' must be 'wall' or 'manual' (got {clock!r})")
         self.venue = venue if venue is not None else Exchange.from_preset(preset, track_deltas=True)
@@ -267,7 +275,7 @@ class MockBinance:
         if state_dir is not None:
             from exchange.server.journal import Journal
 
-            journal = Journal(state_dir, fsync)
+            journal = Journal(state_dir, fsync, snapshot_records, snapshot_seconds)
             self._replay(journal)
             self.journal = journal
         if self.journal is None or not self.journal.records:    # a fresh state only
@@ -285,11 +293,55 @@ class MockBinance:
             rec["ms"] = _now_ms()
             rec["ns"] = int(self.venue.ts_ns)
             self.journal.append(rec)
+            if self.journal.snapshot_due():
+                self.journal.write_snapshot(self.snapshot())
+
+    # server state that is not a snapshot's: the venue (snapshotted on its own), plumbing,
+    # configuration, the rate limiter's windows and the keepalive clocks (monotonic time)
+    _NOT_SNAPSHOTTED = frozenset((
+        "venue", "hub", "limiter", "app", "journal", "clock", "algo_only", "listen_key_ttl_s",
+        "_market_timer", "_streams_task", "_expiry_task", "_listen_alive", "_replaying",
+        "_restored", "_market_last", "_driver"))
+
+    def snapshot(self) -> bytes:
+        """The server's whole state as bytes: the venue's :meth:`Exchange.snapshot` (without
+        its in-memory event journal: the server keeps its own history) and the server's
+        own (keys, listen keys, orders of record, trades, history series, id counters).
+        What :meth:`_restore_snapshot` reads (a restart from ``state_dir``). O(state)."""
+        import pickle
+
+        own = {}
+        for name, value in vars(self).items():
+            if name in self._NOT_SNAPSHOTTED:
+                continue
+            if isinstance(value, itertools.count):        # counters pickle as their next value
+                n = next(value)
+                setattr(self, name, itertools.count(n))
+                value = _Count(n)
+            own[name] = value
+        return pickle.dumps({"version": 1, "venue": self.venue.snapshot(events=False),
+                             "server": own}, pickle.HIGHEST_PROTOCOL)
+
+    def _restore_snapshot(self, data: bytes) -> None:
+        import pickle
+
+        state = pickle.loads(data)
+        if not isinstance(state, dict) or state.get("version") != 1:
+            raise InvalidCommandError("the state directory's snapshot is not a version 1 "
+                                      "server snapshot")
+        self.venue = Exchange.restore(state["venue"])
+        self.venue.record_hooks.append(self._on_records)
+        for name, value in state["server"].items():
+            setattr(self, name, itertools.count(value.n) if isinstance(value, _Count) else value)
 
     def _replay(self, journal) -> None:
         self._replaying = True
         self._restored = False
         try:
+            snap = journal.load_snapshot()
+            if snap is not None:
+                self._restore_snapshot(snap)
+                self._restored = True
             for rec in journal.read():
                 self._restored = True
                 _REPLAY_MS.append(rec["ms"])
