@@ -34,7 +34,6 @@ instrument specs, so a price or quantity off the grid is refused the way Binance
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import itertools
 import re
@@ -623,7 +622,7 @@ class MockBinance:
         if signature is None:
             raise BinanceError(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, "
                                       "or malformed.")
-        expected = hmac.new(cred.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        expected = hmac.digest(cred.secret.encode(), payload.encode(), "sha256").hex()
         if not hmac.compare_digest(expected, signature.lower()):
             raise BinanceError(-1022, "Signature for this request is not valid.")
         params = dict(self._parse(query))
