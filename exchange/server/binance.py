@@ -153,7 +153,7 @@ def _s(value: Decimal | int | None) -> str:
 
 try:                                    # orjson: the same JSON, several times faster
     import orjson as _orjson
-except ImportError:                     # pragma: no cover - orjson ships with the test deps
+except ImportError:                     # without perpsim[server]: the standard library's
     _orjson = None
 
 
