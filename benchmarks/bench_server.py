@@ -40,13 +40,17 @@ sys.path.insert(0, str(ROOT))
 
 HELLO = """
 import sys
+sys.path.insert(0, sys.argv[2])
 from aiohttp import web
+from exchange.server.thread import event_loop
 async def hello(request):
     return web.Response(text="hello")
 app = web.Application()
 app.router.add_get("/", hello)
 app.router.add_post("/", hello)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+# the same event loop as ``perpsim serve`` (uvloop when installed): a like-for-like ceiling
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None,
+            loop=event_loop())
 """
 
 
@@ -251,6 +255,17 @@ async def with_subscribers(port, n, phase):
     return out
 
 
+def _loop_name() -> str:
+    """The event loop both servers run (:func:`exchange.server.thread.event_loop`)."""
+    from exchange.server.thread import event_loop
+
+    loop = event_loop()
+    try:
+        return type(loop).__module__.split(".")[0]
+    finally:
+        loop.close()
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--json", action="store_true")
@@ -262,7 +277,7 @@ def main(argv=None) -> int:
 
     hello_port, port = free_port(), free_port()
     n_acc = args.ccxt_clients + args.raw_clients
-    procs = [subprocess.Popen([sys.executable, "-c", HELLO, str(hello_port)]),
+    procs = [subprocess.Popen([sys.executable, "-c", HELLO, str(hello_port), str(ROOT)]),
              subprocess.Popen([sys.executable, "-m", "exchange.cli", "serve", "--no-rate-limits",
                                "--port", str(port), "--accounts", str(n_acc), "--deposit",
                                "100000000", "--mark", "BTCUSDT=50000"],
@@ -294,7 +309,7 @@ def main(argv=None) -> int:
     results["raw"]["vs_hello"] = round(results["raw"]["orders_per_s"] / ceiling, 3) if ceiling else None
     results["config"] = {"duration_s": args.duration, "ccxt_clients": args.ccxt_clients,
                          "raw_clients": args.raw_clients, "subscribers": args.subscribers,
-                         "cpus": os.cpu_count()}
+                         "cpus": os.cpu_count(), "event_loop": _loop_name()}
     results["targets_met"] = bool(
         results["raw"]["vs_hello"] is not None and results["raw"]["vs_hello"] >= 0.8
         and (results["raw"]["p99_ms"] or 1e9) <= 50 and results["raw"]["errors"] == 0

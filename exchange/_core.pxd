@@ -115,6 +115,7 @@ cdef class VenueCore:
     cdef readonly int64_t last_filled
     cdef readonly int64_t last_rested
     cdef readonly int64_t n_fills_total
+    cdef object _specs               # the InstrumentSpecs it was built from (snapshots)
 
     # -- COMMANDS --
     cpdef int deposit(self, int64_t acct, int64_t atoms) except -1
@@ -137,6 +138,8 @@ cdef class VenueCore:
 
     # -- internals --
     cdef int _grow_accounts(self, int64_t need) except -1
+    cdef _restore_arrays(self, dict saved)
+    cdef _restore_pending(self, pending)
     cdef int _grow_orders(self, int64_t need) except -1
     cdef int _regrow(self, dict old, int64_t cap) except -1
     cdef int64_t _oslot(self, int64_t oid) noexcept

@@ -124,6 +124,7 @@ cdef class VenueCore:
         if not specs:
             raise InvalidCommandError("'specs' must name at least one instrument (got [])")
         self.n_instr = len(specs)
+        self._specs = specs
         self.books = [Book(track_deltas=track_deltas) for _ in specs]
         T = max(len(s.tiers) for s in specs)
         n = self.n_instr
@@ -1481,6 +1482,215 @@ cdef class VenueCore:
     @property
     def next_order_id(self):
         return self.next_oid
+
+    # ------------------------------------------------------------------ snapshot / restore
+    def __reduce__(self):
+        """Pickle support: ``(restore_core, (state,))`` with :meth:`snapshot_state`."""
+        return (restore_core, (self.snapshot_state(),))
+
+    def snapshot_state(self):
+        """The complete state as plain Python / numpy values (a dict, ``version`` 1):
+        every scalar, the state arrays trimmed to the open accounts and the ids given, the
+        pending event records, and each book's resting orders level by level in queue
+        order with their arrival sequence, owner, time in force and STP mode.
+        :func:`restore_core` rebuilds an identical core from it. O(accounts x instruments
+        + order ids + resting orders)."""
+        cdef dict arrays = {}
+        n, m = self.n_acct, self.next_oid
+        for name, a in self._np.items():
+            if name in _SNAP_ACCT:
+                arrays[name] = np.array(a[..., :n])
+            elif name in _SNAP_ORDER:
+                arrays[name] = np.array(a[:m])
+            else:
+                arrays[name] = np.array(a)
+        cdef object pending = np.empty(self.n_ev, EVENT_DTYPE)
+        cdef uint8_t[::1] dst
+        if self.n_ev:
+            dst = pending.view(np.uint8)
+            memcpy(&dst[0], self.ev, self.n_ev * sizeof(EventRec))
+        return {"version": 1, "specs": list(self._specs), "arrays": arrays,
+                "scalars": {k: getattr(self, "_snap_" + k) for k in _SNAP_SCALARS},
+                "pending": pending, "books": [_book_state(<Book>b) for b in self.books]}
+
+    # C-level scalars, readable and writable by name for snapshot_state / restore_core
+    @property
+    def _snap_n_acct(self): return self.n_acct
+    @_snap_n_acct.setter
+    def _snap_n_acct(self, v): self.n_acct = v
+    @property
+    def _snap_cap_acct(self): return self.cap_acct
+    @_snap_cap_acct.setter
+    def _snap_cap_acct(self, v): self.cap_acct = v
+    @property
+    def _snap_fee_pool(self): return self.fee_pool
+    @_snap_fee_pool.setter
+    def _snap_fee_pool(self, v): self.fee_pool = v
+    @property
+    def _snap_insurance(self): return self.insurance
+    @_snap_insurance.setter
+    def _snap_insurance(self, v): self.insurance = v
+    @property
+    def _snap_bad_debt(self): return self.bad_debt
+    @_snap_bad_debt.setter
+    def _snap_bad_debt(self, v): self.bad_debt = v
+    @property
+    def _snap_net_deposits(self): return self.net_deposits
+    @_snap_net_deposits.setter
+    def _snap_net_deposits(self, v): self.net_deposits = v
+    @property
+    def _snap_next_oid(self): return self.next_oid
+    @_snap_next_oid.setter
+    def _snap_next_oid(self, v): self.next_oid = v
+    @property
+    def _snap_cap_orders(self): return self.cap_orders
+    @_snap_cap_orders.setter
+    def _snap_cap_orders(self, v): self.cap_orders = v
+    @property
+    def _snap_seq(self): return self.seq
+    @_snap_seq.setter
+    def _snap_seq(self, v): self.seq = v
+    @property
+    def _snap_ts_now(self): return self.ts_now
+    @_snap_ts_now.setter
+    def _snap_ts_now(self, v): self.ts_now = v
+    @property
+    def _snap_last_oid(self): return self.last_oid
+    @_snap_last_oid.setter
+    def _snap_last_oid(self, v): self.last_oid = v
+    @property
+    def _snap_last_filled(self): return self.last_filled
+    @_snap_last_filled.setter
+    def _snap_last_filled(self, v): self.last_filled = v
+    @property
+    def _snap_last_rested(self): return self.last_rested
+    @_snap_last_rested.setter
+    def _snap_last_rested(self, v): self.last_rested = v
+    @property
+    def _snap_n_fills_total(self): return self.n_fills_total
+    @_snap_n_fills_total.setter
+    def _snap_n_fills_total(self, v): self.n_fills_total = v
+
+    cdef _restore_arrays(self, dict saved):
+        """Install saved arrays at full capacity and point the memoryviews at them."""
+        arr = self._np
+        cap_a, cap_o = self.cap_acct, self.cap_orders
+        for name, a in saved.items():
+            if name in _SNAP_ACCT or name in _SNAP_ORDER:
+                used = a.shape[a.ndim - 1]          # (wraparound is off in this module)
+                shape = (cap_o,) if name in _SNAP_ORDER else tuple(a.shape[:a.ndim - 1]) + (cap_a,)
+                full = np.zeros(shape, a.dtype)
+                full[..., :used] = a
+                arr[name] = full
+            else:
+                arr[name] = np.array(a)
+        self.k, self.maker_fee, self.taker_fee = arr["k"], arr["maker_fee"], arr["taker_fee"]
+        self.liq_fee, self.min_notional = arr["liq_fee"], arr["min_notional"]
+        self.max_lots, self.max_mkt_lots, self.band = arr["max_lots"], arr["max_mkt_lots"], arr["band"]
+        self.mark, self.index, self.last = arr["mark"], arr["index"], arr["last"]
+        self.n_tiers, self.default_lev = arr["n_tiers"], arr["default_lev"]
+        self.mm_entry, self.wd_rate = arr["mm_entry"], arr["wd_rate"]
+        self.tier_floor, self.tier_mmr = arr["tier_floor"], arr["tier_mmr"]
+        self.tier_cum, self.tier_maxlev = arr["tier_cum"], arr["tier_maxlev"]
+        self.wallet, self.acct_flags = arr["wallet"], arr["acct_flags"]
+        self.size, self.cost, self.iso, self.lev = arr["size"], arr["cost"], arr["iso"], arr["lev"]
+        self.mode, self.buy_open, self.sell_open = arr["mode"], arr["buy_open"], arr["sell_open"]
+        self.o_acct, self.o_instr, self.o_price = arr["o_acct"], arr["o_instr"], arr["o_price"]
+        self.o_open, self.o_side, self.o_flags = arr["o_open"], arr["o_side"], arr["o_flags"]
+
+    cdef _restore_pending(self, pending):
+        cdef uint8_t[::1] src
+        cdef int64_t n = len(pending)
+        cdef EventRec* e
+        if n > self.cap_ev:
+            e = <EventRec*>realloc(self.ev, n * sizeof(EventRec))
+            if e == NULL:
+                raise MemoryError()
+            self.ev = e
+            self.cap_ev = n
+        if n:
+            src = np.ascontiguousarray(pending, EVENT_DTYPE).view(np.uint8)
+            memcpy(self.ev, &src[0], n * sizeof(EventRec))
+        self.n_ev = n
+
+
+#: the VenueCore scalars a snapshot carries (a new cdef field of state belongs here, or in
+#: ``_np``; tests/server/test_snapshot.py checks the .pxd against this list)
+_SNAP_SCALARS = ("n_acct", "cap_acct", "fee_pool", "insurance", "bad_debt", "net_deposits",
+                 "next_oid", "cap_orders", "seq", "ts_now", "last_oid", "last_filled",
+                 "last_rested", "n_fills_total")
+#: VenueCore fields rebuilt rather than saved: the memoryviews over ``_np``, the books, the
+#: event buffer, the specs
+_SNAP_DERIVED = ("n_instr", "books", "k", "maker_fee", "taker_fee", "liq_fee", "min_notional",
+                 "max_lots", "max_mkt_lots", "band", "mark", "index", "last", "n_tiers",
+                 "tier_floor", "tier_mmr", "tier_cum", "tier_maxlev", "default_lev", "mm_entry",
+                 "wd_rate", "_np", "wallet", "acct_flags", "size", "cost", "iso", "lev", "mode",
+                 "buy_open", "sell_open", "o_acct", "o_instr", "o_price", "o_open", "o_side",
+                 "o_flags", "ev", "n_ev", "cap_ev", "_specs")
+_SNAP_ACCT = frozenset(("wallet", "acct_flags", "size", "cost", "iso", "lev", "mode",
+                        "buy_open", "sell_open"))
+_SNAP_ORDER = frozenset(("o_acct", "o_instr", "o_price", "o_open", "o_side", "o_flags"))
+
+
+cdef dict _book_state(Book b):
+    """A book's resting orders, side by side, level by level from the best, head to tail
+    (queue priority), as (oid, price, qty, owner, seq, tif, stp) rows, plus its counters."""
+    cdef int side
+    cdef int64_t idx
+    cdef int32_t slot
+    cdef list levels
+    out = {"track_deltas": b.track_deltas, "max_levels": b._max_levels,
+           "dense_ids": b.dense_ids, "seq": b.seq, "last_filled": b.last_filled,
+           "last_rested": b.last_rested, "last_expire": b.last_expire, "sides": []}
+    for side in range(2):
+        rows = []
+        if b.sides[side].lo < 0:
+            out["sides"].append(rows)
+            continue
+        for idx in range(b.sides[side].lo, b.sides[side].hi + 1):
+            slot = b.sides[side].levels[idx].head
+            while slot >= 0:
+                o = &b.pool[slot]
+                rows.append((o.oid, o.price, o.qty, o.owner, o.seq, o.tif, o.stp))
+                slot = o.next
+        out["sides"].append(rows)
+    return out
+
+
+cdef Book _book_from_state(dict st):
+    cdef Book b = Book(track_deltas=st["track_deltas"], max_levels=st["max_levels"],
+                       dense_ids=st["dense_ids"])
+    cdef int side
+    cdef int32_t slot
+    for side in range(2):
+        for oid, price, qty, owner, seq, tif, stp in st["sides"][side]:
+            b._rest(oid, side, price, qty, tif, owner, stp)
+            slot = b.find_c(oid)
+            b.pool[slot].seq = seq
+    b.seq = st["seq"]
+    b.n_deltas = 0                 # rebuilding is not a change of the book
+    b.last_filled, b.last_rested, b.last_expire = st["last_filled"], st["last_rested"], st["last_expire"]
+    return b
+
+
+def restore_core(state):
+    """A :class:`VenueCore` identical to the one :meth:`VenueCore.snapshot_state` read
+    (unpickling calls it). Refuses an unknown ``version`` with InvalidCommandError."""
+    if not isinstance(state, dict) or state.get("version") != 1:
+        raise InvalidCommandError(f"'state' must be a VenueCore snapshot of version 1 (got "
+                                  f"version {state.get('version') if isinstance(state, dict) else state!r})")
+    books = state["books"]
+    cdef VenueCore core = VenueCore(state["specs"], initial_accounts=16,
+                                    track_deltas=books[0]["track_deltas"])
+    sc = state["scalars"]
+    core._grow_accounts(sc["cap_acct"])
+    core._grow_orders(sc["cap_orders"])
+    core._restore_arrays(state["arrays"])
+    for k in _SNAP_SCALARS:
+        setattr(core, "_snap_" + k, sc[k])
+    core.books = [_book_from_state(st) for st in books]
+    core._restore_pending(state["pending"])
+    return core
 
 
 class LedgerInvariantError(AssertionError):

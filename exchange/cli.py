@@ -507,7 +507,7 @@ def _cmd_serve(args) -> int:
                   f"{driver.end_ns / 1e9:g} simulated s)")
     else:
         mock = MockBinance(args.preset, marks=marks, rate_limits=limits, state_dir=args.state,
-                           fsync=args.fsync)
+                           fsync=args.fsync, snapshot_records=args.snapshot_every)
         source = f"preset {args.preset}"
         if args.state:
             source += (f", state {args.state} ({mock.journal.records} journaled commands "
@@ -916,6 +916,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="journal flush policy: fsync every record before answering (always, "
                         "default) or leave it to the OS (os: survives a killed server, not a "
                         "machine crash)")
+    p.add_argument("--snapshot-every", type=int, default=10_000, metavar="N",
+                   help="with --state: snapshot the state every N journaled commands (and 300 s)")
     p.add_argument("--freqtrade-config", metavar="FILE",
                    help="write a freqtrade config (JSON) for the first account to FILE")
     p.set_defaults(func=_cmd_serve)

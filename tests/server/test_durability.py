@@ -25,11 +25,12 @@ ROOT = Path(__file__).parent.parent.parent
 BTC = "BTC/USDT:USDT"
 
 
-def _serve(state, port, log):
+def _serve(state, port, log, snapshot_every=None):
     out = open(log, "a")
+    extra = [] if snapshot_every is None else ["--snapshot-every", str(snapshot_every)]
     proc = subprocess.Popen([sys.executable, "-m", "exchange.cli", "serve", "--state", str(state),
                              "--port", str(port), "--accounts", "2", "--deposit", "100000",
-                             "--mark", "BTCUSDT=50000"], cwd=ROOT, stdout=out,
+                             "--mark", "BTCUSDT=50000", *extra], cwd=ROOT, stdout=out,
                             stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -44,10 +45,13 @@ def _serve(state, port, log):
     raise AssertionError(Path(log).read_text())
 
 
-def test_sigkill_mid_stream_then_restart_restores_every_acknowledged_order(tmp_path):
+@pytest.mark.parametrize("snapshot_every", [None, 7], ids=["journal", "snapshots"])
+def test_sigkill_mid_stream_then_restart_restores_every_acknowledged_order(tmp_path, snapshot_every):
+    """``snapshots``: a snapshot every 7 commands, so the restart loads the latest snapshot
+    taken during the stream and replays the journal after it."""
     state, log = tmp_path / "state", tmp_path / "server.log"
     port = _free_port()
-    proc, keys = _serve(state, port, log)
+    proc, keys = _serve(state, port, log, snapshot_every)
     base = f"http://127.0.0.1:{port}"
     try:
         maker = ccxt.binanceusdm(ccxt_config(base, *keys[0]))
@@ -92,7 +96,10 @@ def test_sigkill_mid_stream_then_restart_restores_every_acknowledged_order(tmp_p
         assert len(acked) > 20, "too few orders before the kill"
         expected = set(acked) - set(canceled)
 
-        proc, keys2 = _serve(state, port, log)
+        if snapshot_every:
+            assert (state / "snapshot.bin").exists()
+            assert len((state / "journal.jsonl").read_bytes().splitlines()) < snapshot_every
+        proc, keys2 = _serve(state, port, log, snapshot_every)
         assert keys2 == keys                                             # the same key pairs
         trader = ccxt.binanceusdm(ccxt_config(base, *keys[1]))
         trader.timeout = 3000
@@ -156,3 +163,64 @@ def test_an_in_process_journal_replays_host_calls_and_refuses_nothing_twice(tmp_
     assert int(b.venue.core.arrays()["mark"][0]) == int(a.venue.core.arrays()["mark"][0])
     assert next(b._next_order_id) == next(a._next_order_id)
     b.venue.check_invariants()
+
+
+def test_a_restart_from_a_snapshot_and_the_journal_tail_is_the_uninterrupted_server(tmp_path):
+    """Snapshots every 4 records: a restart loads the latest snapshot and replays the tail
+    (the journal holds only the records after the snapshot) and ends where a server that
+    never stopped ends; a snapshot killed before its journal cut replays nothing twice."""
+    from exchange.server.journal import Journal
+
+    def drive(mock, creds, lo, hi):
+        maker, trader = creds
+        for i in range(lo, hi):
+            mock._mutate("new_order", maker, {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT",
+                                              "quantity": "0.01", "price": str(50000 + i % 3 * 10),
+                                              "timeInForce": "GTC"})
+            if i % 3 == 0:
+                mock._mutate("new_order", trader, {"symbol": "BTCUSDT", "side": "BUY",
+                                                   "type": "MARKET", "quantity": "0.015"})
+            if i % 4 == 1:
+                mock._mutate("new_order", trader, {"symbol": "BTCUSDT", "side": "SELL",
+                                                   "type": "STOP_MARKET", "quantity": "0.005",
+                                                   "stopPrice": "45000", "reduceOnly": "true"})
+            if i % 5 == 2:
+                mock.set_mark("BTCUSDT", str(50000 + i))
+                mock.advance_to(mock.venue.ts_ns + 600 * 10**9)
+
+    kw = dict(marks={"BTCUSDT": "50000"}, clock="manual", rate_limits=None)
+    ref = MockBinance(**kw)
+    a = MockBinance(state_dir=tmp_path, snapshot_records=4, snapshot_seconds=None, **kw)
+    creds_ref = [ref.add_account("1000000", f"k{i}", f"s{i}") for i in range(2)]
+    creds = [a.add_account("1000000", f"k{i}", f"s{i}") for i in range(2)]
+    drive(ref, creds_ref, 0, 12)
+    drive(a, creds, 0, 12)
+    assert a.journal.snapshots >= 3 and (tmp_path / "snapshot.bin").exists()
+    tail = len((tmp_path / "journal.jsonl").read_bytes().splitlines())
+    assert tail < 4                                          # cut at each snapshot
+    b = MockBinance(state_dir=tmp_path, snapshot_records=4, snapshot_seconds=None, **kw)
+    assert b.restored and b.journal.records == a.journal.records
+    creds_b = [b._keys[f"k{i}"] for i in range(2)]
+    drive(ref, creds_ref, 12, 20)
+    drive(b, creds_b, 12, 20)
+    # a snapshot whose journal cut never happened (killed in between): the old records stay
+    # in the journal and are skipped by their ordinal
+    journal = b.journal
+    saved = (tmp_path / "journal.jsonl").read_bytes()
+    journal.write_snapshot(b.snapshot())
+    (tmp_path / "journal.jsonl").write_bytes(saved)
+    c = MockBinance(state_dir=tmp_path, **kw)
+    for m in (b, c):
+        for cr, cr_ref in zip(creds_b, creds_ref):
+            assert m.venue.balance(cr.account) == ref.venue.balance(cr_ref.account)
+            assert m.venue.positions(cr.account) == ref.venue.positions(cr_ref.account)
+            assert m.venue.open_orders(cr.account) == ref.venue.open_orders(cr_ref.account)
+        assert repr(m._next_order_id) == repr(ref._next_order_id)       # not consumed
+        assert sorted(m._orders) == sorted(ref._orders)
+        m.venue.check_invariants()
+    assert [o.status for o in c._orders.values()] == [o.status for o in ref._orders.values()]
+    with pytest.raises(Exception):
+        Journal(tmp_path, snapshot_records=0)
+    (tmp_path / "snapshot.bin").write_bytes(b"garbage\n")
+    with pytest.raises(Exception, match="not a perpsim server snapshot"):
+        MockBinance(state_dir=tmp_path, **kw)
