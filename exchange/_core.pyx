@@ -1500,9 +1500,7 @@ cdef class VenueCore:
         for name, a in self._np.items():
             if name in _SNAP_ACCT:
                 arrays[name] = np.array(a[..., :n])
-            elif name in _SNAP_ORDER:
-                arrays[name] = np.array(a[:m])
-            else:
+            else:                   # order arrays whole: indexed by slot (oid & mask), not by id
                 arrays[name] = np.array(a)
         cdef object pending = np.empty(self.n_ev, EVENT_DTYPE)
         cdef uint8_t[::1] dst
@@ -1576,9 +1574,9 @@ cdef class VenueCore:
         arr = self._np
         cap_a, cap_o = self.cap_acct, self.cap_orders
         for name, a in saved.items():
-            if name in _SNAP_ACCT or name in _SNAP_ORDER:
+            if name in _SNAP_ACCT:
                 used = a.shape[a.ndim - 1]          # (wraparound is off in this module)
-                shape = (cap_o,) if name in _SNAP_ORDER else tuple(a.shape[:a.ndim - 1]) + (cap_a,)
+                shape = tuple(a.shape[:a.ndim - 1]) + (cap_a,)
                 full = np.zeros(shape, a.dtype)
                 full[..., :used] = a
                 arr[name] = full
@@ -1597,6 +1595,9 @@ cdef class VenueCore:
         self.mode, self.buy_open, self.sell_open = arr["mode"], arr["buy_open"], arr["sell_open"]
         self.o_acct, self.o_instr, self.o_price = arr["o_acct"], arr["o_instr"], arr["o_price"]
         self.o_open, self.o_side, self.o_flags = arr["o_open"], arr["o_side"], arr["o_flags"]
+        self.o_id = arr["o_id"]
+        self.cap_orders = self.o_id.shape[0]
+        self.o_mask = self.cap_orders - 1
 
     cdef _restore_pending(self, pending):
         cdef uint8_t[::1] src
@@ -1626,7 +1627,7 @@ _SNAP_DERIVED = ("n_instr", "books", "k", "maker_fee", "taker_fee", "liq_fee", "
                  "tier_floor", "tier_mmr", "tier_cum", "tier_maxlev", "default_lev", "mm_entry",
                  "wd_rate", "_np", "wallet", "acct_flags", "size", "cost", "iso", "lev", "mode",
                  "buy_open", "sell_open", "o_acct", "o_instr", "o_price", "o_open", "o_side",
-                 "o_flags", "ev", "n_ev", "cap_ev", "_specs")
+                 "o_flags", "o_id", "o_mask", "ev", "n_ev", "cap_ev", "_specs")
 _SNAP_ACCT = frozenset(("wallet", "acct_flags", "size", "cost", "iso", "lev", "mode",
                         "buy_open", "sell_open"))
 _SNAP_ORDER = frozenset(("o_acct", "o_instr", "o_price", "o_open", "o_side", "o_flags"))
