@@ -212,6 +212,7 @@ class JournalSummary:
         self.taker_qp = 0                       # sum of qty * price over taker fills
         self.accepted = 0
         self.rejected = 0
+        self.liq_accepted = 0                   # accepted orders the liquidation engine sent
         self._mark_ts: list[np.ndarray] = []
         self._rare: list[np.ndarray] = []
         self._dtype = EVENT_DTYPE
@@ -258,6 +259,7 @@ class JournalSummary:
             t = fills["flag"] == 1
             self.taker_fills += int(t.sum())
             self.taker_qp += int(qp[t].sum())
+        self.liq_accepted += int(((kind == K_ACCEPTED) & (recs["flag"] == 1)).sum())
         for code, key in ((K_ACCEPTED, "accepted"), (K_REJECTED, "rejected")):
             a = recs["acct"][kind == code]
             if a.shape[0]:
@@ -342,7 +344,7 @@ def compute_metrics(journal, series: dict[str, np.ndarray], info: dict[str, Any]
     m["liquidations"] = count
     m["liquidated_accounts"] = int(np.unique(trig["acct"]).shape[0])
     m["liquidation_triggers"] = int(trig.shape[0])
-    m["liquidation_orders"] = int(((kind == K_ACCEPTED) & (journal["flag"] == 1)).sum())
+    m["liquidation_orders"] = summary.liq_accepted
     m["liquidation_notional"] = notional * unit
     liq = sel(K_LIQUIDATED)
     m["closed_in_book_notional"] = _sum(liq["a1"]) * unit
