@@ -215,7 +215,12 @@ def _cmd_run(args) -> int:
     from exchange.sim.metrics import METRICS
     from exchange.sim.runner import run
     from exchange.sim.scenario import load_scenario
+    from exchange.sim.world import is_world
 
+    if is_world(args.scenario):
+        from exchange.sim.world_cli import cmd_run_world
+
+        return cmd_run_world(args, _console(), _fmt, _progress, _out_path, _overrides(args.set))
     sc = load_scenario(args.scenario)
     ov = _overrides(args.set)
     if ov:
@@ -458,6 +463,18 @@ def _cmd_scenarios(args) -> int:
         table.add_row(facts, f"{sc.description}\n[dim]waterfall {' → '.join(sc.waterfall)}\n"
                              f"shocks {shocks}[/]")
     con.print(table)
+    from exchange.sim.world import list_worlds, load_world
+
+    worlds = Table(title="built-in worlds (several instruments and venues)", show_lines=True)
+    worlds.add_column("world", no_wrap=True, min_width=26)
+    worlds.add_column("what happens", ratio=1, min_width=30, overflow="fold")
+    for name in list_worlds():
+        w = load_world(name)
+        where = "; ".join(f"{v.name} ({v.preset_name}): "
+                          + ", ".join(m.symbol for m in v.markets) for v in w.venues)
+        worlds.add_row(f"[bold]{name}[/]\n{w.duration_ns / 1e9:,.0f} s · {w.n_agents:,} agents",
+                       f"{w.description}\n[dim]{where}[/]")
+    con.print(worlds)
     con.print("perpsim scenarios --agents lists the agent types and their parameters")
     return 0
 

@@ -171,14 +171,21 @@ class Simulation:
 
     def __init__(self, scenario: Scenario, seed: int = 0, waterfall=None, *,
                  check: str = "end", track_deltas: bool = False, journal: str | None = None,
-                 journal_dir=None, max_series_rows: int = MAX_SERIES_ROWS) -> None:
+                 journal_dir=None, max_series_rows: int = MAX_SERIES_ROWS,
+                 exchange=None, clock: Clock | None = None, index_source=None) -> None:
         """``journal``: None keeps every record in the venue's memory (``sim.ex.journal()``);
         ``"full"``, ``"events"`` or ``"none"`` streams them as the run goes (memory bounded
         by the live state): the event tables to ``journal_dir`` (all of them, all but the
         order flow, none: :data:`~exchange.sim.journal.JOURNAL_MODES`), every record to
         :attr:`summary` (metrics, PnL, figures) and :attr:`digest` (the run's hash).
         ``max_series_rows``: the recorded series keeps at most this many rows, halving its
-        resolution (every other row dropped, the stride doubled) when it reaches it."""
+        resolution (every other row dropped, the stride doubled) when it reaches it.
+
+        ``exchange``, ``clock``, ``index_source``: one market of a multi-market world
+        (:mod:`exchange.sim.world`): the run trades ``scenario.symbol`` on a venue it shares
+        with other markets (the world steps the venue, this run does not), on the world's
+        clock, with ``index_source`` (a :class:`~exchange.oracle.PriceSource`, e.g. an asset
+        of a :class:`~exchange.sim.factor.FactorModel`) as its index path."""
         from exchange.sim.journal import (ORDER_FLOW, JournalDigest, JournalWriter,
                                           check_journal_mode)
         from exchange.sim.metrics import JournalSummary
@@ -190,23 +197,27 @@ class Simulation:
         self.sc = sc = scenario
         self.seed = int(seed)
         self.check = check
-        preset = sc.preset(waterfall)
-        self.preset = preset
-        self.waterfall = tuple(preset.liquidation.waterfall)
-        n_acc = sc.n_agents + 64
-        # the venue owns its clock step, its liquidation waterfall (with the scenario's
-        # [modules.*] parameters and a funded vault when it has a backstop) and its funding
-        try:
-            self.ex = ex = Exchange(preset, initial_accounts=max(1024, n_acc), liquidation=True,
+        self.owns_venue = exchange is None
+        self._index_source = index_source
+        if exchange is None:
+            preset = sc.preset(waterfall)
+            n_acc = sc.n_agents + 64
+            # the venue owns its clock step, its liquidation waterfall (with the scenario's
+            # [modules.*] parameters and a funded vault when it has a backstop) and its funding
+            try:
+                exchange = Exchange(preset, initial_accounts=max(1024, n_acc), liquidation=True,
                                     liquidation_overrides=dict(sc.module_params),
                                     seed=component_seed(self.seed, "liquidation"),
                                     track_deltas=track_deltas)
-        except ConfigError as exc:
-            raise ConfigError(f"{sc.source}: [modules] {exc}") from None
+            except ConfigError as exc:
+                raise ConfigError(f"{sc.source}: [modules] {exc}") from None
+        self.ex = ex = exchange
+        self.preset = preset = ex.preset
+        self.waterfall = tuple(preset.liquidation.waterfall)
         self.instr = instr = ex.instrument(sc.symbol)
         self.spec = ex.specs[instr]
         self.core = core = ex.core
-        self.clock = clock = Clock()
+        self.clock = clock = Clock() if clock is None else clock
         self.gateway = OrderGateway(core, clock, instr)
         self.gateway.after_delivery = functools.partial(ex.run_triggers, instr)
         self.ctx = ctx = SimContext(ex, instr, clock, self.gateway, self.seed)
@@ -275,8 +286,10 @@ class Simulation:
     def _build_sources(self) -> list:
         sc, ix = self.sc, self.sc.index
         rng = lambda name: np.random.default_rng(component_seed(self.seed, name))  # noqa: E731
-        if ix.model == "random_walk":
-            base: Any = RandomWalkSource(rng("index.path"), ix.price, step_ns=ix.step_ns,
+        if self._index_source is not None:
+            base: Any = self._index_source
+        elif ix.model == "random_walk":
+            base = RandomWalkSource(rng("index.path"), ix.price, step_ns=ix.step_ns,
                                          sigma=ix.sigma, jump_rate_per_s=ix.jump_rate_per_hour / 3600,
                                          jump_mean=ix.jump_mean, jump_std=ix.jump_std)
         elif ix.model == "stochastic_vol":
@@ -383,6 +396,14 @@ class Simulation:
         tl = self.timeline
         published = tl.oracle.publish_count
         self.ex.step(ts, self._quotes, events=False)
+        self._after_step(ts, published)
+        nxt = self.ex.next_wakeup_ns()
+        self.clock.schedule(max(nxt, ts + 1), PRIO_ORACLE, self._on_venue)
+
+    def _after_step(self, ts: int, published: int) -> None:
+        """After a venue step: read what the venue published for this run's instrument
+        (``published``: the oracle's publish count before the step)."""
+        tl = self.timeline
         mkt = self.ctx.market
         mkt.ts_ns = ts
         mkt.stale = tl.stale
@@ -397,8 +418,6 @@ class Simulation:
         mkt.funding_estimate_8h = tl.estimate_8h()
         mkt.funding_rate_last = tl.last_rate
         mkt.ts_next_funding_ns = self.funding.next_settlement_ns
-        nxt = self.ex.next_wakeup_ns()
-        self.clock.schedule(max(nxt, ts + 1), PRIO_ORACLE, self._on_venue)
 
     def _update_vol(self, idx: int) -> None:
         mkt = self.ctx.market
@@ -550,7 +569,8 @@ class Simulation:
             first = agent.setup(self.ctx, 0)
             if first is not None:
                 clock.schedule(int(first), PRIO_AGENT, self._on_agent, agent)
-        clock.schedule(0, PRIO_ORACLE, self._on_venue)
+        if self.owns_venue:
+            clock.schedule(0, PRIO_ORACLE, self._on_venue)
         clock.schedule(0, PRIO_RECORD, self._on_record)
         for shock in sc.shocks:
             clock.schedule(shock.at_ns, PRIO_SHOCK, self._on_shock, shock)

@@ -33,7 +33,7 @@ def btc_position(client, **params):
 def test_load_markets_lists_the_presets_perpetuals_with_their_tick_and_lot_sizes(trader):
     markets = trader.load_markets()
 
-    assert set(markets) == {BTC, ETH}
+    assert set(markets) == {BTC, ETH, "SOL/USDT:USDT"}
     btc = markets[BTC]
     assert (btc["id"], btc["base"], btc["quote"], btc["settle"]) == ("BTCUSDT", "BTC", "USDT", "USDT")
     assert btc["swap"] and btc["linear"] and btc["contract"] and not btc["spot"]
@@ -47,6 +47,8 @@ def test_load_markets_lists_the_presets_perpetuals_with_their_tick_and_lot_sizes
     assert btc["limits"]["cost"]["min"] == 100
     assert markets[ETH]["precision"]["price"] == 0.01
     assert markets[ETH]["limits"]["cost"]["min"] == 20
+    sol = markets["SOL/USDT:USDT"]
+    assert (sol["precision"]["price"], sol["precision"]["amount"]) == (0.01, 0.01)
 
 
 def test_fetch_time_is_the_servers_wall_clock_in_milliseconds(trader):
