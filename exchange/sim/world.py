@@ -11,7 +11,9 @@ books, marks, funding and liquidation waterfall, trading some of the assets::
                  crash = [{start_s, duration_s, vol_mult, idio_mult}], gaps = [{at_s, change}]
     [assets.BTC] price, beta, idio_sigma, gap_beta, depth (maker size multiplier, default 1)
     [venues.binance]  preset, markets = {BTC = "BTCUSDT", ...}, and optional
-                 [venues.binance.venue] (preset overrides) / [venues.binance.modules]
+                 [venues.binance.venue] (preset overrides) / [venues.binance.modules],
+                 [venues.binance.population.NAME] (this venue's keys over the template's,
+                 count = 0 drops a population) and [[venues.binance.shock]] (its own shocks)
     [market]     the template of every market: a single-instrument scenario's [index],
                  [population.*] and [[shock]] tables (base quantities for the first asset,
                  scaled by price to the others, times the asset's ``depth`` for makers);
@@ -230,7 +232,11 @@ def parse_world(data: dict, source: str, path: str | None = None) -> WorldScenar
         key = f"venues.{vname}"
         if not isinstance(vt, dict):
             raise fail(source, key, "a TOML table", vt)
-        check_known(source, key, vt, ["preset", "markets", "venue", "modules"])
+        check_known(source, key, vt, ["preset", "markets", "venue", "modules", "population",
+                                      "shock"])
+        vpops = vt.get("population", {})
+        if not isinstance(vpops, dict) or not all(isinstance(x, dict) for x in vpops.values()):
+            raise fail(source, f"{key}.population", "a table of population overrides", vpops)
         markets_raw = vt.get("markets")
         if not isinstance(markets_raw, dict) or not markets_raw:
             raise fail(source, f"{key}.markets", "a table asset = \"SYMBOL\"", markets_raw)
@@ -242,7 +248,10 @@ def parse_world(data: dict, source: str, path: str | None = None) -> WorldScenar
             a = assets[asset]
             ratio = assets[first]["price"] / a["price"]
             pops = {}
-            for pname, pt in template.get("population", {}).items():
+            base_pops = {n: dict(t) for n, t in template.get("population", {}).items()}
+            for pname, over in vpops.items():     # this venue's own keys over the template's
+                base_pops[pname] = {**base_pops.get(pname, {}), **over}
+            for pname, pt in base_pops.items():
                 is_maker = pt.get("type", pname) == "market_maker"
                 pops[pname] = _scaled(pt, ratio, a["depth"], is_maker)
             index = {"model": "gbm", "price": a["price"], "sigma": 0.0,
@@ -255,7 +264,8 @@ def parse_world(data: dict, source: str, path: str | None = None) -> WorldScenar
                    "modules": {**template.get("modules", {}), **vt.get("modules", {})},
                    "index": index, "population": pops,
                    "shock": list(template.get("shock", []))
-                   + list(per_asset.get(asset, {}).get("shock", []))}
+                   + list(per_asset.get(asset, {}).get("shock", []))
+                   + list(vt.get("shock", []))}
             sc = parse_scenario(sub, f"{source} [venues.{vname}] {asset}", path)
             markets.append(MarketSpec(venue=vname, asset=asset, symbol=symbol, scenario=sc))
         venues.append(VenueSpec(name=vname, preset_name=markets[0].scenario.preset_name,
@@ -435,7 +445,8 @@ class World:
 @attrs.define
 class WorldResult:
     """What a world run produced. ``markets``: ``{venue: {symbol: metrics}}`` (each
-    instrument's records only; venue-wide money — insurance, bad debt — in ``venues``);
+    instrument's records only: an episode of a cross account counts on every instrument it
+    closes; venue-wide money — insurance, bad debt — in ``venues``);
     ``venues``: per venue totals; ``populations``: PnL and liquidations per world population
     (``first_trigger``: liquidated accounts by the instrument whose mark first triggered
     them); ``basis``: cross-venue basis statistics per asset traded on several venues."""
