@@ -357,8 +357,13 @@ WORLD_AGENTS: dict[str, type] = {"portfolio": PortfolioTraders,
 
 def world_agent_class(kind: str, source: str = "world", key: str = "type") -> type:
     """The world population class of ``kind`` (:data:`WORLD_AGENTS`)."""
+    if kind == "portfolio_strategy":
+        from exchange.sim.portfolio_strategy import PortfolioStrategyAgent
+
+        return PortfolioStrategyAgent
     try:
         return WORLD_AGENTS[kind]
     except (KeyError, TypeError):
-        raise fail(source, key, "a world population type (" + ", ".join(WORLD_AGENTS) + ")",
+        raise fail(source, key, "a world population type (" + ", ".join([*WORLD_AGENTS, "portfolio_strategy"])
+                   + ")",
                    kind) from None

@@ -41,7 +41,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from exchange.errors import ConfigError
+from exchange.errors import ConfigError, invalid
 from exchange.sim.clock import PRIO_AGENT, PRIO_ORACLE, Clock
 from exchange.sim.config import Param, check_known, fail, integer, number, read_table
 from exchange.sim.context import component_seed
@@ -377,6 +377,14 @@ class World:
         self.wall_s = 0.0
         self._ran = False
 
+    def agent(self, name: str):
+        """The world population called ``name``."""
+        for a in self.agents:
+            if a.name == name:
+                return a
+        raise invalid("name", "a world population (" + ", ".join(a.name for a in self.agents)
+                      + ")", name)
+
     def rng(self, name: str) -> np.random.Generator:
         """A generator of its own for the named component of the world."""
         return np.random.default_rng(component_seed(self.seed, f"world:{name}"))
@@ -433,6 +441,12 @@ class World:
                     hook = getattr(agent, "on_stop", None)
                     if hook is not None:
                         hook(s.ctx, end)
+        for agent in self.agents:
+            hook = getattr(agent, "on_stop", None)
+            if hook is not None:
+                hook(self, end)
+        for v in self.venues:
+            v.sims[0]._drain()
             if self.check != "none":
                 v.ex.check_invariants()
         self.wall_s = time.perf_counter() - t0
@@ -509,11 +523,13 @@ def cross_venue_basis(series_a: dict, series_b: dict, step_s: float) -> dict[str
 
 
 def run_world(world, seed: int = 0, waterfall=None, out_dir=None, *, check: str = "end",
-              progress=None, overrides: dict | None = None, report: bool = True) -> WorldResult:
+              progress=None, overrides: dict | None = None, report: bool = True,
+              prepare=None) -> WorldResult:
     """Run a world scenario (a :class:`WorldScenario`, a built-in name or a TOML path) and
     return its :class:`WorldResult`; with ``out_dir`` write metrics.json, each market's
     series (``series-<venue>-<symbol>.parquet``), each venue's journal
-    (``journal-<venue>/``) and report.html."""
+    (``journal-<venue>/``) and report.html. ``prepare(world)`` runs on the built
+    :class:`World` before it starts."""
     from exchange.sim.metrics import JournalSummary, account_pnl, compute_metrics
 
     w = load_world(world)
@@ -522,6 +538,8 @@ def run_world(world, seed: int = 0, waterfall=None, out_dir=None, *, check: str 
     if isinstance(waterfall, str):
         waterfall = [x.strip() for x in waterfall.split(",") if x.strip()]
     sim = World(w, seed, waterfall, check=check)
+    if prepare is not None:
+        prepare(sim)
     sim.run(progress)
     markets: dict[str, dict[str, dict]] = {}
     venues: dict[str, dict] = {}

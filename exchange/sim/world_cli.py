@@ -18,10 +18,14 @@ def cmd_run_world(args, con, fmt, progress_cm, out_path, overrides) -> int:
     if overrides:
         w = w.with_overrides(overrides)
     if getattr(args, "strategy", None):
-        from exchange.errors import ConfigError
+        from exchange.strategy import strategy_overrides
 
-        raise ConfigError(f"'--strategy' must name a single-market scenario (got world "
-                          f"{w.name!r}: a strategy does not trade a world yet)")
+        table = {}
+        for key, val in strategy_overrides(args.strategy, args.strategy_param or (),
+                                           "strategy").items():
+            table[key[len("population.strategy."):]] = val
+        table["type"] = "portfolio_strategy"
+        w = w.with_overrides({"population.strategy": table})
     out = out_path(args.out, Path("perpsim-out") / f"run-{w.name}-seed{args.seed}")
     t0, dur = time.perf_counter(), w.duration_ns / 1e9
     with progress_cm(f"{w.name} seed {args.seed}", args.progress) as prog:
