@@ -422,16 +422,16 @@ class StrategyAPI:
 
     @property
     def mark(self) -> Decimal | None:
-        return self._price(self._core.arrays()["mark"][self._instr])
+        return self._price(self._ctx.arrays()["mark"][self._instr])
 
     @property
     def index(self) -> Decimal | None:
-        return self._price(self._core.arrays()["index"][self._instr])
+        return self._price(self._ctx.arrays()["index"][self._instr])
 
     @property
     def last(self) -> Decimal | None:
         """Last trade price."""
-        return self._price(self._core.arrays()["last"][self._instr])
+        return self._price(self._ctx.arrays()["last"][self._instr])
 
     @property
     def funding_estimate(self) -> Decimal | None:

@@ -517,9 +517,18 @@ def load_preset(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] | 
                                       + " or a path to a .toml file", text)
         source = f"{text}.toml"
         raw = (_builtin_dir() / source).read_bytes()
+        hit = _BUILTIN_CACHE.get(text)
+        if hit is not None and hit[0] == raw:       # parsed before, the file unchanged
+            return hit[1].with_overrides(overrides) if overrides else hit[1]
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc})") from None
     preset = preset_from_dict(data, source)
+    if not is_path:
+        _BUILTIN_CACHE[text] = (raw, preset)
     return preset.with_overrides(overrides) if overrides else preset
+
+
+#: shipped presets already parsed: name -> (file bytes, preset); presets are frozen
+_BUILTIN_CACHE: dict[str, tuple[bytes, VenuePreset]] = {}

@@ -146,6 +146,14 @@ class PortfolioAPI:
                           venue)
         return self._world.venue(venue).ex.balance(self._agent.account_of[venue])
 
+    def set_leverage(self, venue: str, asset_or_symbol: str, leverage: int) -> None:
+        """Set the leverage of one leg (the venue's tier maximum caps it)."""
+        leg = self.leg(venue, asset_or_symbol)
+        if isinstance(leverage, bool) or not isinstance(leverage, int) or leverage < 1:
+            raise invalid("leverage", "an integer >= 1", leverage)
+        L = min(int(leverage), leg._ctx.max_leverage)
+        self._world.venue(venue).ex.core.set_leverage(leg.account, leg._instr, L)
+
     # -- spot --
     def _spot(self, asset: str, qty, sign: int) -> None:
         q = Decimal(str(qty))

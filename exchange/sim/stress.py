@@ -58,14 +58,21 @@ _THIN = {
     "population.arbitrageur.count": 4, "population.arbitrageur.check_ms": 10_000,
     "population.keeper.count": 2, "scenario.step_ms": 5000,
 }
-#: the long (funding) run: makers requote every 10 s, a small crowd; the carry traders that
-#: answer a funding flip stay
+#: the long (funding) run: makers requote every 10 s, a small crowd, the venue's oracle (and
+#: so its mark and liquidation checks) every 5 s, the pace of its funding samples; the carry
+#: traders that answer a funding flip stay
 _LONG_RUN = {"population.makers.requote_ms": 10_000, "population.noise.count": 20,
              "population.directional.count": 20, "population.keeper.count": 1,
-             "scenario.step_ms": 30_000}
+             "scenario.step_ms": 30_000, "scenario.oracle_cadence_ms": 5000,
+             "population.directional.check_ms": 10_000, "population.noise.wake_ms": 10_000}
+#: the held position's tick in the long run (it values the position on the mark each tick)
+_LONG_TICK_MS = 5000.0
 #: base-quantity parameters of the base market, rescaled by ``_BASE_PRICE / price``
 _BASE_QTY_KEYS = ("population.makers.size", "population.makers.inventory_limit",
                   "population.noise.size")
+#: per-base-unit parameters (the makers' permanent impact, bp per base unit), scaled by
+#: ``price / _BASE_PRICE``
+_PER_BASE_QTY_KEYS = ("population.makers.flow_impact_bps",)
 #: when the position is opened (the book is built; takers start at 10 s) and when shocks hit
 OPEN_S = 30.0
 SHOCK_AT_S = 120.0
@@ -181,13 +188,15 @@ def load_portfolio(path) -> Portfolio:
         wallet = "50000"
         margin_mode = "both"           # cross, isolated or both
 
-        [[position]]                   # one position today
+        [[position]]                   # one or more, each on its own instrument
         symbol = "BTCUSDT"
         side = "long"
         qty = "2"
         leverage = 10
         price = 110000                 # optional for BTC: the index's start price
-    """
+
+    Several positions make a :class:`~exchange.sim.stress_book.PortfolioBook` (one account,
+    the legs gapping together through a factor model)."""
     p = Path(path)
     source = str(p)
     try:
@@ -205,16 +214,21 @@ def load_portfolio(path) -> Portfolio:
         if k not in known:
             raise _fail(source, f"portfolio.{k}", f"one of {', '.join(sorted(known))}", top[k])
     positions = data.get("position", [])
-    if not isinstance(positions, list) or len(positions) != 1:
-        raise _fail(source, "position", "exactly one [[position]] table (a stress run holds one "
-                    "position on one instrument today)", f"{len(positions)} tables"
-                    if isinstance(positions, list) else positions)
-    pos = positions[0]
+    if not isinstance(positions, list) or not positions \
+            or not all(isinstance(x, dict) for x in positions):
+        raise _fail(source, "position", "one or more [[position]] tables",
+                    f"{len(positions)} tables" if isinstance(positions, list) else positions)
     pknown = {"symbol", "side", "qty", "leverage", "price"}
-    for k in pos:
-        if k not in pknown:
-            raise _fail(source, f"position.{k}", f"one of {', '.join(sorted(pknown))}", pos[k])
-    return Portfolio.build(source=source, **{k: v for k, v in top.items()}, **pos)
+    for i, pos in enumerate(positions):
+        for k in pos:
+            if k not in pknown:
+                raise _fail(source, f"position[{i}].{k}", f"one of {', '.join(sorted(pknown))}",
+                            pos[k])
+    if len(positions) > 1:
+        from exchange.sim.stress_book import PortfolioBook
+
+        return PortfolioBook.build(positions, source=source, **top)
+    return Portfolio.build(source=source, **{k: v for k, v in top.items()}, **positions[0])
 
 
 # -- THE BATTERY ------------------------------------------------------------------------------
@@ -382,25 +396,32 @@ def _scenario(portfolio: Portfolio, case: StressCase):
                "waterfall": list(pr.liquidation.waterfall),
                "venue.liquidation.insurance_fund": str(
                    spec.atoms_to_amount(pr.liquidation.insurance_fund_atoms))})
-    for key in _BASE_QTY_KEYS:
+    for key in _BASE_QTY_KEYS + _PER_BASE_QTY_KEYS:
         _, name, param = key.split(".")
         for p in base.populations:
             if p.name == name and param in p.params:
-                ov[key] = float(p.params[param]) * scale
+                f = scale if key in _BASE_QTY_KEYS else 1.0 / scale
+                ov[key] = float(p.params[param]) * f
     ov.update(case.overrides)
     sc = base.with_overrides(ov)
     extra: dict[str, Any] = {}
     for mode in portfolio.modes:
-        extra.update(strategy_overrides(Holder, _holder_params(portfolio, mode), mode))
+        extra.update(strategy_overrides(Holder, _holder_params(portfolio, mode, _tick_ms(case)),
+                                        mode))
     for i, shock in enumerate(case.shocks):
         for k, v in shock.items():
             extra[f"shock.{i}.{k}"] = SHOCK_AT_S + v if k == "at_s" else v
     return _with_shocks(sc, extra, len(case.shocks))
 
 
-def _holder_params(portfolio: Portfolio, mode: str) -> dict[str, Any]:
+def _tick_ms(case) -> float:
+    """The held position's tick: 1 s, 5 s in a long (funding) run."""
+    return _LONG_TICK_MS if case.run_s > 3600 else 1000.0
+
+
+def _holder_params(portfolio: Portfolio, mode: str, tick_ms: float = 1000.0) -> dict[str, Any]:
     return dict(deposit=str(portfolio.wallet), leverage=portfolio.leverage, margin_mode=mode,
-                side=_SIDES[portfolio.side], qty=str(portfolio.qty), interval_ms=1000.0)
+                side=_SIDES[portfolio.side], qty=str(portfolio.qty), interval_ms=tick_ms)
 
 
 def _with_shocks(sc, overrides: dict, n_shocks: int):
@@ -461,7 +482,7 @@ def _run_case(args) -> dict:
     def prepare(sim) -> None:
         for agent in sim.agents:
             if agent.name in portfolio.modes:
-                h = Holder(**_holder_params(portfolio, agent.name))
+                h = Holder(**_holder_params(portfolio, agent.name, _tick_ms(case)))
                 agent.use(h)
                 holders[agent.name] = h
         sim.ctx.record_listeners.append(lambda recs: probe(sim.ctx, recs))
@@ -565,6 +586,12 @@ class StressResult:
 
     def to_json(self) -> dict:
         p = self.portfolio
+        if hasattr(p, "positions"):
+            legs = [dict(symbol=x.symbol, side=x.side, qty=str(x.qty), leverage=x.leverage,
+                         price=x.price) for x in p.positions]
+            return dict(portfolio=dict(preset=p.preset, wallet=str(p.wallet),
+                                       margin_mode=p.margin_mode, positions=legs),
+                        seeds=self.seeds, wall_s=self.wall_s, rows=self.rows(), runs=self.runs)
         return dict(portfolio=dict(preset=p.preset, symbol=p.symbol, side=p.side, qty=str(p.qty),
                                    leverage=p.leverage, wallet=str(p.wallet),
                                    margin_mode=p.margin_mode, price=p.price),
@@ -623,14 +650,17 @@ def run_stress(portfolio: Portfolio, seeds: Iterable[int] = range(8), *,
     workers = max(1, min(len(jobs), workers or os.cpu_count() or 1))
     t0 = time.perf_counter()
     runs: list[dict] = []
+    from exchange.sim.stress_book import PortfolioBook, run_book_case
+
+    work = run_book_case if isinstance(portfolio, PortfolioBook) else _run_case
     if workers == 1:
         for j in jobs:
-            runs.append(_run_case(j))
+            runs.append(work(j))
             if progress:
                 progress(len(runs), len(jobs))
     else:
         with ProcessPoolExecutor(workers) as pool:
-            for r in pool.map(_run_case, jobs):
+            for r in pool.map(work, jobs):
                 runs.append(r)
                 if progress:
                     progress(len(runs), len(jobs))

@@ -54,12 +54,19 @@ __all__ = ["WorldScenario", "World", "WorldResult", "load_world", "list_worlds",
 NS_PER_S = 1_000_000_000
 #: base-quantity parameters of per-market populations, scaled by price from the first asset
 BASE_QTY_PARAMS = ("size", "inventory_limit", "max_position")
+#: parameters per base unit (bp per unit of flow), scaled the other way
+PER_BASE_QTY_PARAMS = ("flow_impact_bps",)
 
 _SCENARIO = {
     "name": Param(lambda s, k, v: str(v), "", "scenario name"),
     "description": Param(lambda s, k, v: str(v), "", "one line"),
     "duration_s": Param(number(1.0, 30 * 86400.0), 600.0, "simulated seconds"),
     "step_ms": Param(number(1.0, 3_600_000.0), 1000.0, "recording step"),
+    "oracle_cadence_ms": Param(number(1.0, 3_600_000.0), None, "the venues' oracle cadence "
+                               "(default: each preset's)"),
+    "reference_price": Param(number(1e-9, 1e12, lo_open=True), None, "the price the "
+                             "template's base quantities are written for (default: the first "
+                             "asset's)"),
 }
 _FACTOR = {
     "step_ms": Param(number(1.0, 60_000.0), 1000.0, "factor step"),
@@ -197,6 +204,9 @@ def _scaled(table: dict, ratio: float, depth: float, is_maker: bool) -> dict:
     for k in BASE_QTY_PARAMS:
         if k in out and isinstance(out[k], (int, float)) and not isinstance(out[k], bool):
             out[k] = float(out[k]) * ratio * (depth if is_maker and k == "size" else 1.0)
+    for k in PER_BASE_QTY_PARAMS:
+        if k in out and isinstance(out[k], (int, float)) and not isinstance(out[k], bool):
+            out[k] = float(out[k]) / ratio
     return out
 
 
@@ -246,7 +256,7 @@ def parse_world(data: dict, source: str, path: str | None = None) -> WorldScenar
                 raise fail(source, f"{key}.markets.{asset}", f"an asset of [assets] ("
                            f"{', '.join(assets)})", asset)
             a = assets[asset]
-            ratio = assets[first]["price"] / a["price"]
+            ratio = (head["reference_price"] or assets[first]["price"]) / a["price"]
             pops = {}
             base_pops = {n: dict(t) for n, t in template.get("population", {}).items()}
             for pname, over in vpops.items():     # this venue's own keys over the template's
@@ -254,12 +264,16 @@ def parse_world(data: dict, source: str, path: str | None = None) -> WorldScenar
             for pname, pt in base_pops.items():
                 is_maker = pt.get("type", pname) == "market_maker"
                 pops[pname] = _scaled(pt, ratio, a["depth"], is_maker)
-            index = {"model": "gbm", "price": a["price"], "sigma": 0.0,
-                     **template.get("index", {})}
-            index["price"] = a["price"]
+            # the index path is the factor model's; the market's own view of calm volatility
+            # (the makers' vol ratio) starts from the asset's per-step sd in that model
+            sd = ((a["beta"] * fac["sigma"]) ** 2 + a["idio_sigma"] ** 2) ** 0.5
+            index = {**template.get("index", {}), "model": "stochastic_vol",
+                     "price": a["price"], "step_ms": fac["step_ms"], "sigma": max(sd, 1e-7)}
             sub = {"scenario": {"name": f"{head['name']}:{vname}:{asset}",
                                 "preset": vt.get("preset", "binance_usdm"), "symbol": symbol,
-                                "duration_s": head["duration_s"], "step_ms": head["step_ms"]},
+                                "duration_s": head["duration_s"], "step_ms": head["step_ms"],
+                                **({"oracle_cadence_ms": head["oracle_cadence_ms"]}
+                                   if head["oracle_cadence_ms"] else {})},
                    "venue": dict(vt.get("venue", {})),
                    "modules": {**template.get("modules", {}), **vt.get("modules", {})},
                    "index": index, "population": pops,

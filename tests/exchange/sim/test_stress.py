@@ -42,7 +42,14 @@ def test_portfolio_toml(tmp_path):
         "short", Decimal("0.5"), 20, Decimal("30000"), ("cross", "isolated"))
     f.write_text(f.read_text() + '[[position]]\nsymbol = "ETHUSDT"\nside = "long"\nqty = "1"\n'
                  'leverage = 5\n')
-    with pytest.raises(ConfigError, match="exactly one"):
+    with pytest.raises(ConfigError, match="'price'"):       # ETH needs its start price
+        load_portfolio(f)
+    f.write_text(f.read_text() + 'price = 4000\n')
+    book = load_portfolio(f)
+    assert [p.symbol for p in book.positions] == ["BTCUSDT", "ETHUSDT"]
+    assert book.modes == ("cross", "isolated") and book.wallet == Decimal("30000")
+    f.write_text(f.read_text().replace('"ETHUSDT"', '"BTCUSDT"'))
+    with pytest.raises(ConfigError, match="different instrument"):
         load_portfolio(f)
     with pytest.raises(ConfigError, match="no such portfolio"):
         load_portfolio(tmp_path / "missing.toml")
@@ -141,3 +148,23 @@ def test_cli_stress(tmp_path, capsys):
 def test_cli_stress_bad_input(argv, needle, capsys):
     assert main(["stress", *argv]) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_a_book_of_btc_and_sol_gaps_together_and_isolated_loses_the_sol_leg():
+    from exchange.sim.stress_book import PortfolioBook
+
+    book = PortfolioBook.build([dict(symbol="BTCUSDT", side="long", qty="1", leverage=10),
+                                dict(symbol="SOLUSDT", side="long", qty="200", leverage=10,
+                                     price=200)], preset="binance_usdm", wallet="40000")
+    battery = default_battery(book, gaps=(5,), funding_hours=0, vacate_minutes=0,
+                              lag_minutes=0, outage_minutes=0, thin_minutes=0)
+    res = run_stress(book, seeds=[0], battery=battery, workers=1)
+    rows = {(r["shock"], r["margin"]): r for r in res.rows()}
+    # a -5 % factor gap is -5 % on BTC and about -15 % on SOL (gap beta 3): the 10x
+    # isolated SOL leg is liquidated, the cross book (40k for 150k of notional) is not
+    assert rows[("gap_5", "isolated")]["p_liq"] == 1.0
+    assert rows[("gap_5", "cross")]["p_liq"] == 0.0
+    assert rows[("gap_5", "cross")]["loss_mean"] > 8_000        # 5.5k on BTC + ~6k on SOL
+    assert rows[("baseline", "cross")]["p_liq"] == 0.0
+    assert rows[("gap_5", "isolated")]["buffer_95"] > 0
+    assert "SOLUSDT" in res.to_json()["portfolio"]["positions"][1]["symbol"]
