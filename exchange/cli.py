@@ -297,7 +297,16 @@ def _design_table(title: str, first: str, labels, keys, stat):
 def _cmd_compare(args) -> int:
     from exchange.sim.compare import DEFAULT_WATERFALLS, compare, parse_waterfalls
     from exchange.sim.scenario import load_scenario
+    from exchange.sim.world import is_world
 
+    if is_world(args.scenario):
+        from exchange.sim.world_cli import cmd_compare_world
+
+        if args.seeds < 1:
+            raise UsageError(f"'--seeds' must be >= 1 (got {args.seeds})")
+        wfs = parse_waterfalls(args.waterfalls) if args.waterfalls else list(DEFAULT_WATERFALLS)
+        return cmd_compare_world(args, _console(), _fmt, _progress, _out_path,
+                                 _overrides(args.set), wfs)
     sc = load_scenario(args.scenario)
     ov = _overrides(args.set)
     if ov:

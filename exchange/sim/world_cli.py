@@ -82,3 +82,112 @@ def cmd_run_world(args, con, fmt, progress_cm, out_path, overrides) -> int:
               f"({result.events / max(result.wall_s, 1e-9):,.0f} events/s)")
     con.print(f"journals, series, metrics{', report' if not args.no_report else ''} in {out}/")
     return 0
+
+
+def _world_job(job):
+    """Worker: one (world, seed, waterfall) → the result without its series."""
+    from exchange.sim.world import run_world
+
+    w, seed, wf = job
+    r = run_world(w, seed, list(wf), report=False)
+    return dict(seed=seed, markets=r.markets, venues=r.venues, populations=r.populations,
+                basis=r.basis, events=r.events, wall_s=r.wall_s)
+
+
+def world_rows(runs: list[dict]) -> dict[str, float | None]:
+    """The comparison rows of one design: per instrument bad debt, ADL, liquidations; per
+    venue bad debt and insurance; per population PnL (means over seeds)."""
+    import statistics
+
+    keys: dict[str, list] = {}
+
+    def put(k, v):
+        keys.setdefault(k, []).append(v)
+
+    for r in runs:
+        for vname, per in r["markets"].items():
+            for sym, m in per.items():
+                put(f"{vname} {sym} liquidations", m["liquidations"])
+                put(f"{vname} {sym} bad_debt", m["bad_debt"])
+                put(f"{vname} {sym} adl_count", m["adl_count"])
+            v = r["venues"][vname]
+            for k in ("bad_debt", "insurance_end", "adl_haircut", "socialized_total"):
+                put(f"{vname} {k}", v[k])
+        for name, pop in r["populations"].items():
+            for vname, x in pop["venues"].items():
+                if "pnl" in x:
+                    put(f"{name} pnl" + (f" ({vname})" if len(pop["venues"]) > 1 else ""),
+                        x["pnl"])
+                if "liquidated_accounts" in x:
+                    put(f"{name} liquidated", x["liquidated_accounts"])
+    out: dict[str, float | None] = {}
+    for k, v in keys.items():
+        m = statistics.fmean(v) if all(x is not None for x in v) else None
+        out[k] = int(m) if isinstance(m, float) and m.is_integer() else m
+    return out
+
+
+def cmd_compare_world(args, con, fmt, progress_cm, out_path, overrides, wfs) -> int:
+    """``perpsim compare WORLD``: every waterfall of ``wfs`` on every venue of the world,
+    the same seeds; per-instrument and total bad debt, ADL across instruments, and how the
+    portfolio populations (cross against isolated) fare in each design."""
+    import copy
+    import json
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from rich.table import Table
+
+    from exchange.sim.compare import split_waterfall
+    from exchange.sim.world import load_world, parse_world
+
+    w = load_world(args.scenario)
+    if overrides:
+        w = w.with_overrides(overrides)
+    out = out_path(args.out, Path("perpsim-out") / f"compare-{w.name}")
+    jobs, labels = [], []
+    for spec in wfs:
+        names, wf_ov = split_waterfall(spec)
+        data = copy.deepcopy(w.data)
+        for vt in data["venues"].values():
+            venue = vt.setdefault("venue", {})
+            venue.pop("liquidation.waterfall", None)
+            for k, v in wf_ov.items():
+                venue[k.removeprefix("venue.")] = v
+        wd = parse_world(data, w.source, w.path)
+        label = ",".join(spec)
+        labels.append(label)
+        jobs += [(wd, seed, names) for seed in range(args.seeds)]
+    workers = max(1, min(len(jobs), args.workers or os.cpu_count() or 1))
+    t0 = time.perf_counter()
+    runs: list[dict] = []
+    with progress_cm("runs", args.progress) as prog:
+        task = prog.add_task(f"{w.name}: {len(wfs)} designs × {args.seeds} seeds",
+                             total=len(jobs))
+        if workers == 1:
+            for j in jobs:
+                runs.append(_world_job(j))
+                prog.update(task, completed=len(runs))
+        else:
+            with ProcessPoolExecutor(workers) as pool:
+                for r in pool.map(_world_job, jobs):
+                    runs.append(r)
+                    prog.update(task, completed=len(runs))
+    per = {lbl: world_rows(runs[i * args.seeds:(i + 1) * args.seeds])
+           for i, lbl in enumerate(labels)}
+    keys = list(dict.fromkeys(k for rows in per.values() for k in rows))
+    t = Table(title=f"perpsim compare · {w.name} · seeds 0..{args.seeds - 1} (means)")
+    t.add_column("metric", no_wrap=True)
+    for lbl in labels:
+        t.add_column(" → ".join(lbl.split(",")), justify="right")
+    for k in keys:
+        t.add_row(k, *[fmt(per[lbl].get(k)) for lbl in labels])
+    con.print(t)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "compare.json").write_text(json.dumps(
+        {"world": w.name, "seeds": list(range(args.seeds)), "designs": labels, "means": per,
+         "runs": [dict(design=labels[i // args.seeds], **r) for i, r in enumerate(runs)]},
+        indent=1, default=str))
+    con.print(f"{len(jobs)} runs in {time.perf_counter() - t0:.1f} s · table "
+              f"{out / 'compare.json'}")
+    return 0

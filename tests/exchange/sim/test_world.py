@@ -108,3 +108,21 @@ def test_perpsim_run_on_a_world_prints_per_instrument_and_portfolio_tables(tmp_p
     assert "Portfolio view" in html and "Per instrument" in html
     assert main(["scenarios"]) == 0
     assert "multi_asset_crash" in capsys.readouterr().out
+
+
+def test_perpsim_compare_on_a_world_shows_each_design_per_instrument(tmp_path, capsys):
+    import json
+
+    sets = [x for k, v in {**SMALL_CRASH, "scenario.duration_s": 300}.items()
+            for x in ("--set", f"{k}={v}")]
+    assert main(["compare", "multi_asset_crash", "--waterfalls", "market,insurance,adl",
+                 "market,insurance", "--seeds", "1", "--workers", "1", "--out",
+                 str(tmp_path / "c"), *sets]) == 0
+    text = capsys.readouterr().out
+    assert "SOLUSDT" in text and "bad_debt" in text and "insurance" in text
+    data = json.loads((tmp_path / "c" / "compare.json").read_text())
+    means = data["means"]
+    # without ADL the shortfall the fund cannot cover is bad debt; with ADL it is haircuts
+    assert means["market,insurance"]["binance bad_debt"] > 0
+    assert means["market,insurance,adl"]["binance bad_debt"] == 0
+    assert means["market,insurance,adl"]["binance adl_haircut"] > 0
