@@ -179,6 +179,20 @@ def _world_data(book: PortfolioBook, case, mode_legs: dict[str, str]) -> dict:
             pops[parts[1]][parts[2]] = v
         elif parts[0] == "scenario" and parts[1] in ("step_ms", "oracle_cadence_ms"):
             head[parts[1]] = v
+    # the crowd is shared out across the legs' markets, and each market has fewer makers
+    # quoting the same depth: a book of n legs costs about what one position does
+    n_legs = len(book.positions)
+    for name in ("noise", "directional", "arbitrageur"):
+        if name in pops and "count" in pops[name]:
+            pops[name]["count"] = max(10, int(pops[name]["count"]) // n_legs)
+    mk = pops.get("makers")
+    if mk is not None and n_legs > 1:        # fewer makers per market, the same depth
+        n0 = int(mk.get("count", 8))
+        n1 = max(3, n0 // n_legs)
+        mk["count"] = n1
+        for key in ("size", "inventory_limit"):
+            if key in mk:
+                mk[key] = float(mk[key]) * n0 / n1
     ix = base.data.get("index", {})
     assets, markets, per_asset = {}, {}, {}
     for p in book.positions:

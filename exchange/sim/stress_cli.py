@@ -41,7 +41,8 @@ def add_parser(sub) -> None:
                    help="default both: cross and isolated side by side")
     p.add_argument("--price", default=None, help="index start price (required for "
                    "instruments other than BTC)")
-    p.add_argument("--seeds", type=int, default=8, help="seeds 0..K-1 (default 8)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds 0..K-1 (default 8; 4 for a "
+                   "book of several positions, which runs one market per leg)")
     p.add_argument("--gaps", default="5,10,20", help="index gaps against the position, %% "
                    "(default 5,10,20)")
     p.add_argument("--funding-hours", type=float, default=8.0,
@@ -84,6 +85,8 @@ def cmd_stress(args) -> int:
         portfolio = load_portfolio(args.portfolio)
     else:
         portfolio = Portfolio.build(source="perpsim stress", **given)
+    if args.seeds is None:
+        args.seeds = 4 if hasattr(portfolio, "positions") else 8
     if args.seeds < 1:
         raise UsageError(f"'--seeds' must be >= 1 (got {args.seeds})")
     if args.workers is not None and args.workers < 1:
