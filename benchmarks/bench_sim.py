@@ -20,7 +20,8 @@ events/s. The index gaps at 10 minutes, so runs shorter than that have no liquid
 an estimate. The journal is streamed (``--journal``, default ``none``: hashed and summarised,
 no files; ``events``/``full`` write them under a temporary directory), so memory follows the
 live state: accounts, resting orders, the book. ``--margin-mode`` sets the directional
-traders' margin mode (the scenario gives them ``isolated``).
+traders' margin mode (default ``isolated``, as in the earlier figures; the
+scenario itself gives them ``cross``).
 """
 from __future__ import annotations
 

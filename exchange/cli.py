@@ -175,9 +175,9 @@ def _journal_options(p, default: str | None) -> None:
     """``--journal`` and ``--progress`` of run, compare and sweep."""
     p.add_argument("--journal", choices=("full", "events", "none"), default=default,
                    help="journal streamed to Parquet as the run goes, in bounded memory: "
-                   "every event table, all but the order flow (events), or none (default "
-                   + (f"{default})" if default else "for run: held in memory and written "
-                      "whole at the end, the report then has the stylized facts)"))
+                   f"every event table, all but the order flow (events), or none (default "
+                   f"{default}; metrics and report cover every event in "
+                   "every mode)")
     p.add_argument("--progress", action="store_true",
                    help="show the progress bar even when stderr is not a terminal")
 
@@ -806,7 +806,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy-param", action="append", metavar="KEY=VALUE",
                    help="a parameter of the strategy (repeatable), e.g. --strategy-param "
                    "deposit=50000 --strategy-param leverage=20")
-    _journal_options(p, None)
+    _journal_options(p, "full")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("compare", help="the same scenario and seeds through several waterfalls",

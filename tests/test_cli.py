@@ -30,6 +30,30 @@ def test_run_prints_the_summary_and_writes_journal_and_report(tmp_path, capsys):
     assert meta["seed"] == 3 and meta["metrics"]["liquidations"] > 0
 
 
+def test_run_streams_its_journal_by_default_and_the_report_keeps_the_facts(tmp_path, monkeypatch):
+    import exchange.sim.runner as runner
+    from exchange.sim.facts import facts_from_dir, facts_from_result
+
+    seen = []
+    real = runner.run
+
+    def spy(*a, **kw):
+        seen.append(real(*a, **kw))
+        return seen[-1]
+
+    monkeypatch.setattr(runner, "run", spy)
+    out = tmp_path / "run"
+    assert main(["run", "flash_crash", "--seed", "3", "--out", str(out), *TINY]) == 0
+    (r,) = seen
+    assert r.journal is None and r.facts_fold is not None       # streamed, nothing held
+    assert "Measured from the journal and the series" in (out / "report.html").read_text()
+    assert facts_from_result(r).values() == facts_from_dir(out).values()
+    assert main(["run", "flash_crash", "--seed", "3", "--out", str(tmp_path / "ev"), *TINY,
+                 "--journal", "events", "--no-report"]) == 0
+    assert not (tmp_path / "ev" / "journal" / "OrderAccepted.parquet").exists()
+    assert seen[-1].journal_sha256() == r.journal_sha256()
+
+
 def test_compare_prints_designs_side_by_side_and_writes_the_report(tmp_path, capsys):
     out = tmp_path / "cmp"
     assert main(["compare", "flash_crash", "--waterfalls", "market,insurance,adl",

@@ -105,7 +105,8 @@ def render_run_html(result) -> str:
     body = (head + "<h2>Run</h2>" + params + "<h2>Metrics</h2>" + "".join(rows)
             + "<h2>Figures</h2><div class='grid'>"
             + "".join(_img(n, p) for n, p in figs.items()) + "</div>")
-    if result.journal is not None and result.series:
+    if (result.journal is not None or getattr(result, "facts_fold", None) is not None) \
+            and result.series:
         from exchange.report.facts import render_facts_html
         from exchange.sim.facts import facts_from_result
 

@@ -38,9 +38,14 @@ import attrs
 import numpy as np
 
 __all__ = ["Fact", "Facts", "stylized_facts", "facts_from_result", "facts_from_dir",
-           "excess_kurtosis", "acf", "half_life_s", "ljung_box", "chi2_sf"]
+           "excess_kurtosis", "acf", "half_life_s", "ljung_box", "chi2_sf", "FactsFold",
+           "crash_window"]
 
 NS_PER_S = 1_000_000_000
+#: record kinds the facts read (core OrderAccepted, OrderFilled; the funding settlement)
+_K_ACCEPTED, _K_FILLED, _K_FUNDING_SETTLED = 1, 3, 90_011
+#: taker fills buffered before :class:`FactsFold` folds them into per-order sums
+_FOLD_ROWS = 1 << 20
 
 
 @attrs.frozen
@@ -81,6 +86,126 @@ def _plain(v):
         v = float(v)
         return None if not math.isfinite(v) else v
     return v
+
+
+# -- the order flow, folded -------------------------------------------------------------------
+
+def crash_window(shocks) -> tuple[int, int] | None:
+    """The minute after the first index gap (after the first market-maker withdrawal when the
+    run has no gap), ``(start_ns, end_ns)``: where :func:`stylized_facts` measures the
+    liquidations' share of taker volume. None when the run has neither shock. ``shocks``:
+    dicts with ``type`` and ``at_ns`` (a run's ``info["shocks"]``)."""
+    sh = [s for s in shocks if s.get("type") in ("index_gap", "mm_withdraw")]
+    if not sh:
+        return None
+    gaps = [int(s["at_ns"]) for s in sh if s["type"] == "index_gap"]
+    start = min(gaps) if gaps else min(int(s["at_ns"]) for s in sh)
+    return start, start + 60 * NS_PER_S
+
+
+class FactsFold:
+    """What :func:`stylized_facts` needs of a journal's order flow, folded batch by batch as
+    a run streams (:meth:`add`), so a run that keeps no journal still has its facts: orders
+    accepted (a count), the taker quantity of each taker order that traded (sums by order
+    id, compacted every :data:`_FOLD_ROWS` fills), the first taker fill's time, the taker
+    volume in ``window`` (:func:`crash_window`) and the part of it from liquidation orders,
+    and the funding settlements (kept whole: a few a day). Memory: O(taker orders traded +
+    liquidation orders + settlements), not O(events). :meth:`of_tables` folds a journal read
+    back whole; both give the same facts."""
+
+    def __init__(self, window: tuple[int, int] | None = None) -> None:
+        self.window = window
+        self.orders = 0
+        self.first_trade_ns: int | None = None
+        self.window_volume = 0              # sum of qty_lots * price_ticks, taker fills
+        self.window_liq_volume = 0          # ... of liquidation orders
+        self._liq: set[int] = set()
+        self._ids: list[np.ndarray] = []
+        self._qty: list[np.ndarray] = []
+        self._pending = 0
+        self._agg_ids = np.zeros(0, np.int64)
+        self._agg_qty = np.zeros(0, np.int64)
+        self._funding: list[np.ndarray] = []
+
+    def add(self, recs: np.ndarray) -> None:
+        """Fold a batch of EVENT_DTYPE records (stream order: an order's acceptance comes
+        before its fills). O(records)."""
+        if not len(recs):
+            return
+        kind = recs["kind"]
+        acc = kind == _K_ACCEPTED
+        n = int(acc.sum())
+        if n:
+            self.orders += n
+            liq = acc & (recs["flag"] == 1)
+            if liq.any():
+                self._liq.update(recs["oid"][liq].tolist())
+        fs = kind == _K_FUNDING_SETTLED
+        if fs.any():
+            self._funding.append(recs[fs])
+        taker = (kind == _K_FILLED) & (recs["flag"] == 1)
+        if taker.any():
+            f = recs[taker]
+            self._fills(f["oid"], f["qty"], f["price"], f["ts"])
+
+    def _fills(self, oid: np.ndarray, qty: np.ndarray, px: np.ndarray, ts: np.ndarray) -> None:
+        if not oid.shape[0]:
+            return
+        t = int(ts.min())
+        self.first_trade_ns = t if self.first_trade_ns is None else min(self.first_trade_ns, t)
+        if self.window is not None:
+            inw = (ts >= self.window[0]) & (ts < self.window[1])
+            if inw.any():
+                v = qty[inw] * px[inw]
+                self.window_volume += int(v.sum())
+                if self._liq:
+                    liq = np.isin(oid[inw], np.fromiter(self._liq, np.int64, len(self._liq)))
+                    self.window_liq_volume += int(v[liq].sum())
+        self._ids.append(np.array(oid, np.int64))
+        self._qty.append(np.array(qty, np.int64))
+        self._pending += int(oid.shape[0])
+        if self._pending >= _FOLD_ROWS:
+            self._compact()
+
+    def _compact(self) -> None:
+        if not self._ids:
+            return
+        ids = np.concatenate([self._agg_ids, *self._ids])
+        qty = np.concatenate([self._agg_qty, *self._qty])
+        self._ids, self._qty, self._pending = [], [], 0
+        u, inv = np.unique(ids, return_inverse=True)
+        self._agg_ids = u
+        self._agg_qty = np.bincount(inv, weights=qty, minlength=u.shape[0]).astype(np.int64)
+
+    def per_order_lots(self) -> np.ndarray:
+        """Taker quantity of each taker order that traded, lots (float), by order id."""
+        self._compact()
+        return self._agg_qty.astype(float)
+
+    def funding_settled(self) -> dict[str, np.ndarray]:
+        """The FundingSettled table (columns as in the journal)."""
+        from exchange import events as ev_mod
+
+        if not self._funding:
+            return {}
+        if len(self._funding) > 1:
+            self._funding = [np.concatenate(self._funding)]
+        return ev_mod.tables(self._funding[0]).get("FundingSettled", {})
+
+    @classmethod
+    def of_tables(cls, journal: Mapping[str, Mapping[str, np.ndarray]],
+                  window: tuple[int, int] | None) -> "FactsFold":
+        """The fold of a journal given as tables (event name → column → array)."""
+        out = cls(window)
+        acc = journal.get("OrderAccepted", {})
+        oids = np.asarray(acc.get("order_id", np.zeros(0)), np.int64)
+        out.orders = int(oids.shape[0])
+        out._liq = set(oids[np.asarray(acc.get("liquidation", np.zeros(0)), bool)].tolist())
+        fills = journal.get("OrderFilled", {})
+        taker = np.asarray(fills.get("taker", np.zeros(0)), bool)
+        col = lambda c: np.asarray(fills.get(c, np.zeros(0)), np.int64)[taker]  # noqa: E731
+        out._fills(col("order_id"), col("qty_lots"), col("price_ticks"), col("ts_ns"))
+        return out
 
 
 # -- statistics -------------------------------------------------------------------------------
@@ -243,14 +368,21 @@ def _q(x, qs):
 # -- the measures -----------------------------------------------------------------------------
 
 def stylized_facts(journal: Mapping[str, Mapping[str, np.ndarray]], series: Mapping[str, np.ndarray],
-                   info: Mapping[str, Any], scenario: str = "") -> Facts:
+                   info: Mapping[str, Any], scenario: str = "", *,
+                   fold: FactsFold | None = None) -> Facts:
     """The realism measures of a run (see the module docs).
 
     ``journal``: event name → column name → array (:func:`exchange.events.tables` of the
     records, or the Parquet tables read back); ``series``: the run's time series
     (:data:`~exchange.sim.runner.SERIES_COLUMNS`); ``info``: the run's info (tick and lot
-    size, shocks). Cost: O(events + samples · 30 lags).
+    size, shocks). ``fold``: the order flow already folded as the run streamed
+    (:class:`FactsFold`), in place of ``journal`` (which may then be empty; its
+    FundingSettled comes from the fold). Cost: O(events + samples · 30 lags).
     """
+    if fold is None:
+        fold = FactsFold.of_tables(journal, crash_window(info.get("shocks", ())))
+    elif "FundingSettled" not in journal:
+        journal = {**journal, "FundingSettled": fold.funding_settled()}
     lot = float(info.get("lot_size", 1.0))
     t_ns = np.asarray(series["ts_ns"], np.int64)
     t = t_ns / NS_PER_S
@@ -409,18 +541,7 @@ def stylized_facts(journal: Mapping[str, Mapping[str, np.ndarray]], series: Mapp
              settle_premium_bp=prem_a))
 
     # -- trades and orders
-    fills = journal.get("OrderFilled", {})
-    acc = journal.get("OrderAccepted", {})
-    taker = np.asarray(fills.get("taker", np.zeros(0)), bool)
-    f_oid = np.asarray(fills.get("order_id", np.zeros(0)), np.int64)[taker]
-    f_qty = np.asarray(fills.get("qty_lots", np.zeros(0)), np.int64)[taker]
-    f_px = np.asarray(fills.get("price_ticks", np.zeros(0)), np.int64)[taker]
-    f_ts2 = np.asarray(fills.get("ts_ns", np.zeros(0)), np.int64)[taker]
-    if f_oid.shape[0]:
-        _, inv = np.unique(f_oid, return_inverse=True)
-        per_order = np.bincount(inv, weights=f_qty).astype(float) * lot
-    else:
-        per_order = np.zeros(0)
+    per_order = fold.per_order_lots() * lot
     q50, q90, q99 = _q(per_order, [0.5, 0.9, 0.99])
     hill = _hill(per_order)
     items["trade_sizes"] = Fact(
@@ -430,7 +551,7 @@ def stylized_facts(journal: Mapping[str, Mapping[str, np.ndarray]], series: Mapp
         f"{per_order.shape[0]:,} taker orders traded: median {q50:.3g}, p90 {q90:.3g}, p99 "
         f"{q99:.3g} base units; Hill tail index {hill:.2f}",
         dict(sizes=per_order))
-    n_orders = int(np.asarray(acc.get("order_id", np.zeros(0))).shape[0])
+    n_orders = fold.orders
     otr = n_orders / max(1, per_order.shape[0])
     items["order_to_trade"] = Fact(
         "Order-to-trade ratio", dict(orders=n_orders, trades=int(per_order.shape[0]), ratio=otr),
@@ -468,13 +589,8 @@ def stylized_facts(journal: Mapping[str, Mapping[str, np.ndarray]], series: Mapp
                 flips += 1
         big_after = int(np.sum(t[big + 1] >= t0))
         # liquidations' share of taker volume over the crash window
-        liq_ids = np.asarray(acc.get("order_id", np.zeros(0)), np.int64)[
-            np.asarray(acc.get("liquidation", np.zeros(0)), bool)]
-        gaps = [s["at_ns"] for s in shocks if s.get("type") == "index_gap"]
-        tg = (min(gaps) if gaps else t0 * NS_PER_S)
-        in_win = (f_ts2 >= tg) & (f_ts2 < tg + 60 * NS_PER_S)
-        vol_all = float(np.sum(f_qty[in_win] * f_px[in_win]))
-        vol_liq = float(np.sum((f_qty * f_px)[in_win & np.isin(f_oid, liq_ids)]))
+        # (over crash_window(shocks): the fold summed it as the flow went by)
+        vol_all, vol_liq = float(fold.window_volume), float(fold.window_liq_volume)
         share = vol_liq / vol_all if vol_all > 0 else float("nan")
         vals = dict(shock_s=t0, depth_1pct_pre=pre_lvl, depth_1pct_trough=trough,
                     depth_collapse=collapse, recovery_s=rec_s, spread_pre_bp=sp_pre,
@@ -490,7 +606,8 @@ def stylized_facts(journal: Mapping[str, Mapping[str, np.ndarray]], series: Mapp
 
     # -- warm-up: the book before the first trade
     first_two = float(t[np.argmax(two)]) if two.any() else float("nan")
-    first_trade = float(np.min(f_ts2) / NS_PER_S) if f_ts2.shape[0] else float("nan")
+    first_trade = (fold.first_trade_ns / NS_PER_S if fold.first_trade_ns is not None
+                   else float("nan"))
     early = t <= (np.nanmin(t) + 120 if t.shape[0] else 0)
     warm_max = float(np.nanmax(al[early])) if np.isfinite(al[early]).any() else float("nan")
     items["warmup"] = Fact(
@@ -502,13 +619,18 @@ def stylized_facts(journal: Mapping[str, Mapping[str, np.ndarray]], series: Mapp
 
 
 def facts_from_result(result) -> Facts:
-    """The measures of a :class:`~exchange.sim.runner.RunResult` (its journal kept)."""
+    """The measures of a :class:`~exchange.sim.runner.RunResult`: from its journal when kept,
+    else from the order flow folded while it streamed (``result.facts_fold``)."""
     from exchange import events as ev_mod
     from exchange.sim.journal import register_liquidation_events
 
-    if result.journal is None:
-        raise ValueError("the run's journal was not kept (run(..., keep_journal=True))")
     register_liquidation_events()
+    if result.journal is None:
+        fold = getattr(result, "facts_fold", None)
+        if fold is None:
+            raise ValueError("the run's journal was not kept (run(..., keep_journal=True)) "
+                             "and it was not streamed (run(..., journal=...))")
+        return stylized_facts({}, result.series, result.info, result.scenario, fold=fold)
     return stylized_facts(ev_mod.tables(result.journal), result.series, result.info,
                           result.scenario)
 

@@ -91,6 +91,9 @@ class RunResult:
     #: :func:`journal_digest` of the run's records, computed as they streamed (a run with
     #: ``journal=`` keeps no records in memory but still has its hash)
     journal_hash: str | None = None
+    #: what the stylized facts need of the order flow, folded while a streamed journal went
+    #: by (:class:`~exchange.sim.facts.FactsFold`; None when the journal was kept in memory)
+    facts_fold: Any = None
 
     @property
     def label(self) -> str:
@@ -111,7 +114,7 @@ class RunResult:
 
     def light(self) -> "RunResult":
         """A copy without the journal and the raw series (what a worker sends back)."""
-        return attrs.evolve(self, journal=None, series={})
+        return attrs.evolve(self, journal=None, series={}, facts_fold=None)
 
 
 def _depth_within(book, bands_bps) -> list[int]:
@@ -172,7 +175,8 @@ class Simulation:
     def __init__(self, scenario: Scenario, seed: int = 0, waterfall=None, *,
                  check: str = "end", track_deltas: bool = False, journal: str | None = None,
                  journal_dir=None, max_series_rows: int = MAX_SERIES_ROWS,
-                 exchange=None, clock: Clock | None = None, index_source=None) -> None:
+                 fold_facts: bool = False, exchange=None, clock: Clock | None = None,
+                 index_source=None) -> None:
         """``journal``: None keeps every record in the venue's memory (``sim.ex.journal()``);
         ``"full"``, ``"events"`` or ``"none"`` streams them as the run goes (memory bounded
         by the live state): the event tables to ``journal_dir`` (all of them, all but the
@@ -180,6 +184,8 @@ class Simulation:
         :attr:`summary` (metrics, PnL, figures) and :attr:`digest` (the run's hash).
         ``max_series_rows``: the recorded series keeps at most this many rows, halving its
         resolution (every other row dropped, the stride doubled) when it reaches it.
+        ``fold_facts`` (with a streamed journal): fold what the stylized facts need of the
+        order flow as it streams (:attr:`facts_fold`, a :class:`~exchange.sim.facts.FactsFold`).
 
         ``exchange``, ``clock``, ``index_source``: one market of a multi-market world
         (:mod:`exchange.sim.world`): the run trades ``scenario.symbol`` on a venue it shares
@@ -263,7 +269,7 @@ class Simulation:
         self._records_seen = 0
         # -- the journal: in the venue's memory, or streamed (hash, summary, Parquet)
         self.journal_mode = journal
-        self.summary = self.digest = self.writer = None
+        self.summary = self.digest = self.writer = self.facts_fold = None
         if journal is not None:
             check_journal_mode(journal)
             from exchange._core import EVENT_DTYPE
@@ -273,6 +279,11 @@ class Simulation:
             if journal_dir is not None and journal != "none":
                 self.writer = JournalWriter(journal_dir,
                                             ORDER_FLOW if journal == "events" else ())
+            if fold_facts:
+                from exchange.sim.facts import FactsFold, crash_window
+
+                self.facts_fold = FactsFold(crash_window(
+                    [dict(type=s.type, at_ns=s.at_ns) for s in sc.shocks]))
             self._buf: list[np.ndarray] = []
             self._buf_n = 0
             ex.record_hooks.append(self._stream)
@@ -361,6 +372,8 @@ class Simulation:
         self._buf, self._buf_n = [], 0
         self.digest.update(recs)
         self.summary.add(recs)
+        if self.facts_fold is not None:
+            self.facts_fold.add(recs)
         if self.writer is not None:
             self.writer.write(recs)
 
@@ -661,7 +674,8 @@ def run(scenario, seed: int = 0, waterfall=None, out_dir=None, *, check: str = "
     proportional to the live state: the event tables go to ``out_dir/journal/`` as row
     groups while the run goes (all of them, all but the order flow, none), ``result.journal``
     is None and ``result.journal_sha256()`` is the hash of every record
-    (:data:`~exchange.sim.journal.JOURNAL_MODES`).
+    (:data:`~exchange.sim.journal.JOURNAL_MODES`); the order flow the stylized facts need is
+    folded as it streams (``result.facts_fold``), so the report still has them.
 
     ``check``: ``"end"`` checks the venue's invariants (conservation of money, positions net
     to zero, books sound) after the run, ``"step"`` at every recorded step, ``"none"`` never.
@@ -680,7 +694,8 @@ def run(scenario, seed: int = 0, waterfall=None, out_dir=None, *, check: str = "
     if waterfall is not None and isinstance(waterfall, str):
         waterfall = [w.strip() for w in waterfall.split(",") if w.strip()]
     jdir = Path(out_dir) / "journal" if out_dir is not None and journal is not None else None
-    sim = Simulation(sc, seed, waterfall, check=check, journal=journal, journal_dir=jdir)
+    sim = Simulation(sc, seed, waterfall, check=check, journal=journal, journal_dir=jdir,
+                     fold_facts=journal is not None)
     if prepare is not None:
         prepare(sim)
     sim.run(progress)
@@ -707,7 +722,8 @@ def run(scenario, seed: int = 0, waterfall=None, out_dir=None, *, check: str = "
                        sim_s=sc.duration_ns / NS_PER_S, info=info,
                        plot=plot_data(summary, series, info), agents=agents,
                        strategies=strategies,
-                       journal_hash=sim.digest.hexdigest() if sim.digest is not None else None)
+                       journal_hash=sim.digest.hexdigest() if sim.digest is not None else None,
+                       facts_fold=sim.facts_fold)
     if out_dir is not None:
         write_outputs(result, out_dir, report=report)
         result.files = {**files, **result.files}

@@ -44,6 +44,47 @@ def test_streamed_run_has_the_in_memory_hash_metrics_and_bytes(pair):
                                    for n in [n.removesuffix(".parquet")]}
 
 
+def test_a_streamed_run_has_the_stylized_facts_of_its_journal(pair):
+    from exchange.report import render_run_html
+    from exchange.sim.facts import facts_from_dir, facts_from_result
+
+    sc, base, mem, streamed = pair
+    want = facts_from_result(mem)
+    got = facts_from_result(streamed)
+    assert got.values() == want.values()
+    assert want["trade_sizes"].values["trades"] > 100 and want["crash"].values["liquidation_share"] > 0
+    np.testing.assert_array_equal(got["trade_sizes"].series["sizes"],
+                                  want["trade_sizes"].series["sizes"])
+    assert facts_from_dir(base / "full").values() == want.values()
+    assert "Measured from the journal and the series" in render_run_html(streamed)
+    assert streamed.light().facts_fold is None
+
+
+def test_the_facts_fold_does_not_depend_on_the_batching(pair):
+    from exchange.sim import facts as fmod
+    from exchange.sim.facts import FactsFold, crash_window
+
+    sc, base, mem, _ = pair
+    win = crash_window(mem.info["shocks"])
+    whole = FactsFold(win)
+    whole.add(mem.journal)
+    rng = np.random.default_rng(0)
+    cuts = np.sort(rng.choice(mem.journal.shape[0], 40, replace=False))
+    parts = FactsFold(win)
+    old = fmod._FOLD_ROWS
+    fmod._FOLD_ROWS = 7                 # compact every few fills
+    try:
+        for chunk in np.split(mem.journal, cuts):
+            parts.add(chunk)
+    finally:
+        fmod._FOLD_ROWS = old
+    for f in (whole, parts):
+        assert (f.orders, f.first_trade_ns, f.window_volume, f.window_liq_volume) == (
+            whole.orders, whole.first_trade_ns, whole.window_volume, whole.window_liq_volume)
+        np.testing.assert_array_equal(f.per_order_lots(), whole.per_order_lots())
+    assert whole.window_liq_volume > 0 and whole.orders > 0
+
+
 def test_events_mode_leaves_out_the_order_flow_and_none_writes_no_journal(pair, tmp_path):
     sc, base, mem, _ = pair
     ev = run(sc, seed=3, out_dir=tmp_path / "ev", report=False, journal="events")

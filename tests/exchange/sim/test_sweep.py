@@ -16,8 +16,9 @@ def test_sweep_on_a_local_process_pool_writes_one_parquet_table(tiny_crash, tmp_
     assert small["insurance_start"] == 1000 and big["insurance_start"] == 10_000_000
     # a dry fund leaves the deficits to ADL; a rich one pays them. The small fund ran dry (it
     # may end above its start: what it took over at the bankruptcy price rides the rebound,
-    # and later liquidation fees credit it)
-    assert small["insurance_drawdown"] >= small["insurance_start"]
+    # and later liquidation fees credit it): spent to within 1 % (with the cross-margined
+    # crowd of flash_crash it fell to 0.18 of 1,000 USDT and ADL covered the next deficits)
+    assert small["insurance_drawdown"] >= 0.99 * small["insurance_start"]
     assert big["insurance_end"] > 9_000_000
     assert small["haircut_total"] > 1000 > abs(big["haircut_total"])
     table = pq.read_table(tmp_path / "s.parquet")
