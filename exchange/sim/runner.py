@@ -260,8 +260,11 @@ class Simulation:
             self.summary = JournalSummary()
             self.digest = JournalDigest(EVENT_DTYPE)
             if journal_dir is not None and journal != "none":
+                from exchange.export import raw_scales
+
                 self.writer = JournalWriter(journal_dir,
-                                            ORDER_FLOW if journal == "events" else ())
+                                            ORDER_FLOW if journal == "events" else (),
+                                            scales=raw_scales(self.spec))
             self._buf: list[np.ndarray] = []
             self._buf_n = 0
             ex.record_hooks.append(self._stream)
@@ -610,11 +613,14 @@ class Simulation:
         return out
 
     def info(self) -> dict[str, Any]:
+        from exchange.export import raw_scales
+
         spec = self.spec
         return dict(
             symbol=self.sc.symbol, preset=self.preset.name, tick_size=float(spec.tick_size),
             lot_size=float(spec.lot_size), atoms_per_tick_lot=int(spec.atoms_per_tick_lot),
             settle_decimals=int(spec.settle_decimals), settle_asset=str(spec.settle),
+            scales=raw_scales(spec),
             insurance_initial_atoms=int(self.preset.liquidation.insurance_fund_atoms),
             backstop_capital_atoms=int(self.preset.liquidation.backstop_capital_atoms),
             backstop_account=self.backstop_account(), duration_ns=self.sc.duration_ns,
@@ -704,7 +710,8 @@ def write_outputs(result: RunResult, out_dir, *, report: bool = True) -> dict[st
     out.mkdir(parents=True, exist_ok=True)
     files = {}
     if result.journal is not None:
-        files.update(write_journal(result.journal, out / "journal"))
+        files.update(write_journal(result.journal, out / "journal",
+                                   scales=(result.info or {}).get("scales")))
     files["series"] = str(write_series(result.series, out / "series.parquet"))
     meta = dict(scenario=result.scenario, seed=result.seed, waterfall=list(result.waterfall),
                 events=result.events, wall_s=round(result.wall_s, 3), sim_s=result.sim_s,
