@@ -73,8 +73,8 @@ def _specs(info: dict[str, Any]):
 
 def _enum_names(name: str) -> dict[str, dict[int, str]]:
     from exchange.codes import RejectReason
-    from exchange.liquidation.events import (ADL_POLICY_CODES, MODULE_CODES,
-                                             SOCIALIZED_POLICY_CODES)
+    from exchange.liquidation.events import (ADL_POLICY_CODES, LEDGER_ISOLATED_COVER,
+                                             MODULE_CODES, SOCIALIZED_POLICY_CODES)
     from exchange.venue import ORDER_TYPES
 
     modules = {v: k for k, v in MODULE_CODES.items()}
@@ -87,7 +87,7 @@ def _enum_names(name: str) -> dict[str, dict[int, str]]:
     if name == "OrderCanceled":
         out["reason"] = CANCEL_REASONS
     elif name in ("PositionTransferred", "LedgerMoved"):
-        out["reason"] = modules
+        out["reason"] = {**modules, LEDGER_ISOLATED_COVER: "isolated_cover"}
     else:
         out["reason"] = reasons
     return out

@@ -259,6 +259,40 @@ def absorption_figure(cmp) -> bytes:
     return _png(fig)
 
 
+def _strategy_band(name: str, key: str):
+    """A :func:`seed_band`-like function over ``plot["strategies"][name][key]``."""
+    def band(runs):
+        t = np.asarray(runs[0].plot["t"], float)
+        ys = []
+        for r in runs:
+            tt = np.asarray(r.plot["t"], float)
+            y = np.asarray(r.plot["strategies"][name][key], float)
+            ys.append(y if tt.shape == t.shape and np.array_equal(tt, t) else np.interp(t, tt, y))
+        y = np.vstack(ys)
+        return t / 60, y.mean(0), y.min(0), y.max(0)
+    return band
+
+
+def strategy_figures(cmp) -> dict[str, dict[str, bytes]]:
+    """Per strategy population: its equity and its position over time in each design (mean
+    and range over seeds), from the series the run sampled. name → {"equity", "position"}."""
+    asset = _asset(cmp)
+    names = sorted({n for lbl in cmp.labels for r in cmp.results[lbl]
+                    for n in (r.plot.get("strategies") or {})})
+    base = cmp.results[cmp.labels[0]][0].info.get("symbol", "")
+    out = {}
+    for name in names:
+        has = lambda runs, n=name: all(n in (r.plot.get("strategies") or {}) for r in runs)  # noqa: E731
+        figs = {
+            "equity": _band_figure(cmp, f"Your strategy ({name}): equity", _strategy_band(name, "equity"),
+                                   asset, only=has, height=3.2),
+            "position": _band_figure(cmp, f"Your strategy ({name}): position ({base}, + long)",
+                                     _strategy_band(name, "position"), "", only=has, height=3.2),
+        }
+        out[name] = {k: v for k, v in figs.items() if v is not None}
+    return out
+
+
 def compare_figures(cmp) -> dict[str, bytes]:
     """Every figure of the comparison report, name → PNG (the absent ones left out)."""
     asset = _asset(cmp)
