@@ -66,7 +66,7 @@ def label_shocks(ax, shocks, *, text: bool = True) -> None:
         else:
             ax.axvline(at, color="0.45", lw=0.9, ls=":", zorder=1)
         if text:
-            ax.text(at, 0.98 - 0.12 * (i % 3), " " + shock_label(s), transform=ax.get_xaxis_transform(),
+            ax.text(at, 0.98 - 0.1 * (i % 4), " " + shock_label(s), transform=ax.get_xaxis_transform(),
                     fontsize=7.5, color="0.3", va="top", ha="left", zorder=5)
 
 
@@ -171,7 +171,7 @@ def price_figure(cmp) -> bytes:
         axes[j // ncol][j % ncol].set_visible(False)
     fig.suptitle(f"{sym} index, mark and last price per design (seed {cmp.seeds[0]}"
                  + (f"; band: last over {len(cmp.seeds)} seeds)" if len(cmp.seeds) > 1 else ")"),
-                 fontsize=11)
+                 fontsize=11, y=1.03)
     return _png(fig)
 
 
