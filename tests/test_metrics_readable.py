@@ -61,6 +61,8 @@ def test_insurance_flows_add_up_to_the_fund_balance(waterfall):
     ins = ins[ins["acct"] != fund] if fund is not None else ins      # to its own account: internal
     used = int(ins["a1"].sum()) + cover + int(keeper["a1"][keeper["a2"] == 3].sum())
     assert atoms(m["insurance_paid"]) == used
+    # the bad-debt ledger: what the waterfall booked plus the venue's covers beyond the fund
+    assert -r.series["bad_debt_atoms"][-1] == atoms(m["bad_debt"]) + atoms(m["bad_debt_outside_liquidation"])
     if "insurance" not in waterfall or r.info.get("insurance_account") is None:
         assert m["insurance_takeover_pnl"] == 0
     # the fund pays nothing it did not hold: without takeovers the balance is flows only

@@ -75,8 +75,10 @@ METRICS: dict[str, str] = {
     "perp_drawdown": "peak drawdown of the perp's last price (fraction)",
     "amplification": "perp drawdown / index drawdown",
     "max_basis": "largest |last / index - 1|",
-    "bad_debt": "deficit no module covered, booked to the bad-debt account (with the venue's "
-                "covers of isolated buckets the fund could not pay)",
+    "bad_debt": "deficit no module covered, booked to the bad-debt account",
+    "bad_debt_outside_liquidation": "loss of isolated positions closed by their owner beyond "
+                                    "their margin (a gap) that the fund could not pay: the "
+                                    "venue's bad debt, out of any waterfall's reach",
     "insurance_start": "insurance fund at the start",
     "insurance_end": "insurance fund at the end",
     "insurance_drawdown": "largest fall of the insurance fund from a running maximum",
@@ -375,7 +377,8 @@ def compute_metrics(journal, series: dict[str, np.ndarray], info: dict[str, Any]
     # (from_kind = price, to_kind = qty, amount = a1) with reason LEDGER_ISOLATED_COVER
     lm = sel(K_LEDGER)
     cover = lm[lm["code"] == LEDGER_ISOLATED_COVER]
-    m["bad_debt"] = (_sum(bad["a1"]) + _sum(cover["a1"][cover["price"] == L_BAD_DEBT])) * unit
+    m["bad_debt"] = _sum(bad["a1"]) * unit
+    m["bad_debt_outside_liquidation"] = _sum(cover["a1"][cover["price"] == L_BAD_DEBT]) * unit
     ins = series["insurance_atoms"]
     ins0 = int(info.get("insurance_initial_atoms", ins[0] if len(ins) else 0))
     m["insurance_start"] = ins0 * unit
