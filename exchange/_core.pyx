@@ -87,6 +87,8 @@ cdef enum:
     L_FEE_POOL = 2
     L_INSURANCE = 3
     L_BAD_DEBT = 4
+    # LedgerMoved reason of the venue's own cover of a flat isolated bucket (not a module's)
+    LEDGER_ISOLATED_COVER = 99
 
 EVENT_KINDS = {
     1: "OrderAccepted", 2: "OrderRejected", 3: "OrderFilled", 4: "OrderCanceled",
@@ -734,7 +736,9 @@ cdef class VenueCore:
         https://www.binance.com/en/support/faq/360033525371, read 2026-12-02), bad debt when
         the fund is empty (DESIGN.md "Liquidation waterfall"). Accounts in liquidation are
         left to the waterfall, which books the deficit itself. Events: LedgerMoved from the
-        insurance fund and/or the bad-debt account into the bucket. O(1)."""
+        insurance fund and/or the bad-debt account into the bucket, reason
+        ``LEDGER_ISOLATED_COVER`` (99: a payment of the venue, no liquidation module's; the
+        insurance metrics count it as paid by the fund). O(1)."""
         cdef int64_t deficit = -self.iso[instr, acct]
         cdef int64_t pay = deficit if deficit < self.insurance else self.insurance
         if pay < 0:
@@ -742,12 +746,14 @@ cdef class VenueCore:
         if pay > 0:
             self.insurance -= pay
             self.iso[instr, acct] += pay
-            self._emit(EV_LEDGER_MOVED, 0, instr, -1, 0, 0, L_INSURANCE, L_ISOLATED, pay,
+            self._emit(EV_LEDGER_MOVED, LEDGER_ISOLATED_COVER, instr, -1, 0, 0, L_INSURANCE,
+                       L_ISOLATED, pay,
                        acct, 0, 0)
         if deficit > pay:
             self.bad_debt -= deficit - pay
             self.iso[instr, acct] += deficit - pay
-            self._emit(EV_LEDGER_MOVED, 0, instr, -1, 0, 0, L_BAD_DEBT, L_ISOLATED,
+            self._emit(EV_LEDGER_MOVED, LEDGER_ISOLATED_COVER, instr, -1, 0, 0, L_BAD_DEBT,
+                       L_ISOLATED,
                        deficit - pay, acct, 0, 0)
         return 0
 

@@ -35,7 +35,7 @@ __all__ = ["main", "build_parser"]
 
 #: metrics shown in the console tables (all of them go to the files)
 TABLE_METRICS = ("liquidations", "liquidation_triggers", "liquidation_notional", "bad_debt",
-                 "insurance_credited", "insurance_paid", "insurance_end",
+                 "insurance_credited", "insurance_paid", "insurance_takeover_pnl", "insurance_end",
                  "insurance_drawdown", "backstop_pnl", "adl_count", "adl_notional",
                  "adl_shortfall", "adl_haircut", "adl_excess_haircut", "adl_uncovered",
                  "adl_winners_hit",
@@ -373,6 +373,49 @@ def _sweep_table(title: str, rows, gcols, shown):
     return table
 
 
+def _sweep_tables(title: str, rows, gcols, shown, width: int) -> list:
+    """The sweep's console output for a ``width``-column console: one table when it fits;
+    otherwise a key (grid point → its grid values) and the metrics split across as many
+    tables as needed, each keyed by the grid point and showing the metrics that fit whole
+    (headers and numbers never squeezed to a few characters)."""
+    from rich.table import Table
+
+    def need(c):
+        return max([len(c.removeprefix("grid."))] + [len(_fmt(r.get(c))) for r in rows]) + 3
+
+    if 1 + sum(min(need(c), 25) for c in gcols) + sum(need(c) for c in shown) <= width:
+        return [_sweep_table(title, rows, gcols, shown)]
+    points: dict[tuple, int] = {}
+    keyed = []
+    for r in rows:
+        k = tuple(str(r.get(c)) for c in gcols)
+        points.setdefault(k, len(points) + 1)
+        keyed.append({**r, "point": points[k]})
+    key = _sweep_table(f"{title}: grid points", [dict(zip(gcols, k), point=n) for k, n in
+                                                  points.items()], ["point"] + gcols, [])
+    out, groups, cur = [key], [], []
+    base = 1 + need("point")
+    used = base
+    for c in shown:
+        w = need(c)
+        if cur and used + w > width:
+            groups.append(cur)
+            cur, used = [], base
+        cur.append(c)
+        used += w
+    if cur:
+        groups.append(cur)
+    for i, g in enumerate(groups):
+        t = title + (f" ({i + 1}/{len(groups)})" if len(groups) > 1 else "")
+        table = Table(title=t)
+        for c in ["point"] + g:
+            table.add_column(c, justify="right", no_wrap=True)
+        for r in keyed:
+            table.add_row(*[str(r["point"]) if c == "point" else _fmt(r.get(c)) for c in ["point"] + g])
+        out.append(table)
+    return out
+
+
 def _cmd_sweep(args) -> int:
     from exchange.sim.sweep import parse_grid, sweep
 
@@ -411,9 +454,10 @@ def _cmd_sweep(args) -> int:
     shown = ["seed", "liquidations", "bad_debt", "insurance_end", "haircut_total", "perp_drawdown"]
     if args.strategy:
         shown += ["strategy.pnl", "strategy.fees", "strategy.funding", "strategy.liquidations"]
-    table = _sweep_table(f"perpsim sweep · {args.scenario} · {len(rows)} runs", rows, gcols, shown)
     con = _console()
-    con.print(table)
+    for table in _sweep_tables(f"perpsim sweep · {args.scenario} · {len(rows)} runs", rows,
+                               gcols, shown, con.width):
+        con.print(table)
     where = args.scheduler or f"{args.workers or os.cpu_count()} worker(s)"
     con.print(f"{len(rows)} runs in {wall:.1f} s on {where} · results {out if out.suffix == '.parquet' else out / 'sweep.parquet'}")
     return 0

@@ -35,7 +35,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["read_human", "accounts_table", "write_human", "humanize_table", "FORMATS"]
+__all__ = ["read_human", "accounts_table", "write_human", "humanize_table", "raw_units",
+           "raw_scales", "FORMATS"]
 
 FORMATS = ("parquet", "csv")
 
@@ -72,8 +73,8 @@ def _specs(info: dict[str, Any]):
 
 def _enum_names(name: str) -> dict[str, dict[int, str]]:
     from exchange.codes import RejectReason
-    from exchange.liquidation.events import (ADL_POLICY_CODES, MODULE_CODES,
-                                             SOCIALIZED_POLICY_CODES)
+    from exchange.liquidation.events import (ADL_POLICY_CODES, LEDGER_ISOLATED_COVER,
+                                             MODULE_CODES, SOCIALIZED_POLICY_CODES)
     from exchange.venue import ORDER_TYPES
 
     modules = {v: k for k, v in MODULE_CODES.items()}
@@ -86,7 +87,7 @@ def _enum_names(name: str) -> dict[str, dict[int, str]]:
     if name == "OrderCanceled":
         out["reason"] = CANCEL_REASONS
     elif name in ("PositionTransferred", "LedgerMoved"):
-        out["reason"] = modules
+        out["reason"] = {**modules, LEDGER_ISOLATED_COVER: "isolated_cover"}
     else:
         out["reason"] = reasons
     return out
@@ -118,6 +119,73 @@ def _names(values: np.ndarray, mapping: dict[int, str], null_zero: bool = False)
     out = [None if (null_zero and v == 0) else mapping.get(int(v), f"code_{int(v)}")
            for v in values.tolist()]
     return pa.array(out, pa.string())
+
+
+def raw_scales(spec) -> dict[str, Any]:
+    """The scale factors of an instrument spec that :func:`raw_units` writes into the raw
+    journal's metadata: symbol, base, quote, settlement asset, tick size, lot size, settle
+    decimals (Decimals as strings, exact)."""
+    return {"symbol": str(spec.symbol), "base": str(spec.base), "quote": str(spec.quote),
+            "settle": str(spec.settle), "tick_size": str(spec.tick_size),
+            "lot_size": str(spec.lot_size), "settle_decimals": int(spec.settle_decimals)}
+
+
+def raw_units(name: str, columns, scales: dict[str, Any] | None = None) -> dict[str, dict]:
+    """Column → unit of one *raw* event table (``RUN_DIR/journal/<name>.parquet``), the JSON
+    the journal writer puts in ``perpsim.units``: each entry has ``unit`` and, where it
+    applies, ``scale`` (human value = raw × scale, a decimal string), ``human`` (the unit of
+    raw × scale), ``names`` (code → enum name), ``none`` (the raw value that means "none").
+    ``scales`` is :func:`raw_scales` of the run's instrument; without it the ``scale`` and
+    ``human`` entries are left out (the kind of unit is still given)."""
+    sc = scales or {}
+    price_unit = f"{sc['quote']} per {sc['base']}" if sc else None
+    enums = _enum_names(name)
+    out: dict[str, dict] = {}
+
+    def entry(unit, scale=None, human=None, **kw):
+        d = {"unit": unit}
+        if scale is not None:
+            d["scale"] = str(scale)
+        if human is not None:
+            d["human"] = human
+        d.update(kw)
+        return d
+
+    for col in columns:
+        if col == "seq":
+            out[col] = entry("event order")
+        elif col == "ts_ns":
+            out[col] = entry("ns (venue clock)", "1e-9", "s")
+        elif col == "instrument":
+            out[col] = entry("instrument index", symbol=sc.get("symbol"))
+        elif col.endswith("_ticks"):
+            out[col] = entry("ticks", sc.get("tick_size"), price_unit, none="<= 0")
+        elif col.endswith("_lots"):
+            out[col] = entry("lots", sc.get("lot_size"), sc.get("base"))
+        elif col.endswith("_atoms"):
+            d = sc.get("settle_decimals")
+            out[col] = entry("atoms", None if d is None else f"1e-{int(d)}", sc.get("settle"))
+        elif col in RATE_COLUMNS:
+            out[col] = entry("parts per 1e8", "1e-8",
+                             "fraction" if col == "haircut_rate" else "x (notional / equity)")
+        elif col == "side":
+            names = {0: "buy", 1: "sell"} if name in ORDER_EVENTS else {0: "long", 1: "short"}
+            out[col] = entry("enum", names={str(k): v for k, v in names.items()})
+        elif col in BOOL_COLUMNS:
+            out[col] = entry("boolean (1 true, 0 false)")
+        elif col in enums:
+            out[col] = entry("enum", names={str(k): v for k, v in sorted(enums[col].items())})
+        elif col in ACCOUNT_COLUMNS:
+            out[col] = entry("account id", none="< 0")
+        elif col in ID_COLUMNS:
+            out[col] = entry("id", none="<= 0")
+        elif col == "threshold_pct":
+            out[col] = entry("%")
+        elif col in ("leverage", "previous"):
+            out[col] = entry("x")
+        else:
+            out[col] = entry("count")
+    return out
 
 
 def humanize_table(name: str, table: pa.Table, info: dict[str, Any],

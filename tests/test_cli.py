@@ -378,3 +378,27 @@ def test_bench_matching_says_where_the_kit_comes_from(tmp_path):
                           env={**os.environ, "PERPSIM_SHARED_BENCH": str(tmp_path)})
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "not part of this repository" in proc.stderr and "PERPSIM_SHARED_BENCH" in proc.stderr
+
+
+def test_sweep_output_at_80_columns_keeps_every_header_and_design_whole():
+    from rich.console import Console
+
+    from exchange.cli import _sweep_tables
+
+    shown = ["seed", "liquidations", "bad_debt", "insurance_end", "haircut_total", "perp_drawdown"]
+    gcols = ["grid.waterfall", "grid.scenario.duration_s", "grid.population.directional.count"]
+    rows = [{"grid.waterfall": w, "grid.scenario.duration_s": 20,
+             "grid.population.directional.count": 20, "seed": 0, "liquidations": 3,
+             "bad_debt": 1234.5, "insurance_end": 20_000.0, "haircut_total": 0.0,
+             "perp_drawdown": 0.01} for w in ("market,insurance,adl", "market,insurance,socialized")]
+    con = Console(width=80, record=True)
+    for t in _sweep_tables("t", rows, gcols, shown, 80):
+        con.print(t)
+    text = con.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
+    for name in shown:                                  # metric headers whole, never folded
+        assert name in text
+    assert "market → insurance →" in text and "socialized" in text and "adl" in text
+    assert "1,234" in text
+    tables = _sweep_tables("t", rows, gcols, shown, 250)
+    assert len(tables) == 1

@@ -87,3 +87,57 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         png = base64.b64decode(b64)
         width = struct.unpack(">I", png[16:20])[0]
         assert width >= 900
+
+
+from exchange.strategy import Strategy  # noqa: E402
+
+
+class Longer(Strategy):
+    """Buys 2 BTC at 20x whenever flat: liquidated in the crash."""
+    deposit = "20000"
+    leverage = 20
+    interval_ms = 1000
+
+    def on_tick(self, api):
+        if api.position.size == 0 and api.mark:
+            api.market("BUY", "2")
+
+
+def test_strategy_section_has_pnl_liquidations_equity_and_position_over_time(tmp_path):
+    from decimal import Decimal
+
+    from exchange.strategy import strategy_overrides
+
+    over = {**SMALL, **strategy_overrides(Longer)}
+    cmp = compare("flash_crash", [("market", "insurance", "adl"), ("auction", "insurance", "adl")],
+                  seeds=2, workers=1, out_dir=tmp_path, overrides=over)
+    html = (tmp_path / "report.html").read_text()
+    sec = html[html.index("Your strategy in each design"):]
+    for key in ("pnl", "equity_end", "liquidations"):
+        assert f"<td class='k'>{key}</td>" in sec
+    imgs = dict(re.findall(r'alt="(strategy_[^"]+)" src="data:image/png;base64,([^"]+)"', sec))
+    assert set(imgs) == {"strategy_strategy_equity", "strategy_strategy_position"}
+    assert all(base64.b64decode(v)[:8] == b"\x89PNG\r\n\x1a\n" for v in imgs.values())
+    for lbl in cmp.labels:
+        for r in cmp.results[lbl]:
+            s = r.plot["strategies"]["strategy"]
+            assert len(s["equity"]) == len(r.plot["t"]) == len(s["position"])
+            # sampled from t = 0: the deposit, then the position it opened; the end matches
+            # the run's own accounting of the strategy
+            assert s["equity"][0] == pytest.approx(float(Decimal(Longer.deposit)))
+            assert max(s["position"]) == pytest.approx(2.0)
+            assert s["equity"][-1] == pytest.approx(r.strategies["strategy"]["equity_end"], abs=1e-6)
+            assert r.strategies["strategy"]["liquidations"] >= 1
+
+
+def test_strategy_series_stay_bounded_and_aligned():
+    from exchange.sim.runner import run
+    from exchange.strategy import strategy_overrides
+
+    r = run("flash_crash", 0, None, None, report=False, journal="none",
+            overrides={**SMALL, **strategy_overrides(Longer)},
+            prepare=lambda sim: setattr(sim, "_max_series", 16))
+    n = len(r.series["ts_ns"])
+    assert 8 <= n <= 16
+    assert len(r.series["strategy.strategy.equity_atoms"]) == n
+    assert len(r.series["strategy.strategy.position_lots"]) == n

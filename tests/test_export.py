@@ -106,3 +106,46 @@ def test_humanize_marks_none_ids_and_accounts_null():
     assert d["account"] == [3, None] and d["auction_id"] == [None, 7] and d["price"][0] is None
     assert d["symbol"] == ["BTCUSDT", "ETHUSDT"] and d["t_s"] == [0.0, 1.0]
     assert np.isclose(d["price"][1], 25 * float(specs[1].tick_size))
+
+
+def _raw_units(path):
+    md = pq.read_schema(path).metadata
+    return json.loads(md[b"perpsim.units"]), json.loads(md[b"perpsim.instrument"]), md
+
+
+@pytest.mark.parametrize("mode", [None, "full"])
+def test_raw_journal_files_carry_scales_and_enum_names(run_dir, tmp_path, mode):
+    """The raw journal (held in memory and written at the end, or streamed as the run goes)
+    carries perpsim.units: human value = raw × scale, enum codes → names, the 'none' value."""
+    if mode is None:
+        jdir = run_dir / "journal"
+    else:
+        run("flash_crash", 3, out_dir=tmp_path / "s", report=False, overrides=SMALL, journal=mode)
+        jdir = tmp_path / "s" / "journal"
+    human = read_human(run_dir)
+    units, instr, md = _raw_units(jdir / "OrderFilled.parquet")
+    assert md[b"perpsim.event_kind"] == b"OrderFilled"
+    assert instr == {"symbol": "BTCUSDT", "base": "BTC", "quote": "USDT", "settle": "USDT",
+                     "tick_size": "0.1", "lot_size": "0.001", "settle_decimals": 6}
+    assert units["price_ticks"] == {"unit": "ticks", "scale": "0.1", "human": "USDT per BTC",
+                                    "none": "<= 0"}
+    assert units["qty_lots"]["scale"] == "0.001" and units["qty_lots"]["human"] == "BTC"
+    assert units["fee_atoms"]["scale"] == "1e-6" and units["fee_atoms"]["human"] == "USDT"
+    assert units["side"]["names"] == {"0": "buy", "1": "sell"}
+    assert set(units) == set(pq.read_schema(jdir / "OrderFilled.parquet").names)
+    raw = pq.read_table(jdir / "OrderFilled.parquet").to_pydict()
+    hf = human["OrderFilled"].to_pydict()
+    for i in range(0, len(raw["seq"]), max(1, len(raw["seq"]) // 20)):
+        assert Decimal(str(hf["price"][i])) == raw["price_ticks"][i] * Decimal(units["price_ticks"]["scale"])
+        assert Decimal(str(hf["fee"][i])) == raw["fee_atoms"][i] * Decimal(units["fee_atoms"]["scale"])
+        assert units["side"]["names"][str(raw["side"][i])] == hf["side"][i]
+    lu, _, _ = _raw_units(jdir / "PositionLiquidated.parquet")
+    raw_l = pq.read_table(jdir / "PositionLiquidated.parquet").to_pydict()
+    assert lu["side"]["names"] == {"0": "long", "1": "short"}
+    assert [lu["module"]["names"][str(c)] for c in raw_l["module"]] == \
+        human["PositionLiquidated"].to_pydict()["module"]
+    ru, _, _ = _raw_units(jdir / "OrderRejected.parquet")
+    assert ru["reason"]["names"]["3001"].isidentifier()
+    for f in jdir.glob("*.parquet"):                  # every table, every column has a unit
+        u, _, _ = _raw_units(f)
+        assert set(u) == set(pq.read_schema(f).names)

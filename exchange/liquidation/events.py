@@ -24,8 +24,13 @@ __all__ = [
     "AUCTION_RESET", "AUCTION_TAKEN", "AUCTION_SETTLED", "BACKSTOP_TAKEOVER",
     "INSURANCE_FUND_USED", "INSURANCE_FUND_CREDITED", "LOSS_SOCIALIZED", "POSITION_DELEVERAGED",
     "BAD_DEBT_BOOKED", "LIQUIDATION_COMPLETED", "KEEPER_REWARDED", "LIQUIDATIONS_FROZEN",
-    "LIQUIDATIONS_RESUMED", "ADL_ROUND_SETTLED", "register_event_kinds",
+    "LIQUIDATIONS_RESUMED", "ADL_ROUND_SETTLED", "register_event_kinds", "LEDGER_ISOLATED_COVER",
 ]
+
+#: ``reason`` of the LedgerMoved records of the venue's own cover of an isolated bucket left
+#: negative by a close outside liquidation (the fund pays, the rest is bad debt; the core's
+#: ``LEDGER_ISOLATED_COVER``): not a module's, so not among :data:`MODULE_CODES`
+LEDGER_ISOLATED_COVER = 99
 
 #: ``code`` of module events: which waterfall module acted (0: the engine itself)
 MODULE_CODES = {"engine": 0, "market": 1, "auction": 2, "backstop": 3, "insurance": 4,

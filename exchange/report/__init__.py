@@ -262,6 +262,9 @@ def _price(v) -> str:
 
 
 def _strategy_section(comparison) -> str:
+    """PnL (mean ± sd over seeds), liquidations suffered, and equity and position over time
+    in each design, for every strategy population that ran."""
+    from exchange.report.compare_figures import strategy_figures
     from exchange.sim.metrics import PNL_FIELDS
 
     names = sorted({n for lbl in comparison.labels for r in comparison.results[lbl]
@@ -270,6 +273,7 @@ def _strategy_section(comparison) -> str:
         return ""
     import statistics
 
+    figs = strategy_figures(comparison)
     out = ["<h2>Your strategy in each design</h2>"]
     for name in names:
         cls = next(r.strategies[name]["class"] for lbl in comparison.labels
@@ -292,6 +296,8 @@ def _strategy_section(comparison) -> str:
                 out.append(f"<td>{cell}</td>")
             out.append(f"<td class='k'>{html.escape(meaning)}</td></tr>")
         out.append("</table>")
+        for key, png in figs.get(name, {}).items():
+            out.append(_img(f"strategy_{name}_{key}", png))
     return "".join(out)
 
 

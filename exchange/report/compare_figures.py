@@ -66,7 +66,7 @@ def label_shocks(ax, shocks, *, text: bool = True) -> None:
         else:
             ax.axvline(at, color="0.45", lw=0.9, ls=":", zorder=1)
         if text:
-            ax.text(at, 0.98 - 0.12 * (i % 3), " " + shock_label(s), transform=ax.get_xaxis_transform(),
+            ax.text(at, 0.98 - 0.1 * (i % 4), " " + shock_label(s), transform=ax.get_xaxis_transform(),
                     fontsize=7.5, color="0.3", va="top", ha="left", zorder=5)
 
 
@@ -171,7 +171,7 @@ def price_figure(cmp) -> bytes:
         axes[j // ncol][j % ncol].set_visible(False)
     fig.suptitle(f"{sym} index, mark and last price per design (seed {cmp.seeds[0]}"
                  + (f"; band: last over {len(cmp.seeds)} seeds)" if len(cmp.seeds) > 1 else ")"),
-                 fontsize=11)
+                 fontsize=11, y=1.03)
     return _png(fig)
 
 
@@ -257,6 +257,40 @@ def absorption_figure(cmp) -> bytes:
                   frameon=False)
     a1.set_yticks(y, [_arrow(lbl) for lbl in labels], fontsize=9)
     return _png(fig)
+
+
+def _strategy_band(name: str, key: str):
+    """A :func:`seed_band`-like function over ``plot["strategies"][name][key]``."""
+    def band(runs):
+        t = np.asarray(runs[0].plot["t"], float)
+        ys = []
+        for r in runs:
+            tt = np.asarray(r.plot["t"], float)
+            y = np.asarray(r.plot["strategies"][name][key], float)
+            ys.append(y if tt.shape == t.shape and np.array_equal(tt, t) else np.interp(t, tt, y))
+        y = np.vstack(ys)
+        return t / 60, y.mean(0), y.min(0), y.max(0)
+    return band
+
+
+def strategy_figures(cmp) -> dict[str, dict[str, bytes]]:
+    """Per strategy population: its equity and its position over time in each design (mean
+    and range over seeds), from the series the run sampled. name → {"equity", "position"}."""
+    asset = _asset(cmp)
+    names = sorted({n for lbl in cmp.labels for r in cmp.results[lbl]
+                    for n in (r.plot.get("strategies") or {})})
+    base = cmp.results[cmp.labels[0]][0].info.get("symbol", "")
+    out = {}
+    for name in names:
+        has = lambda runs, n=name: all(n in (r.plot.get("strategies") or {}) for r in runs)  # noqa: E731
+        figs = {
+            "equity": _band_figure(cmp, f"Your strategy ({name}): equity", _strategy_band(name, "equity"),
+                                   asset, only=has, height=3.2),
+            "position": _band_figure(cmp, f"Your strategy ({name}): position ({base}, + long)",
+                                     _strategy_band(name, "position"), "", only=has, height=3.2),
+        }
+        out[name] = {k: v for k, v in figs.items() if v is not None}
+    return out
 
 
 def compare_figures(cmp) -> dict[str, bytes]:

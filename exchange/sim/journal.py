@@ -14,7 +14,10 @@ fields (int32), exactly the attrs fields of :mod:`exchange.events` (``event_clas
 docstring names each field's record column). Units are in the names: ``*_ticks`` prices
 (× tick_size), ``*_lots`` quantities (× lot_size), ``*_atoms`` money (× 10^-settle_decimals);
 ``side`` 0 buy / 1 sell; rates are parts per 1e8. The file-level metadata carries
-``perpsim.event_kind`` and ``perpsim.units`` (tick size, lot size, settle decimals are in
+``perpsim.event_kind`` and ``perpsim.units``: JSON, column → ``{"unit", "scale", "human",
+"names", "none"}`` (:func:`exchange.export.raw_units`: human value = raw × ``scale``, e.g.
+``price_ticks`` × tick size in quote per base; enum codes → names; the raw value meaning
+"none"), and ``perpsim.instrument`` (symbol, tick size, lot size, settle decimals; also in
 metrics.json ``info``). Core event types: OrderAccepted, OrderRejected (``reason`` =
 :class:`exchange.codes.RejectReason`), OrderFilled (``taker`` 1/0, ``fee_atoms``,
 ``realized_pnl_atoms``, ``counter_order_id``), OrderCanceled, OrderAmended, Deposited,
@@ -38,6 +41,7 @@ name + bytes of each whole column; the values differ, the determinism tests comp
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -49,28 +53,43 @@ from exchange.liquidation.events import register_event_kinds as register_liquida
 
 __all__ = ["write_journal", "write_series", "read_journal", "journal_tables",
            "register_liquidation_events", "JournalWriter", "JournalDigest", "JOURNAL_MODES",
-           "ORDER_FLOW", "check_journal_mode"]
+           "ORDER_FLOW", "check_journal_mode", "table_metadata"]
 
 _WRITE = dict(compression="zstd", use_dictionary=False, write_statistics=True)
 
 
-def journal_tables(records: np.ndarray) -> dict[str, pa.Table]:
-    """EVENT_DTYPE records → event name → Arrow table (columns as in the module docs)."""
+def table_metadata(name: str, columns, scales: dict | None = None) -> dict[str, str]:
+    """The key-value metadata of raw event table ``name``: ``perpsim.event_kind``,
+    ``perpsim.units`` (:func:`exchange.export.raw_units`) and, given the run's instrument
+    ``scales`` (:func:`exchange.export.raw_scales`), ``perpsim.instrument``."""
+    from exchange.export import raw_units
+
+    meta = {"perpsim.event_kind": name,
+            "perpsim.units": json.dumps(raw_units(name, list(columns), scales), sort_keys=True)}
+    if scales:
+        meta["perpsim.instrument"] = json.dumps(scales, sort_keys=True)
+    return meta
+
+
+def journal_tables(records: np.ndarray, scales: dict | None = None) -> dict[str, pa.Table]:
+    """EVENT_DTYPE records → event name → Arrow table (columns as in the module docs), with
+    :func:`table_metadata` (``scales``: the run's instrument, :func:`exchange.export.raw_scales`)."""
     register_liquidation_events()
     out = {}
     for name, cols in ev_mod.tables(records).items():
         arrays = {k: pa.array(np.ascontiguousarray(v)) for k, v in cols.items()}
         table = pa.table(arrays)
-        out[name] = table.replace_schema_metadata({"perpsim.event_kind": name})
+        out[name] = table.replace_schema_metadata(table_metadata(name, cols, scales))
     return out
 
 
-def write_journal(records: np.ndarray, directory) -> dict[str, str]:
-    """Write one Parquet file per event type under ``directory``; returns name → path."""
+def write_journal(records: np.ndarray, directory, scales: dict | None = None) -> dict[str, str]:
+    """Write one Parquet file per event type under ``directory``; returns name → path.
+    ``scales``: the run's instrument (:func:`exchange.export.raw_scales`) for the metadata."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     files = {}
-    for name, table in sorted(journal_tables(records).items()):
+    for name, table in sorted(journal_tables(records, scales).items()):
         path = d / f"{name}.parquet"
         pq.write_table(table, path, **_WRITE)
         files[f"journal/{name}"] = str(path)
@@ -141,11 +160,13 @@ class JournalWriter:
     a row group written every :data:`ROW_GROUP_ROWS` rows and the rest at :meth:`close`.
     Memory: at most one row group per table. The files are those :func:`write_journal` writes
     for the same records (the same row groups, schema and metadata), byte for byte.
-    ``skip``: event names not written (``--journal events`` leaves out :data:`ORDER_FLOW`)."""
+    ``skip``: event names not written (``--journal events`` leaves out :data:`ORDER_FLOW`);
+    ``scales``: the run's instrument for the metadata (:func:`table_metadata`)."""
 
-    def __init__(self, directory, skip=frozenset()) -> None:
+    def __init__(self, directory, skip=frozenset(), scales: dict | None = None) -> None:
         self.dir = Path(directory)
         self.skip = frozenset(skip)
+        self.scales = dict(scales) if scales else None
         self._pending: dict[str, list[dict[str, np.ndarray]]] = {}
         self._rows: dict[str, int] = {}
         self._writers: dict[str, pq.ParquetWriter] = {}
@@ -172,7 +193,7 @@ class JournalWriter:
         self._pending[name] = [rest] if len(rest["seq"]) else []
         self._rows[name] -= rows
         table = pa.table({k: pa.array(np.ascontiguousarray(v)) for k, v in head.items()})
-        table = table.replace_schema_metadata({"perpsim.event_kind": name})
+        table = table.replace_schema_metadata(table_metadata(name, head, self.scales))
         w = self._writers.get(name)
         if w is None:
             self.dir.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,10 @@ K_FILLED, K_REJECTED, K_ACCEPTED, K_DEPOSITED, K_WITHDRAWN, K_MARK = 3, 2, 1, 6,
 K_FUNDING_PAID, K_FUNDING_SETTLED = 90_010, 90_011
 K_TRIGGERED, K_LIQUIDATED, K_AUCTION_TAKEN, K_AUCTION_SETTLED = 100, 102, 105, 106
 K_BACKSTOP, K_INS_USED, K_INS_CREDITED, K_SOCIALIZED, K_ADL, K_BAD_DEBT = 107, 108, 109, 110, 111, 112
-K_AUCTION_STARTED, K_COMPLETED, K_ADL_ROUND = 103, 113, 117
+K_AUCTION_STARTED, K_COMPLETED, K_ADL_ROUND, K_KEEPER = 103, 113, 117, 114
+K_LEDGER = 14
+L_WALLET, L_INSURANCE, L_BAD_DEBT = 0, 3, 4             # ledger kinds (exchange._core)
+LEDGER_ISOLATED_COVER = 99                               # exchange.liquidation.events
 LEVERAGE_SCALE = 100_000_000
 
 #: metric key -> description (the order of tables and reports)
@@ -73,11 +76,18 @@ METRICS: dict[str, str] = {
     "amplification": "perp drawdown / index drawdown",
     "max_basis": "largest |last / index - 1|",
     "bad_debt": "deficit no module covered, booked to the bad-debt account",
+    "bad_debt_outside_liquidation": "loss of isolated positions closed by their owner beyond "
+                                    "their margin (a gap) that the fund could not pay: the "
+                                    "venue's bad debt, out of any waterfall's reach",
     "insurance_start": "insurance fund at the start",
     "insurance_end": "insurance fund at the end",
     "insurance_drawdown": "largest fall of the insurance fund from a running maximum",
-    "insurance_paid": "deficits paid by the insurance fund",
-    "insurance_credited": "liquidation fees and surpluses credited to the insurance fund",
+    "insurance_paid": "what left the insurance fund: deficits it paid (at the mark for a "
+                      "takeover), the venue's covers of isolated buckets, keeper rewards",
+    "insurance_credited": "what reached the insurance fund: liquidation fees and surpluses",
+    "insurance_takeover_pnl": "the fund's result on the positions it took over, from the mark "
+                              "at the takeover to the end (insurance_end = insurance_start + "
+                              "insurance_credited - insurance_paid + insurance_takeover_pnl)",
     "backstop_pnl": "backstop vault equity at the end minus its capital",
     "adl_count": "auto-deleveraging fills",
     "adl_haircut": "profit winners gave up to ADL versus the mark",
@@ -363,7 +373,12 @@ def compute_metrics(journal, series: dict[str, np.ndarray], info: dict[str, Any]
     ok = (last > 0) & (index > 0)
     m["max_basis"] = float(np.abs(last[ok] / index[ok] - 1.0).max()) if ok.any() else 0.0
     bad = sel(K_BAD_DEBT)
+    # the venue's own cover of a flat isolated bucket (outside liquidation): LedgerMoved
+    # (from_kind = price, to_kind = qty, amount = a1) with reason LEDGER_ISOLATED_COVER
+    lm = sel(K_LEDGER)
+    cover = lm[lm["code"] == LEDGER_ISOLATED_COVER]
     m["bad_debt"] = _sum(bad["a1"]) * unit
+    m["bad_debt_outside_liquidation"] = _sum(cover["a1"][cover["price"] == L_BAD_DEBT]) * unit
     ins = series["insurance_atoms"]
     ins0 = int(info.get("insurance_initial_atoms", ins[0] if len(ins) else 0))
     m["insurance_start"] = ins0 * unit
@@ -373,10 +388,33 @@ def compute_metrics(journal, series: dict[str, np.ndarray], info: dict[str, Any]
         m["insurance_drawdown"] = float((np.maximum.accumulate(path) - path).max()) * unit
     else:
         m["insurance_drawdown"] = 0.0
-    m["insurance_paid"] = _sum(sel(K_INS_USED)["a1"]) * unit
-    # the core books every liquidation fee to the fund (POSITION_LIQUIDATED.a2), the
-    # insurance module credits the surpluses (INSURANCE_FUND_CREDITED.a1)
-    m["insurance_credited"] = (_sum(sel(K_INS_CREDITED)["a1"]) + _sum(liq["a2"])) * unit
+    # the fund is its ledger account plus the account it trades takeovers from (``fund``);
+    # moves between the two are internal. Out: the deficits it paid (INSURANCE_FUND_USED.a1,
+    # a takeover's at the mark), the venue's covers of isolated buckets, keeper rewards paid
+    # from it (KEEPER_REWARDED.a2 = 3). In: every liquidation fee (POSITION_LIQUIDATED.a2,
+    # the core books them to the fund; the fund's own account's are internal) and the
+    # surpluses (INSURANCE_FUND_CREDITED.a1).
+    # A payment to, a fee or surplus from, the fund's own account is internal.
+    fund = info.get("insurance_account")
+    own = (lambda rows: rows) if fund is None else (lambda rows: rows[rows["acct"] != fund])
+    keeper = sel(K_KEEPER)
+    used = sel(K_INS_USED)
+    m["insurance_paid"] = (_sum(own(used)["a1"]) + _sum(cover["a1"][cover["price"] == L_INSURANCE])
+                           + _sum(keeper["a1"][keeper["a2"] == L_INSURANCE])) * unit
+    m["insurance_credited"] = (_sum(own(sel(K_INS_CREDITED))["a1"]) + _sum(own(liq)["a2"])) * unit
+    # the takeover account: its equity at the end, less what the ledger moved into it, plus
+    # what it moved (and paid in fees) to the ledger, plus the deficits booked as paid when
+    # it took the positions over (its equity then)
+    if fund is not None and equity_end is not None and fund < equity_end.shape[0]:
+        to_f = lm[(lm["a2"] == fund) & (lm["qty"] == L_WALLET) & (lm["price"] == L_INSURANCE)]
+        from_f = lm[(lm["acct"] == fund) & (lm["price"] == L_WALLET) & (lm["qty"] == L_INSURANCE)]
+        own_fee = (int(summary.acct["fees"][fund]) if fund < summary.acct["fees"].shape[0]
+                   else 0)
+        over = own(used)[own(used)["qty"] != 0]
+        m["insurance_takeover_pnl"] = (int(equity_end[fund]) - _sum(to_f["a1"]) + _sum(from_f["a1"])
+                                       + own_fee + _sum(over["a1"])) * unit
+    else:
+        m["insurance_takeover_pnl"] = 0.0
     vault = info.get("backstop_account")
     if vault is not None and equity_end is not None and vault < equity_end.shape[0]:
         m["backstop_pnl"] = (int(equity_end[vault]) - int(info.get("backstop_capital_atoms", 0))) * unit
@@ -548,4 +586,8 @@ def plot_data(journal, series: dict[str, np.ndarray], info: dict[str, Any]) -> d
         bad_debt_t=bad["ts"] / NS_PER_S, bad_debt_amt=bad["a1"] * unit,
         shocks=[(s["type"], s["at_ns"] / NS_PER_S, s["duration_ns"] / NS_PER_S)
                 for s in info.get("shocks", [])],
-        settle_asset=info.get("settle_asset", ""), symbol=info.get("symbol", ""))
+        settle_asset=info.get("settle_asset", ""), symbol=info.get("symbol", ""),
+        strategies={c[len("strategy."):-len(".equity_atoms")]: dict(equity=series[c] * unit,
+                                           position=series[c.replace("equity_atoms",
+                                                                     "position_lots")] * lot)
+                    for c in series if c.startswith("strategy.") and c.endswith(".equity_atoms")})

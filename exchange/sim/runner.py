@@ -62,6 +62,10 @@ SERIES_COLUMNS = ("ts_ns", "index_ticks", "mark_ticks", "last_ticks", "best_bid_
                   "makers_quoting", "depth_10bp_lots", "depth_50bp_lots", "depth_100bp_lots",
                   "funding_estimate_8h")
 
+#: the series columns of each strategy population (``.format(name)``), present only when a
+#: strategy runs: its accounts' equity (atoms) and signed position (lots, + long)
+STRATEGY_SERIES = ("strategy.{}.equity_atoms", "strategy.{}.position_lots")
+
 #: resting quantity (both sides) within these distances of the book mid (series columns
 #: ``depth_<d>bp_lots``), the depth measure of Vyetrenko et al. (ICAIF 2020) used by
 #: :mod:`exchange.sim.facts`
@@ -262,6 +266,12 @@ class Simulation:
             if hook is not None:
                 ctx.record_listeners.append(functools.partial(hook, ctx))
         self._series: dict[str, list] = {c: [] for c in SERIES_COLUMNS}
+        # a strategy population's equity and position over time (the comparison report's
+        # strategy section), sampled and downsampled with the rest of the series
+        self._strategies = [a for a in self.agents if getattr(a, "kind", None) == "strategy"]
+        for a in self._strategies:
+            for c in STRATEGY_SERIES:
+                self._series[c.format(a.name)] = []
         if max_series_rows < 2:
             raise ValueError(f"'max_series_rows' must be >= 2 (got {max_series_rows})")
         self._max_series = int(max_series_rows)
@@ -277,8 +287,11 @@ class Simulation:
             self.summary = JournalSummary()
             self.digest = JournalDigest(EVENT_DTYPE)
             if journal_dir is not None and journal != "none":
+                from exchange.export import raw_scales
+
                 self.writer = JournalWriter(journal_dir,
-                                            ORDER_FLOW if journal == "events" else ())
+                                            ORDER_FLOW if journal == "events" else (),
+                                            scales=raw_scales(self.spec))
             if fold_facts:
                 from exchange.sim.facts import FactsFold, crash_window
 
@@ -550,6 +563,22 @@ class Simulation:
         for d, lots in zip(DEPTH_BANDS_BPS, _depth_within(book, DEPTH_BANDS_BPS)):
             s[f"depth_{d}bp_lots"].append(lots)
         s["funding_estimate_8h"].append(int(mkt.funding_estimate_8h))
+        if self._strategies:
+            self._sample_strategies(arr)
+
+    def _sample_strategies(self, arr) -> None:
+        """Equity (wallet + isolated margin + uPnL at the mark) and signed position (lots)
+        of each strategy population's accounts, summed. O(strategy accounts × instruments)."""
+        mark = arr["mark"].astype(np.int64)
+        k = arr["k"].astype(np.int64)
+        for a in self._strategies:
+            acc = a.accounts
+            size = arr["size"][:, acc]
+            upnl = np.where(size != 0, size * (mark * k)[:, None] - arr["cost"][:, acc], 0)
+            eq = int(arr["wallet"][acc].sum() + arr["iso"][:, acc].sum() + upnl.sum())
+            eq_c, pos_c = (c.format(a.name) for c in STRATEGY_SERIES)
+            self._series[eq_c].append(eq)
+            self._series[pos_c].append(int(size[self.instr].sum()))
 
     def _insurance_atoms(self) -> int:
         """The insurance fund: its ledger account plus the equity of the account it trades
@@ -640,17 +669,25 @@ class Simulation:
         out = {}
         for c in SERIES_COLUMNS:
             out[c] = np.asarray(self._series[c], dtype=np.float64 if c == "vol_ratio" else np.int64)
+        for a in self._strategies:
+            for c in STRATEGY_SERIES:
+                out[c.format(a.name)] = np.asarray(self._series[c.format(a.name)], np.int64)
         return out
 
     def info(self) -> dict[str, Any]:
+        from exchange.export import raw_scales
+
         spec = self.spec
         return dict(
             symbol=self.sc.symbol, preset=self.preset.name, tick_size=float(spec.tick_size),
             lot_size=float(spec.lot_size), atoms_per_tick_lot=int(spec.atoms_per_tick_lot),
             settle_decimals=int(spec.settle_decimals), settle_asset=str(spec.settle),
+            scales=raw_scales(spec),
             insurance_initial_atoms=int(self.preset.liquidation.insurance_fund_atoms),
             backstop_capital_atoms=int(self.preset.liquidation.backstop_capital_atoms),
             backstop_account=self.backstop_account(), duration_ns=self.sc.duration_ns,
+            insurance_account=(self.liquidation.fund_acct if self.liquidation is not None
+                               else None),
             roles={k: v.tolist() for k, v in self.ctx.roles.items()},
             agents=self.sc.n_agents, orders_submitted=self.gateway.submitted,
             cancels=self.gateway.canceled, clock_events=self.clock.processed,
@@ -740,7 +777,8 @@ def write_outputs(result: RunResult, out_dir, *, report: bool = True) -> dict[st
     out.mkdir(parents=True, exist_ok=True)
     files = {}
     if result.journal is not None:
-        files.update(write_journal(result.journal, out / "journal"))
+        files.update(write_journal(result.journal, out / "journal",
+                                   scales=(result.info or {}).get("scales")))
     files["series"] = str(write_series(result.series, out / "series.parquet"))
     meta = dict(scenario=result.scenario, seed=result.seed, waterfall=list(result.waterfall),
                 events=result.events, wall_s=round(result.wall_s, 3), sim_s=result.sim_s,

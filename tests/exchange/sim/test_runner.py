@@ -85,3 +85,20 @@ def test_oracle_and_funding_scenarios_run():
         "population.noise.count": 10, "population.makers.count": 3, "scenario.step_ms": 10000})
     r = run(fs, seed=1, keep_journal=False)
     assert r.metrics["funding_settlements"] == 1 and r.metrics["funding_paid"] > 0
+
+
+def test_owner_closes_beyond_the_margin_in_a_gap_are_the_venues_bad_debt_not_the_waterfalls(tiny_crash):
+    """Isolated longs closing themselves into the −7 % gap lose more than their margin outside
+    liquidation: the venue covers the bucket (the fund, then bad debt; LedgerMoved reason 99).
+    With ADL the waterfall's bad debt stays 0; the venue's is bad_debt_outside_liquidation,
+    and the two add up to the bad-debt ledger."""
+    from exchange.liquidation.events import LEDGER_ISOLATED_COVER
+
+    r = run(tiny_crash, seed=0, waterfall=("market", "insurance", "adl"))
+    m, j = r.metrics, r.journal
+    cover = j[(j["kind"] == 14) & (j["code"] == LEDGER_ISOLATED_COVER)]
+    assert m["bad_debt"] == 0.0 and m["bad_debt_outside_liquidation"] > 0
+    covered = set(cover["a2"].tolist())
+    assert not covered & set(j["acct"][j["kind"] == 100].tolist())   # never in liquidation
+    assert round(m["bad_debt_outside_liquidation"] * 1e6) == int(cover["a1"][cover["price"] == 4].sum())
+    assert -r.series["bad_debt_atoms"][-1] == round(m["bad_debt_outside_liquidation"] * 1e6)
