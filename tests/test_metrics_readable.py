@@ -70,8 +70,9 @@ def test_insurance_flows_add_up_to_the_fund_balance(waterfall):
 
 
 def test_auction_design_counts_the_venues_isolated_covers_as_paid_by_the_fund():
+    # isolated buckets: the crowd of the flash crash is cross-margined by default
     r = run("flash_crash", 3, ["market", "auction", "insurance"], None, report=False,
-            overrides=SMALL)
+            overrides={**SMALL, "population.directional.margin_mode": "isolated"})
     j = r.journal
     lm = j[j["kind"] == 14]
     cover = lm[(lm["code"] == LEDGER_ISOLATED_COVER) & (lm["price"] == 3)]
