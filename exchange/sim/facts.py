@@ -438,7 +438,8 @@ def stylized_facts(journal: Mapping[str, Mapping[str, np.ndarray]], series: Mapp
         f"{otr:.1f} orders per trade")
 
     # -- crash: depth collapse and recovery, walls, liquidations' share of the flow
-    shocks = [s for s in info.get("shocks", ()) if s.get("type") in ("index_gap", "mm_withdraw")]
+    shocks = [s for s in info.get("shocks", ())
+              if s.get("type") in ("index_gap", "index_slide", "mm_withdraw")]
     if shocks and 100 in dep:
         t0 = min(s["at_ns"] for s in shocks) / NS_PER_S
         d1 = dep[100]
@@ -470,7 +471,7 @@ def stylized_facts(journal: Mapping[str, Mapping[str, np.ndarray]], series: Mapp
         # liquidations' share of taker volume over the crash window
         liq_ids = np.asarray(acc.get("order_id", np.zeros(0)), np.int64)[
             np.asarray(acc.get("liquidation", np.zeros(0)), bool)]
-        gaps = [s["at_ns"] for s in shocks if s.get("type") == "index_gap"]
+        gaps = [s["at_ns"] for s in shocks if s.get("type") in ("index_gap", "index_slide")]
         tg = (min(gaps) if gaps else t0 * NS_PER_S)
         in_win = (f_ts2 >= tg) & (f_ts2 < tg + 60 * NS_PER_S)
         vol_all = float(np.sum(f_qty[in_win] * f_px[in_win]))
