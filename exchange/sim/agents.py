@@ -17,8 +17,9 @@ heterogeneous (capital, spreads, thresholds, leverage and latency drawn per acco
 type                 behaviour
 ===================  =====================================================================
 ``market_maker``     ladders of post-only quotes around the perp's own mid (a fair value that
-                     follows the index's returns, learns the book and moves with the flow it
-                     absorbs; or the index / mark), skewed against inventory; widen when
+                     follows spot's returns, learns the book and moves with the flow it
+                     absorbs; or the index / mark), skewed against inventory, requoted at
+                     once when spot or the mark jumps (a gap); widen when
                      short-term volatility jumps, pull quotes when it crosses a per-MM
                      threshold or during a "withdraw" shock (liquidity vacuum), then return
 ``noise``            Poisson marketable IOC orders of lognormal size, random side, bounded
@@ -282,8 +283,9 @@ class MarketMakers(_Population):
 
     def _fair_value(self, ctx: SimContext) -> float:
         """The mid anchor's fair value (ticks). Market makers on a perpetual quote around its
-        own book, not around the index: the fair value moves with each index return (spot
-        leads; ``index_beta``), learns the book mid or the last trade (``mid_gain``), moves
+        own book, not around the index: the fair value moves with each return of spot (the
+        index's constituents as they trade now, which the venue's index follows
+        ``index.feed_latency_ms`` late; ``index_beta``), learns the book mid or the last trade (``mid_gain``), moves
         with the net taker flow it absorbed (``flow_impact_bps`` per base unit: the permanent
         impact of Kyle, Econometrica 1985) and is pulled towards the index level only by
         ``index_pull`` (0 by default), so the basis is
