@@ -13,7 +13,9 @@ from exchange.sim.compare import compare
 SMALL = {"scenario.duration_s": 130, "population.makers.count": 4, "population.noise.count": 30,
          "population.directional.count": 100, "population.directional.warmup_s": 30,
          "population.arbitrageur.count": 2, "population.keeper.count": 2, "shock.0.at_s": 98,
-         "shock.0.duration_s": 30, "shock.1.at_s": 100, "shock.2.at_s": 115, "shock.3.at_s": 125}
+         "shock.0.duration_s": 30, "shock.1.at_s": 100, "shock.1.duration_s": 10,
+         "shock.1.steps": 10, "shock.2.at_s": 115, "shock.2.duration_s": 5, "shock.2.steps": 5,
+         "shock.3.at_s": 125, "shock.3.duration_s": 5, "shock.3.steps": 5}
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def report(tmp_path_factory):
 def test_header_names_preset_shocks_populations_and_seeds(report):
     _, page = report
     assert "binance_usdm · BTCUSDT" in page
-    assert "index gap −7 % at 100 s" in page and "mm withdraw 75 % at 98 s for 30 s" in page
+    assert "index slide −7 % at 100 s for 10 s" in page and "mm withdraw 50 % at 98 s for 30 s" in page
     assert "directional (directional) × 100, leverage 3/5/10/20/50x" in page
     assert "<td class='k'>seeds</td><td class='k'>0, 1</td>" in page
 

@@ -17,8 +17,9 @@ heterogeneous (capital, spreads, thresholds, leverage and latency drawn per acco
 type                 behaviour
 ===================  =====================================================================
 ``market_maker``     ladders of post-only quotes around the perp's own mid (a fair value that
-                     follows the index's returns, learns the book and moves with the flow it
-                     absorbs; or the index / mark), skewed against inventory; widen when
+                     follows spot's returns, learns the book and moves with the flow it
+                     absorbs; or the index / mark), skewed against inventory, requoted at
+                     once when spot or the mark jumps (a gap); widen when
                      short-term volatility jumps, pull quotes when it crosses a per-MM
                      threshold or during a "withdraw" shock (liquidity vacuum), then return
 ``noise``            Poisson marketable IOC orders of lognormal size, random side, bounded
@@ -49,6 +50,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from exchange.errors import ConfigError
+from exchange.sim.clock import PRIO_AGENT
 from exchange.sim.config import (Param, choice, integer, integer_list, money, number,
                                  number_list, read_table)
 from exchange.sim.context import SimContext, latency_ns, lognormal_factors
@@ -231,6 +233,9 @@ class MarketMakers(_Population):
                                  "value per base unit of net taker flow the makers absorbed"),
         "max_learn_bps": Param(number(0.0, MAX_DEPTH_BPS, lo_open=True), 5.0, "mid anchor: largest move per "
                                "wake the book mid can teach the fair value"),
+        "reprice_bps": Param(number(0.0, MAX_DEPTH_BPS), 5.0, "requote at once (not waiting for "
+                             "the cadence) when spot or the venue's mark moved this much since "
+                             "the last quotes (0: only on the cadence)"),
     }
 
     def setup(self, ctx: SimContext, ts_ns: int) -> int | None:
@@ -270,14 +275,17 @@ class MarketMakers(_Population):
         self.fair = 0.0             # mid anchor: the population's fair value (ticks)
         self._shift = 0.0           # mid anchor: inventory shift of the last quotes (ticks)
         self._inv_prev: float | None = None
-        self._index_prev = 0
+        self._index_prev = 0        # spot (else the index) at the last fair-value update
+        self._q_spot = self._q_mark = 0     # spot and mark when the last quotes were made
+        self._retry = False
         # stagger the first quotes over one requote period
         return ts_ns + int(rng.integers(0, max(1, self.requote_ns // 10)))
 
     def _fair_value(self, ctx: SimContext) -> float:
         """The mid anchor's fair value (ticks). Market makers on a perpetual quote around its
-        own book, not around the index: the fair value moves with each index return (spot
-        leads; ``index_beta``), learns the book mid or the last trade (``mid_gain``), moves
+        own book, not around the index: the fair value moves with each return of spot (the
+        index's constituents as they trade now, which the venue's index follows
+        ``index.feed_latency_ms`` late; ``index_beta``), learns the book mid or the last trade (``mid_gain``), moves
         with the net taker flow it absorbed (``flow_impact_bps`` per base unit: the permanent
         impact of Kyle, Econometrica 1985) and is pulled towards the index level only by
         ``index_pull`` (0 by default), so the basis is
@@ -285,14 +293,15 @@ class MarketMakers(_Population):
         "Fundamentals of Perpetual Futures", arXiv 2212.06888, read 2026-12-02). O(1)."""
         mkt = ctx.market
         idx = mkt.index_ticks
+        spot = mkt.spot_ticks or idx        # the makers watch the index's constituents
         p = self.p
         move = 1.0
         if self.fair <= 0:
             self.fair = float(idx)
         elif self._index_prev > 0:
-            move = (idx / self._index_prev) ** p["index_beta"]
+            move = (spot / self._index_prev) ** p["index_beta"]
             self.fair *= move
-        self._index_prev = idx
+        self._index_prev = spot
         book = ctx.book()
         bb, ba = book.best_bid(), book.best_ask()
         if bb and ba and ba > bb:
@@ -363,14 +372,45 @@ class MarketMakers(_Population):
                 self._slots = np.empty(0, np.int64)
                 self._pending = ctx.send(OrderBatch.from_rows(self._rows(ts_ns, idx)))
 
+    def on_market(self, ctx: SimContext, ts_ns: int) -> None:
+        """Spot moved or the venue published a new index: when spot or the mark moved
+        ``reprice_bps`` since the last quotes (a gap), requote now rather than at the next
+        wake, so no quote made before the move is left resting for the liquidation engine or
+        a taker to hit (stale quotes are what latency arbitrageurs pick off; makers cancel
+        them first). When the last batch is still in flight the requote follows its answer.
+        O(1) unless it requotes."""
+        thr = self.p["reprice_bps"]
+        if self.n == 0 or thr <= 0 or self._q_spot <= 0:
+            return
+        mkt = ctx.market
+        spot, mark = mkt.spot_ticks, mkt.mark_ticks
+        d = thr * 1e-4
+        if abs(spot - self._q_spot) < d * self._q_spot and (
+                self._q_mark <= 0 or abs(mark - self._q_mark) < d * self._q_mark):
+            return
+        if self._collect():
+            self._requote(ctx, ts_ns)
+        elif not self._retry:
+            self._retry = True
+            ctx.clock.schedule(ts_ns + self._common_lat, PRIO_AGENT, self._retry_market, ctx)
+
+    def _retry_market(self, ts_ns: int, ctx: SimContext) -> None:
+        self._retry = False
+        self.on_market(ctx, ts_ns)
+
     def wake(self, ctx: SimContext, ts_ns: int) -> int | None:
         nxt = ts_ns + self.requote_ns
-        if not self._collect():
-            return nxt
+        if self._collect():
+            self._requote(ctx, ts_ns)
+        return nxt
+
+    def _requote(self, ctx: SimContext, ts_ns: int) -> None:
+        """Cancel the quotes that rest and post the new ladder (see the class docs)."""
         mkt = ctx.market
         anchor = self.p["anchor"]
         if mkt.index_ticks <= 0 or mkt.stale:
-            return nxt
+            return
+        self._q_spot, self._q_mark = mkt.spot_ticks or mkt.index_ticks, mkt.mark_ticks
         if anchor == "mid":
             centre = self._fair_value(ctx)
             ref = int(round(centre))
@@ -378,7 +418,7 @@ class MarketMakers(_Population):
             ref = mkt.index_ticks if anchor == "index" else mkt.mark_ticks
             centre = float(ref)
         if ref <= 0:
-            return nxt
+            return
         p = self.p
         ratio = mkt.vol_ratio
         # a maker pulls when the volatility ratio crosses its threshold, or jumps to half as
@@ -439,7 +479,6 @@ class MarketMakers(_Population):
             self._slots = post
         if cancel.shape[0] or (post is not None and post.shape[0]):
             self._pending = ctx.send(OrderBatch.from_rows(self._rows(ts_ns, cancel, post, price)))
-        return nxt
 
 
 # -- NOISE TRADERS ---------------------------------------------------------------------------
@@ -814,8 +853,9 @@ class FundingArbitrageurs(_Population):
 # -- KEEPERS / LIQUIDATORS -------------------------------------------------------------------
 
 class Keepers(_Population):
-    """Liquidators. Rest deep bids and asks at ``depths_bps`` from the index (``size`` each,
-    requoted every ``requote_ms``) — the resting liquidity that catches liquidation orders in
+    """Liquidators. Rest deep bids and asks at ``depths_bps`` from spot (the index's
+    constituents as they trade now; ``size`` each, requoted every ``requote_ms`` and at once
+    when spot or the mark moves a quarter of the nearest distance) — the resting liquidity that catches liquidation orders in
     a vacuum — and bid in liquidation auctions (when the waterfall has an auction module) for
     lots priced at least ``auction_discount_bps`` below the mark (above for shorts), within
     their free margin. Inventory is unwound with reduce-only market orders (a quarter per wake)
@@ -847,15 +887,46 @@ class Keepers(_Population):
         self.since = np.full(n, _NEVER, np.int64)
         self.requote_ns = _ms(p["requote_ms"])
         self.auction_fills = 0
+        self._q_spot = self._q_mark = 0     # spot and mark when the levels were last set
+        self._retry = False
         return ts_ns + int(rng.integers(0, self.requote_ns))
+
+    def on_market(self, ctx: SimContext, ts_ns: int) -> None:
+        """Spot or the venue's mark moved a quarter of the nearest level's distance since
+        the levels were set (a gap): requote now, so the deep bids (asks) made before the
+        move do not rest above (below) the new price. O(1) unless it requotes."""
+        if self.n == 0 or self._q_spot <= 0:
+            return
+        mkt = ctx.market
+        d = float(self.depths.min()) * 0.25e-4
+        if abs(mkt.spot_ticks - self._q_spot) < d * self._q_spot and (
+                self._q_mark <= 0 or abs(mkt.mark_ticks - self._q_mark) < d * self._q_mark):
+            return
+        if self._collect():
+            self._quote(ctx, ts_ns)
+        elif not self._retry:
+            self._retry = True
+            ctx.clock.schedule(ts_ns + int(np.median(self.lat)), PRIO_AGENT, self._retry_market,
+                               ctx)
+
+    def _retry_market(self, ts_ns: int, ctx: SimContext) -> None:
+        self._retry = False
+        self.on_market(ctx, ts_ns)
 
     def wake(self, ctx: SimContext, ts_ns: int) -> int | None:
         nxt = ts_ns + self.requote_ns
+        if self._collect():
+            self._quote(ctx, ts_ns)
+        return nxt
+
+    def _quote(self, ctx: SimContext, ts_ns: int) -> None:
+        """Cancel the resting levels, unwind inventory, rest the new levels around spot."""
         mkt = ctx.market
-        if not self._collect() or mkt.stale or mkt.index_ticks <= 0:
-            return nxt
+        if mkt.stale or mkt.index_ticks <= 0:
+            return
         p, n = self.p, self.n
-        ref = mkt.index_ticks
+        ref = mkt.spot_ticks or mkt.index_ticks
+        self._q_spot, self._q_mark = ref, mkt.mark_ticks
         parts: list[OrderBatch] = []
         m, j = np.nonzero(self.oids)
         if m.shape[0]:
@@ -903,7 +974,6 @@ class Keepers(_Population):
             self._slots = np.empty(0, np.int64)
         if parts:
             self._pending = ctx.send(OrderBatch.concat(parts))
-        return nxt
 
     def on_auction(self, ctx: SimContext, auction: dict, lots_left: int, ts_ns: int) -> list:
         """Bids for a running liquidation auction (``auction``: a dict of

@@ -45,7 +45,8 @@ class MarketState:
     index over its calm baseline (1 in a calm market; a gap sends it far above 1).
     ``funding_estimate_8h``: the funding rate the venue would fix now, in 8-hour terms
     (RATE_SCALE), including a funding override shock. ``mm_withdraw_*``: an active
-    "market makers withdraw" shock.
+    "market makers withdraw" shock. ``spot_ticks``: the index's path as traders watching its
+    constituent exchanges see it now (the venue publishes it ``index.feed_latency_ms`` later).
     """
 
     ts_ns: int = 0
@@ -60,6 +61,8 @@ class MarketState:
     funding_rate_last: int = 0
     ts_next_funding_ns: int = 0
     funding_override: int | None = None
+    #: the world's spot price now (the index path before the venue's feed latency), ticks
+    spot_ticks: int = 0
 
     def price_ticks(self) -> int:
         """Last trade price, else the mark, else the index."""

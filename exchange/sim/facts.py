@@ -91,14 +91,14 @@ def _plain(v):
 # -- the order flow, folded -------------------------------------------------------------------
 
 def crash_window(shocks) -> tuple[int, int] | None:
-    """The minute after the first index gap (after the first market-maker withdrawal when the
+    """The minute after the first index gap or slide (after the first market-maker withdrawal when the
     run has no gap), ``(start_ns, end_ns)``: where :func:`stylized_facts` measures the
     liquidations' share of taker volume. None when the run has neither shock. ``shocks``:
     dicts with ``type`` and ``at_ns`` (a run's ``info["shocks"]``)."""
-    sh = [s for s in shocks if s.get("type") in ("index_gap", "mm_withdraw")]
+    sh = [s for s in shocks if s.get("type") in ("index_gap", "index_slide", "mm_withdraw")]
     if not sh:
         return None
-    gaps = [int(s["at_ns"]) for s in sh if s["type"] == "index_gap"]
+    gaps = [int(s["at_ns"]) for s in sh if s["type"] in ("index_gap", "index_slide")]
     start = min(gaps) if gaps else min(int(s["at_ns"]) for s in sh)
     return start, start + 60 * NS_PER_S
 
@@ -559,7 +559,8 @@ def stylized_facts(journal: Mapping[str, Mapping[str, np.ndarray]], series: Mapp
         f"{otr:.1f} orders per trade")
 
     # -- crash: depth collapse and recovery, walls, liquidations' share of the flow
-    shocks = [s for s in info.get("shocks", ()) if s.get("type") in ("index_gap", "mm_withdraw")]
+    shocks = [s for s in info.get("shocks", ())
+              if s.get("type") in ("index_gap", "index_slide", "mm_withdraw")]
     if shocks and 100 in dep:
         t0 = min(s["at_ns"] for s in shocks) / NS_PER_S
         d1 = dep[100]

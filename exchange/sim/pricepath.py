@@ -95,19 +95,37 @@ class StochasticVolSource(_BlockWalk):
 class SharedPath:
     """Evaluates a price source at most once per timestamp and remembers its latest price, so
     that several taps can read one path. ``latest(ts_ns)``: the path's price at ``ts_ns``
-    (its last observation at or before it; None before the first). O(1) per new timestamp."""
+    (its last observation at or before it; None before the first). A read behind the newest
+    one (the venue's feeds, ``history_ns`` late, while traders read the path now) is answered
+    from the change points of the last ``history_ns``. O(1) per new timestamp; a late read
+    O(change points in the window)."""
 
-    def __init__(self, source: PriceSource) -> None:
+    def __init__(self, source: PriceSource, history_ns: int = 0) -> None:
         self.source = source
         self._ts: int | None = None
         self.price: float | None = None
+        self.history_ns = int(history_ns)
+        self._hist: deque[tuple[int, float]] = deque()
 
     def latest(self, ts_ns: int) -> float | None:
+        if self._ts is not None and ts_ns < self._ts:
+            if ts_ns < self._ts - self.history_ns:
+                raise ValueError(f"path read {self._ts - ts_ns} ns late: beyond its "
+                                 f"history of {self.history_ns} ns")
+            for t, p in reversed(self._hist):
+                if t <= ts_ns:
+                    return p
+            return None
         if self._ts != ts_ns:
             self._ts = ts_ns
             p = self.source.price_at(ts_ns)
             if p is not None:
                 self.price = float(p)
+                if self.history_ns:
+                    h = self._hist
+                    h.append((ts_ns, self.price))
+                    while len(h) > 1 and h[1][0] <= ts_ns - self.history_ns:
+                        h.popleft()
         return self.price
 
 

@@ -173,6 +173,14 @@ def _progress_reporter(progress: Callable) -> Callable[[float, int], None]:
     return progress if two else (lambda f, n: progress(f))
 
 
+def _slide_steps(shock) -> list[tuple[int, float]]:
+    """An ``index_slide``'s gaps: (time ns, change) of ``steps`` equal moves over its window
+    that compound to its ``change``."""
+    n = int(shock.params["steps"])
+    step = (1.0 + shock.params["change"]) ** (1.0 / n) - 1.0
+    return [(shock.at_ns + k * shock.duration_ns // n, step) for k in range(n)]
+
+
 class Simulation:
     """A run being built and executed; :func:`run` is the usual entry point."""
 
@@ -265,6 +273,10 @@ class Simulation:
             hook = getattr(agent, "on_records", None)
             if hook is not None:
                 ctx.record_listeners.append(functools.partial(hook, ctx))
+        # agents that reprice at once when spot or the venue's index moves (makers, keepers)
+        self._market_hooks = [functools.partial(agent.on_market, ctx) for agent in self.agents
+                              if getattr(agent, "on_market", None) is not None]
+        self._tick = float(self.spec.tick_size)
         self._series: dict[str, list] = {c: [] for c in SERIES_COLUMNS}
         # a strategy population's equity and position over time (the comparison report's
         # strategy section), sampled and downsampled with the rest of the series
@@ -335,7 +347,13 @@ class Simulation:
         for shock in sc.shocks:
             if shock.type == "index_gap":
                 base = ShockSource(base, shock.at_ns, shock.params["change"])
-        path = SharedPath(base)
+            elif shock.type == "index_slide":
+                for at, step in _slide_steps(shock):
+                    base = ShockSource(base, at, step)
+        # the venue reads the sources feed_latency late; traders read the path now (spot)
+        self._feed_lat = ix.feed_latency_ns
+        path = SharedPath(base, history_ns=ix.feed_latency_ns + 1)
+        self.path = path
         taps: list[Any] = [SourceTap(path, rng(f"index.source{i}"), ix.source_noise)
                            for i in range(ix.sources)]
         for shock in sc.shocks:
@@ -412,7 +430,30 @@ class Simulation:
         return int(sum(len(c) for c in self.ex._journal))
 
     def _quotes(self, symbol: str, ts: int) -> list:
-        return [src.price_at(ts) for src in self.sources]
+        """The sources' quotes as the venue receives them: ``feed_latency`` old."""
+        t = max(0, ts - self._feed_lat)
+        return [src.price_at(t) for src in self.sources]
+
+    def _on_spot(self, ts: int) -> None:
+        """The world's spot price (the index path, noise-free) as traders watching the
+        index's constituent exchanges see it now, at every step of the path and at every
+        gap; agents with an ``on_market`` hook hear of it."""
+        nxt = ts + self.sc.index.step_ns
+        if nxt < self.sc.duration_ns:
+            self.clock.schedule(nxt - nxt % self.sc.index.step_ns, PRIO_SHOCK, self._on_spot)
+        self._update_spot(ts)
+
+    def _update_spot(self, ts: int) -> None:
+        p = self.path.latest(ts)
+        if p is None:
+            return
+        mkt = self.ctx.market
+        spot = int(round(p / self._tick))
+        if spot != mkt.spot_ticks:
+            mkt.spot_ticks = spot
+            self._at(ts)
+            for hook in self._market_hooks:
+                hook(ts)
 
     def _on_venue(self, ts: int) -> None:
         """One venue step: the time and the sources' quotes go in; the venue does the rest.
@@ -441,6 +482,8 @@ class Simulation:
             self._update_vol(idx)
             if self._has_auction:
                 self._solicit_bids(ts)
+            for hook in self._market_hooks:
+                hook(ts)
         mkt.funding_estimate_8h = tl.estimate_8h()
         mkt.funding_rate_last = tl.last_rate
         mkt.ts_next_funding_ns = self.funding.next_settlement_ns
@@ -613,9 +656,15 @@ class Simulation:
                 clock.schedule(int(first), PRIO_AGENT, self._on_agent, agent)
         if self.owns_venue:
             clock.schedule(0, PRIO_ORACLE, self._on_venue)
+        clock.schedule(0, PRIO_SHOCK, self._on_spot)
         clock.schedule(0, PRIO_RECORD, self._on_record)
         for shock in sc.shocks:
             clock.schedule(shock.at_ns, PRIO_SHOCK, self._on_shock, shock)
+            if shock.type == "index_gap":
+                clock.schedule(shock.at_ns, PRIO_SHOCK, self._update_spot)
+            elif shock.type == "index_slide":
+                for at, _ in _slide_steps(shock):
+                    clock.schedule(at, PRIO_SHOCK, self._update_spot)
 
     def start(self) -> None:
         """Schedule the run's first events (agents, oracle, funding, records, shocks); then

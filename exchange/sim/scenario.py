@@ -39,6 +39,8 @@ File format (every key optional unless marked; see the built-ins in ``exchange/s
     source_noise = 0.0001            # log-sd of each source's idiosyncratic noise
     clamp_rate = 0.01                # default: the venue rule (1 % BTC/ETH, else 3 %)
     stale_after_s = 10               # oracle silence that freezes mark, liquidations, funding
+    feed_latency_ms = 200            # age of the sources' quotes when the venue publishes its
+                                     # index (traders watching spot see a move this much sooner)
 
     [population.makers]              # one table per population; type defaults to the name
     type = "market_maker"            # market_maker, noise, directional, arbitrageur, keeper
@@ -50,7 +52,9 @@ File format (every key optional unless marked; see the built-ins in ``exchange/s
     at_s = 300                       # oracle_manipulation, mm_withdraw, funding_flip
     change = -0.08
 
-Shock keys: ``index_gap`` (``change``: fraction, permanent from ``at_s``); ``oracle_lag``
+Shock keys: ``index_gap`` (``change``: fraction, permanent from ``at_s``); ``index_slide``
+(``duration_s``, ``change``, ``steps``: the same permanent move in ``steps`` equal gaps over
+the window, a fast fall rather than one instant); ``oracle_lag``
 (``duration_s``, ``lag_s``, ``source``: index or "all"); ``oracle_freeze`` (``duration_s``,
 ``source``, ``stuck``: keep publishing the frozen value); ``oracle_outage`` (``duration_s``,
 ``source``); ``oracle_manipulation`` (``duration_s``, ``source``, ``change``);
@@ -118,6 +122,7 @@ _INDEX = {
     "source_noise": Param(number(0.0, 0.5), 0.0001),
     "clamp_rate": Param(number(0.0, 1.0), None),
     "stale_after_s": Param(number(0.0, lo_open=True), 10.0),
+    "feed_latency_ms": Param(number(0.0, 60_000.0), 200.0),
 }
 
 
@@ -131,6 +136,8 @@ _AT = Param(number(0.0))
 _DUR = Param(number(0.0, lo_open=True))
 SHOCK_TYPES: dict[str, dict[str, Param]] = {
     "index_gap": {"at_s": _AT, "change": Param(number(-0.99, 10.0))},
+    "index_slide": {"at_s": _AT, "duration_s": _DUR, "change": Param(number(-0.99, 10.0)),
+                    "steps": Param(integer(1, 100_000), 10)},
     "oracle_lag": {"at_s": _AT, "duration_s": _DUR, "lag_s": Param(number(0.0, lo_open=True)),
                    "source": Param(_source_sel, 0)},
     "oracle_freeze": {"at_s": _AT, "duration_s": _DUR, "source": Param(_source_sel, "all"),
@@ -180,6 +187,8 @@ class IndexSpec:
     vol_of_vol: float = 0.5
     vol_half_life_s: float = 1800.0
     tail_df: float = 0.0
+    #: how old the sources' quotes are when the venue publishes its index from them (ns)
+    feed_latency_ns: int = 0
 
 
 @attrs.frozen
@@ -375,7 +384,8 @@ def parse_scenario(data: dict, source: str, path: str | None = None) -> Scenario
                       stale_after_ns=_ns(source, "index.stale_after_s", idx["stale_after_s"],
                                          NS_PER_S),
                       vol_of_vol=idx["vol_of_vol"], vol_half_life_s=idx["vol_half_life_s"],
-                      tail_df=idx["tail_df"])
+                      tail_df=idx["tail_df"],
+                      feed_latency_ns=int(round(idx["feed_latency_ms"] * NS_PER_MS)))
     if idx["tail_df"] and idx["tail_df"] <= 2:
         raise fail(source, "index.tail_df", "0 (gaussian) or a number > 2", idx["tail_df"])
     pops = data.get("population", {})

@@ -15,8 +15,14 @@ TINY_CRASH = {
     "shock.0.at_s": 98,
     "shock.0.duration_s": 60,
     "shock.1.at_s": 100,
+    "shock.1.duration_s": 10,     # the crash's slides, shortened: both legs by 140 s
+    "shock.1.steps": 10,
     "shock.2.at_s": 130,
+    "shock.2.duration_s": 10,
+    "shock.2.steps": 10,
     "shock.3.at_s": 200,
+    "shock.3.duration_s": 10,
+    "shock.3.steps": 10,
 }
 
 

@@ -1,11 +1,14 @@
 """The built-in scenarios meet their realism targets (each target is cited in its TOML).
 
-Full-length runs measured with exchange.sim.facts: calm on seeds 0, 1 and 2 (its targets hold on
-seeds 0–4; a 2-h run is the shortest that gives the 1-min return tests ~120 samples), the others
-on seed 0 (the CLI's default). The venue's invariants (conservation of money, positions netting
-to zero, sound books) are checked at every recorded step of the crash and the peg runs, and at
-the end of the long ones (calm: 2 h, funding_squeeze: 2 h 5 min, where a check every second
-would triple the time). About 2 minutes in all on two shared cores (a calm run ~25 s).
+Full-length runs measured with exchange.sim.facts: calm on seeds 0 and 2 (its targets hold on
+seeds 0–4, calm.toml; these two carry the thinnest margins: seed 0 the kurtosis, the robust
+portmanteau p and the per-lag count, seed 2 the 10-minute |r| autocorrelation; a 2-h run is
+the shortest that gives the 1-min return tests ~120 samples), the others on seed 0 (the CLI's
+default; their seeds 0–4 are in their TOMLs). The venue's invariants (conservation of money,
+positions netting to zero, sound books) are checked at every recorded step of the crash and
+the peg runs, and at the end of the long ones (calm: 2 h, funding_squeeze: 2 h 5 min, where a
+check every second would triple the time). About 90 s in all on two shared cores (a calm run
+~20 s).
 """
 import numpy as np
 import pytest
@@ -16,7 +19,7 @@ from exchange.sim.runner import run
 FUNDING_OFF = {"venue.funding.cap_rate": "0"}
 
 
-CALM_SEEDS = (0, 1, 2)
+CALM_SEEDS = (0, 2)
 
 
 @pytest.fixture(scope="module", params=CALM_SEEDS, ids=lambda s: f"seed{s}")

@@ -11,8 +11,26 @@ def test_every_builtin_scenario_loads_with_its_population_and_shocks():
         sc = load_scenario(name)
         assert sc.duration_ns > 0 and sc.n_agents > 0 and sc.preset() is not None
     crash = load_scenario("flash_crash")
-    assert [s.type for s in crash.shocks][:2] == ["mm_withdraw", "index_gap"]
+    assert [s.type for s in crash.shocks][:2] == ["mm_withdraw", "index_slide"]
     assert crash.waterfall == ("market", "insurance", "adl")
+
+
+def test_an_index_slide_is_its_change_in_equal_gaps_over_its_window():
+    from exchange.oracle import ConstantSource, ShockSource
+    from exchange.sim.runner import _slide_steps
+
+    sc = load_scenario("flash_crash")
+    slide = [s for s in sc.shocks if s.type == "index_slide"][0]
+    steps = _slide_steps(slide)
+    assert len(steps) == slide.params["steps"]
+    assert steps[0][0] == slide.at_ns and steps[-1][0] < slide.end_ns
+    src = ConstantSource(100.0)
+    for at, step in steps:
+        src = ShockSource(src, at, step)
+    end = 100.0 * (1 + slide.params["change"])
+    assert src.price_at(slide.at_ns - 1) == 100.0
+    assert end < src.price_at(steps[len(steps) // 2][0]) < 100.0
+    assert src.price_at(slide.end_ns) == pytest.approx(end)
 
 
 def _write(tmp_path, text):
@@ -55,7 +73,7 @@ def test_overrides_reach_populations_shocks_and_the_venue():
         "venue.liquidation.insurance_fund": "777", "waterfall": ["market", "insurance"]})
     pops = {p.name: p for p in sc.populations}
     assert pops["makers"].params["count"] == 2
-    assert [s.params.get("change") for s in sc.shocks if s.type == "index_gap"][0] == -0.2
+    assert [s.params.get("change") for s in sc.shocks if s.type == "index_slide"][0] == -0.2
     preset = sc.preset()
     assert preset.liquidation.insurance_fund_atoms == 777 * 10**6
     assert preset.liquidation.waterfall == ("market", "insurance")

@@ -108,6 +108,20 @@ def test_a_gap_liquidates_isolated_10x_and_not_a_funded_cross_account():
     assert iso["time_to_liq_s"] is not None and 0 <= iso["time_to_liq_s"] < 120
 
 
+def test_a_10pct_gap_takes_the_whole_initial_margin_of_an_isolated_10x_long():
+    # the book reprices before the liquidation engine sells (issue 12): no quote made before
+    # the gap is left for it to sell into, so the position loses its whole initial margin
+    # (before the fix 6–9k of the 11k, sold into the stale pre-gap book)
+    p = Portfolio.build(side="long", qty="1", leverage=10, wallet="40000",
+                        margin_mode="isolated")
+    res = run_stress(p, range(2), battery=default_battery(p, gaps=(10.0,), **QUIET), workers=1)
+    rows = {(r["shock"], r["margin"]): r for r in res.rows()}
+    iso = rows["gap_10", "isolated"]
+    im = 110_000 / 10
+    assert iso["p_liq"] == 1.0
+    assert 0.95 * im <= iso["loss_mean"] and iso["loss_worst"] < im * 1.05
+
+
 def test_funding_flip_pays_the_cap_on_the_notional():
     # Hyperliquid settles every hour; its cap is 4 % per hour: one settlement in the run
     p = Portfolio.build(preset="hyperliquid", side="short", qty="0.1", leverage=5,
