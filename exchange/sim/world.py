@@ -582,6 +582,9 @@ def run_world(world, seed: int = 0, waterfall=None, out_dir=None, *, check: str 
         info0 = v.sims[0].info()
         tot = compute_metrics(JournalSummary.of(recs), v.sims[0].series(), info0, equity)
         venues[v.spec.name] = {k: tot[k] for k in VENUE_KEYS}
+        # notional needs each instrument's grid (atoms per tick·lot): the sum of the markets'
+        venues[v.spec.name]["liquidation_notional"] = sum(
+            m["liquidation_notional"] or 0.0 for m in markets[v.spec.name].values())
         venues[v.spec.name]["preset"] = v.ex.preset.name
         venues[v.spec.name]["waterfall"] = list(v.ex.preset.liquidation.waterfall)
         for agent in sim.agents:

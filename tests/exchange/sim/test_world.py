@@ -39,6 +39,8 @@ def test_multi_asset_crash_liquidates_on_every_instrument_with_per_instrument_me
     # a cross account's episode counts on every instrument it closes, once for the venue
     n = [m["liquidations"] for m in per.values()]
     assert max(n) <= v["liquidations"] < sum(n)
+    assert v["liquidation_notional"] == pytest.approx(
+        sum(m["liquidation_notional"] for m in per.values()))
 
 
 def test_cross_portfolios_are_liquidated_through_their_worst_leg_and_lose_more(crash):
