@@ -94,7 +94,11 @@ def test_owner_closes_beyond_the_margin_in_a_gap_are_the_venues_bad_debt_not_the
     and the two add up to the bad-debt ledger."""
     from exchange.liquidation.events import LEDGER_ISOLATED_COVER
 
-    r = run(tiny_crash, seed=0, waterfall=("market", "insurance", "adl"))
+    # isolated longs and the first leg as one instant gap (the crash slides by default; its
+    # crowd is cross-margined)
+    sc = tiny_crash.with_overrides({"population.directional.margin_mode": "isolated",
+                                    "shock.1.steps": 1})
+    r = run(sc, seed=0, waterfall=("market", "insurance", "adl"))
     m, j = r.metrics, r.journal
     cover = j[(j["kind"] == 14) & (j["code"] == LEDGER_ISOLATED_COVER)]
     assert m["bad_debt"] == 0.0 and m["bad_debt_outside_liquidation"] > 0
