@@ -2,6 +2,7 @@
 
     python benchmarks/bench_sim.py [--json] [--agents 10000] [--seconds 3600] [--seed 0]
                                    [--margin-mode isolated|cross] [--journal none|events|full]
+                                   [--instruments 3 --venues 2]
 
 The population keeps the flash crash's mix, scaled to ``--agents``: 40 market makers
 requoting six levels a side every 100 ms, 20 keepers, 40 funding arbitrageurs, 44 % noise
@@ -21,7 +22,9 @@ an estimate. The journal is streamed (``--journal``, default ``none``: hashed an
 no files; ``events``/``full`` write them under a temporary directory), so memory follows the
 live state: accounts, resting orders, the book. ``--margin-mode`` sets the directional
 traders' margin mode (default ``isolated``, as in the earlier figures; the
-scenario itself gives them ``cross``).
+scenario itself gives them ``cross``). ``--instruments 3 --venues 2`` runs
+:mod:`bench_world` instead (``--agents`` shared over its six markets): three instruments on
+two venues against the one-instrument run, in the same process.
 """
 from __future__ import annotations
 
@@ -91,7 +94,21 @@ def main(argv=None) -> int:
                     help="journal files streamed to a temporary directory (default none)")
     ap.add_argument("--progress", action="store_true",
                     help="a line on stderr every 1%% of simulated time: events, events/s, RSS")
+    ap.add_argument("--instruments", type=int, default=1, choices=(1, 3),
+                    help="3: three instruments on two venues against the one-instrument run "
+                    "in the same process (benchmarks/bench_world.py)")
+    ap.add_argument("--venues", type=int, default=1, choices=(1, 2),
+                    help="2: with --instruments 3, see above")
     args = ap.parse_args(argv)
+    if args.instruments > 1 or args.venues > 1:
+        if (args.instruments, args.venues) != (3, 2):
+            raise SystemExit("--instruments 3 and --venues 2 go together (3 instruments on "
+                             "2 venues against one instrument)")
+        import bench_world
+
+        return bench_world.main(([] if not args.json else ["--json"]) + [
+            "--agents-per-market", str(max(200, args.agents // 6)),
+            "--seconds", str(max(args.seconds, 700.0)), "--seed", str(args.seed)])
     warnings.simplefilter("ignore", RuntimeWarning)
     sc = bench_scenario(args.agents, args.seconds, args.margin_mode)
     with tempfile.TemporaryDirectory(prefix="bench_sim_") as tmp:

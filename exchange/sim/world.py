@@ -380,6 +380,8 @@ class World:
                             .generate_state(1)[0])
                 sims.append(Simulation(m.scenario, mseed, waterfall, check=check, exchange=ex,
                                        clock=self.clock, index_source=self.factor.source(m.asset)))
+            for s in sims[1:]:
+                s.checks_venue = False          # the venue is checked once per step
             self.venues.append(_Venue(vs, ex, sims))
         from exchange.sim.portfolio import world_agent_class
 
