@@ -30,7 +30,8 @@ from exchange.sim.metrics import K_FILLED, K_TRIGGERED
 #: MARGIN_CALL records (an account crossed its maintenance margin)
 K_MARGIN_CALL = 101
 
-__all__ = ["PortfolioTraders", "CrossVenueArbitrageurs", "world_agent_class", "WORLD_AGENTS"]
+__all__ = ["PortfolioTraders", "CrossVenueArbitrageurs", "CrossInstrumentArbitrageurs",
+           "world_agent_class", "WORLD_AGENTS"]
 
 NS_PER_S = 1_000_000_000
 NS_PER_MS = 1_000_000
@@ -308,7 +309,7 @@ class CrossVenueArbitrageurs(_WorldPopulation):
         ma, mb = self._mid(ca), self._mid(cb)
         if ma is None or mb is None or ca.market.stale or cb.market.stale:
             return nxt
-        basis = (ma / mb - 1.0) * 1e4
+        basis = self._basis(ca, cb, ma, mb)
         pos_a = ca.arrays()["size"][ca.instr][ia] * ca.lot_size      # base units
         pos_b = cb.arrays()["size"][cb.instr][ib] * cb.lot_size
         ready = self.busy_until <= ts_ns
@@ -322,7 +323,7 @@ class CrossVenueArbitrageurs(_WorldPopulation):
         delta[close] = -np.sign(pos_a[close]) * np.minimum(clip, np.abs(pos_a[close]))
         target_a = pos_a + delta
         # leg B hedges leg A's position after this order (and repairs a leg that missed)
-        need_b = -target_a - pos_b
+        need_b = -target_a * self._hedge_ratio(ma, mb) - pos_b
         slip = self.p["max_slippage_bps"]
         for ctx, accts, d in ((ca, ia, delta), (cb, ib, need_b)):
             lots = np.floor(np.abs(d) / ctx.lot_size + 1e-9).astype(np.int64)
@@ -344,6 +345,14 @@ class CrossVenueArbitrageurs(_WorldPopulation):
         self.busy_until[moved] = ts_ns + self.check_ns + self.lat[moved]
         return nxt
 
+    def _basis(self, ca, cb, ma: float, mb: float) -> float:
+        """What the arbitrageur trades, bp: leg A's book mid over leg B's."""
+        return (ma / mb - 1.0) * 1e4
+
+    def _hedge_ratio(self, ma: float, mb: float) -> float:
+        """Base units of leg B per base unit of leg A (the same asset: 1)."""
+        return 1.0
+
     def report(self, venue, records: np.ndarray) -> dict[str, Any]:
         accts = self._accounts.get(venue.spec.name)
         if accts is None:
@@ -351,8 +360,61 @@ class CrossVenueArbitrageurs(_WorldPopulation):
         return {"orders": self.trades, "accounts": int(len(accts))}
 
 
+class CrossInstrumentArbitrageurs(CrossVenueArbitrageurs):
+    """Relative-value arbitrage between two instruments of one venue, in one cross-margined
+    account: when leg A's perp trades rich to its index against leg B's (the premiums
+    differ by more than ``entry_bps``) it sells A and buys B for the same notional, and
+    unwinds when the premiums meet (``exit_bps``); ``clip``/``max_position`` are in leg A's
+    base units. Its hedge pools the legs' margin: the position cross margin exists for."""
+
+    kind = "cross_instrument_arb"
+    PARAMS = {**{k: v for k, v in CrossVenueArbitrageurs.PARAMS.items()
+                 if k not in ("asset", "venues")},
+              "venue": Param(_name, None, "the venue (default: the first)"),
+              "assets": Param(lambda s, k, v: _names2(s, k, v), ("BTC", "ETH"),
+                              "the two assets (legs A and B)")}
+
+    def setup(self, world, ts_ns: int) -> int | None:
+        p = self.p
+        if self.n == 0:
+            return None
+        vn = p["venue"] or world.venues[0].spec.name
+        v = world.venue(vn)
+        for a in p["assets"]:
+            if a not in v.by_asset:
+                raise fail(world.w.source, f"population.{self.name}.assets",
+                           f"assets traded on venue {vn!r} ({', '.join(v.by_asset)})",
+                           list(p["assets"]))
+        ids = self._open(world, vn, np.full(self.n, p["capital"], np.int64))
+        self.legs = []
+        for a in p["assets"]:
+            sim = v.by_asset[a]
+            L = min(int(p["leverage"]), sim.ctx.max_leverage)
+            for acct in ids.tolist():
+                v.ex.core.set_leverage(acct, sim.instr, L)
+            self.legs.append((sim, ids))
+        self.lat = latency_ns(self.rng, self.n, p["latency_ms"], p["latency_jitter"])
+        f = np.exp(p["dispersion"] * self.rng.standard_normal(self.n))
+        self.entry = p["entry_bps"] * f
+        self.exit = np.minimum(p["exit_bps"] * f, self.entry * 0.5)
+        self.check_ns = max(1, int(p["check_ms"] * NS_PER_MS))
+        self.busy_until = np.zeros(self.n, np.int64)
+        self.trades = 0
+        return ts_ns + int(p["start_s"] * NS_PER_S)
+
+    def _basis(self, ca, cb, ma: float, mb: float) -> float:
+        ia, ib = ca.market.index_ticks * ca.tick_size, cb.market.index_ticks * cb.tick_size
+        if ia <= 0 or ib <= 0:
+            return 0.0
+        return ((ma / ia) / (mb / ib) - 1.0) * 1e4
+
+    def _hedge_ratio(self, ma: float, mb: float) -> float:
+        return ma / mb
+
+
 WORLD_AGENTS: dict[str, type] = {"portfolio": PortfolioTraders,
-                                 "cross_venue_arb": CrossVenueArbitrageurs}
+                                 "cross_venue_arb": CrossVenueArbitrageurs,
+                                 "cross_instrument_arb": CrossInstrumentArbitrageurs}
 
 
 def world_agent_class(kind: str, source: str = "world", key: str = "type") -> type:

@@ -57,6 +57,11 @@ def test_cross_portfolios_are_liquidated_through_their_worst_leg_and_lose_more(c
     assert cross["pnl"] < iso["pnl"] < 0
 
 
+def test_relative_value_arbitrageurs_trade_both_instruments_in_one_account(crash):
+    rv = crash.populations["rv_arbs"]["venues"]["binance"]
+    assert rv["accounts"] == 4 and rv["fills"] > 0 and rv["orders"] > 0
+
+
 def test_a_world_run_is_deterministic():
     small = {**SMALL_CRASH, "scenario.duration_s": 260}
     a, b = World(load_world("multi_asset_crash").with_overrides(small), 5), \
