@@ -1037,15 +1037,21 @@ class StrategyAgent:
         the strategy one latency after it happened (at the first dispatch point after)."""
         if self.api is None or len(records) == 0:
             return
+        mask = self._mine(records)
+        if not mask.any():
+            return
+        self._inbox.append(records[mask])
+        self._deliver(ctx.clock.now_ns)
+
+    def _mine(self, records: np.ndarray) -> np.ndarray:
+        """The records about this strategy's account (its own, and those naming it as the
+        counterparty of an auction, a deleveraging or a transfer)."""
         me = self.api.account
         kind = records["kind"]
         mask = records["acct"] == me
         mask |= (records["a1"] == me) & ((kind == _K_AUCTION_TAKEN) | (kind == _K_DELEVERAGED)
                                          | (kind == _K_TRANSFERRED))
-        if not mask.any():
-            return
-        self._inbox.append(records[mask])
-        self._deliver(ctx.clock.now_ns)
+        return mask
 
     def _deliver(self, now_ns: int, everything: bool = False) -> None:
         """Call back for the records that are due (time + latency <= now; stream order)."""

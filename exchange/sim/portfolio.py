@@ -285,6 +285,11 @@ class CrossVenueArbitrageurs(_WorldPopulation):
             for a in ids.tolist():
                 v.ex.core.set_leverage(a, sim.instr, L)
             self.legs.append((sim, ids))
+        return self._start(ts_ns)
+
+    def _start(self, ts_ns: int) -> int:
+        """After the legs are set up: latencies, per-trader thresholds; the first wake-up."""
+        p = self.p
         self.lat = latency_ns(self.rng, self.n, p["latency_ms"], p["latency_jitter"])
         f = np.exp(p["dispersion"] * self.rng.standard_normal(self.n))
         self.entry = p["entry_bps"] * f
@@ -393,14 +398,7 @@ class CrossInstrumentArbitrageurs(CrossVenueArbitrageurs):
             for acct in ids.tolist():
                 v.ex.core.set_leverage(acct, sim.instr, L)
             self.legs.append((sim, ids))
-        self.lat = latency_ns(self.rng, self.n, p["latency_ms"], p["latency_jitter"])
-        f = np.exp(p["dispersion"] * self.rng.standard_normal(self.n))
-        self.entry = p["entry_bps"] * f
-        self.exit = np.minimum(p["exit_bps"] * f, self.entry * 0.5)
-        self.check_ns = max(1, int(p["check_ms"] * NS_PER_MS))
-        self.busy_until = np.zeros(self.n, np.int64)
-        self.trades = 0
-        return ts_ns + int(p["start_s"] * NS_PER_S)
+        return self._start(ts_ns)
 
     def _basis(self, ca, cb, ma: float, mb: float) -> float:
         ia, ib = ca.market.index_ticks * ca.tick_size, cb.market.index_ticks * cb.tick_size

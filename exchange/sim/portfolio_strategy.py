@@ -30,8 +30,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from exchange.errors import ConfigError, InvalidCommandError, invalid
-from exchange.strategy import (_K_AUCTION_TAKEN, _K_DELEVERAGED, _K_TRANSFERRED, NS_PER_MS,
-                               Strategy, StrategyAgent, StrategyAPI, load_strategy_class)
+from exchange.strategy import (NS_PER_MS, Strategy, StrategyAgent, StrategyAPI,
+                               load_strategy_class)
 
 __all__ = ["PortfolioStrategy", "PortfolioAPI", "PortfolioStrategyAgent",
            "run_portfolio_strategy"]
@@ -80,19 +80,11 @@ class _Leg(StrategyAgent):
         self.api.asset = asset
         self.first = False          # the venue's first leg also hears of account-wide records
 
-    def on_records(self, ctx, records: np.ndarray) -> None:
-        if self.api is None or len(records) == 0:
-            return
-        me = self.api.account
-        kind = records["kind"]
-        mask = records["acct"] == me
-        mask |= (records["a1"] == me) & ((kind == _K_AUCTION_TAKEN) | (kind == _K_DELEVERAGED)
-                                         | (kind == _K_TRANSFERRED))
-        mask &= (records["instr"] == self.instr) | ((records["instr"] < 0) & self.first)
-        if not mask.any():
-            return
-        self._inbox.append(records[mask])
-        self._deliver(ctx.clock.now_ns)
+    def _mine(self, records: np.ndarray) -> np.ndarray:
+        """The account's records of this leg's instrument (the venue's first leg also takes
+        the account-wide ones: deposits, transfers)."""
+        instr = records["instr"]
+        return super()._mine(records) & ((instr == self.instr) | ((instr < 0) & self.first))
 
 
 class PortfolioAPI:

@@ -23,7 +23,6 @@ same agents and the same price path, and the same inputs give a byte-identical j
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import time
 from pathlib import Path

@@ -43,7 +43,7 @@ import numpy as np
 
 from exchange.errors import ConfigError, invalid
 from exchange.sim.clock import PRIO_AGENT, PRIO_ORACLE, Clock
-from exchange.sim.config import Param, check_known, fail, integer, number, read_table
+from exchange.sim.config import Param, check_known, fail, number, read_table
 from exchange.sim.context import component_seed
 from exchange.sim.factor import AssetParams, CrashWindow, FactorGap, FactorModel
 from exchange.sim.scenario import PopulationSpec, Scenario, parse_scenario
