@@ -74,16 +74,20 @@ def test_a_clients_algo_stops_fire_in_the_scenarios_crash():
     """ccxt's conditional orders (POST /fapi/v1/algoOrder) reach the venue's trigger book; the
     scenario's oracle moves the mark through the venue's own clock step, so a mark-price stop,
     a last-price take-profit and a trailing stop fire in flash_crash's gap."""
-    driver = ScenarioDriver("flash_crash", seed=2, speed=150, overrides={
+    # 60x: the crash (from 358 s) comes ~4 s of wall time after the orders are placed, also
+    # when a loaded machine answers each request slowly
+    driver = ScenarioDriver("flash_crash", seed=2, speed=60, overrides={
         "population.noise.count": 40, "population.directional.count": 80})
     mock = driver.mock()
     cred = mock.add_account(deposit="100000")
     with ServerThread(mock) as srv:
         client = ccxt.binanceusdm(ccxt_config(srv.base_url, cred.api_key, cred.secret))
-        client.timeout = 5000
+        # the server thread also runs the scenario: a request can wait behind a busy
+        # stretch of the crash on a loaded machine
+        client.timeout = 20000
         client.load_markets()
         wait_for(lambda: client.fetch_order_book(BTC)["bids"] and client.fetch_order_book(BTC)["asks"])
-        assert srv.call(lambda: driver.sim_ns) < 300 * 10**9, "the test machine is too slow"
+        assert srv.call(lambda: driver.sim_ns) < 120 * 10**9, "the test machine is too slow"
         client.create_order(BTC, "market", "buy", 0.03)
         mark = client.fetch_funding_rate(BTC)["markPrice"]
         stop = client.create_order(BTC, "market", "sell", 0.01, None, {
