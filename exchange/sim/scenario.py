@@ -475,11 +475,16 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
             raise ConfigError.for_key(None, "scenario", "a built-in scenario name ("
                                       + ", ".join(list_scenarios()) + ") or a TOML file", text)
         path, source = str(p), p.name
+    return parse_scenario(read_toml(path, source), source, path)
+
+
+def read_toml(path: str, source: str) -> dict:
+    """A scenario (or world) TOML file's tree; unreadable or invalid TOML raises ConfigError
+    naming ``source``."""
     try:
         with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{source}: cannot be read: {exc.strerror}") from None
-    return parse_scenario(data, source, path)

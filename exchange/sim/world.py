@@ -33,7 +33,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,7 @@ from exchange.sim.clock import PRIO_AGENT, PRIO_ORACLE, Clock
 from exchange.sim.config import Param, check_known, fail, number, read_table
 from exchange.sim.context import component_seed
 from exchange.sim.factor import AssetParams, CrashWindow, FactorGap, FactorModel
-from exchange.sim.scenario import PopulationSpec, Scenario, parse_scenario
+from exchange.sim.scenario import PopulationSpec, Scenario, parse_scenario, read_toml
 
 __all__ = ["WorldScenario", "World", "WorldResult", "load_world", "list_worlds", "is_world",
            "run_world"]
@@ -154,16 +153,6 @@ def list_worlds() -> list[str]:
     return sorted(p.name[:-5] for p in _worlds_dir().iterdir() if p.name.endswith(".toml"))
 
 
-def _read_toml(path: str, source: str) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot be read: {exc.strerror}") from None
-
-
 def is_world(name_or_path) -> bool:
     """Whether ``name_or_path`` names a built-in world or a TOML file with ``[assets]``."""
     if isinstance(name_or_path, WorldScenario):
@@ -177,7 +166,7 @@ def is_world(name_or_path) -> bool:
     if not p.is_file():
         return False
     try:
-        return "assets" in _read_toml(str(p), p.name)
+        return "assets" in read_toml(str(p), p.name)
     except ConfigError:
         return False
 
@@ -196,7 +185,7 @@ def load_world(name_or_path) -> WorldScenario:
             raise ConfigError.for_key(None, "scenario", "a built-in world (" + ", ".join(
                 list_worlds()) + ") or a world TOML file", text)
         path, source = str(p), p.name
-    return parse_world(_read_toml(path, source), source, path)
+    return parse_world(read_toml(path, source), source, path)
 
 
 def _scaled(table: dict, ratio: float, depth: float, is_maker: bool) -> dict:
