@@ -12,6 +12,9 @@ DIRECTIVES = {
 }
 
 extensions = [
+    # the constants (cpdef enums of the .pxd files), seen from Python as IntEnums
+    Extension("matching._enums", ["matching/_enums.pyx"]),
+    Extension("exchange._enums", ["exchange/_enums.pyx"]),
     # The matcher's hot path is a chain of small methods; let gcc inline it into the batch loop.
     Extension("matching._book", ["matching/_book.pyx"],
               extra_compile_args=["-O3", "--param", "max-inline-insns-single=2000",

@@ -23,80 +23,24 @@ from libc.string cimport memcpy
 import numpy as np
 
 from matching._book cimport Book, Fill, Expired
+from matching._enums cimport EXPIRE_STP
 
+from exchange._enums cimport (CancelReason, EventKind, LedgerKind, LedgerReason, OrderFlag,
+                             OrderType, RejectCode, RejectedCommand, Scale)
+
+import exchange._enums as _py_enums
+from exchange.dtypes import EVENT_DTYPE
 from exchange.errors import InvalidCommandError, UnknownAccountError, UnknownSymbolError
 
-EVENT_DTYPE = np.dtype([
-    ("seq", "i8"), ("ts", "i8"), ("acct", "i8"), ("oid", "i8"), ("price", "i8"), ("qty", "i8"),
-    ("a1", "i8"), ("a2", "i8"), ("a3", "i8"), ("kind", "i4"), ("code", "i4"), ("instr", "i4"),
-    ("side", "u1"), ("flag", "u1"), ("pad", "u2")], align=True)
 # ``pad`` (always 0) fills the struct to its 8-byte alignment: with no unnamed padding, every
 # byte of a record, a journal or a copy numpy makes of it depends only on the events
 assert EVENT_DTYPE.itemsize == sizeof(EventRec)
 assert sum(dt.itemsize for dt, *_ in EVENT_DTYPE.fields.values()) == EVENT_DTYPE.itemsize
 
 cdef enum:
-    RATE_SCALE = 100000000
     O_PROBE = 16            # order registry: slots probed from an order's home slot
-    # event kinds (exchange.events maps them to classes)
-    EV_ORDER_ACCEPTED = 1
-    EV_ORDER_REJECTED = 2
-    EV_ORDER_FILLED = 3
-    EV_ORDER_CANCELED = 4
-    EV_ORDER_AMENDED = 5
-    EV_DEPOSITED = 6
-    EV_WITHDRAWN = 7
-    EV_LEVERAGE_SET = 8
-    EV_MARGIN_MODE_SET = 9
-    EV_ISOLATED_MARGIN_CHANGED = 10
-    EV_MARK_PRICE_UPDATED = 11
-    EV_TRANSFER_REJECTED = 12
-    EV_POSITION_TRANSFERRED = 13
-    EV_LEDGER_MOVED = 14
-    # order types
-    LIMIT = 0
-    MARKET = 1
-    # cancel reasons
-    CANCEL_USER = 0
-    CANCEL_IOC = 1
-    CANCEL_STP = 2
-    CANCEL_LIQUIDATION = 3
-    # order flags
-    F_REDUCE_ONLY = 1
-    F_RESTING = 2
-    F_LIQUIDATION = 4
-    # reject reasons (exchange.codes.RejectReason)
-    R_BELOW_MIN_NOTIONAL = 1003
-    R_ABOVE_MAX_QTY = 1004
-    R_PRICE_OUT_OF_BAND = 1005
-    R_UNKNOWN_ORDER = 1006
-    R_INVALID_LEVERAGE = 1010
-    R_INSUFFICIENT_MARGIN = 2001
-    R_REDUCE_ONLY_WOULD_INCREASE = 2002
-    R_POSITION_LIMIT_EXCEEDED = 2003
-    R_LEVERAGE_ABOVE_TIER_MAX = 2004
-    R_INSUFFICIENT_BALANCE = 2005
-    R_WITHDRAWAL_WOULD_BREACH_IM = 2006
-    R_MARGIN_MODE_CHANGE = 2007
-    R_MARGIN_REMOVAL = 2008
-    R_LEVERAGE_CHANGE = 2009
-    R_ACCOUNT_IN_LIQUIDATION = 4001
-    # ledger account kinds for ledger_move
-    L_WALLET = 0
-    L_ISOLATED = 1
-    L_FEE_POOL = 2
-    L_INSURANCE = 3
-    L_BAD_DEBT = 4
-    # LedgerMoved reason of the venue's own cover of a flat isolated bucket (not a module's)
-    LEDGER_ISOLATED_COVER = 99
 
-EVENT_KINDS = {
-    1: "OrderAccepted", 2: "OrderRejected", 3: "OrderFilled", 4: "OrderCanceled",
-    5: "OrderAmended", 6: "Deposited", 7: "Withdrawn", 8: "LeverageSet", 9: "MarginModeSet",
-    10: "IsolatedMarginChanged", 11: "MarkPriceUpdated", 12: "TransferRejected",
-    13: "PositionTransferred", 14: "LedgerMoved",
-}
-LEDGER_KINDS = {"wallet": 0, "isolated": 1, "fee_pool": 2, "insurance": 3, "bad_debt": 4}
+LEDGER_KINDS = {m.name.lower(): int(m) for m in _py_enums.LedgerKind}
 
 _ACCOUNT_FIELDS = ("size", "cost", "iso", "lev", "buy_open", "sell_open")
 
@@ -108,8 +52,8 @@ cdef inline int64_t _abs(int64_t x) noexcept nogil:
 cdef inline int64_t _fee(int64_t notional, int64_t rate) noexcept nogil:
     """Fee on a notional: a charge rounds up, a rebate (negative rate) rounds toward zero."""
     if rate >= 0:
-        return muldiv_ceil(notional, rate, RATE_SCALE)
-    return -muldiv_floor(notional, -rate, RATE_SCALE)
+        return muldiv_ceil(notional, rate, Scale.RATE_SCALE)
+    return -muldiv_floor(notional, -rate, Scale.RATE_SCALE)
 
 
 cdef class VenueCore:
@@ -251,7 +195,7 @@ cdef class VenueCore:
         self.o_mask = cap - 1
         self.cap_orders = cap
         if old:
-            live = np.flatnonzero((old["o_id"] > 0) & ((old["o_flags"] & F_RESTING) != 0))
+            live = np.flatnonzero((old["o_id"] > 0) & ((old["o_flags"] & OrderFlag.RESTING) != 0))
             live = live[np.argsort(old["o_id"][live], kind="stable")]
             for j in live.tolist():
                 oid = old["o_id"][j]
@@ -302,7 +246,7 @@ cdef class VenueCore:
         cdef int64_t i, s
         for i in range(O_PROBE):
             s = (oid + i) & self.o_mask
-            if self.o_id[s] == 0 or self.o_id[s] == oid or not (self.o_flags[s] & F_RESTING):
+            if self.o_id[s] == 0 or self.o_id[s] == oid or not (self.o_flags[s] & OrderFlag.RESTING):
                 return s
         return -1
 
@@ -372,7 +316,7 @@ cdef class VenueCore:
         self._check_instr(instr)
         if price <= 0:
             raise InvalidCommandError(f"'price' must be > 0 ticks to settle funding (got {price})")
-        if rate < -RATE_SCALE or rate > RATE_SCALE:
+        if rate < -Scale.RATE_SCALE or rate > Scale.RATE_SCALE:
             raise InvalidCommandError(f"'rate' must be within [-1e8, 1e8] (got {rate})")
         cdef int64_t n = self.n_acct, a, m = 0, q, pay, rem = 0, j
         cdef object accts_np = np.empty(n, np.int64)
@@ -384,7 +328,7 @@ cdef class VenueCore:
             q = self.size[instr, a]
             if q == 0:
                 continue
-            if funding_payment(q, price, k, rate, RATE_SCALE, &pay) != 0:
+            if funding_payment(q, price, k, rate, Scale.RATE_SCALE, &pay) != 0:
                 raise InvalidCommandError(
                     f"funding payment of account {a} overflows int64 (size {q}, price {price}, rate {rate})")
             accts[m] = a
@@ -502,7 +446,7 @@ cdef class VenueCore:
         cdef int nt = <int>self.n_tiers[instr]
         while t + 1 < nt and notional >= self.tier_floor[instr, t + 1]:
             t += 1
-        return muldiv_ceil(notional, self.tier_mmr[instr, t], RATE_SCALE) - self.tier_cum[instr, t]
+        return muldiv_ceil(notional, self.tier_mmr[instr, t], Scale.RATE_SCALE) - self.tier_cum[instr, t]
 
     cdef int64_t _pos_mm(self, int instr, int64_t acct) noexcept:
         """Maintenance margin of one position on its instrument's basis: the notional at the
@@ -529,7 +473,7 @@ cdef class VenueCore:
                     eq += self._upnl(i, acct)
                     if self.wd_rate[i] and self.size[i, acct] != 0:
                         floor += muldiv_ceil(_abs(self.size[i, acct] * self._ref_price(i, 0) * self.k[i]),
-                                             self.wd_rate[i], RATE_SCALE)
+                                             self.wd_rate[i], Scale.RATE_SCALE)
             if self.size[i, acct] != 0 or self.buy_open[i, acct] != 0 or self.sell_open[i, acct] != 0:
                 im += self._im_instr(i, acct, 0, 0, &w)
         return eq - (im if im > floor else floor)
@@ -563,7 +507,7 @@ cdef class VenueCore:
             raise InvalidCommandError(f"'amount' must be > 0 atoms (got {atoms})")
         self.wallet[acct] += atoms
         self.net_deposits += atoms
-        self._emit(EV_DEPOSITED, 0, -1, acct, 0, 0, 0, 0, atoms, self.wallet[acct], 0, 0)
+        self._emit(EventKind.DEPOSITED, 0, -1, acct, 0, 0, 0, 0, atoms, self.wallet[acct], 0, 0)
         return 0
 
     cpdef int withdraw(self, int64_t acct, int64_t atoms) except -1:
@@ -575,14 +519,14 @@ cdef class VenueCore:
         if atoms <= 0:
             raise InvalidCommandError(f"'amount' must be > 0 atoms (got {atoms})")
         if atoms > self.wallet[acct]:
-            self._emit(EV_TRANSFER_REJECTED, R_INSUFFICIENT_BALANCE, -1, acct, 0, 0, 0, 0, atoms, 0, 0, 0)
-            return R_INSUFFICIENT_BALANCE
+            self._emit(EventKind.TRANSFER_REJECTED, RejectCode.INSUFFICIENT_BALANCE, -1, acct, 0, 0, 0, 0, atoms, 0, 0, 0)
+            return RejectCode.INSUFFICIENT_BALANCE
         if self._withdraw_free(acct) - atoms < 0:
-            self._emit(EV_TRANSFER_REJECTED, R_WITHDRAWAL_WOULD_BREACH_IM, -1, acct, 0, 0, 0, 0, atoms, 0, 0, 0)
-            return R_WITHDRAWAL_WOULD_BREACH_IM
+            self._emit(EventKind.TRANSFER_REJECTED, RejectCode.WITHDRAWAL_WOULD_BREACH_IM, -1, acct, 0, 0, 0, 0, atoms, 0, 0, 0)
+            return RejectCode.WITHDRAWAL_WOULD_BREACH_IM
         self.wallet[acct] -= atoms
         self.net_deposits -= atoms
-        self._emit(EV_WITHDRAWN, 0, -1, acct, 0, 0, 0, 0, atoms, self.wallet[acct], 0, 0)
+        self._emit(EventKind.WITHDRAWN, 0, -1, acct, 0, 0, 0, 0, atoms, self.wallet[acct], 0, 0)
         return 0
 
     cpdef int set_leverage(self, int64_t acct, int instr, int64_t leverage) except -1:
@@ -592,19 +536,19 @@ cdef class VenueCore:
         self._check_acct(acct)
         self._check_instr(instr)
         if leverage < 1 or leverage > self.tier_maxlev[instr, 0]:
-            self._emit(EV_ORDER_REJECTED, R_INVALID_LEVERAGE, instr, acct, 0, 0, 0, leverage, 0, 0, 0, 1)
-            return R_INVALID_LEVERAGE
+            self._emit(EventKind.ORDER_REJECTED, RejectCode.INVALID_LEVERAGE, instr, acct, 0, 0, 0, leverage, 0, 0, 0, RejectedCommand.SET_LEVERAGE)
+            return RejectCode.INVALID_LEVERAGE
         self._im_instr(instr, acct, 0, 0, &w)
         if w > self._max_notional_for_lev(instr, leverage):
-            self._emit(EV_ORDER_REJECTED, R_LEVERAGE_ABOVE_TIER_MAX, instr, acct, 0, 0, 0, leverage, 0, 0, 0, 1)
-            return R_LEVERAGE_ABOVE_TIER_MAX
+            self._emit(EventKind.ORDER_REJECTED, RejectCode.LEVERAGE_ABOVE_TIER_MAX, instr, acct, 0, 0, 0, leverage, 0, 0, 0, RejectedCommand.SET_LEVERAGE)
+            return RejectCode.LEVERAGE_ABOVE_TIER_MAX
         old = self.lev[instr, acct]
         self.lev[instr, acct] = leverage
         if self.mode[instr, acct] == 0 and self._available(acct, -1, 0, 0) < 0 and leverage < old:
             self.lev[instr, acct] = old
-            self._emit(EV_ORDER_REJECTED, R_LEVERAGE_CHANGE, instr, acct, 0, 0, 0, leverage, 0, 0, 0, 1)
-            return R_LEVERAGE_CHANGE
-        self._emit(EV_LEVERAGE_SET, 0, instr, acct, 0, 0, 0, leverage, old, 0, 0, 0)
+            self._emit(EventKind.ORDER_REJECTED, RejectCode.LEVERAGE_CHANGE_WOULD_BREACH_IM, instr, acct, 0, 0, 0, leverage, 0, 0, 0, RejectedCommand.SET_LEVERAGE)
+            return RejectCode.LEVERAGE_CHANGE_WOULD_BREACH_IM
+        self._emit(EventKind.LEVERAGE_SET, 0, instr, acct, 0, 0, 0, leverage, old, 0, 0, 0)
         return 0
 
     cpdef int set_margin_mode(self, int64_t acct, int instr, int isolated) except -1:
@@ -615,10 +559,10 @@ cdef class VenueCore:
             raise InvalidCommandError(f"'isolated' must be 0 (cross) or 1 (isolated) (got {isolated})")
         if (self.size[instr, acct] != 0 or self.buy_open[instr, acct] != 0
                 or self.sell_open[instr, acct] != 0 or self.iso[instr, acct] != 0):
-            self._emit(EV_ORDER_REJECTED, R_MARGIN_MODE_CHANGE, instr, acct, 0, 0, 0, 0, 0, 0, 0, 2)
-            return R_MARGIN_MODE_CHANGE
+            self._emit(EventKind.ORDER_REJECTED, RejectCode.MARGIN_MODE_CHANGE_WITH_OPEN_POSITION, instr, acct, 0, 0, 0, 0, 0, 0, 0, RejectedCommand.SET_MARGIN_MODE)
+            return RejectCode.MARGIN_MODE_CHANGE_WITH_OPEN_POSITION
         self.mode[instr, acct] = <uint8_t>isolated
-        self._emit(EV_MARGIN_MODE_SET, 0, instr, acct, 0, 0, 0, isolated, 0, 0, 0, 0)
+        self._emit(EventKind.MARGIN_MODE_SET, 0, instr, acct, 0, 0, 0, isolated, 0, 0, 0, 0)
         return 0
 
     cpdef int adjust_isolated_margin(self, int64_t acct, int instr, int64_t delta) except -1:
@@ -635,22 +579,22 @@ cdef class VenueCore:
             raise InvalidCommandError(
                 f"'instrument' {instr} must hold an isolated position for account {acct} to adjust its margin")
         if delta > 0 and delta > self._available(acct, -1, 0, 0):
-            self._emit(EV_TRANSFER_REJECTED, R_INSUFFICIENT_BALANCE, instr, acct, 0, 0, 0, 0, delta, 0, 0, 0)
-            return R_INSUFFICIENT_BALANCE
+            self._emit(EventKind.TRANSFER_REJECTED, RejectCode.INSUFFICIENT_BALANCE, instr, acct, 0, 0, 0, 0, delta, 0, 0, 0)
+            return RejectCode.INSUFFICIENT_BALANCE
         if delta < 0:
             self._im_instr(instr, acct, 0, 0, &w)
             n = _abs(self.size[instr, acct] * self._ref_price(instr, 0) * self.k[instr])
             need = (n + self.lev[instr, acct] - 1) // self.lev[instr, acct]
             if self.wd_rate[instr]:
-                floor = muldiv_ceil(n, self.wd_rate[instr], RATE_SCALE)
+                floor = muldiv_ceil(n, self.wd_rate[instr], Scale.RATE_SCALE)
                 if floor > need:
                     need = floor
             if self.iso[instr, acct] + self._upnl(instr, acct) + delta < need or -delta > self.iso[instr, acct]:
-                self._emit(EV_TRANSFER_REJECTED, R_MARGIN_REMOVAL, instr, acct, 0, 0, 0, 0, delta, 0, 0, 0)
-                return R_MARGIN_REMOVAL
+                self._emit(EventKind.TRANSFER_REJECTED, RejectCode.MARGIN_REMOVAL_WOULD_BREACH_IM, instr, acct, 0, 0, 0, 0, delta, 0, 0, 0)
+                return RejectCode.MARGIN_REMOVAL_WOULD_BREACH_IM
         self.wallet[acct] -= delta
         self.iso[instr, acct] += delta
-        self._emit(EV_ISOLATED_MARGIN_CHANGED, 0, instr, acct, 0, 0, 0, 0, delta, self.iso[instr, acct], 0, 0)
+        self._emit(EventKind.ISOLATED_MARGIN_CHANGED, 0, instr, acct, 0, 0, 0, 0, delta, self.iso[instr, acct], 0, 0)
         return 0
 
     def set_account_flag(self, int64_t acct, bint in_liquidation):
@@ -666,7 +610,7 @@ cdef class VenueCore:
         self.mark[instr] = mark_ticks
         if index_ticks > 0:
             self.index[instr] = index_ticks
-        self._emit(EV_MARK_PRICE_UPDATED, 0, instr, -1, 0, 0, mark_ticks, 0, index_ticks, 0, 0, 0)
+        self._emit(EventKind.MARK_PRICE_UPDATED, 0, instr, -1, 0, 0, mark_ticks, 0, index_ticks, 0, 0, 0)
         return 0
 
     # ------------------------------------------------------------------ settlement
@@ -737,7 +681,7 @@ cdef class VenueCore:
         the fund is empty (DESIGN.md "Liquidation waterfall"). Accounts in liquidation are
         left to the waterfall, which books the deficit itself. Events: LedgerMoved from the
         insurance fund and/or the bad-debt account into the bucket, reason
-        ``LEDGER_ISOLATED_COVER`` (99: a payment of the venue, no liquidation module's; the
+        ``LedgerReason.ISOLATED_COVER`` (99: a payment of the venue, no liquidation module's; the
         insurance metrics count it as paid by the fund). O(1)."""
         cdef int64_t deficit = -self.iso[instr, acct]
         cdef int64_t pay = deficit if deficit < self.insurance else self.insurance
@@ -746,14 +690,14 @@ cdef class VenueCore:
         if pay > 0:
             self.insurance -= pay
             self.iso[instr, acct] += pay
-            self._emit(EV_LEDGER_MOVED, LEDGER_ISOLATED_COVER, instr, -1, 0, 0, L_INSURANCE,
-                       L_ISOLATED, pay,
+            self._emit(EventKind.LEDGER_MOVED, LedgerReason.ISOLATED_COVER, instr, -1, 0, 0, LedgerKind.INSURANCE,
+                       LedgerKind.ISOLATED, pay,
                        acct, 0, 0)
         if deficit > pay:
             self.bad_debt -= deficit - pay
             self.iso[instr, acct] += deficit - pay
-            self._emit(EV_LEDGER_MOVED, LEDGER_ISOLATED_COVER, instr, -1, 0, 0, L_BAD_DEBT,
-                       L_ISOLATED,
+            self._emit(EventKind.LEDGER_MOVED, LedgerReason.ISOLATED_COVER, instr, -1, 0, 0, LedgerKind.BAD_DEBT,
+                       LedgerKind.ISOLATED,
                        deficit - pay, acct, 0, 0)
         return 0
 
@@ -769,7 +713,7 @@ cdef class VenueCore:
             self.insurance += fee
         else:
             self.fee_pool += fee
-        self._emit(EV_ORDER_FILLED, 0, instr, acct, oid, side, price, qty, fee, realised,
+        self._emit(EventKind.ORDER_FILLED, 0, instr, acct, oid, side, price, qty, fee, realised,
                    counter_oid, liquidity)
         return 0
 
@@ -779,7 +723,7 @@ cdef class VenueCore:
         cdef int instr = self.o_instr[self._os(oid)]
         cdef int64_t acct = self.o_acct[self._os(oid)]
         cdef int64_t n
-        if self.o_flags[self._os(oid)] & F_REDUCE_ONLY:
+        if self.o_flags[self._os(oid)] & OrderFlag.REDUCE_ONLY:
             return 0
         n = sign * self.o_open[self._os(oid)] * self.o_price[self._os(oid)] * self.k[instr]
         if self.o_side[self._os(oid)] == 0:
@@ -802,14 +746,14 @@ cdef class VenueCore:
             price = f.price
             macct = self.o_acct[self._os(moid)]
             # maker: its open exposure shrinks by what traded
-            if not (self.o_flags[self._os(moid)] & F_REDUCE_ONLY):
+            if not (self.o_flags[self._os(moid)] & OrderFlag.REDUCE_ONLY):
                 if self.o_side[self._os(moid)] == 0:
                     self.buy_open[instr, macct] -= q * price * self.k[instr]
                 else:
                     self.sell_open[instr, macct] -= q * price * self.k[instr]
             self.o_open[self._os(moid)] -= q
             if f.maker_done:
-                self.o_flags[self._os(moid)] &= ~F_RESTING
+                self.o_flags[self._os(moid)] &= ~OrderFlag.RESTING
             self._settle_fill(instr, macct, moid, 1 - side, price, q, self.maker_fee[instr], 0,
                               taker_oid, False)
             if liquidation:
@@ -826,8 +770,8 @@ cdef class VenueCore:
             moid = x.oid
             self._order_exposure(moid, -1)
             self.o_open[self._os(moid)] = 0
-            self.o_flags[self._os(moid)] &= ~F_RESTING
-            self._emit(EV_ORDER_CANCELED, CANCEL_STP, instr, self.o_acct[self._os(moid)], moid, x.side,
+            self.o_flags[self._os(moid)] &= ~OrderFlag.RESTING
+            self._emit(EventKind.ORDER_CANCELED, CancelReason.CANCEL_STP, instr, self.o_acct[self._os(moid)], moid, x.side,
                        x.price, x.qty, 0, 0, 0, 0)
         book.n_expired = 0
         return 0
@@ -862,15 +806,15 @@ cdef class VenueCore:
         cdef Book book = <Book>self.books[self.o_instr[self._os(oid)]]
         book.cancel_c(oid)
         self._order_exposure(oid, -1)
-        self._emit(EV_ORDER_CANCELED, reason, self.o_instr[self._os(oid)], self.o_acct[self._os(oid)], oid,
+        self._emit(EventKind.ORDER_CANCELED, reason, self.o_instr[self._os(oid)], self.o_acct[self._os(oid)], oid,
                    self.o_side[self._os(oid)], self.o_price[self._os(oid)], self.o_open[self._os(oid)], 0, 0, 0, 0)
         self.o_open[self._os(oid)] = 0
-        self.o_flags[self._os(oid)] &= ~F_RESTING
+        self.o_flags[self._os(oid)] &= ~OrderFlag.RESTING
         return 0
 
     # ------------------------------------------------------------------ orders
     cpdef int submit(self, int64_t acct, int instr, int side, int64_t qty, int64_t price=0,
-                     int otype=LIMIT, int tif=0, bint reduce_only=False,
+                     int otype=OrderType.LIMIT, int tif=0, bint reduce_only=False,
                      int64_t protect_price=0, int stp=0) except -1:
         """risk → matching → settlement for one order. Returns 0 (accepted; ``last_oid``,
         ``last_filled``, ``last_rested`` describe it) or a RejectReason value (an
@@ -885,10 +829,10 @@ cdef class VenueCore:
             raise InvalidCommandError(f"'side' must be 0 (BUY) or 1 (SELL) (got {side})")
         if qty <= 0:
             raise InvalidCommandError(f"'qty' must be > 0 lots (got {qty})")
-        if otype == LIMIT:
+        if otype == OrderType.LIMIT:
             if price <= 0:
                 raise InvalidCommandError(f"'price' must be > 0 ticks for a limit order (got {price})")
-        elif otype != MARKET:
+        elif otype != OrderType.MARKET:
             raise InvalidCommandError(f"'otype' must be 0 (LIMIT) or 1 (MARKET) (got {otype})")
         oid = self.next_oid
         self.next_oid += 1
@@ -900,49 +844,49 @@ cdef class VenueCore:
         code = 0
         # -- validation (1xxx) and account state (4xxx)
         if self.acct_flags[acct] & 1:
-            code = R_ACCOUNT_IN_LIQUIDATION
-        elif qty > (self.max_lots[instr] if otype == LIMIT else self.max_mkt_lots[instr]):
-            code = R_ABOVE_MAX_QTY
-        elif otype == LIMIT and self.band[instr] > 0 and self.mark[instr] > 0 and (
-                _abs(price - self.mark[instr]) * RATE_SCALE > self.band[instr] * self.mark[instr]):
-            code = R_PRICE_OUT_OF_BAND
+            code = RejectCode.ACCOUNT_IN_LIQUIDATION
+        elif qty > (self.max_lots[instr] if otype == OrderType.LIMIT else self.max_mkt_lots[instr]):
+            code = RejectCode.ABOVE_MAX_QTY
+        elif otype == OrderType.LIMIT and self.band[instr] > 0 and self.mark[instr] > 0 and (
+                _abs(price - self.mark[instr]) * Scale.RATE_SCALE > self.band[instr] * self.mark[instr]):
+            code = RejectCode.PRICE_OUT_OF_BAND
         if code == 0:
             pos = self.size[instr, acct]
             if reduce_only:
-                flags |= F_REDUCE_ONLY
+                flags |= OrderFlag.REDUCE_ONLY
                 if pos == 0 or (pos > 0) == (side == 0):
-                    code = R_REDUCE_ONLY_WOULD_INCREASE
+                    code = RejectCode.REDUCE_ONLY_WOULD_INCREASE
                 elif qty > _abs(pos):
                     qty = _abs(pos)               # resized to the position, as venues do
             elif ref > 0 and qty * ref * k < self.min_notional[instr]:
-                code = R_BELOW_MIN_NOTIONAL
+                code = RejectCode.BELOW_MIN_NOTIONAL
         # -- pre-trade risk (2xxx)
         if code == 0 and not reduce_only:
-            notional = qty * (price if otype == LIMIT else ref) * k
+            notional = qty * (price if otype == OrderType.LIMIT else ref) * k
             if side == 0:
                 add_buy = notional
             else:
                 add_sell = notional
             if self._available(acct, instr, add_buy, add_sell) < 0:
-                code = R_INSUFFICIENT_MARGIN
+                code = RejectCode.INSUFFICIENT_MARGIN
             else:
                 self._im_instr(instr, acct, add_buy, add_sell, &w)
                 if w > self._max_notional_for_lev(instr, self.lev[instr, acct]):
-                    code = R_POSITION_LIMIT_EXCEEDED
+                    code = RejectCode.POSITION_LIMIT_EXCEEDED
         if code != 0:
-            self._emit(EV_ORDER_REJECTED, code, instr, acct, oid, side, price, qty, otype, tif, 0, 0)
+            self._emit(EventKind.ORDER_REJECTED, code, instr, acct, oid, side, price, qty, otype, tif, 0, RejectedCommand.SUBMIT_ORDER)
             return code
         # -- matching (3xxx)
         book = <Book>self.books[instr]
-        if otype == LIMIT:
+        if otype == OrderType.LIMIT:
             code = book.limit_c(oid, side, price, qty, tif, acct, stp)
         else:
             code = book.market_c(oid, side, qty, protect_price, acct, stp)
         if code != 0:
-            self._emit(EV_ORDER_REJECTED, code, instr, acct, oid, side, price, qty, otype, tif, 0, 0)
+            self._emit(EventKind.ORDER_REJECTED, code, instr, acct, oid, side, price, qty, otype, tif, 0, RejectedCommand.SUBMIT_ORDER)
             return code
         self._record_order(oid, acct, instr, side, price, flags)
-        self._emit(EV_ORDER_ACCEPTED, 0, instr, acct, oid, side, price, qty, otype, tif,
+        self._emit(EventKind.ORDER_ACCEPTED, 0, instr, acct, oid, side, price, qty, otype, tif,
                    reduce_only, 0)
         self.last_filled = book.last_filled
         self.last_rested = book.last_rested
@@ -950,10 +894,10 @@ cdef class VenueCore:
         self._after_match(instr, oid, acct, side, self.taker_fee[instr], False)
         if book.last_rested > 0:
             self.o_open[self._os(oid)] = book.last_rested
-            self.o_flags[self._os(oid)] |= F_RESTING
+            self.o_flags[self._os(oid)] |= OrderFlag.RESTING
             self._order_exposure(oid, 1)
         elif qty > book.last_filled:
-            self._emit(EV_ORDER_CANCELED, CANCEL_STP if book.last_expire == 2 else CANCEL_IOC,
+            self._emit(EventKind.ORDER_CANCELED, CancelReason.CANCEL_STP if book.last_expire == EXPIRE_STP else CancelReason.CANCEL_IOC,
                        instr, acct, oid, side, price, qty - book.last_filled, 0, 0, 0, 0)
         return 0
 
@@ -967,17 +911,17 @@ cdef class VenueCore:
         self._check_instr(instr)
         if qty <= 0:
             raise InvalidCommandError(f"'qty' must be > 0 lots (got {qty})")
-        oid = self._register_order(acct, instr, side, limit_price, F_LIQUIDATION | F_REDUCE_ONLY)
+        oid = self._register_order(acct, instr, side, limit_price, OrderFlag.LIQUIDATION | OrderFlag.REDUCE_ONLY)
         if limit_price > 0:
             book.limit_c(oid, side, limit_price, qty, 1, acct, 0)
         else:
             book.market_c(oid, side, qty, 0, acct, 0)
-        self._emit(EV_ORDER_ACCEPTED, 0, instr, acct, oid, side, limit_price, qty,
-                   LIMIT if limit_price > 0 else MARKET, 1, 1, 1)
+        self._emit(EventKind.ORDER_ACCEPTED, 0, instr, acct, oid, side, limit_price, qty,
+                   OrderType.LIMIT if limit_price > 0 else OrderType.MARKET, 1, 1, 1)
         self.last_filled = book.last_filled
         self._after_match(instr, oid, acct, side, 0, True)
         if qty > book.last_filled:
-            self._emit(EV_ORDER_CANCELED, CANCEL_IOC, instr, acct, oid, side, limit_price,
+            self._emit(EventKind.ORDER_CANCELED, CancelReason.CANCEL_IOC, instr, acct, oid, side, limit_price,
                        qty - book.last_filled, 0, 0, 0, 1)
         return book.last_filled
 
@@ -985,13 +929,13 @@ cdef class VenueCore:
         """Cancel a resting order of ``acct``; UNKNOWN_ORDER if it is not one. O(1)."""
         self._check_acct(acct)
         if oid <= 0 or oid >= self.next_oid or self._oslot(oid) < 0 or self.o_acct[self._os(oid)] != acct \
-                or not (self.o_flags[self._os(oid)] & F_RESTING):
-            self._emit(EV_ORDER_REJECTED, R_UNKNOWN_ORDER, -1, acct, oid, 0, 0, 0, 0, 0, 0, 3)
-            return R_UNKNOWN_ORDER
-        self._drop_resting(oid, CANCEL_USER)
+                or not (self.o_flags[self._os(oid)] & OrderFlag.RESTING):
+            self._emit(EventKind.ORDER_REJECTED, RejectCode.UNKNOWN_ORDER, -1, acct, oid, 0, 0, 0, 0, 0, 0, RejectedCommand.CANCEL_ORDER)
+            return RejectCode.UNKNOWN_ORDER
+        self._drop_resting(oid, CancelReason.CANCEL_USER)
         return 0
 
-    def cancel_all(self, int64_t acct, int instr=-1, int reason=CANCEL_USER):
+    def cancel_all(self, int64_t acct, int instr=-1, int reason=CancelReason.CANCEL_USER):
         """Cancel every resting order of an account (on one instrument or all). O(orders)."""
         cdef int64_t oid, n = 0
         self._check_acct(acct)
@@ -1012,16 +956,16 @@ cdef class VenueCore:
         if price < 0:
             raise InvalidCommandError(f"'price' must be > 0 ticks, or 0 to keep it (got {price})")
         if oid <= 0 or oid >= self.next_oid or self._oslot(oid) < 0 or self.o_acct[self._os(oid)] != acct \
-                or not (self.o_flags[self._os(oid)] & F_RESTING):
-            self._emit(EV_ORDER_REJECTED, R_UNKNOWN_ORDER, -1, acct, oid, 0, price, qty, 0, 0, 0, 4)
-            return R_UNKNOWN_ORDER
+                or not (self.o_flags[self._os(oid)] & OrderFlag.RESTING):
+            self._emit(EventKind.ORDER_REJECTED, RejectCode.UNKNOWN_ORDER, -1, acct, oid, 0, price, qty, 0, 0, 0, RejectedCommand.AMEND_ORDER)
+            return RejectCode.UNKNOWN_ORDER
         instr = self.o_instr[self._os(oid)]
         side = self.o_side[self._os(oid)]
         new_price = price if price > 0 else self.o_price[self._os(oid)]
         book = <Book>self.books[instr]
         self._order_exposure(oid, -1)
         old_open = self.o_open[self._os(oid)]
-        if not (self.o_flags[self._os(oid)] & F_REDUCE_ONLY):
+        if not (self.o_flags[self._os(oid)] & OrderFlag.REDUCE_ONLY):
             n = qty * new_price * self.k[instr]
             if side == 0:
                 add_buy = n
@@ -1029,16 +973,16 @@ cdef class VenueCore:
                 add_sell = n
             if self._available(acct, instr, add_buy, add_sell) < 0:
                 self._order_exposure(oid, 1)
-                self._emit(EV_ORDER_REJECTED, R_INSUFFICIENT_MARGIN, instr, acct, oid, side, new_price, qty, 0, 0, 0, 4)
-                return R_INSUFFICIENT_MARGIN
+                self._emit(EventKind.ORDER_REJECTED, RejectCode.INSUFFICIENT_MARGIN, instr, acct, oid, side, new_price, qty, 0, 0, 0, RejectedCommand.AMEND_ORDER)
+                return RejectCode.INSUFFICIENT_MARGIN
         code = book.amend_c(oid, qty, new_price)
         if code != 0:
             self._order_exposure(oid, 1)
-            self._emit(EV_ORDER_REJECTED, code, instr, acct, oid, side, new_price, qty, 0, 0, 0, 4)
+            self._emit(EventKind.ORDER_REJECTED, code, instr, acct, oid, side, new_price, qty, 0, 0, 0, RejectedCommand.AMEND_ORDER)
             return code
         self.o_price[self._os(oid)] = new_price
         self.o_open[self._os(oid)] = 0
-        self._emit(EV_ORDER_AMENDED, 0, instr, acct, oid, side, new_price, qty, old_open, 0, 0, 0)
+        self._emit(EventKind.ORDER_AMENDED, 0, instr, acct, oid, side, new_price, qty, old_open, 0, 0, 0)
         self._after_match(instr, oid, acct, side, self.taker_fee[instr], False)
         self.last_filled = book.last_filled
         self.last_rested = book.last_rested
@@ -1046,7 +990,7 @@ cdef class VenueCore:
             self.o_open[self._os(oid)] = book.last_rested
             self._order_exposure(oid, 1)
         else:
-            self.o_flags[self._os(oid)] &= ~F_RESTING
+            self.o_flags[self._os(oid)] &= ~OrderFlag.RESTING
         return 0
 
     @property
@@ -1059,7 +1003,7 @@ cdef class VenueCore:
         """Venue ids of the account's resting orders, oldest first. O(registry slots)."""
         self._check_acct(acct)
         slots = np.flatnonzero((np.asarray(self.o_acct) == acct) & (np.asarray(self.o_id) > 0)
-                               & ((np.asarray(self.o_flags) & F_RESTING) != 0))
+                               & ((np.asarray(self.o_flags) & OrderFlag.RESTING) != 0))
         if instr >= 0:
             slots = slots[np.asarray(self.o_instr)[slots] == instr]
         return np.sort(np.asarray(self.o_id)[slots]).tolist()
@@ -1089,7 +1033,7 @@ cdef class VenueCore:
             raise InvalidCommandError(f"'qty' must be != 0 and 'price' > 0 (got {qty}, {price})")
         self._apply_trade(instr, from_acct, -qty, price, &r1)
         self._apply_trade(instr, to_acct, qty, price, &r2)
-        self._emit(EV_POSITION_TRANSFERRED, code, instr, from_acct, 0, 1 if qty > 0 else 0, price,
+        self._emit(EventKind.POSITION_TRANSFERRED, code, instr, from_acct, 0, 1 if qty > 0 else 0, price,
                    _abs(qty), to_acct, r1, r2, 0)
         return 0
 
@@ -1103,23 +1047,23 @@ cdef class VenueCore:
         dst = self._ledger_slot(to_kind, to_acct, instr)
         src[0] -= atoms
         dst[0] += atoms
-        self._emit(EV_LEDGER_MOVED, code, instr, from_acct, 0, 0, from_kind, to_kind, atoms,
+        self._emit(EventKind.LEDGER_MOVED, code, instr, from_acct, 0, 0, from_kind, to_kind, atoms,
                    to_acct, 0, 0)
         return 0
 
     cdef int64_t* _ledger_slot(self, int kind, int64_t acct, int instr) except NULL:
-        if kind == L_WALLET:
+        if kind == LedgerKind.WALLET:
             self._check_acct(acct)
             return &self.wallet[acct]
-        if kind == L_ISOLATED:
+        if kind == LedgerKind.ISOLATED:
             self._check_acct(acct)
             self._check_instr(instr)
             return &self.iso[instr, acct]
-        if kind == L_FEE_POOL:
+        if kind == LedgerKind.FEE_POOL:
             return &self.fee_pool
-        if kind == L_INSURANCE:
+        if kind == LedgerKind.INSURANCE:
             return &self.insurance
-        if kind == L_BAD_DEBT:
+        if kind == LedgerKind.BAD_DEBT:
             return &self.bad_debt
         raise InvalidCommandError(f"'kind' must be one of {LEDGER_KINDS} (got {kind})")
 
@@ -1144,18 +1088,18 @@ cdef class VenueCore:
         cdef Book book = <Book>self.books[instr]
         cdef int64_t oid, i, n, q, nq, notional = 0, fee = 0, macct, last_maker = -1
         cdef Fill* f
-        oid = self._register_order(acct, instr, side, limit_price, F_LIQUIDATION | F_REDUCE_ONLY)
+        oid = self._register_order(acct, instr, side, limit_price, OrderFlag.LIQUIDATION | OrderFlag.REDUCE_ONLY)
         out[0] = 0
         out[1] = 0
         out[2] = 0
         if tif == 2 and not book._fok_fillable(side, qty, limit_price > 0, limit_price, acct, 0):
-            self._emit(EV_ORDER_REJECTED, 3002, instr, acct, oid, side, limit_price, qty,
-                       LIMIT, 2, 1, 1)
+            self._emit(EventKind.ORDER_REJECTED, RejectCode.FOK_NOT_FILLABLE, instr, acct, oid, side, limit_price, qty,
+                       OrderType.LIMIT, 2, 1, 1)
             return 0
         # a market order with a protection price is an IOC limit without the book's window check
         book.market_c(oid, side, qty, limit_price, acct, 0)
-        self._emit(EV_ORDER_ACCEPTED, 0, instr, acct, oid, side, limit_price, qty,
-                   LIMIT if limit_price > 0 else MARKET, tif, 1, 1)
+        self._emit(EventKind.ORDER_ACCEPTED, 0, instr, acct, oid, side, limit_price, qty,
+                   OrderType.LIMIT if limit_price > 0 else OrderType.MARKET, tif, 1, 1)
         n = book.n_fills
         for i in range(n):
             f = &book.fills[i]
@@ -1170,7 +1114,7 @@ cdef class VenueCore:
         self.last_filled = book.last_filled
         self._after_match(instr, oid, acct, side, 0, True)
         if qty > book.last_filled:
-            self._emit(EV_ORDER_CANCELED, CANCEL_IOC, instr, acct, oid, side, limit_price,
+            self._emit(EventKind.ORDER_CANCELED, CancelReason.CANCEL_IOC, instr, acct, oid, side, limit_price,
                        qty - book.last_filled, 0, 0, 0, 1)
         out[0] = book.last_filled
         out[1] = notional
@@ -1269,7 +1213,7 @@ cdef class VenueCore:
                        x1[j], x2[j], x3[j], <int>fl[j])
         return self.seq
 
-    def cancel_all_many(self, accts, int instr=-1, int reason=CANCEL_USER):
+    def cancel_all_many(self, accts, int instr=-1, int reason=CancelReason.CANCEL_USER):
         """:meth:`cancel_all` for many accounts in one pass over the order registry (one
         instrument, or all with -1). Returns the number of orders cancelled.
         O(orders ever placed + accounts)."""
@@ -1284,7 +1228,7 @@ cdef class VenueCore:
             self._check_acct(a[j])
             mask[a[j]] = 1
         resting = np.asarray(self.o_id)[np.flatnonzero(
-            (np.asarray(self.o_id) > 0) & ((np.asarray(self.o_flags) & F_RESTING) != 0))]
+            (np.asarray(self.o_id) > 0) & ((np.asarray(self.o_flags) & OrderFlag.RESTING) != 0))]
         for oid in np.sort(resting).tolist():
             acct = self.o_acct[self._os(oid)]
             if not mask[acct] or (instr >= 0 and self.o_instr[self._os(oid)] != instr):
@@ -1359,11 +1303,11 @@ cdef class VenueCore:
             if has_m and m[j] > 0:
                 self.wallet[acct] += m[j]
                 self.net_deposits += m[j]
-                self._emit(EV_DEPOSITED, 0, -1, acct, 0, 0, 0, 0, m[j], self.wallet[acct], 0, 0)
+                self._emit(EventKind.DEPOSITED, 0, -1, acct, 0, 0, 0, 0, m[j], self.wallet[acct], 0, 0)
             self.mode[instr, acct] = 1
             self.lev[instr, acct] = L[j]
             self._apply_trade(instr, acct, s[j], entry_price, &r)
-            self._emit(EV_POSITION_TRANSFERRED, code, instr, counterparty, 0,
+            self._emit(EventKind.POSITION_TRANSFERRED, code, instr, counterparty, 0,
                        1 if s[j] > 0 else 0, entry_price, _abs(s[j]), acct, 0, r, 0)
         if total != 0:
             self._apply_trade(instr, counterparty, -total, entry_price, &r)
@@ -1450,9 +1394,9 @@ cdef class VenueCore:
             buy = np.zeros(n, np.int64)
             sell = np.zeros(n, np.int64)
             for oid, q, p in book.iter_orders():
-                if not (self.o_flags[self._os(oid)] & F_RESTING) or self.o_open[self._os(oid)] != q:
+                if not (self.o_flags[self._os(oid)] & OrderFlag.RESTING) or self.o_open[self._os(oid)] != q:
                     raise LedgerInvariantError(f"order {oid}: registry disagrees with the book")
-                if not (self.o_flags[self._os(oid)] & F_REDUCE_ONLY):
+                if not (self.o_flags[self._os(oid)] & OrderFlag.REDUCE_ONLY):
                     if self.o_side[self._os(oid)] == 0:
                         buy[self.o_acct[self._os(oid)]] += q * p * self.k[i]
                     else:

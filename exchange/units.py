@@ -27,10 +27,12 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from exchange._enums import Scale
 from exchange.errors import invalid
 
-#: Scale of every rate: a rate ``r`` means ``r / RATE_SCALE`` (parts per 10⁸).
-RATE_SCALE = 10**8
+#: Scale of every rate: a rate ``r`` means ``r / RATE_SCALE`` (parts per 10⁸); declared once in
+#: ``exchange/_enums.pxd``, which the compiled core uses too.
+RATE_SCALE = int(Scale.RATE_SCALE)
 
 #: Number of decimals of a rate when written as a fraction (``log10(RATE_SCALE)``).
 RATE_DECIMALS = 8

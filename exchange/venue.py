@@ -30,7 +30,9 @@ import attrs
 import numpy as np
 
 from exchange import events as ev_mod
-from exchange._core import EVENT_DTYPE, VenueCore
+from exchange._core import VenueCore
+from exchange._enums import EventKind, OrderFlag
+from exchange.dtypes import EVENT_DTYPE
 from exchange.codes import RejectReason
 from exchange.errors import InvalidCommandError, UnknownAccountError, UnknownSymbolError
 from exchange.units import RATE_SCALE
@@ -43,27 +45,12 @@ ORDER_TYPES = ("LIMIT", "MARKET", "STOP_MARKET", "STOP", "TAKE_PROFIT_MARKET", "
                "TRAILING_STOP_MARKET")
 _CONDITIONAL = {"STOP_MARKET", "STOP", "TAKE_PROFIT_MARKET", "TAKE_PROFIT", "TRAILING_STOP_MARKET"}
 
-# event kinds of this layer (>= 100 are outside the core; liquidation uses its own range)
-EV_CONDITIONAL_ACCEPTED = 90_001
-EV_CONDITIONAL_TRIGGERED = 90_002
-EV_CONDITIONAL_CANCELED = 90_003
-EV_FUNDING_PAID = 90_010
-EV_FUNDING_RATE_SET = 90_011
-ev_mod.register_kind(EV_CONDITIONAL_ACCEPTED, "ConditionalOrderAccepted", dict(
-    account="acct", order_id="oid", instrument="instr", side="side", trigger_ticks="price",
-    qty_lots="qty", order_type="a1", limit_ticks="a2", callback_rate="a3", working_type="flag"))
-ev_mod.register_kind(EV_CONDITIONAL_TRIGGERED, "ConditionalOrderTriggered", dict(
-    account="acct", order_id="oid", instrument="instr", side="side", trigger_ticks="price",
-    qty_lots="qty", child_order_id="a1", reason="code"))
-ev_mod.register_kind(EV_CONDITIONAL_CANCELED, "ConditionalOrderCanceled", dict(
-    account="acct", order_id="oid", instrument="instr", side="side", trigger_ticks="price",
-    qty_lots="qty", reason="code"))
-ev_mod.register_kind(EV_FUNDING_PAID, "FundingPaid", dict(
-    account="acct", instrument="instr", size_lots="qty", price_ticks="price",
-    payment_atoms="a1", rate="a2", isolated="flag"))
-ev_mod.register_kind(EV_FUNDING_RATE_SET, "FundingSettled", dict(
-    instrument="instr", price_ticks="price", rate="a2", remainder_atoms="a1",
-    positions="qty"))
+# event kinds of this layer (exchange.events declares their classes)
+EV_CONDITIONAL_ACCEPTED = int(EventKind.CONDITIONAL_ORDER_ACCEPTED)
+EV_CONDITIONAL_TRIGGERED = int(EventKind.CONDITIONAL_ORDER_TRIGGERED)
+EV_CONDITIONAL_CANCELED = int(EventKind.CONDITIONAL_ORDER_CANCELED)
+EV_FUNDING_PAID = int(EventKind.FUNDING_PAID)
+EV_FUNDING_RATE_SET = int(EventKind.FUNDING_SETTLED)
 
 
 def _side(value) -> int:
@@ -313,7 +300,7 @@ class Exchange:
     def _reject(self, account, instr, code: RejectReason, command: int = 0, side=0, price=0,
                 qty=0) -> list:
         seq0 = self.core.seq
-        self.core.emit(2, int(code), instr, account, 0, side, price, qty, 0, 0, 0, command)
+        self.core.emit(EventKind.ORDER_REJECTED, int(code), instr, account, 0, side, price, qty, 0, 0, 0, command)
         return self._collect(seq0)
 
     # ------------------------------------------------------------------ accounts
@@ -695,7 +682,7 @@ class Exchange:
         """Change quantity (down keeps priority) and/or price of a resting order."""
         acct = self._acct(account)
         info = self.core.order_info(int(order_id)) if 0 < order_id < self.core.next_order_id else None
-        if info is None or info[0] != acct or not info[5] & 2:
+        if info is None or info[0] != acct or not info[5] & OrderFlag.RESTING:
             return self._reject(acct, -1, RejectReason.UNKNOWN_ORDER, command=4)
         spec = self.specs[info[1]]
         lots = info[4] if qty is None else None

@@ -10,23 +10,22 @@ import os
 import warnings
 
 from matching.codes import (BUY, EXPIRE_IOC, EXPIRE_NONE, EXPIRE_STP, FOK, GTC, IOC,
-                            POST_ONLY, SELL, STP_EXPIRE_BOTH, STP_EXPIRE_MAKER,
-                            STP_EXPIRE_TAKER, STP_NONE, MatchCode)
+                            MSG_ADD, MSG_CANCEL, MSG_MARKET, POST_ONLY, SELL, STP_EXPIRE_BOTH,
+                            STP_EXPIRE_MAKER, STP_EXPIRE_TAKER, STP_NONE, MatchCode)
+from matching.dtypes import DELTA_DTYPE, EXPIRED_DTYPE, FILL_DTYPE, MSG_DTYPE, REJECT_DTYPE
 from matching.errors import (BookInvariantError, InvalidBatchError, InvalidOrderError,
                              MatchingError, UnknownOrderError)
 
 _choice = os.environ.get("PERPSIM_BOOK", "compiled").strip().lower()
 if _choice == "reference":
-    from matching.reference import (DELTA_DTYPE, EXPIRED_DTYPE, FILL_DTYPE, REJECT_DTYPE,
-                                    RefBook as Book)
+    from matching.reference import RefBook as Book
 
     COMPILED = False
     warnings.warn("PERPSIM_BOOK=reference: using the slow pure-Python reference book",
                   RuntimeWarning, stacklevel=2)
 elif _choice == "compiled":
     try:
-        from matching._book import (DELTA_DTYPE, EXPIRED_DTYPE, FILL_DTYPE, MSG_DTYPE,
-                                    REJECT_DTYPE, Book)
+        from matching._book import Book
     except ImportError as exc:  # pragma: no cover - exercised by hand on a broken install
         raise ImportError(
             "perpsim's compiled order book (matching._book) is not built. Build it with "
@@ -38,13 +37,7 @@ elif _choice == "compiled":
 else:
     raise ImportError(f"'PERPSIM_BOOK' must be 'compiled' or 'reference' (got {_choice!r})")
 
-if not COMPILED:
-    import numpy as _np
-
-    MSG_DTYPE = _np.dtype([("kind", "u1"), ("side", "u1"), ("pad", "u2"), ("qty", "u4"),
-                           ("oid", "i8"), ("price", "i8")], align=True)
-
-ADD, CANCEL, MARKET = 0, 1, 2
+ADD, CANCEL, MARKET = MSG_ADD, MSG_CANCEL, MSG_MARKET   # the batch API's message kinds
 
 __all__ = [
     "Book", "COMPILED", "MatchCode", "FILL_DTYPE", "DELTA_DTYPE", "EXPIRED_DTYPE",

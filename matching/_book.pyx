@@ -18,17 +18,9 @@ from cpython.long cimport PyLong_AsLongLongAndOverflow
 import numpy as np
 
 from matching.codes import MatchCode
+from matching.dtypes import DELTA_DTYPE, EXPIRED_DTYPE, FILL_DTYPE, MSG_DTYPE, REJECT_DTYPE
 from matching.errors import (BookInvariantError, InvalidBatchError, UnknownOrderError,
                              invalid)
-
-FILL_DTYPE = np.dtype([("taker_oid", "i8"), ("maker_oid", "i8"), ("price", "i8"),
-                       ("qty", "i8"), ("taker_side", "u1"), ("maker_done", "u1")], align=True)
-DELTA_DTYPE = np.dtype([("price", "i8"), ("qty", "i8"), ("side", "u1")], align=True)
-EXPIRED_DTYPE = np.dtype([("oid", "i8"), ("price", "i8"), ("qty", "i8"), ("side", "u1"),
-                          ("reason", "u1")], align=True)
-REJECT_DTYPE = np.dtype([("index", "i8"), ("oid", "i8"), ("code", "i4")], align=True)
-MSG_DTYPE = np.dtype([("kind", "u1"), ("side", "u1"), ("pad", "u2"), ("qty", "u4"),
-                      ("oid", "i8"), ("price", "i8")], align=True)
 
 assert FILL_DTYPE.itemsize == sizeof(Fill)
 assert DELTA_DTYPE.itemsize == sizeof(Delta)
@@ -36,27 +28,13 @@ assert EXPIRED_DTYPE.itemsize == sizeof(Expired)
 assert REJECT_DTYPE.itemsize == sizeof(Reject)
 assert MSG_DTYPE.itemsize == sizeof(Msg)
 
+from matching._enums cimport (BUY, SELL, GTC, IOC, FOK, POST_ONLY, STP_NONE, STP_EXPIRE_TAKER,
+                             STP_EXPIRE_MAKER, STP_EXPIRE_BOTH, EXPIRE_NONE, EXPIRE_IOC,
+                             EXPIRE_STP, MSG_ADD, MSG_CANCEL, MSG_MARKET, OK,
+                             POST_ONLY_WOULD_CROSS, FOK_NOT_FILLABLE, DUPLICATE_ORDER_ID,
+                             UNKNOWN_ORDER_ID, PRICE_OUT_OF_RANGE, LEVEL_QTY_OVERFLOW)
+
 cdef enum:
-    BUY = 0
-    SELL = 1
-    GTC = 0
-    IOC = 1
-    FOK = 2
-    POST_ONLY = 3
-    STP_NONE = 0
-    STP_EXPIRE_TAKER = 1
-    STP_EXPIRE_MAKER = 2
-    STP_EXPIRE_BOTH = 3
-    EXPIRE_NONE = 0
-    EXPIRE_IOC = 1
-    EXPIRE_STP = 2
-    OK = 0
-    POST_ONLY_WOULD_CROSS = 3001
-    FOK_NOT_FILLABLE = 3002
-    DUPLICATE_ORDER_ID = 3003
-    UNKNOWN_ORDER_ID = 3004
-    PRICE_OUT_OF_RANGE = 3005
-    LEVEL_QTY_OVERFLOW = 3006
     MIN_WINDOW = 4096
     HASH_BITS0 = 14
     DENSE_MIN = 1 << 16
@@ -989,14 +967,14 @@ cdef class Book:
         m = <const Msg*>&raw[0]
         with nogil:
             for i in range(n):
-                if m[i].kind > 2:
+                if m[i].kind > MSG_MARKET:
                     bad = i; bad_field = 1; break
-                if m[i].kind != 1:
-                    if m[i].side > 1:
+                if m[i].kind != MSG_CANCEL:
+                    if m[i].side > SELL:
                         bad = i; bad_field = 2; break
                     if m[i].qty == 0:
                         bad = i; bad_field = 3; break
-                    if m[i].kind == 0 and m[i].price <= 0:
+                    if m[i].kind == MSG_ADD and m[i].price <= 0:
                         bad = i; bad_field = 4; break
         if bad >= 0:
             field = ("kind", "side", "qty", "price")[bad_field - 1]
@@ -1004,9 +982,9 @@ cdef class Book:
             raise invalid(f"msgs[{bad}].{field}", rule, msgs[bad][field].item())
         with nogil:
             for i in range(n):
-                if m[i].kind == 0:
+                if m[i].kind == MSG_ADD:
                     code = self.limit_c(m[i].oid, m[i].side, m[i].price, m[i].qty, GTC, 0, STP_NONE)
-                elif m[i].kind == 1:
+                elif m[i].kind == MSG_CANCEL:
                     code = self.cancel_c(m[i].oid)
                 else:
                     code = self.market_c(m[i].oid, m[i].side, m[i].qty, 0, 0, STP_NONE)

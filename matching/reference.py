@@ -77,6 +77,9 @@ from matching.codes import (
     EXPIRE_NONE,
     EXPIRE_STP,
     FOK,
+    MSG_ADD,
+    MSG_CANCEL,
+    MSG_MARKET,
     GTC,
     POST_ONLY,
     SELL,
@@ -86,6 +89,7 @@ from matching.codes import (
     STP_NONE,
     MatchCode,
 )
+from matching.dtypes import DELTA_DTYPE, EXPIRED_DTYPE, FILL_DTYPE, MSG_DTYPE, REJECT_DTYPE
 from matching.errors import BookInvariantError, InvalidBatchError, UnknownOrderError, invalid
 
 __all__ = [
@@ -99,28 +103,6 @@ __all__ = [
     "REJECT_DTYPE",
     "RefBook",
 ]
-
-FILL_DTYPE = np.dtype(
-    [("taker_oid", "i8"), ("maker_oid", "i8"), ("price", "i8"), ("qty", "i8"),
-     ("taker_side", "u1"), ("maker_done", "u1")],
-    align=True,
-)
-DELTA_DTYPE = np.dtype([("price", "i8"), ("qty", "i8"), ("side", "u1")], align=True)
-EXPIRED_DTYPE = np.dtype(
-    [("oid", "i8"), ("price", "i8"), ("qty", "i8"), ("side", "u1"), ("reason", "u1")],
-    align=True,
-)
-REJECT_DTYPE = np.dtype([("index", "i8"), ("oid", "i8"), ("code", "i4")], align=True)
-
-# The standard stream's record (shared/bench/orderstream.py), the input of ``process``.
-MSG_DTYPE = np.dtype(
-    [("kind", "u1"), ("side", "u1"), ("pad", "u2"), ("qty", "u4"), ("oid", "i8"),
-     ("price", "i8")],
-    align=True,
-)
-MSG_ADD = 0  # limit GTC, anonymous owner
-MSG_CANCEL = 1
-MSG_MARKET = 2  # market IOC, no protection, anonymous owner
 
 DEFAULT_DENSE_IDS = 1 << 24  # the compiled book's default (ids below it use a direct array)
 DEFAULT_MAX_LEVELS = 1 << 21

@@ -31,8 +31,7 @@ from exchange.liquidation.base import (MODULES, LiquidationModule, build_module,
 from exchange.liquidation.cases import Cases, Outcome
 from exchange.liquidation.context import LiquidationContext
 from exchange.liquidation.engine import EngineParams, LiquidationEngine, LiquidationSummary
-from exchange.liquidation.events import (LIQUIDATION_EVENT_FIELDS, LIQUIDATION_EVENT_KINDS,
-                                         register_event_kinds)
+from exchange.liquidation.events import LIQUIDATION_EVENT_FIELDS, LIQUIDATION_EVENT_KINDS
 from exchange.liquidation.index import LiquidationIndex
 from exchange.liquidation.insurance import InsuranceModule
 from exchange.liquidation.margin_view import MarginView
@@ -43,7 +42,6 @@ for _cls in (MarketModule, AuctionModule, BackstopModule, InsuranceModule, Socia
              AdlModule):
     register_module(_cls.name, _cls)
 del _cls
-register_event_kinds()   # the 100+ kinds get their names in exchange.events
 
 __all__ = [
     "LiquidationEngine", "EngineParams", "LiquidationSummary", "LiquidationIndex", "MarginView",

@@ -10,12 +10,7 @@ order.
 from libc.stdint cimport int64_t
 
 from exchange._core cimport VenueCore
-
-cdef enum:
-    SUBMIT = 0
-    CANCEL = 1
-    CANCEL_IF_OPEN = 2
-    F_RESTING = 2
+from exchange._enums cimport CommandKind, OrderFlag
 
 
 def deliver(VenueCore core, int instr, const int64_t[:] ts, const int64_t[:] acct,
@@ -40,15 +35,15 @@ def deliver(VenueCore core, int instr, const int64_t[:] ts, const int64_t[:] acc
             core.set_time(t)
             cur = t
         k = kind[i]
-        if k == SUBMIT:
+        if k == CommandKind.SUBMIT:
             code_out[i] = core.submit(acct[i], instr, <int>side[i], qty[i], price[i],
                                       <int>otype[i], <int>tif[i], reduce_only[i] != 0, 0, 0)
             oid_out[i] = core.last_oid
             n_sub += 1
-        elif k == CANCEL_IF_OPEN:
+        elif k == CommandKind.CANCEL_IF_OPEN:
             tg = target[i]
             if 0 < tg < core.next_oid and core._oslot(tg) >= 0 \
-                    and (core.o_flags[core._oslot(tg)] & F_RESTING):
+                    and (core.o_flags[core._oslot(tg)] & OrderFlag.RESTING):
                 code_out[i] = core.cancel(acct[i], tg)
                 n_can += 1
         else:

@@ -9,16 +9,14 @@ Python calls: per changed level the cost is the core's own work.
 from libc.stdint cimport int64_t
 
 from exchange._core cimport VenueCore
+from exchange._enums cimport OrderFlag
 from matching._book cimport Book
-
-cdef enum:
-    F_RESTING = 2
-    STP_EXPIRE_MAKER = 2
+from matching._enums cimport STP_EXPIRE_MAKER
 
 
 cdef inline int64_t _open(VenueCore core, int64_t oid) noexcept:
     cdef int64_t s = core._oslot(oid)       # the registry slot (-1: dead, slot reused)
-    return core.o_open[s] if s >= 0 and core.o_flags[s] & F_RESTING else 0
+    return core.o_open[s] if s >= 0 and core.o_flags[s] & OrderFlag.RESTING else 0
 
 
 cdef int _set_level(VenueCore core, Book book, dict levels, int64_t maker, int instr, int side,

@@ -22,7 +22,10 @@ import warnings
 
 import numpy as np
 
+from exchange._enums import CommandKind, OrderFlag, OrderType
+from exchange.dtypes import ORDER_DTYPE
 from exchange.sim.clock import PRIO_ARRIVAL, Clock
+from matching.codes import FOK, GTC, IOC, POST_ONLY
 
 try:
     from exchange.sim import _gateway as _compiled
@@ -37,15 +40,9 @@ except ImportError:  # pragma: no cover - the wheel always ships the extension
 __all__ = ["OrderBatch", "OrderGateway", "ORDER_DTYPE", "SUBMIT", "CANCEL", "CANCEL_IF_OPEN",
            "LIMIT", "MARKET", "GTC", "IOC", "FOK", "POST_ONLY"]
 
-SUBMIT, CANCEL, CANCEL_IF_OPEN = 0, 1, 2
-LIMIT, MARKET = 0, 1
-GTC, IOC, FOK, POST_ONLY = 0, 1, 2, 3
-_F_RESTING = 2
-
-#: one command; ``b`` and ``row`` are the gateway's bookkeeping (batch, row in it)
-ORDER_DTYPE = np.dtype([("ts", "i8"), ("acct", "i8"), ("kind", "i8"), ("side", "i8"),
-                        ("qty", "i8"), ("price", "i8"), ("otype", "i8"), ("tif", "i8"),
-                        ("reduce_only", "i8"), ("target", "i8"), ("b", "i8"), ("row", "i8")])
+SUBMIT, CANCEL, CANCEL_IF_OPEN = (int(k) for k in CommandKind)
+LIMIT, MARKET = int(OrderType.LIMIT), int(OrderType.MARKET)
+_F_RESTING = int(OrderFlag.RESTING)
 
 
 def _given(v) -> bool:

@@ -49,10 +49,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from exchange import events as ev_mod
-from exchange.liquidation.events import register_event_kinds as register_liquidation_events
 
 __all__ = ["write_journal", "write_series", "read_journal", "journal_tables",
-           "register_liquidation_events", "JournalWriter", "JournalDigest", "JOURNAL_MODES",
+           "JournalWriter", "JournalDigest", "JOURNAL_MODES",
            "ORDER_FLOW", "check_journal_mode", "table_metadata"]
 
 _WRITE = dict(compression="zstd", use_dictionary=False, write_statistics=True)
@@ -71,10 +70,13 @@ def table_metadata(name: str, columns, scales: dict | None = None) -> dict[str, 
     return meta
 
 
+def register_liquidation_events() -> None:
+    """TEMP: removed after the merge (exchange.events declares every kind statically)."""
+
+
 def journal_tables(records: np.ndarray, scales: dict | None = None) -> dict[str, pa.Table]:
     """EVENT_DTYPE records → event name → Arrow table (columns as in the module docs), with
     :func:`table_metadata` (``scales``: the run's instrument, :func:`exchange.export.raw_scales`)."""
-    register_liquidation_events()
     out = {}
     for name, cols in ev_mod.tables(records).items():
         arrays = {k: pa.array(np.ascontiguousarray(v)) for k, v in cols.items()}
@@ -176,7 +178,6 @@ class JournalWriter:
         """Append EVENT_DTYPE records (in stream order). O(records)."""
         if self.closed:
             raise ValueError("the journal writer is closed")
-        register_liquidation_events()
         for name, cols in ev_mod.tables(records).items():
             if name in self.skip:
                 continue

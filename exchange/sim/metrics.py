@@ -214,7 +214,7 @@ class JournalSummary:
     from the whole journal (they build one from it)."""
 
     def __init__(self) -> None:
-        from exchange._core import EVENT_DTYPE
+        from exchange.dtypes import EVENT_DTYPE
 
         self.events = 0
         self.max_acct = -1
@@ -510,7 +510,7 @@ def account_pnl(journal, accounts, equity_end: np.ndarray, upnl_end: np.ndarray,
     fees - funding + other`` (keys: :data:`PNL_FIELDS`, money in the settlement asset).
     O(events).
 
-    >>> from exchange._core import EVENT_DTYPE
+    >>> from exchange.dtypes import EVENT_DTYPE
     >>> j = np.zeros(2, EVENT_DTYPE)
     >>> j["kind"], j["acct"], j["a1"], j["a2"] = [6, 3], [0, 0], [1_000_000, 50_000], [0, 2_000_000]
     >>> p = account_pnl(j, [0], np.array([2_950_000]), np.array([0]), {"settle_decimals": 6})

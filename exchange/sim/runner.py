@@ -296,7 +296,7 @@ class Simulation:
         self.summary = self.digest = self.writer = self.facts_fold = None
         if journal is not None:
             check_journal_mode(journal)
-            from exchange._core import EVENT_DTYPE
+            from exchange.dtypes import EVENT_DTYPE
 
             self.summary = JournalSummary()
             self.digest = JournalDigest(EVENT_DTYPE)

@@ -296,7 +296,7 @@ def test_random_orders_at_random_marks_never_break_conservation(data):
 def test_event_records_have_no_unnamed_padding_and_pad_is_zero():
     """Every byte of a record is a field, so a journal's bytes (and any copy numpy makes of
     them: concatenation, selection) depend only on its events."""
-    from exchange._core import EVENT_DTYPE
+    from exchange.dtypes import EVENT_DTYPE
 
     assert sum(dt.itemsize for dt, *_ in EVENT_DTYPE.fields.values()) == EVENT_DTYPE.itemsize
     ex = Exchange.from_preset("binance_usdm")

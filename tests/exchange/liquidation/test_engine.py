@@ -264,7 +264,7 @@ def test_the_drift_preset_sets_the_buffer_and_a_bad_one_is_a_config_error():
                                st.integers(-1, 12), st.integers(-1, 12), st.integers(-1, 12),
                                st.integers(0, 3)), max_size=40))
 def test_the_small_batch_path_marks_the_same_accounts_as_the_vectorised_one(rows):
-    from exchange._core import EVENT_DTYPE
+    from exchange.dtypes import EVENT_DTYPE
     from exchange.liquidation.engine import changed_accounts, changed_accounts_small
 
     ev = np.zeros(len(rows), EVENT_DTYPE)

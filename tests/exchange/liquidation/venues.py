@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from exchange._core import EVENT_KINDS, VenueCore
+from exchange._core import VenueCore
+from exchange.events import EVENT_KINDS
 from exchange.instruments import InstrumentSpec, make_tiers
 from exchange.liquidation import LIQUIDATION_EVENT_KINDS, LiquidationEngine
 

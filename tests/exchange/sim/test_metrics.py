@@ -22,7 +22,7 @@ def test_drawdown_repeg_and_cascade_depth():
 
 
 def _journal(rows):
-    from exchange._core import EVENT_DTYPE
+    from exchange.dtypes import EVENT_DTYPE
 
     j = np.zeros(len(rows), EVENT_DTYPE)
     for i, r in enumerate(rows):

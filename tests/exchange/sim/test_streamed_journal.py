@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from exchange._core import EVENT_DTYPE
+from exchange.dtypes import EVENT_DTYPE
 from exchange.sim import journal as jmod
 from exchange.sim.journal import ORDER_FLOW, JournalDigest, JournalWriter, write_journal
 from exchange.sim.metrics import JournalSummary, account_pnl, compute_metrics

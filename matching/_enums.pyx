@@ -1,0 +1,2 @@
+# cython: language_level=3
+"""Python view of ``matching/_enums.pxd``: its ``cpdef enum``\\ s as IntEnums."""
