@@ -18,7 +18,8 @@ from exchange.funding import (EIGHT_HOURS_NS, FUNDING_RULES, HOUR_NS, RATE_SCALE
                               HyperliquidFundingRule, ParamsFundingRule, PremiumSampler,
                               PremiumSummary, clamped_premium_rate, make_funding_rule,
                               premium_index, settle_funding, settle_funding_index)
-from exchange.oracle import NS_PER_S, ConstantSource, FreezeFault, Index, Oracle
+from exchange.oracle import NS_PER_S, Index, Oracle
+from exchange.sim.sources import ConstantSource, FreezeFault
 from tests import strategies
 
 S = NS_PER_S
