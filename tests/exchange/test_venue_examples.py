@@ -29,6 +29,7 @@ from exchange.liquidation.index import LiquidationIndex
 from exchange.liquidation.margin_view import MarginView
 from exchange.oracle import NS_PER_S, BybitMark, make_mark_method
 from exchange.presets import load_preset, preset_from_dict
+from exchange.units import RATE_SCALE
 
 USD = 10**6          # atoms per unit of the settlement asset (6 decimals in every preset)
 
@@ -87,7 +88,7 @@ def test_bybit_btcusdt_maintenance_at_given_notionals():
     assert mm_at(spec, 79_000_000) == 79_000_000 * 45 // 1000 - 1_482_000
     # at each published risk limit the two adjacent rows give the same MM (the deduction rule)
     for (_, limit, _, mmr, ded), nxt in zip(BYBIT_BTCUSDT, BYBIT_BTCUSDT[1:]):
-        lower = limit * _pct_to_rate(mmr) // 10**8 - ded
+        lower = limit * _pct_to_rate(mmr) // RATE_SCALE - ded
         assert mm_at(spec, limit) == lower
 
 
