@@ -13,8 +13,10 @@ Pieces, each usable alone:
 
 - :class:`PremiumSampler` samples the premium index from the book's impact prices at the venue's
   cadence and averages it the venue's way.
-- funding rules (:class:`FundingRule`): Binance, Bybit, BitMEX, Hyperliquid, dYdX, Drift. Each
-  turns a :class:`PremiumSummary` into the rate to pay for one interval.
+- funding rules (:class:`FundingRule`) turn a :class:`PremiumSummary` into the rate to pay for
+  one interval. Runs use :class:`ParamsFundingRule`, built from a preset's ``[funding]`` table
+  (Binance, Bybit, BitMEX, Hyperliquid, dYdX, Drift are presets); the per-venue classes of
+  :mod:`~exchange.funding.venue_rules` remain for what the preset rule does not compute.
 - :class:`FundingScheduler` owns the interval and the next settlement time, drives the sampler,
   freezes while the oracle is stale and says what to settle (:class:`FundingRateFixed`).
 - :func:`settle_funding` and :func:`settle_funding_index`: the vectorised settlement kernels on
