@@ -5,8 +5,9 @@ Built from :mod:`exchange.sim.sources` generators: the path is a
 :class:`~exchange.sim.sources.GBMSource` or a :class:`~exchange.sim.sources.ReplaySource` of a
 CSV, wrapped in one :class:`~exchange.sim.sources.ShockSource` per index-gap shock.
 :class:`SharedPath` evaluates it once per instant; each :class:`SourceTap` quotes it with its
-own idiosyncratic noise (its own generator); oracle faults (lag, freeze, manipulation, outage) wrap individual taps; an
-:class:`~exchange.oracle.Index` combines the taps with the venue's clamp and staleness rules.
+own idiosyncratic noise (its own generator); oracle faults (lag, freeze, manipulation, outage)
+wrap individual taps; an :class:`~exchange.oracle.Index` combines the taps with the venue's clamp
+and staleness rules.
 """
 from __future__ import annotations
 
