@@ -17,12 +17,7 @@ Decimal('0.100')
 """
 from __future__ import annotations
 
-import copyreg
-import hashlib
-import io
 import math
-import pickle
-import types
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -35,6 +30,7 @@ from exchange._enums import EventKind, OrderFlag
 from exchange.dtypes import EVENT_DTYPE
 from exchange.codes import RejectReason
 from exchange.errors import InvalidCommandError, UnknownAccountError, UnknownSymbolError
+from exchange.snapshot import _mappingproxy, dump_snapshot, load_snapshot  # noqa: F401 (old pickles)
 from exchange.units import RATE_SCALE
 
 BUY, SELL = 0, 1
@@ -843,101 +839,17 @@ class Exchange:
         state["record_hooks"] = [h for h in self.record_hooks if own is not None and h == own]
         if not events:
             state["_journal"] = []
-        buf = io.BytesIO()
-        _SnapshotPickler(buf, self.core).dump(state)
-        body = pickle.dumps({"core": pickle.dumps(self.core, pickle.HIGHEST_PROTOCOL),
-                             "venue": buf.getvalue()}, pickle.HIGHEST_PROTOCOL)
-        head = f"{_SNAP_MAGIC} {_SNAP_VERSION} {hashlib.sha256(body).hexdigest()} {len(body)}\n"
-        return head.encode() + body
+        return dump_snapshot(self.core, state)
 
     @classmethod
     def restore(cls, data: bytes) -> "Exchange":
         """The venue :meth:`snapshot` wrote: continues exactly as the original would (the
         same events for the same commands). A wrong header, version, length or digest
         raises InvalidCommandError. O(state)."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise InvalidCommandError(f"'data' must be bytes from Exchange.snapshot() "
-                                      f"(got {type(data).__name__})")
-        data = bytes(data)
-        head, sep, body = data.partition(b"\n")
-        parts = head.decode("ascii", "replace").split(" ")
-        if not sep or len(parts) != 4 or parts[0] != _SNAP_MAGIC:
-            raise InvalidCommandError("'data' is not a perpsim venue snapshot (bad header)")
-        if parts[1] != str(_SNAP_VERSION):
-            raise InvalidCommandError(f"'data' is a snapshot of version {parts[1]!r}; this "
-                                      f"perpsim reads version {_SNAP_VERSION}")
-        if parts[3] != str(len(body)) or hashlib.sha256(body).hexdigest() != parts[2]:
-            raise InvalidCommandError("'data' is a damaged snapshot (length or sha256 differs)")
-        parts = pickle.loads(body)
-        core = pickle.loads(parts["core"])
-        state = _SnapshotUnpickler(io.BytesIO(parts["venue"]), core).load()
+        state = load_snapshot(data)
         ex = cls.__new__(cls)
         ex.__dict__.update(state)
         return ex
-
-
-_SNAP_MAGIC, _SNAP_VERSION = "PERPSIM-SNAPSHOT", 1
-
-
-def _mappingproxy(d: dict):
-    return types.MappingProxyType(d)
-
-
-class _SnapshotPickler(pickle.Pickler):
-    """Pickles the venue around its core: the core itself and the numpy views of the
-    core's state arrays that other parts hold (the liquidation engine's margin view reads
-    them in place) become references, resolved against the restored core by
-    :class:`_SnapshotUnpickler`, so that they keep following the core. The presets'
-    read-only mappings pickle as mappings."""
-
-    dispatch_table = copyreg.dispatch_table.copy()
-    dispatch_table[types.MappingProxyType] = lambda m: (_mappingproxy, (dict(m),))
-
-    def __init__(self, file, core=None) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self.core = core
-        self.bases = {}
-        if core is not None:
-            for name, view in core.arrays().items():
-                self.bases[id(view.base)] = (name, view.base)
-
-    def persistent_id(self, obj):
-        if self.core is None:
-            return None
-        if obj is self.core:
-            return ("core",)
-        if type(obj) is np.ndarray and obj.base is not None:
-            base = obj.base
-            while isinstance(base, np.ndarray) and id(base) not in self.bases and base.base is not None:
-                base = base.base
-            hit = self.bases.get(id(base))
-            if hit is not None and hit[1] is base:
-                offset = (obj.__array_interface__["data"][0]
-                          - base.__array_interface__["data"][0])
-                return ("view", hit[0], obj.dtype.str, obj.shape, obj.strides, offset,
-                        bool(obj.flags.writeable))
-        return None
-
-
-def _core_base(core, name: str) -> np.ndarray:
-    return core.arrays()[name].base
-
-
-class _SnapshotUnpickler(pickle.Unpickler):
-    def __init__(self, file, core) -> None:
-        super().__init__(file)
-        self.core = core
-
-    def persistent_load(self, pid):
-        if pid[0] == "core":
-            return self.core
-        if pid[0] == "view":
-            _, name, dtype, shape, strides, offset, writeable = pid
-            out = np.ndarray(shape, np.dtype(dtype), buffer=_core_base(self.core, name),
-                             offset=offset, strides=strides)
-            out.flags.writeable = writeable
-            return out
-        raise pickle.UnpicklingError(f"unknown snapshot reference {pid!r}")
 
 
 def events_named(events: Iterable, *names: str) -> list:

@@ -102,6 +102,7 @@ from exchange.liquidation import events as ev
 from exchange.liquidation._util import small_values
 from exchange.liquidation.cases import Cases, Outcome
 from exchange.presets.params import ADL_PRICES
+from exchange.units import RATE_SCALE
 
 __all__ = ["AdlModule", "ADL_RANKINGS", "QUEUE_POLICIES", "water_fill", "drain_leverage"]
 
@@ -111,7 +112,7 @@ _CODE = ev.MODULE_CODES["adl"]
 QUEUE_POLICIES = ("binance", "bitmex", "bybit", "hyperliquid", "random")
 ADL_RANKINGS = QUEUE_POLICIES + ("pro_rata", "risk_aware", "leverage_drain")
 #: leverage is reported in parts per 1e8 (RATE_SCALE)
-_LEV_SCALE = 100_000_000
+_LEV_SCALE = RATE_SCALE
 
 
 class AdlModule:

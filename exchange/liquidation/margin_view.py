@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from exchange.units import RATE_SCALE
+
 __all__ = ["RATE_SCALE", "NEVER_LONG", "NEVER_SHORT", "COMPILED", "MarginView",
            "maintenance_margin", "trigger_prices", "maintenance_margin_ref", "trigger_prices_ref",
            "muldiv_floor", "muldiv_ceil"]
 
-RATE_SCALE = 100_000_000
 #: long trigger key meaning "never at a positive price" (a long triggers for mark <= key)
 NEVER_LONG = 0
 #: short trigger key meaning "never" (a short triggers for mark >= key)

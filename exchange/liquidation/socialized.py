@@ -55,7 +55,9 @@ __all__ = ["SocializedModule"]
 
 _I64 = np.int64
 _CODE = ev.MODULE_CODES["socialized"]
-_POLICIES = ("profit_pro_rata", "position_pro_rata")
+#: the socialized-loss policies (the preset key ``[liquidation] socialized_policy``)
+POLICIES = ("profit_pro_rata", "position_pro_rata")
+_POLICIES = POLICIES
 
 
 class SocializedModule:

@@ -70,6 +70,18 @@ from __future__ import annotations
 
 from exchange.presets._loader import VenuePreset, list_presets, load_preset, preset_from_dict
 from exchange.presets.params import *  # noqa: F403 - the parameter classes and enums
+from exchange.presets.params import LAZY_NAMES as _LAZY_NAMES
 from exchange.presets.params import __all__ as _params_all
 
-__all__ = [*_params_all, "VenuePreset", "list_presets", "load_preset", "preset_from_dict"]
+__all__ = [*_params_all, *_LAZY_NAMES, "VenuePreset", "list_presets", "load_preset",
+           "preset_from_dict"]
+
+
+def __getattr__(name: str):
+    """``ADL_POLICIES``, ``SOCIALIZED_POLICIES``, ``WATERFALL_MODULES``: read from the liquidation
+    registries on first use (:mod:`exchange.presets.params`)."""
+    if name in _LAZY_NAMES:
+        from exchange.presets import params
+
+        return getattr(params, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,10 +16,12 @@ import re
 import attrs
 
 from exchange.errors import ConfigError, invalid
+from exchange.funding.sampler import AVERAGING_MODES
+from exchange.instruments import MAINTENANCE_BASES, TIER_MODELS
+from exchange.oracle import MARK_METHODS as _MARK_METHOD_REGISTRY
 from exchange.units import RATE_SCALE
 
 __all__ = [
-    "ADL_POLICIES",
     "ADL_PRICES",
     "CLOSE_ORDER_TYPES",
     "CLOSE_PRICE_LIMITS",
@@ -28,33 +30,30 @@ __all__ = [
     "MARK_METHODS",
     "PARTIAL_LIQUIDATION_MODES",
     "PRICE_SOURCES",
-    "SOCIALIZED_POLICIES",
     "SURPLUS_DESTINATIONS",
     "TIER_MODELS",
-    "WATERFALL_MODULES",
     "FundingParams",
     "LiquidationParams",
     "MarginParams",
     "PartialLiquidationParams",
     "VenueParams",
 ]
+#: public names read from the liquidation registries on first use (module ``__getattr__``)
+LAZY_NAMES = ("ADL_POLICIES", "SOCIALIZED_POLICIES", "WATERFALL_MODULES")
 
 #: how the mark price is formed (reference §1); "last_price" marks at the last trade ("last" is
-#: accepted as an alias). Names of :data:`exchange.oracle.MARK_METHODS`; a
+#: accepted as an alias). The names of the registry :data:`exchange.oracle.MARK_METHODS`; a
 #: ``"package.module:Class"`` import path is accepted too.
-MARK_METHODS = ("binance", "bybit", "hyperliquid", "bitmex", "dydx", "drift", "last_price")
+MARK_METHODS = tuple(_MARK_METHOD_REGISTRY)
 _MARK_ALIASES = {"last": "last_price"}
 #: how premium samples are averaged over a funding interval (reference §2); the modes of
 #: :data:`exchange.funding.AVERAGING_MODES` ("twap": duration-weighted mean, BitMEX's 8 h TWAP)
-FUNDING_AVERAGING = ("time_weighted", "linear_weights", "twap", "mean",
-                     "minute_median_hourly_mean", "twap_spread")
+FUNDING_AVERAGING = AVERAGING_MODES
 #: a price a rule reads: the mark price or the oracle / index price
 PRICE_SOURCES = ("mark", "oracle")
-#: tier maintenance model (:data:`exchange.instruments.TIER_MODELS`): Binance/Bybit/Hyperliquid
-#: cumulative deduction, or BitMEX's step rate on the whole position
-TIER_MODELS = ("cum_deduction", "whole_position")
-#: notional the maintenance margin is computed on (:data:`exchange.instruments.MAINTENANCE_BASES`)
-MAINTENANCE_BASES = ("mark", "entry")
+# TIER_MODELS (tier maintenance model: Binance/Bybit/Hyperliquid cumulative deduction, or
+# BitMEX's step rate on the whole position) and MAINTENANCE_BASES (the notional the maintenance
+# margin is computed on) are :mod:`exchange.instruments`' own, imported above.
 #: how much of a distressed position one liquidation step may close (reference §4)
 PARTIAL_LIQUIDATION_MODES = (
     "none",            # close everything at once
@@ -63,26 +62,45 @@ PARTIAL_LIQUIDATION_MODES = (
     "per_block",       # dYdX: a fraction per block, min/max notional, max insurance loss
     "shortfall",       # Drift: full below a shortfall, else a share growing with time
 )
-#: liquidation waterfall modules (DESIGN.md "Liquidation waterfall")
-WATERFALL_MODULES = ("market", "auction", "backstop", "insurance", "socialized", "adl")
+# WATERFALL_MODULES: the liquidation waterfall modules (DESIGN.md "Liquidation waterfall"), the
+# names registered in :data:`exchange.liquidation.MODULES` (looked up lazily, see
+# :func:`_registry_choices`: the liquidation package imports this module)
 #: order type the market module sends into the book
 CLOSE_ORDER_TYPES = ("ioc", "fok", "market")
 #: worst price that order accepts
 CLOSE_PRICE_LIMITS = ("bankruptcy", "dydx_fillable", "oracle_fee", "none")
 #: who keeps collateral left above the bankruptcy price after a liquidation close
 SURPLUS_DESTINATIONS = ("insurance", "trader")
-#: ADL allocation (exchange/liquidation/adl.py): the venue queues — Binance PnL%×margin
+# ADL_POLICIES: ADL allocation, :data:`exchange.liquidation.adl.ADL_RANKINGS` and "none"
+# (looked up lazily): the venue queues — Binance PnL%×margin
 #: ratio, BitMEX/Bybit PnL%×effective leverage, Hyperliquid (mark/entry)×(notional/account
 #: value), dYdX random start — and the optimising allocations: pro rata (Chitra, arXiv
 #: 2512.01112), risk-aware pro rata (Chitra's risk-aware class), leverage draining (Campbell et
-#: al., arXiv 2603.15963); read 2026-12-02
-ADL_POLICIES = ("binance", "bitmex", "bybit", "hyperliquid", "random", "pro_rata", "risk_aware",
-                "leverage_drain", "none")
+# al., arXiv 2603.15963); read 2026-12-02
 #: price at which ADL closes the counterparties
 ADL_PRICES = ("bankruptcy", "previous_mark", "oracle")
-#: socialized loss: haircut of winners' profit (BitMEX 2015 clawback) or per unit of open
-#: position on both sides (Drift cumulative funding)
-SOCIALIZED_POLICIES = ("profit_pro_rata", "position_pro_rata", "none")
+# SOCIALIZED_POLICIES: socialized loss, the policies of :mod:`exchange.liquidation.socialized`
+# and "none" (looked up lazily): haircut of winners' profit (BitMEX 2015 clawback) or per unit of
+# open position on both sides (Drift cumulative funding)
+
+
+def _registry_choices(name: str) -> tuple[str, ...]:
+    """The valid names of a liquidation setting, read from the registry that owns them (imported
+    on first use: the liquidation package imports this module)."""
+    if name == "WATERFALL_MODULES":
+        from exchange.liquidation import MODULES
+        return tuple(MODULES)
+    if name == "ADL_POLICIES":
+        from exchange.liquidation.adl import ADL_RANKINGS
+        return (*ADL_RANKINGS, "none")
+    if name == "SOCIALIZED_POLICIES":
+        from exchange.liquidation.socialized import POLICIES
+        return (*POLICIES, "none")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    return _registry_choices(name)
 
 
 def _bad(field: str, rule: str, value) -> ConfigError:
@@ -92,8 +110,13 @@ def _bad(field: str, rule: str, value) -> ConfigError:
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
-def _choice(choices: tuple[str, ...], import_path: bool = False):
+def _choice(choices: tuple[str, ...] | str, import_path: bool = False):
+    """A validator accepting one of ``choices`` (or, by name, the choices of a liquidation
+    registry, looked up when a value is checked)."""
     def check(_inst, attribute, value) -> None:
+        nonlocal choices
+        if isinstance(choices, str):
+            choices = _registry_choices(choices)
         if value in choices:
             return
         if import_path and isinstance(value, str) and _IMPORT_PATH.match(value):
@@ -292,20 +315,21 @@ class LiquidationParams:
     close_order: str = attrs.field(validator=_choice(CLOSE_ORDER_TYPES))
     close_price_limit: str = attrs.field(validator=_choice(CLOSE_PRICE_LIMITS))
     surplus_to: str = attrs.field(validator=_choice(SURPLUS_DESTINATIONS))
-    adl_policy: str = attrs.field(default="none", validator=_choice(ADL_POLICIES, import_path=True))
+    adl_policy: str = attrs.field(default="none", validator=_choice("ADL_POLICIES", import_path=True))
     adl_price: str = attrs.field(default="bankruptcy", validator=_choice(ADL_PRICES))
-    socialized_policy: str = attrs.field(default="none", validator=_choice(SOCIALIZED_POLICIES))
+    socialized_policy: str = attrs.field(default="none", validator=_choice("SOCIALIZED_POLICIES"))
     insurance_fund_atoms: int = attrs.field(default=0, validator=_nonneg)
     backstop_capital_atoms: int = attrs.field(default=0, validator=_nonneg)
     backstop_trigger_rate: int = attrs.field(default=0, validator=_FRACTION)
 
     def __attrs_post_init__(self) -> None:
         wf = self.waterfall
+        modules = _registry_choices("WATERFALL_MODULES")
         rule = ("a non-empty list of distinct module names from "
-                + ", ".join(repr(m) for m in WATERFALL_MODULES)
+                + ", ".join(repr(m) for m in modules)
                 + " or 'package.module:Class' paths")
         if (not wf or len(set(wf)) != len(wf)
-                or any(m not in WATERFALL_MODULES and not _is_import_path(m) for m in wf)):
+                or any(m not in modules and not _is_import_path(m) for m in wf)):
             raise _bad("waterfall", rule, list(wf))
         if "adl" in wf and self.adl_policy == "none":
             raise _bad("adl_policy", "a ranking policy (not 'none') when 'adl' is in the waterfall",

@@ -1,12 +1,13 @@
 """The index path of a scenario: one "true" price path quoted by several exchange sources.
 
-Built from :mod:`exchange.oracle` pieces: the path is a :class:`~exchange.oracle.RandomWalkSource`
-(gaussian steps + Poisson jumps), a :class:`~exchange.oracle.GBMSource` or a
-:class:`~exchange.oracle.ReplaySource` of a CSV, wrapped in one
-:class:`~exchange.oracle.ShockSource` per index-gap shock. :class:`SharedPath` evaluates it once
-per instant; each :class:`SourceTap` quotes it with its own idiosyncratic noise (its own
-generator); oracle faults (lag, freeze, manipulation, outage) wrap individual taps; an
-:class:`~exchange.oracle.Index` combines the taps with the venue's clamp and staleness rules.
+Built from :mod:`exchange.sim.sources` generators: the path is a
+:class:`~exchange.sim.sources.RandomWalkSource` (gaussian steps + Poisson jumps), a
+:class:`~exchange.sim.sources.GBMSource` or a :class:`~exchange.sim.sources.ReplaySource` of a
+CSV, wrapped in one :class:`~exchange.sim.sources.ShockSource` per index-gap shock.
+:class:`SharedPath` evaluates it once per instant; each :class:`SourceTap` quotes it with its
+own idiosyncratic noise (its own generator); oracle faults (lag, freeze, manipulation, outage)
+wrap individual taps; an :class:`~exchange.oracle.Index` combines the taps with the venue's clamp
+and staleness rules.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from exchange.errors import ConfigError, invalid
-from exchange.oracle import NS_PER_S, PriceSource, _BlockWalk
+from exchange.oracle import NS_PER_S, PriceSource
+from exchange.sim.sources import _BlockWalk
 
 __all__ = ["SharedPath", "SourceTap", "WindowedLag", "StochasticVolSource", "load_price_csv"]
 

@@ -5,20 +5,37 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import attrs
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from exchange.errors import ConfigError
-from exchange.funding import (EIGHT_HOURS_NS, FUNDING_RULES, HOUR_NS, RATE_SCALE,
-                              BinanceFundingRule, BitMexFundingRule, BybitFundingRule,
-                              DriftFundingRule, DydxFundingRule, FundingIndex, FundingRate,
-                              FundingRateFixed, FundingRule, FundingScheduler,
-                              HyperliquidFundingRule, ParamsFundingRule, PremiumSampler,
-                              PremiumSummary, clamped_premium_rate, make_funding_rule,
-                              premium_index, settle_funding, settle_funding_index)
-from exchange.oracle import NS_PER_S, ConstantSource, FreezeFault, Index, Oracle
+from exchange.funding import (
+    EIGHT_HOURS_NS,
+    FUNDING_RULES,
+    HOUR_NS,
+    RATE_SCALE,
+    BitMexFundingRule,
+    DydxFundingRule,
+    FundingIndex,
+    FundingRate,
+    FundingRateFixed,
+    FundingRule,
+    FundingScheduler,
+    ParamsFundingRule,
+    PremiumSampler,
+    PremiumSummary,
+    clamped_premium_rate,
+    make_funding_rule,
+    premium_index,
+    settle_funding,
+    settle_funding_index,
+)
+from exchange.oracle import NS_PER_S, Index, Oracle
+from exchange.presets import load_preset
+from exchange.sim.sources import ConstantSource, FreezeFault
 from tests import strategies
 
 S = NS_PER_S
@@ -40,6 +57,17 @@ class ImpactBook:
 
     def impact_price(self, side, notional):
         return self.impact_bid if side == 1 else self.impact_ask
+
+
+def preset_rule(preset: str, **overrides) -> ParamsFundingRule:
+    """The rule runs use: :class:`ParamsFundingRule` from a venue preset's ``[funding]`` table,
+    with the fields an example fixes differently overridden."""
+    return ParamsFundingRule.from_params(attrs.evolve(load_preset(preset).funding, **overrides))
+
+
+#: Binance's default cap ±3 % (contracts with max leverage <= 25x); the binance_usdm preset
+#: carries BTCUSDT's ±0.3 %
+BINANCE_CAP_3PCT = {"cap_rate": 3_000_000}
 
 
 def summary(premium_avg: int, **kw) -> PremiumSummary:
@@ -131,7 +159,7 @@ def test_binance_rate_with_the_clamp():
     P = 0.10 %: F = 0.0010 + clamp(-0.0009 -> -0.0005) = 0.0005 -> 50,000.
     P = -0.10 %: F = -0.0010 + clamp(0.0011 -> 0.0005) = -0.0005 -> -50,000.
     P = 0.012 % (12,000): r - P = -0.002 % inside the band -> F = r = 10,000."""
-    rule = BinanceFundingRule()
+    rule = preset_rule("binance_usdm")
     assert [rule.compute(summary(p), EIGHT_HOURS_NS).rate for p in (30_000, 100_000, -100_000, 12_000)] \
         == [10_000, 50_000, -50_000, 10_000]
     assert clamped_premium_rate(30_000, 10_000, 50_000) == 10_000
@@ -141,7 +169,8 @@ def test_binance_scales_by_interval_hours_over_eight():
     """F = [P + clamp(r - P)] / (8/N). P = 0.10 % -> bracket 0.05 %:
     N = 4: 0.0005 / 2 = 0.00025 -> 25,000. N = 1: 0.0005 / 8 = 0.0000625 -> 6,250.
     P = 0.0301 % -> bracket = r = 0.01 % -> N = 1: 10,000/8 = 1,250."""
-    rule = BinanceFundingRule(interval_ns=4 * HOUR_NS)
+    rule = preset_rule("binance_usdm", pay_every_hours=4)
+    assert rule.interval_ns == 4 * HOUR_NS
     assert rule.compute(summary(100_000), 4 * HOUR_NS).rate == 25_000
     assert rule.compute(summary(100_000), HOUR_NS).rate == 6_250
     assert rule.compute(summary(30_100), HOUR_NS).rate == 1_250
@@ -149,12 +178,12 @@ def test_binance_scales_by_interval_hours_over_eight():
 
 def test_binance_cap_binds_and_is_flagged():
     """P = 5 % -> F8 = 0.05 - 0.0005 = 4.95 % > cap 3 % -> 3,000,000, capped."""
-    got = BinanceFundingRule().compute(summary(5_000_000), EIGHT_HOURS_NS)
+    got = preset_rule("binance_usdm", **BINANCE_CAP_3PCT).compute(summary(5_000_000), EIGHT_HOURS_NS)
     assert (got.rate, got.rate_8h, got.capped) == (3_000_000, 4_950_000, True)
 
 
 def test_bybit_uses_linear_weights_every_minute():
-    rule = BybitFundingRule()
+    rule = preset_rule("bybit_linear")
     assert (rule.averaging, rule.sample_ns) == ("linear_weights", 60 * S)
     assert rule.compute(summary(30_000), EIGHT_HOURS_NS).rate == 10_000
 
@@ -163,11 +192,17 @@ def test_bitmex_cap_is_three_quarters_of_imr_minus_mmr():
     """IMR 1 %, MMR 0.5 %: cap = 0.75 · 0.5 % = 0.375 % -> 375,000.
     P = 1 %: F = 0.01 + clamp(0.0001 - 0.01 -> -0.0005) = 0.95 % -> capped 375,000.
     P = -1 %: F = -0.01 + 0.0005 = -0.95 % -> -375,000. P = 0.2 %: F = 0.15 % -> 150,000."""
-    rule = BitMexFundingRule()
+    rule = preset_rule("bitmex")
     assert rule.cap == 375_000
-    assert rule.compute(summary(1_000_000), EIGHT_HOURS_NS) == FundingRate(375_000, 375_000, True)
+    got = rule.compute(summary(1_000_000), EIGHT_HOURS_NS)
+    assert (got.rate, got.capped) == (375_000, True)
     assert rule.compute(summary(-1_000_000), EIGHT_HOURS_NS).rate == -375_000
     assert rule.compute(summary(200_000), EIGHT_HOURS_NS).rate == 150_000
+    # the cap derived from IMR/MMR and rate_8h = the capped rate: the per-venue rule only (the
+    # preset rule takes cap_rate as given and reports the uncapped F as rate_8h, 950,000)
+    venue = BitMexFundingRule()
+    assert venue.cap == 375_000
+    assert venue.compute(summary(1_000_000), EIGHT_HOURS_NS) == FundingRate(375_000, 375_000, True)
 
 
 def test_hyperliquid_pays_an_eighth_each_hour_with_a_four_percent_cap():
@@ -176,7 +211,7 @@ def test_hyperliquid_pays_an_eighth_each_hour_with_a_four_percent_cap():
     P = 0.0701 % (70,100) -> r - P = -0.0601 % -> clamp -0.05 % -> F8 = 0.0201 % = 20,100 ->
     /8 = 2,512.5 -> half to even -> 2,512.
     P = 50 % -> F8 = 49.95 % -> /8 = 6.24375 % > 4 %/h -> 4,000,000, capped."""
-    rule = HyperliquidFundingRule()
+    rule = preset_rule("hyperliquid")
     assert rule.compute(summary(30_000), HOUR_NS).rate == 1_250
     assert rule.compute(summary(70_100), HOUR_NS).rate == 2_512
     got = rule.compute(summary(50_000_000), HOUR_NS)
@@ -189,7 +224,7 @@ def test_hyperliquid_hourly_payment_is_on_the_oracle_price():
     1 atom per tick·lot: 2 · 100,000 · 1,250 / 1e8 = 2.5 -> long pays 3, short receives 2,
     1 atom to the fee pool."""
     oracle = constant_oracle(100_000.0)
-    rule = HyperliquidFundingRule()
+    rule = preset_rule("hyperliquid")
     sched = FundingScheduler(rule, rule.make_sampler(1_000))
     out = run_scheduler(sched, oracle, ImpactBook(100_030.0, 100_100.0), HOUR_NS, mark_ticks=100_500)
     (fixed,) = out
@@ -204,10 +239,18 @@ def test_dydx_rate_and_its_clamp():
     hourly R·1h/8h = 10,000. Current Large-Cap IMF 2 %, MMF 1.2 % (the default): |R8| <=
     6 · 0.8 % = 4.8 %: P = 20 % -> 4.8 % -> hourly 600,000. Genesis 5 % / 3 %: |R8| <= 12 % ->
     hourly 1,500,000."""
-    rule = DydxFundingRule(default_funding_8h=10_000)
+    rule = preset_rule("dydx_v4", interest_rate=10_000)
     got = rule.compute(summary(70_000), HOUR_NS)
     assert (got.rate, got.rate_8h) == (10_000, 80_000)
     got = rule.compute(summary(20_000_000), HOUR_NS)
+    assert (got.rate, got.capped) == (600_000, True)
+    genesis = preset_rule("dydx_v4", interest_rate=10_000, cap_rate=1_500_000)
+    got = genesis.compute(summary(20_000_000), HOUR_NS)
+    assert (got.rate, got.capped) == (1_500_000, True)
+    # the clamp derived from IMF/MMF and rate_8h = the clamped 8 h rate: the per-venue rule only
+    # (the preset rule caps each hourly payment and reports the unclamped R8, 20,010,000)
+    venue = DydxFundingRule(default_funding_8h=10_000)
+    got = venue.compute(summary(20_000_000), HOUR_NS)
     assert (got.rate, got.rate_8h, got.capped) == (600_000, 4_800_000, True)
     genesis = DydxFundingRule(default_funding_8h=10_000, imf=5_000_000, mmf=3_000_000)
     got = genesis.compute(summary(20_000_000), HOUR_NS)
@@ -239,7 +282,7 @@ def test_dydx_scheduler_accrues_the_index_on_the_oracle():
     """Book flat at the index (P = 0), default funding 0.01 %/8 h -> hourly 1,250; oracle 1,000,
     1 atom per tick·lot: index += 1,000 · 1,250 per hour."""
     oracle = constant_oracle(1_000.0)
-    rule = DydxFundingRule(default_funding_8h=10_000)
+    rule = preset_rule("dydx_v4", interest_rate=10_000)
     sched = FundingScheduler(rule, rule.make_sampler(10), atoms_per_tick_lot=1)
     out = run_scheduler(sched, oracle, ImpactBook(999.0, 1_001.0), 2 * HOUR_NS)
     assert [o.funding_index for o in out] == [1_250_000, 2_500_000]
@@ -252,7 +295,7 @@ def test_drift_amortised_rate_and_its_clamp():
     mT 99: -1 + 0.02 = -0.98 -> -0.000408333 -> -40,833.
     mT 110: 10.02 clamped to 3 -> 3/100/24 = 0.00125 -> 125,000, capped.
     last mark 111 vs oracle 100 (11 % > 10 %): skipped."""
-    rule = DriftFundingRule()
+    rule = preset_rule("drift")
 
     def go(mt, last_mark=None):
         return rule.compute(summary(0, mark_twap=mt, oracle_twap=100.0,
@@ -269,7 +312,7 @@ def test_drift_amortised_rate_and_its_clamp():
 def test_drift_scheduler_pays_on_the_oracle_twap():
     """Book mid 101 all hour vs oracle 100 -> rate 42,500, payment price round(oracle TWAP) = 100."""
     oracle = constant_oracle(100.0)
-    rule = DriftFundingRule(sample_ns=10 * S)
+    rule = preset_rule("drift", sampling_interval_s=10)
     sched = FundingScheduler(rule, rule.make_sampler(1))
     (fixed,) = run_scheduler(sched, oracle, ImpactBook(None, None, bid=100, ask=102), HOUR_NS)
     assert (fixed.rate, fixed.price_ticks, fixed.funding_index) == (42_500, 100, 4_250_000)
@@ -284,7 +327,7 @@ def test_crowded_long_market_makes_longs_pay():
     5·100,550·0.0045 = 2,262.375 -> 2,263; shorts -3, -2 receive 1,357.425 -> 1,357 and
     904.95 -> 904; remainder 2."""
     oracle = constant_oracle(100_000.0)
-    rule = BinanceFundingRule()
+    rule = preset_rule("binance_usdm", **BINANCE_CAP_3PCT)
     sched = FundingScheduler(rule, rule.make_sampler(4_000))
     out = run_scheduler(sched, oracle, ImpactBook(100_500.0, 100_600.0), EIGHT_HOURS_NS,
                         mark_ticks=100_550)
@@ -304,14 +347,15 @@ def test_crowded_long_market_with_the_compiled_book():
     book.limit(2, 1, 100_600, 1_000)
     sampler = PremiumSampler("time_weighted", 5 * S, 4_000)
     assert sampler.sample(5 * S, 100_000, book) == pytest.approx(0.005)
-    assert BinanceFundingRule().compute(sampler.summary(5 * S), EIGHT_HOURS_NS).rate == 450_000
+    rule = preset_rule("binance_usdm", **BINANCE_CAP_3PCT)
+    assert rule.compute(sampler.summary(5 * S), EIGHT_HOURS_NS).rate == 450_000
 
 
 def test_hitting_the_binance_cap_switches_to_hourly_funding():
     """Impact bid 10 % over the index: F8 = 0.1 - 0.0005 = 9.95 % -> capped at 3 %; the next
     settlement is 1 h later and pays F8/8 capped: 9.95 %/8 = 1.24375 % -> 1,243,750."""
     oracle = constant_oracle(1_000.0)
-    rule = BinanceFundingRule(sample_ns=60 * S)
+    rule = preset_rule("binance_usdm", sampling_interval_s=60, **BINANCE_CAP_3PCT)
     sched = FundingScheduler(rule, rule.make_sampler(10))
     book = ImpactBook(1_100.0, 1_200.0)
     (first,) = run_scheduler(sched, oracle, book, EIGHT_HOURS_NS, mark_ticks=1_000)
@@ -325,7 +369,7 @@ def test_bitmex_rate_is_fixed_one_interval_ahead():
     """P = 0.2 % all along -> F = 0.15 % (150,000). The first settlement pays the rate announced
     before any sample (interest only, 0.01 %) and announces 0.15 %; the second pays it."""
     oracle = constant_oracle(10_000.0)
-    rule = BitMexFundingRule()
+    rule = preset_rule("bitmex")
     sched = FundingScheduler(rule, rule.make_sampler(100))
     out = run_scheduler(sched, oracle, ImpactBook(10_020.0, 10_050.0), 2 * EIGHT_HOURS_NS,
                         mark_ticks=10_000)
@@ -342,7 +386,7 @@ def test_a_frozen_oracle_freezes_funding():
       sample taken at 3 h (the sampler restarted at the skip). 4 h: a full hour again."""
     srcs = [FreezeFault(ConstantSource(p), HOUR_NS, 3 * HOUR_NS) for p in (100.0, 100.2)]
     oracle = Oracle(Index(srcs, tick_size=0.1), S)
-    rule = HyperliquidFundingRule()
+    rule = preset_rule("hyperliquid")
     sched = FundingScheduler(rule, rule.make_sampler(100), stale_limit_ns=60 * S)
     out = run_scheduler(sched, oracle, ImpactBook(1_002.0, 1_003.0), 4 * HOUR_NS)
     kinds = [(type(o).__name__, o.ts_ns // S) for o in out]

@@ -16,14 +16,20 @@ import pytest
 
 from exchange._core import VenueCore
 from exchange.errors import ConfigError
-from exchange.funding import (EIGHT_HOURS_NS, HOUR_NS, BitMexFundingRule, HyperliquidFundingRule,
-                              ParamsFundingRule, PremiumSummary, bitmex_interest_rate,
-                              settle_funding)
+from exchange.funding import (
+    EIGHT_HOURS_NS,
+    HOUR_NS,
+    ParamsFundingRule,
+    PremiumSummary,
+    bitmex_interest_rate,
+    settle_funding,
+)
 from exchange.instruments import InstrumentSpec, make_tiers
 from exchange.liquidation.index import LiquidationIndex
 from exchange.liquidation.margin_view import MarginView
 from exchange.oracle import NS_PER_S, BybitMark, make_mark_method
 from exchange.presets import load_preset, preset_from_dict
+from exchange.units import RATE_SCALE
 
 USD = 10**6          # atoms per unit of the settlement asset (6 decimals in every preset)
 
@@ -82,7 +88,7 @@ def test_bybit_btcusdt_maintenance_at_given_notionals():
     assert mm_at(spec, 79_000_000) == 79_000_000 * 45 // 1000 - 1_482_000
     # at each published risk limit the two adjacent rows give the same MM (the deduction rule)
     for (_, limit, _, mmr, ded), nxt in zip(BYBIT_BTCUSDT, BYBIT_BTCUSDT[1:]):
-        lower = limit * _pct_to_rate(mmr) // 10**8 - ded
+        lower = limit * _pct_to_rate(mmr) // RATE_SCALE - ded
         assert mm_at(spec, limit) == lower
 
 
@@ -272,7 +278,7 @@ def test_bitmex_funding_guide_example():
     assert pay.tolist() == [5 * xbt // 100, -5 * xbt // 100] and rem == 0     # 0.05 XBT
     # with the premium: P = 0 and I = 0.01 % (the USDT preset's interest): F = I, within the
     # ±0.05 % clamp and the 0.375 % cap
-    rule = BitMexFundingRule()
+    rule = ParamsFundingRule.from_params(load_preset("bitmex").funding)
     got = rule.compute(PremiumSummary(premium_avg=0, n_samples=1, ts_start_ns=0, ts_end_ns=0),
                        EIGHT_HOURS_NS)
     assert (got.rate, got.capped) == (10_000, False)
@@ -286,11 +292,10 @@ def test_hyperliquid_funding_example():
     = (10,100 − 10,000)/10,000 = 1 %; clamp(0.01 % − 1 %, ±0.05 %) = −0.05 %; rate 0.95 % (the
     8 h rate). The page stops at the rate; the payment below is derived from its rules (1/8
     paid each hour, on the oracle): 10 × 10,000 × 0.95 %/8 = 118.75 USDC."""
-    for rule in (HyperliquidFundingRule(),
-                 ParamsFundingRule.from_params(load_preset("hyperliquid").funding)):
-        got = rule.compute(PremiumSummary(premium_avg=1_000_000, n_samples=720, ts_start_ns=0,
-                                          ts_end_ns=HOUR_NS), HOUR_NS)
-        assert (got.rate_8h, got.rate, got.capped) == (950_000, 118_750, False)
+    rule = ParamsFundingRule.from_params(load_preset("hyperliquid").funding)
+    got = rule.compute(PremiumSummary(premium_avg=1_000_000, n_samples=720, ts_start_ns=0,
+                                      ts_end_ns=HOUR_NS), HOUR_NS)
+    assert (got.rate_8h, got.rate, got.capped) == (950_000, 118_750, False)
     spec = load_preset("hyperliquid").instrument("BTC")
     lots = spec.qty_to_lots("10")
     pay, rem = settle_funding(np.array([lots, -lots], dtype=np.int64),

@@ -16,8 +16,8 @@ def test_every_builtin_scenario_loads_with_its_population_and_shocks():
 
 
 def test_an_index_slide_is_its_change_in_equal_gaps_over_its_window():
-    from exchange.oracle import ConstantSource, ShockSource
     from exchange.sim.runner import _slide_steps
+    from exchange.sim.sources import ConstantSource, ShockSource
 
     sc = load_scenario("flash_crash")
     slide = [s for s in sc.shocks if s.type == "index_slide"][0]
