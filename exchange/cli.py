@@ -200,7 +200,7 @@ def _with_strategy(sc, args):
         raise UsageError("'--strategy-param' must come with --strategy (got no --strategy)")
     if not args.strategy:
         return sc
-    from exchange.strategy import strategy_overrides
+    from exchange.sim.strategy import strategy_overrides
 
     return sc.with_overrides(strategy_overrides(args.strategy, args.strategy_param or ()))
 
@@ -844,7 +844,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scenario override, e.g. --set population.makers.count=4 (repeatable)")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.add_argument("--strategy", metavar="FILE.py:CLASS",
-                   help="run your exchange.strategy.Strategy in the scenario (population "
+                   help="run your exchange.sim.strategy.Strategy in the scenario (population "
                    "'strategy'): a file path or a dotted module, e.g. "
                    "examples/strategies.py:MarketMaker or mypkg.bots:Momentum")
     p.add_argument("--strategy-param", action="append", metavar="KEY=VALUE",
@@ -875,7 +875,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="scenario override")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.add_argument("--strategy", metavar="FILE.py:CLASS",
-                   help="add your exchange.strategy.Strategy to the scenario (population "
+                   help="add your exchange.sim.strategy.Strategy to the scenario (population "
                    "'strategy') and report its results, e.g. examples/strategies.py:MarketMaker")
     p.add_argument("--strategy-param", action="append", metavar="KEY=VALUE",
                    help="a parameter of the strategy (repeatable)")
@@ -897,7 +897,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--out", help="Parquet file or directory (default perpsim-out/sweep.parquet)")
     p.add_argument("--strategy", metavar="FILE.py:CLASS",
-                   help="add your exchange.strategy.Strategy to the scenario (population "
+                   help="add your exchange.sim.strategy.Strategy to the scenario (population "
                    "'strategy') and report its results, e.g. examples/strategies.py:MarketMaker")
     p.add_argument("--strategy-param", action="append", metavar="KEY=VALUE",
                    help="a parameter of the strategy (repeatable)")

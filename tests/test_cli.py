@@ -270,7 +270,7 @@ def test_run_prints_the_scenario_warnings(tmp_path, capsys):
 
 
 BAD_STRATEGY = '''\
-from exchange.strategy import Strategy
+from exchange.sim.strategy import Strategy
 
 
 class Bad(Strategy):

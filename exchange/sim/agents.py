@@ -33,8 +33,8 @@ type                 behaviour
                      interest leg) against their trading costs (He et al. 2022)
 ``keeper``           liquidators: deep resting bids/asks that absorb liquidation flow, bid in
                      liquidation auctions at a discount, unwind inventory into recoveries
-``strategy``         one account run by a user's :class:`~exchange.strategy.Strategy`
-                     (``class = "package.module:Class"``; see :mod:`exchange.strategy`)
+``strategy``         one account run by a user's :class:`~exchange.sim.strategy.Strategy`
+                     (``class = "package.module:Class"``; see :mod:`exchange.sim.strategy`)
 ===================  =====================================================================
 
 A population's parameters are a TOML table (``[population.NAME]``, ``type = ...``); each
@@ -1024,7 +1024,7 @@ AGENT_TYPES: dict[str, type] = {
 
 #: agent types defined above the simulation layer, imported when a scenario names them
 LAZY_AGENT_TYPES: dict[str, str] = {
-    "strategy": "exchange.strategy:StrategyAgent",     # a user's Strategy (exchange.strategy)
+    "strategy": "exchange.sim.strategy:StrategyAgent",     # a user's Strategy (exchange.sim.strategy)
 }
 
 

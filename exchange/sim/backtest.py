@@ -174,7 +174,7 @@ def run_scenario_strategy(cls, params: dict, scenario, seed: int, *, preset: str
     from exchange.sim.clock import PRIO_RECORD
     from exchange.sim.runner import run
     from exchange.sim.scenario import load_scenario
-    from exchange.strategy import strategy_overrides
+    from exchange.sim.strategy import strategy_overrides
 
     sc = load_scenario(scenario)
     if preset:

@@ -40,7 +40,7 @@ import attrs
 import numpy as np
 
 from exchange.errors import ConfigError
-from exchange.strategy import Strategy
+from exchange.sim.strategy import Strategy
 
 __all__ = ["Portfolio", "StressCase", "StressResult", "load_portfolio", "default_battery",
            "run_stress", "Holder"]
@@ -384,7 +384,7 @@ class _Probe:
 def _scenario(portfolio: Portfolio, case: StressCase):
     from exchange.presets import load_preset
     from exchange.sim.scenario import load_scenario
-    from exchange.strategy import strategy_overrides
+    from exchange.sim.strategy import strategy_overrides
 
     pr = load_preset(portfolio.preset)
     spec = pr.instruments[portfolio.symbol]

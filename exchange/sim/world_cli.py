@@ -18,7 +18,7 @@ def cmd_run_world(args, con, fmt, progress_cm, out_path, overrides) -> int:
     if overrides:
         w = w.with_overrides(overrides)
     if getattr(args, "strategy", None):
-        from exchange.strategy import strategy_overrides
+        from exchange.sim.strategy import strategy_overrides
 
         table = {}
         for key, val in strategy_overrides(args.strategy, args.strategy_param or (),
