@@ -7,7 +7,7 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
-from exchange.cli import UsageError, _console, _console_err, _dec
+from exchange.cli_common import UsageError, _console, _console_err, _dec
 
 __all__ = ["cmd_calc", "user_frame"]
 
