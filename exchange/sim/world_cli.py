@@ -12,7 +12,8 @@ def cmd_run_world(args, con, fmt, progress_cm, out_path, overrides) -> int:
     venue, per portfolio population, and the cross-venue basis."""
     from rich.table import Table
 
-    from exchange.sim.world import MARKET_KEYS, VENUE_KEYS, load_world, run_world
+    from exchange.catalogue import MARKET_KEYS, VENUE_KEYS
+    from exchange.sim.world import load_world, run_world
 
     w = load_world(args.scenario)
     if overrides:
