@@ -1,4 +1,4 @@
-"""Two example strategies for perpsim's in-process strategy API (:mod:`exchange.strategy`).
+"""Two example strategies for perpsim's in-process strategy API (:mod:`exchange.sim.strategy`).
 
 Run one inside the built-in flash crash::
 
@@ -8,7 +8,7 @@ Run one inside the built-in flash crash::
 
 or from Python::
 
-    from exchange.strategy import run_strategy
+    from exchange.sim.strategy import run_strategy
     from examples.strategies import MarketMaker       # or load it by path
 
     mm = MarketMaker(half_spread_bps=4.0)
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
-from exchange.strategy import Strategy
+from exchange.sim.strategy import Strategy
 
 __all__ = ["MarketMaker", "Momentum"]
 

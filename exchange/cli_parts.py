@@ -7,7 +7,8 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
-from exchange.cli import UsageError, _console, _console_err, _dec
+from exchange.cli_common import UsageError, _console, _console_err, _dec
+from exchange.units import RATE_SCALE
 
 __all__ = ["cmd_calc", "user_frame"]
 
@@ -63,7 +64,7 @@ def cmd_calc(args) -> int:
         rate = _dec(args.funding_rate, "--funding-rate")
         rate_note = "given"
     else:
-        rate = Decimal(f.interest_rate) / Decimal(10**8) * f.pay_every_hours / f.interval_hours
+        rate = Decimal(f.interest_rate) / Decimal(RATE_SCALE) * f.pay_every_hours / f.interval_hours
         rate_note = "interest-only (premium 0)"
     if not math.isfinite(args.hours) or args.hours < 0:
         raise UsageError(f"'--hours' must be a finite number >= 0 (got {args.hours:g})")

@@ -249,7 +249,7 @@ def test_out_at_an_existing_file_fails_before_the_run(tmp_path, capsys):
 
 
 def test_scenario_warnings_for_a_late_shock_and_a_clamped_leverage():
-    from exchange.cli import _scenario_warnings
+    from exchange.cli_common import _scenario_warnings
     from exchange.sim.scenario import load_scenario
 
     sc = load_scenario("flash_crash").with_overrides({
@@ -270,7 +270,7 @@ def test_run_prints_the_scenario_warnings(tmp_path, capsys):
 
 
 BAD_STRATEGY = '''\
-from exchange.strategy import Strategy
+from exchange.sim.strategy import Strategy
 
 
 class Bad(Strategy):
@@ -358,7 +358,7 @@ def test_listings_fit_80_columns_without_truncation(cmd):
 def test_sweep_table_keeps_design_names_whole(capsys):
     from rich.console import Console
 
-    from exchange.cli import _sweep_table
+    from exchange.cli_sim import _sweep_table
 
     rows = [{"grid.waterfall": "market,insurance", "seed": 0, "bad_debt": 1.0},
             {"grid.waterfall": "market,insurance,adl", "seed": 0, "bad_debt": 0.0}]
@@ -383,7 +383,7 @@ def test_bench_matching_says_where_the_kit_comes_from(tmp_path):
 def test_sweep_output_at_80_columns_keeps_every_header_and_design_whole():
     from rich.console import Console
 
-    from exchange.cli import _sweep_tables
+    from exchange.cli_sim import _sweep_tables
 
     shown = ["seed", "liquidations", "bad_debt", "insurance_end", "haircut_total", "perp_drawdown"]
     gcols = ["grid.waterfall", "grid.scenario.duration_s", "grid.population.directional.count"]

@@ -91,7 +91,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         assert width >= 900
 
 
-from exchange.strategy import Strategy  # noqa: E402
+from exchange.sim.strategy import Strategy  # noqa: E402
 
 
 class Longer(Strategy):
@@ -108,7 +108,7 @@ class Longer(Strategy):
 def test_strategy_section_has_pnl_liquidations_equity_and_position_over_time(tmp_path):
     from decimal import Decimal
 
-    from exchange.strategy import strategy_overrides
+    from exchange.sim.strategy import strategy_overrides
 
     over = {**SMALL, **strategy_overrides(Longer)}
     cmp = compare("flash_crash", [("market", "insurance", "adl"), ("auction", "insurance", "adl")],
@@ -134,7 +134,7 @@ def test_strategy_section_has_pnl_liquidations_equity_and_position_over_time(tmp
 
 def test_strategy_series_stay_bounded_and_aligned():
     from exchange.sim.runner import run
-    from exchange.strategy import strategy_overrides
+    from exchange.sim.strategy import strategy_overrides
 
     r = run("flash_crash", 0, None, None, report=False, journal="none",
             overrides={**SMALL, **strategy_overrides(Longer)},

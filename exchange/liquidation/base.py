@@ -26,7 +26,17 @@ from exchange.liquidation.cases import Cases, Outcome
 
 __all__ = ["LiquidationModule", "MODULES", "register_module", "resolve_module", "build_module",
            "build_waterfall", "waterfall_from_preset", "module_params_from_preset",
-           "fund_takes_over"]
+           "fund_takes_over", "MODULE_DEFAULTS"]
+
+#: what a module takes when the preset leaves its setting unset: module → (``[liquidation]``
+#: field, its unset value, the default). The policies are the common ones; a backstop with no
+#: trigger rate takes over whatever reaches it. Read by :func:`module_params_from_preset` and by
+#: the scenario loader (a ``--waterfall`` naming a module the preset does not use).
+MODULE_DEFAULTS: dict[str, tuple[str, Any, str]] = {
+    "socialized": ("socialized_policy", "none", "profit_pro_rata"),
+    "adl": ("adl_policy", "none", "binance"),
+    "backstop": ("backstop_trigger_rate", 0, "1"),
+}
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
@@ -206,10 +216,10 @@ def module_params_from_preset(preset, vault_acct: int | None = None,
                     price="mark" if liq.surplus_to == "trader" else "bankruptcy",
                     take_margin=liq.surplus_to == "trader",
                     cover_deficit=liq.surplus_to == "trader")
-    adl = dict(policy=liq.adl_policy if liq.adl_policy != "none" else "binance",
+    adl = dict(policy=liq.adl_policy if liq.adl_policy != "none" else MODULE_DEFAULTS["adl"][2],
                price=liq.adl_price, only_bankrupt=liq.adl_price != "bankruptcy")
     socialized = dict(policy=liq.socialized_policy if liq.socialized_policy != "none"
-                      else "profit_pro_rata")
+                      else MODULE_DEFAULTS["socialized"][2])
     if liq.socialized_policy == "position_pro_rata":
         # Drift's resolve_perp_bankruptcy: base closed, then IF → fee pool → every position
         # (see exchange.liquidation.socialized)

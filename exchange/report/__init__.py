@@ -83,7 +83,7 @@ def _params_table(rows: list[tuple[str, Any]]) -> str:
 def render_run_html(result) -> str:
     """The HTML page of one :class:`~exchange.sim.runner.RunResult`."""
     from exchange.report.figures import all_figures
-    from exchange.sim.metrics import METRICS
+    from exchange.catalogue import METRICS
 
     info = result.info
     figs = all_figures([(result.label, result.plot)])
@@ -108,9 +108,8 @@ def render_run_html(result) -> str:
     if (result.journal is not None or getattr(result, "facts_fold", None) is not None) \
             and result.series:
         from exchange.report.facts import render_facts_html
-        from exchange.sim.facts import facts_from_result
 
-        body += render_facts_html([(result.label, facts_from_result(result))])
+        body += render_facts_html([(result.label, result.facts())])
     return _page(f"perpsim · {result.scenario}", body)
 
 
@@ -137,7 +136,7 @@ VERDICT: dict[str, tuple[str, int]] = {
 
 
 def _verdict_table(comparison, stats, asset: str) -> str:
-    from exchange.sim.metrics import METRICS
+    from exchange.catalogue import METRICS
 
     labels = comparison.labels
     multi = len(comparison.seeds) > 1
@@ -265,7 +264,7 @@ def _strategy_section(comparison) -> str:
     """PnL (mean ± sd over seeds), liquidations suffered, and equity and position over time
     in each design, for every strategy population that ran."""
     from exchange.report.compare_figures import strategy_figures
-    from exchange.sim.metrics import PNL_FIELDS
+    from exchange.catalogue import PNL_FIELDS
 
     names = sorted({n for lbl in comparison.labels for r in comparison.results[lbl]
                     for n in (r.strategies or {})})
@@ -308,7 +307,7 @@ def render_compare_html(comparison) -> str:
     over all seeds, the strategy's results, and every metric."""
     from exchange.report.compare_figures import compare_figures
     from exchange.report.notes import design_notes
-    from exchange.sim.metrics import METRICS
+    from exchange.catalogue import METRICS
 
     labels = comparison.labels
     asset = comparison.results[labels[0]][0].info.get("settle_asset", "")

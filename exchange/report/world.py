@@ -94,7 +94,7 @@ def _table(rows, cols) -> str:
 
 
 def render_world_html(result) -> str:
-    from exchange.sim.world import MARKET_KEYS, VENUE_KEYS
+    from exchange.catalogue import MARKET_KEYS, VENUE_KEYS
 
     body = [f"<h1>perpsim world · {html.escape(result.scenario)} · seed {result.seed}</h1>",
             f"<p>{result.events:,} events, {result.sim_s:,.0f} simulated s, "

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from exchange.errors import invalid
+from exchange.units import RATE_SCALE
 
 __all__ = [
     "STATS",
@@ -174,7 +175,7 @@ def run_scenario_strategy(cls, params: dict, scenario, seed: int, *, preset: str
     from exchange.sim.clock import PRIO_RECORD
     from exchange.sim.runner import run
     from exchange.sim.scenario import load_scenario
-    from exchange.strategy import strategy_overrides
+    from exchange.sim.strategy import strategy_overrides
 
     sc = load_scenario(scenario)
     if preset:
@@ -212,7 +213,7 @@ def compare_recorded(comparison: dict) -> dict[str, Any]:
     diff = (vm[both] / rm[both] - 1) * 1e4
     rec = comparison["recorded_funding"]
     rec_by_ts = {int(t): float(r) for t, r in rec} if len(rec) else {}
-    funding = [dict(ts_ns=int(t), venue_rate=int(r) / 1e8, recorded_rate=rec_by_ts.get(int(t)))
+    funding = [dict(ts_ns=int(t), venue_rate=int(r) / RATE_SCALE, recorded_rate=rec_by_ts.get(int(t)))
                for t, r in comparison["venue_funding"]]
     return dict(mark_diff_bps_mean_abs=float(np.abs(diff).mean()) if len(diff) else None,
                 mark_diff_bps_max_abs=float(np.abs(diff).max()) if len(diff) else None,

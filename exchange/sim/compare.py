@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 import attrs
 
+from exchange.resolve import is_class_path
 from exchange.sim.metrics import METRICS
 from exchange.sim.scenario import Scenario, load_scenario
 
@@ -108,7 +109,7 @@ def split_waterfall(spec: Sequence[str]) -> tuple[tuple[str, ...], dict[str, Any
     for entry in spec:
         entry = str(entry)
         head, sep, rest = entry.partition(":")
-        if not sep or "." in head:
+        if not sep or is_class_path(entry):
             names.append(entry)
             continue
         if head not in MODULE_OPTIONS:

@@ -37,6 +37,8 @@ from typing import Any, Mapping
 import attrs
 import numpy as np
 
+from exchange.units import RATE_SCALE
+
 __all__ = ["Fact", "Facts", "stylized_facts", "facts_from_result", "facts_from_dir",
            "excess_kurtosis", "acf", "half_life_s", "ljung_box", "chi2_sf", "FactsFold",
            "crash_window"]
@@ -509,10 +511,10 @@ def stylized_facts(journal: Mapping[str, Mapping[str, np.ndarray]], series: Mapp
         dict(t=t, mark=b_mark, last=b_last, mid=b_mid))
 
     # -- funding against the premium
-    fest = np.asarray(series.get("funding_estimate_8h", np.zeros(0)), float) / 1e8 * 1e4
+    fest = np.asarray(series.get("funding_estimate_8h", np.zeros(0)), float) / RATE_SCALE * 1e4
     fs = journal.get("FundingSettled", {})
     f_ts = np.asarray(fs.get("ts_ns", np.zeros(0)), np.int64)
-    f_rate = np.asarray(fs.get("rate", np.zeros(0)), float) / 1e8 * 1e4
+    f_rate = np.asarray(fs.get("rate", np.zeros(0)), float) / RATE_SCALE * 1e4
     prem = []
     prev = 0
     for ts in f_ts.tolist():

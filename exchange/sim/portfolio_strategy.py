@@ -2,7 +2,7 @@
 world (:mod:`exchange.sim.world`), plus a spot holding.
 
 Write a :class:`PortfolioStrategy` (its parameters are class attributes, as for
-:class:`~exchange.strategy.Strategy`); the world gives it one account per venue (``deposit``
+:class:`~exchange.sim.strategy.Strategy`); the world gives it one account per venue (``deposit``
 each, ``leverage`` and ``margin_mode`` on every instrument) and a spot wallet
 (``spot_deposit``). Its callbacks receive a :class:`PortfolioAPI`::
 
@@ -14,7 +14,7 @@ each, ``leverage`` and ``margin_mode`` on every instrument) and a spot wallet
                 book.spot_buy("BTC", 1)                 # at the index
 
 Order, fill, liquidation and funding callbacks (``on_fill(leg, fill)`` ...) receive the
-leg's :class:`~exchange.strategy.StrategyAPI` (``leg.venue``, ``leg.symbol``, ``leg.asset``
+leg's :class:`~exchange.sim.strategy.StrategyAPI` (``leg.venue``, ``leg.symbol``, ``leg.asset``
 name it). Orders go out when the callback returns, each leg's after its latency, as in the
 single-market API. ``book.margin(venue)`` is the venue account's balance,
 ``book.equity()`` the whole portfolio (every venue's equity plus the spot wallet at the index).
@@ -30,7 +30,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from exchange.errors import ConfigError, InvalidCommandError, invalid
-from exchange.strategy import (NS_PER_MS, Strategy, StrategyAgent, StrategyAPI,
+from exchange.sim.strategy import (NS_PER_MS, Strategy, StrategyAgent, StrategyAPI,
                                load_strategy_class)
 
 __all__ = ["PortfolioStrategy", "PortfolioAPI", "PortfolioStrategyAgent",
@@ -103,7 +103,7 @@ class PortfolioAPI:
 
     @property
     def legs(self) -> dict[tuple[str, str], StrategyAPI]:
-        """(venue, asset) → the leg's :class:`~exchange.strategy.StrategyAPI`."""
+        """(venue, asset) → the leg's :class:`~exchange.sim.strategy.StrategyAPI`."""
         return {k: leg.api for k, leg in self._agent.legs.items()}
 
     @property

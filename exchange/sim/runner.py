@@ -115,6 +115,13 @@ class RunResult:
         return dict(scenario=self.scenario, seed=self.seed, waterfall=self.label,
                     wall_s=self.wall_s, sim_s=self.sim_s, **self.metrics)
 
+    def facts(self):
+        """The run's stylized facts (:func:`exchange.sim.facts.facts_from_result`): what the
+        report shows, computed here so the report imports nothing from the simulator."""
+        from exchange.sim.facts import facts_from_result
+
+        return facts_from_result(self)
+
     def light(self) -> "RunResult":
         """A copy without the journal and the raw series (what a worker sends back)."""
         return attrs.evolve(self, journal=None, series={}, facts_fold=None)

@@ -313,16 +313,14 @@ def _build_preset(source: str, preset_name: str, overrides: Mapping[str, Any],
     ov = dict(overrides)
     if waterfall is not None:
         ov["liquidation.waterfall"] = list(waterfall)
-        # a module the preset does not use needs a policy: take the common one
+        # a module the preset does not use needs its settings: the liquidation layer's defaults
+        from exchange.liquidation.base import MODULE_DEFAULTS
+
         liq = preset.liquidation
-        if "socialized" in waterfall and liq.socialized_policy == "none" \
-                and "liquidation.socialized_policy" not in ov:
-            ov["liquidation.socialized_policy"] = "profit_pro_rata"
-        if "adl" in waterfall and liq.adl_policy == "none" and "liquidation.adl_policy" not in ov:
-            ov["liquidation.adl_policy"] = "binance"
-        if "backstop" in waterfall and liq.backstop_trigger_rate == 0 \
-                and "liquidation.backstop_trigger_rate" not in ov:
-            ov["liquidation.backstop_trigger_rate"] = "1"      # take over whatever reaches it
+        for module, (field, unset, default) in MODULE_DEFAULTS.items():
+            if module in waterfall and getattr(liq, field) == unset \
+                    and f"liquidation.{field}" not in ov:
+                ov[f"liquidation.{field}"] = default
     if ov:
         try:
             preset = preset.with_overrides(ov)

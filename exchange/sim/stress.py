@@ -40,7 +40,8 @@ import attrs
 import numpy as np
 
 from exchange.errors import ConfigError
-from exchange.strategy import Strategy
+from exchange.sim.strategy import Strategy
+from exchange.units import RATE_SCALE
 
 __all__ = ["Portfolio", "StressCase", "StressResult", "load_portfolio", "default_battery",
            "run_stress", "Holder"]
@@ -269,7 +270,6 @@ def default_battery(portfolio: Portfolio, *, gaps: Sequence[float] = (5.0, 10.0,
     through that gap; the oracle dark for ``outage_minutes`` through it; half the makers
     withdrawing for ``thin_minutes`` (wider spreads, thinner book) through it."""
     from exchange.presets import load_preset
-    from exchange.units import RATE_SCALE
 
     against = -1.0 if portfolio.side == "long" else 1.0
     cases = [StressCase("baseline", "no shock", short="none")]
@@ -384,7 +384,7 @@ class _Probe:
 def _scenario(portfolio: Portfolio, case: StressCase):
     from exchange.presets import load_preset
     from exchange.sim.scenario import load_scenario
-    from exchange.strategy import strategy_overrides
+    from exchange.sim.strategy import strategy_overrides
 
     pr = load_preset(portfolio.preset)
     spec = pr.instruments[portfolio.symbol]
@@ -461,8 +461,8 @@ def shortfall(h: Holder, settlements: Sequence[tuple[int, int, int]], spec, marg
     funding = np.zeros(ts.shape[0])
     for t, price, rate in settlements:
         if t > h.opened_at:
-            funding[ts >= t] += size * price * tick * rate / 1e8
-    fee = abs(size) * h.entry * spec.taker_fee_rate / 1e8
+            funding[ts >= t] += size * price * tick * rate / RATE_SCALE
+    fee = abs(size) * h.entry * spec.taker_fee_rate / RATE_SCALE
     eq = margin - fee + size * (marks - h.entry) - funding
     scale = 10 ** spec.settle_decimals
     mm = np.array([spec.maintenance_margin_atoms(

@@ -27,6 +27,7 @@ import numpy as np
 
 from exchange.errors import ConfigError
 from exchange.sim.portfolio_strategy import PortfolioStrategy
+from exchange.units import RATE_SCALE
 
 __all__ = ["PortfolioBook", "BookHolder", "run_book_case"]
 
@@ -258,8 +259,8 @@ def _shortfall(h: BookHolder, legs, specs, settlements, margins) -> float:
         funding = np.zeros(ts.shape[0])
         for t, price, rate in settlements.get(sym, ()):
             if t > h.opened_at:
-                funding[ts >= t] += size * price * tick * rate / 1e8
-        fee = abs(size) * entry * spec.taker_fee_rate / 1e8
+                funding[ts >= t] += size * price * tick * rate / RATE_SCALE
+        fee = abs(size) * entry * spec.taker_fee_rate / RATE_SCALE
         lots = int(round(size / float(spec.lot_size)))
         scale = 10 ** spec.settle_decimals
         mm = np.array([spec.maintenance_margin_atoms(spec.notional_atoms(int(round(m / tick)),

@@ -71,7 +71,7 @@ def add_parser(sub) -> None:
 def cmd_stress(args) -> int:
     from rich.console import Console
 
-    from exchange.cli import UsageError, _progress
+    from exchange.cli_common import UsageError, _progress
     from exchange.sim.stress import Portfolio, default_battery, load_portfolio, run_stress
 
     given = {k: getattr(args, k) for k in ("preset", "symbol", "side", "qty", "leverage",

@@ -40,6 +40,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from exchange.catalogue import MARKET_KEYS, VENUE_KEYS  # noqa: F401 - re-exported
 from exchange.errors import ConfigError, invalid
 from exchange.sim.clock import PRIO_AGENT, PRIO_ORACLE, Clock
 from exchange.sim.config import Param, check_known, fail, number, read_table
@@ -484,13 +485,6 @@ class WorldResult:
     files: dict[str, str] = attrs.field(factory=dict)
 
 
-#: per-instrument metrics shown by ``perpsim run`` on a world
-MARKET_KEYS = ("liquidations", "liquidated_accounts", "liquidation_notional", "bad_debt",
-               "adl_count", "adl_notional", "index_drawdown", "perp_drawdown", "max_basis",
-               "volume", "fills")
-VENUE_KEYS = ("liquidations", "liquidation_notional", "bad_debt", "insurance_start",
-              "insurance_end", "insurance_drawdown", "adl_count", "adl_haircut",
-              "socialized_total", "events")
 
 
 def _half_life_s(x: np.ndarray, dt_s: float) -> float | None:

@@ -12,13 +12,14 @@ def cmd_run_world(args, con, fmt, progress_cm, out_path, overrides) -> int:
     venue, per portfolio population, and the cross-venue basis."""
     from rich.table import Table
 
-    from exchange.sim.world import MARKET_KEYS, VENUE_KEYS, load_world, run_world
+    from exchange.catalogue import MARKET_KEYS, VENUE_KEYS
+    from exchange.sim.world import load_world, run_world
 
     w = load_world(args.scenario)
     if overrides:
         w = w.with_overrides(overrides)
     if getattr(args, "strategy", None):
-        from exchange.strategy import strategy_overrides
+        from exchange.sim.strategy import strategy_overrides
 
         table = {}
         for key, val in strategy_overrides(args.strategy, args.strategy_param or (),

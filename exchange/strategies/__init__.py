@@ -1,5 +1,5 @@
 """A library of the strategies traders' guides describe, each a short file on the strategy API
-(:mod:`exchange.strategy`), runnable in a synthetic scenario or on recorded history
+(:mod:`exchange.sim.strategy`), runnable in a synthetic scenario or on recorded history
 (``perpsim backtest``): fixed leverage (:mod:`.fixed`), volatility-adjusted leverage
 (:mod:`.vol_adjusted`), tiered leverage by regime (:mod:`.tiered`), scaled entry and exit
 (:mod:`.scaled`), a leveraged grid (:mod:`.grid`), funding carry (:mod:`.carry`). Each takes
@@ -49,7 +49,7 @@ BUILTIN: dict[str, tuple[type, dict]] = {
 def resolve(spec: str, params: dict | None = None):
     """(label, Strategy subclass, parameters) for a built-in name or a ``path/file.py:Class`` /
     ``package.module:Class`` spec; ``params`` override. Raises ConfigError naming the spec."""
-    from exchange.strategy import load_strategy_class
+    from exchange.sim.strategy import load_strategy_class
 
     if spec in BUILTIN:
         cls, base = BUILTIN[spec]

@@ -5,7 +5,7 @@ Sizing (the traders' guides' "risk 1–2 % of equity per trade"): with ``risk_pe
 and a stop ``stop_loss_pct`` s, the position notional is ``r / s × equity`` (a stop-out loses
 about r of equity), capped at the target leverage; otherwise the notional is
 ``target leverage × equity``. Protective orders are placed **on the venue** (conditional
-orders of :mod:`exchange.strategy`: triggered by the venue's mark price, ``close_position``)
+orders of :mod:`exchange.sim.strategy`: triggered by the venue's mark price, ``close_position``)
 whenever the position changes, and replaced when it changes again: a stop-market at
 ``entry × (1 ∓ s)``, a take-profit-market at ``entry × (1 ± tp)``, a trailing stop with
 callback ``trailing_pct`` %. Binance's trigger rules (venue.py ``_fires``) and callback range
@@ -19,7 +19,7 @@ import math
 from collections import deque
 from decimal import Decimal
 
-from exchange.strategy import Strategy
+from exchange.sim.strategy import Strategy
 
 __all__ = ["PositionStrategy", "RollingVol"]
 

@@ -15,7 +15,7 @@ from exchange.sim.backtest import run_stats
 from exchange.sim.replay import RecordedBook, Replay
 from exchange.sim.runner import journal_digest
 from exchange.strategies import BUILTIN, FixedLeverage, FundingCarry
-from exchange.strategy import Strategy
+from exchange.sim.strategy import Strategy
 from exchange.venue import Exchange, Order
 
 FIX = Path(__file__).parents[1] / "data" / "fixtures"

@@ -9,7 +9,7 @@ import pytest
 
 MODULES = ["exchange.units", "exchange.errors", "exchange.codes", "exchange.instruments",
            "exchange.margin", "exchange.presets", "exchange.presets.params",
-           "exchange.presets._loader"]
+           "exchange.presets._loader", "exchange.resolve"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,4 +1,4 @@
-"""The in-process strategy API (exchange.strategy): a user's Strategy trading one account inside
+"""The in-process strategy API (exchange.sim.strategy): a user's Strategy trading one account inside
 a simulated scenario, its orders going through the gateway after its latency, its fills, order
 updates and liquidations coming back from the event stream."""
 import json
@@ -12,7 +12,7 @@ from exchange.codes import RejectReason
 from exchange.errors import ConfigError, InvalidCommandError
 from exchange.sim.runner import Simulation
 from exchange.sim.scenario import parse_scenario
-from exchange.strategy import Strategy, run_strategy, strategy_overrides
+from exchange.sim.strategy import Strategy, run_strategy, strategy_overrides
 from tests.exchange.sim.conftest import TINY_CRASH
 from tests.test_cli import TINY
 

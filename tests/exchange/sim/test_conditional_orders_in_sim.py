@@ -11,7 +11,7 @@ import numpy as np
 from exchange import events as ev_mod
 from exchange.sim.clock import PRIO_AGENT
 from exchange.sim.runner import run
-from exchange.strategy import Strategy, run_strategy
+from exchange.sim.strategy import Strategy, run_strategy
 from exchange.venue import Order
 
 NS = 1_000_000_000
