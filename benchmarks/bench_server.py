@@ -18,7 +18,7 @@ During 2 and 3, ``--subscribers`` WebSocket clients (a third process) hold
 second; ``p50_ms`` / ``p99_ms`` are their latencies; ``errors`` the answers that were not
 200 plus exceptions. Targets (issue 11): raw orders_per_s ≥ 0.8 × the hello-world rate,
 p99 ≤ 50 ms, 0 errors.
-"""
+"""  # noqa: E501
 from __future__ import annotations
 
 import argparse
@@ -121,7 +121,7 @@ async def subscribers(port, n, stop_event, counter):
             while not stop_event.is_set():
                 try:
                     msg = await asyncio.wait_for(ws.receive(), 0.5)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     return

@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"venue pipeline        {out['venue_cmds_per_s'] / 1e6:6.2f} M cmds/s  (target >= 1.0, or >= 0.25 x matching)")
+        print(f"venue pipeline        {out['venue_cmds_per_s'] / 1e6:6.2f} M cmds/s  (target >= 1.0, or >= 0.25 x matching)")  # noqa: E501
         print(f"matching per-order    {out['matching_only_per_order_msgs_per_s'] / 1e6:6.2f} M msgs/s")
         print(f"ratio                 {out['venue_vs_matching']:6.3f}")
         print(f"conservation ok       {conservation_ok}   end state ok {out['end_state_ok']}   events {events:,}")

@@ -106,7 +106,7 @@ def cmd_calc(args) -> int:
     table.add_row("notional", money(notional), "qty × entry")
     table.add_row("initial margin", money(im), f"notional / {lev}")
     table.add_row("maintenance margin", money(mm),
-                  f"notional × {Decimal(tier.mmr) / 10**6:f} % − {money(tier.maintenance_amount_atoms)} (tier up to {tier.max_leverage}x)")
+                  f"notional × {Decimal(tier.mmr) / 10**6:f} % − {money(tier.maintenance_amount_atoms)} (tier up to {tier.max_leverage}x)")  # noqa: E501
     table.add_row("margin backing the position", money(wallet),
                   "--wallet (cross) or the initial margin (isolated)")
     table.add_row("liquidation price", price(lp), "equity = maintenance margin (tiered formula)")

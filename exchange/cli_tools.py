@@ -181,7 +181,8 @@ def _demo(args) -> int:
     rng = np.random.default_rng(args.seed)
     n = args.n
     msgs = np.zeros(n, matching.MSG_DTYPE)
-    kinds = rng.choice([0, 1, 2], size=n, p=[0.6, 0.3, 0.1]).astype(np.uint8)
+    kinds = rng.choice([matching.ADD, matching.CANCEL, matching.MARKET], size=n,
+                       p=[0.6, 0.3, 0.1]).astype(np.uint8)
     msgs["side"] = rng.integers(0, 2, n)
     msgs["qty"] = rng.geometric(0.35, n)
     msgs["oid"] = np.arange(1, n + 1)
@@ -189,7 +190,7 @@ def _demo(args) -> int:
     off = np.rint(rng.normal(10, 8, n)).astype(np.int64)
     msgs["price"] = np.where(msgs["side"] == 0, mid - off, mid + off)
     # cancels name an earlier order id (it may have traded already: the book reports a reject)
-    idx = np.flatnonzero(kinds == 1)
+    idx = np.flatnonzero(kinds == matching.CANCEL)
     msgs["oid"][idx] = np.maximum(1, (rng.random(idx.size) * idx).astype(np.int64))
     msgs["kind"] = kinds
     book = matching.Book()

@@ -83,7 +83,7 @@ class DataError(ExchangeError, ValueError):
     column: str | None = None
 
     @classmethod
-    def at(cls, source: str, line: int | None, column: str | None, rule: str, value: Any) -> "DataError":
+    def at(cls, source: str, line: int | None, column: str | None, rule: str, value: Any) -> DataError:
         where = []
         if line is not None:
             where.append(f"line {line}")

@@ -150,7 +150,7 @@ class MarginTier:
     Traceback (most recent call last):
     ...
     exchange.errors.ConfigError: 'mmr' must be < 1/max_leverage = 2000000 (maintenance below initial margin) (got 2000000)
-    """
+    """  # noqa: E501
 
     notional_floor_atoms: int = attrs.field(validator=_int_ge0)
     mmr: int = attrs.field(validator=_rate_fraction)

@@ -29,7 +29,6 @@ Time must not go backwards: sources, the index, the oracle and the mark methods 
 """
 from __future__ import annotations
 
-import importlib
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -631,11 +630,9 @@ MARK_METHODS: dict[str, type] = {
 
 
 def _import_path(path: str) -> Any:
-    module, _, attr = path.partition(":")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"'mark_method' {path!r} cannot be imported: {exc}") from exc
+    from exchange.resolve import resolve
+
+    return resolve(path, what="'mark_method'")
 
 
 def make_mark_method(name: str, **params: Any) -> MarkPriceMethod:
@@ -665,18 +662,3 @@ def make_mark_method(name: str, **params: Any) -> MarkPriceMethod:
     if not hasattr(method, "update"):
         raise ConfigError(f"mark method {name!r} has no update() method")
     return method
-
-
-#: the scenario price generators moved to :mod:`exchange.sim.sources`; ``exchange.oracle.X`` still
-#: finds them, looked up lazily (the venue layer does not import the simulator)
-_MOVED_TO_SIM_SOURCES = frozenset({
-    "ConstantSource", "RandomWalkSource", "GBMSource", "ReplaySource", "ShockSource", "LagFault",
-    "FreezeFault", "ManipulationFault", "OutageFault", "_BlockWalk"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_SIM_SOURCES:
-        from exchange.sim import sources
-
-        return getattr(sources, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,8 @@ update, O(1) funding bookkeeping, plus O(book depth) for a premium sample.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from exchange.errors import ConfigError, invalid
 from exchange.funding import EIGHT_HOURS_NS, FundingRateFixed, FundingScheduler, make_funding_rule

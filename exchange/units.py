@@ -231,7 +231,7 @@ def decimal_to_rate(value: DecimalLike, field: str = "rate") -> int:
     Traceback (most recent call last):
     ...
     exchange.errors.InvalidCommandError: 'rate' must be a fraction with at most 8 decimals (parts per 1e8) (got '0.000000001')
-    """
+    """  # noqa: E501
     d = to_decimal(value, field).scaleb(RATE_DECIMALS)
     if d != d.to_integral_value():
         raise invalid(field, f"a fraction with at most {RATE_DECIMALS} decimals (parts per 1e8)",
@@ -260,7 +260,7 @@ def atoms_per_tick_lot(tick_size: DecimalLike, lot_size: DecimalLike,
     Traceback (most recent call last):
     ...
     exchange.errors.InvalidCommandError: 'tick_size * lot_size' must be a whole number of atoms (10^-6), > 0 (got Decimal('1E-9'))
-    """
+    """  # noqa: E501
     product = to_decimal(tick_size, "tick_size") * to_decimal(lot_size, "lot_size")
     scaled = product.scaleb(settle_decimals)
     if scaled <= 0 or scaled != scaled.to_integral_value():

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import attrs
 import numpy as np
@@ -100,31 +101,31 @@ class Order:
     client_id: str | None = None
 
     @classmethod
-    def limit(cls, symbol, side, qty, price, tif="GTC", **kw) -> "Order":
+    def limit(cls, symbol, side, qty, price, tif="GTC", **kw) -> Order:
         return cls(symbol, side, qty, price, type="LIMIT", tif=tif, **kw)
 
     @classmethod
-    def market(cls, symbol, side, qty, **kw) -> "Order":
+    def market(cls, symbol, side, qty, **kw) -> Order:
         return cls(symbol, side, qty, None, type="MARKET", tif="IOC", **kw)
 
     @classmethod
-    def stop_market(cls, symbol, side, qty, stop_price, **kw) -> "Order":
+    def stop_market(cls, symbol, side, qty, stop_price, **kw) -> Order:
         return cls(symbol, side, qty, None, type="STOP_MARKET", stop_price=stop_price, **kw)
 
     @classmethod
-    def stop_limit(cls, symbol, side, qty, price, stop_price, **kw) -> "Order":
+    def stop_limit(cls, symbol, side, qty, price, stop_price, **kw) -> Order:
         return cls(symbol, side, qty, price, type="STOP", stop_price=stop_price, **kw)
 
     @classmethod
-    def take_profit_market(cls, symbol, side, qty, stop_price, **kw) -> "Order":
+    def take_profit_market(cls, symbol, side, qty, stop_price, **kw) -> Order:
         return cls(symbol, side, qty, None, type="TAKE_PROFIT_MARKET", stop_price=stop_price, **kw)
 
     @classmethod
-    def take_profit_limit(cls, symbol, side, qty, price, stop_price, **kw) -> "Order":
+    def take_profit_limit(cls, symbol, side, qty, price, stop_price, **kw) -> Order:
         return cls(symbol, side, qty, price, type="TAKE_PROFIT", stop_price=stop_price, **kw)
 
     @classmethod
-    def trailing_stop(cls, symbol, side, qty, callback_rate, activation_price=None, **kw) -> "Order":
+    def trailing_stop(cls, symbol, side, qty, callback_rate, activation_price=None, **kw) -> Order:
         return cls(symbol, side, qty, None, type="TRAILING_STOP_MARKET", callback_rate=callback_rate,
                    activation_price=activation_price, **kw)
 
@@ -229,7 +230,7 @@ class Exchange:
         self._drain()
 
     @classmethod
-    def from_preset(cls, name_or_path, overrides: dict | None = None, **kw) -> "Exchange":
+    def from_preset(cls, name_or_path, overrides: dict | None = None, **kw) -> Exchange:
         """Build a venue from a preset name (``perpsim presets``) or a TOML path."""
         from exchange.presets import load_preset
 
@@ -842,7 +843,7 @@ class Exchange:
         return dump_snapshot(self.core, state)
 
     @classmethod
-    def restore(cls, data: bytes) -> "Exchange":
+    def restore(cls, data: bytes) -> Exchange:
         """The venue :meth:`snapshot` wrote: continues exactly as the original would (the
         same events for the same commands). A wrong header, version, length or digest
         raises InvalidCommandError. O(state)."""

@@ -40,7 +40,7 @@ Conventions
 - Errors: malformed arguments raise ``InvalidOrderError`` naming the field, the rule and the
   value; a cancel or amend of an order id that is not resting raises ``UnknownOrderError``.
 """
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -60,7 +60,7 @@ Details the stub leaves open, resolved here (the compiled book matches them):
   not "too thin".
 - ``level_qty`` of a price with no level (any int64, including <= 0) is 0.
   ``x in book`` is False for anything that is not an integer.
-"""
+"""  # noqa: E501
 from __future__ import annotations
 
 import operator

@@ -84,7 +84,7 @@ def test_listings(capsys):
 
 @pytest.mark.parametrize("argv, needle", [
     (["run", "no_such_scenario"], "'scenario' must be a built-in scenario name"),
-    (["run", "calm", "--set", "population.noise.count=-1"], "'population.noise.count' must be an integer >= 0 and <= 100000 (got -1)"),
+    (["run", "calm", "--set", "population.noise.count=-1"], "'population.noise.count' must be an integer >= 0 and <= 100000 (got -1)"),  # noqa: E501
     (["compare", "calm", "--waterfalls", "market,prayer"], "'prayer'"),
     (["calc", "--preset", "nasdaq", "--side", "long", "--entry", "1", "--qty", "1"], "nasdaq"),
     (["calc", "--side", "long", "--entry", "abc", "--qty", "1"], "'--entry' must be a decimal number (got 'abc')"),

@@ -23,7 +23,7 @@ the event time and its unit, and where the layout is documented. Sources (read 2
 Cell kinds: ``int`` (int64), ``float`` (float64; empty cells are NaN where ``optional``),
 ``str``, ``bool`` (``true``/``false``/``True``/``False``/``1``/``0``), ``ts`` (an int64 time
 stamp in the layout's unit), ``datetime`` (``YYYY-MM-DD HH:MM:SS`` UTC).
-"""
+"""  # noqa: E501
 from __future__ import annotations
 
 import attrs

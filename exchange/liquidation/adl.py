@@ -124,7 +124,7 @@ class AdlModule:
     Traceback (most recent call last):
     ...
     exchange.errors.ConfigError: 'policy' must be one of 'binance', 'bitmex', 'bybit', 'hyperliquid', 'random', 'pro_rata', 'risk_aware', 'leverage_drain' (got 'lottery')
-    """
+    """  # noqa: E501
 
     name = "adl"
 
@@ -167,7 +167,7 @@ class AdlModule:
         return Outcome.build(ctx, cases, rows, closed, notional)
 
     # -- one instrument and side -------------------------------------------------------------
-    def _winners(self, ctx, instr: int, sign: int) -> "_Pool | None":
+    def _winners(self, ctx, instr: int, sign: int) -> _Pool | None:
         """Profitable positions opposite to ``sign`` on ``instr`` of accounts not in
         liquidation (every account with a case is flagged), in account order, with what the
         rankings and bounds need. O(accounts)."""
@@ -188,7 +188,7 @@ class AdlModule:
         w = cand[keep].astype(_I64)
         return _Pool(v, instr, w, size[keep], cost[keep], upnl[keep], ref, k)
 
-    def _order(self, ctx, pool: "_Pool", need: int) -> np.ndarray:
+    def _order(self, ctx, pool: _Pool, need: int) -> np.ndarray:
         """Indices into the pool, in the order a queue policy deleverages winners (only a
         prefix whose sizes cover ``need`` lots, when shorter)."""
         n = len(pool.acct)
@@ -388,7 +388,7 @@ def _tick_prices(h, x, eq, mark: int, sign: int, k: int) -> np.ndarray:
     return mark + sign * ticks
 
 
-def _bounded(pool: "_Pool", wi: np.ndarray, sign: int, price: np.ndarray) -> np.ndarray:
+def _bounded(pool: _Pool, wi: np.ndarray, sign: int, price: np.ndarray) -> np.ndarray:
     """``price`` clamped so that no winner ``wi`` is pushed below zero equity: ADL cannot
     take more than a winner has."""
     lo, hi = pool.bounds(wi, sign, entry=False)

@@ -31,7 +31,7 @@ the instrument is isolated. The vault is indexed and can be liquidated like anyo
 risk of ruin.
 
 Events: BackstopTakeover per case.
-"""
+"""  # noqa: E501
 from __future__ import annotations
 
 import numpy as np

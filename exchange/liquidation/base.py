@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import importlib
 import re
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -87,7 +88,7 @@ def resolve_module(name: str) -> type:
     Traceback (most recent call last):
     ...
     exchange.errors.ConfigError: 'waterfall module' must be one of 'adl', 'auction', 'backstop', 'insurance', 'market', 'socialized' or a 'package.module:Class' path (got 'mystery')
-    """
+    """  # noqa: E501
     if name in MODULES:
         return MODULES[name]
     if isinstance(name, str) and _IMPORT_PATH.match(name):

@@ -75,7 +75,7 @@ class Cases:
             setattr(self, name, np.zeros(n, dt))
 
     @classmethod
-    def new(cls, case_ids, accts, instrs, isolated, start_sizes, ts_ns: int) -> "Cases":
+    def new(cls, case_ids, accts, instrs, isolated, start_sizes, ts_ns: int) -> Cases:
         """Fresh ACTIVE cases. O(n)."""
         c = cls(len(accts))
         c.case_id[:] = case_ids
@@ -89,7 +89,7 @@ class Cases:
     def __len__(self) -> int:
         return len(self.acct)
 
-    def take(self, rows) -> "Cases":
+    def take(self, rows) -> Cases:
         """A new batch with the given rows (copies). O(len(rows))."""
         c = Cases.__new__(Cases)
         for name in _FIELDS:
@@ -97,7 +97,7 @@ class Cases:
         return c
 
     @staticmethod
-    def concat(parts) -> "Cases":
+    def concat(parts) -> Cases:
         parts = [p for p in parts if len(p)]
         if not parts:
             return Cases(0)
@@ -130,14 +130,14 @@ class Outcome:
     state: np.ndarray
 
     @classmethod
-    def nothing(cls, ctx, cases: Cases, rows: np.ndarray) -> "Outcome":
+    def nothing(cls, ctx, cases: Cases, rows: np.ndarray) -> Outcome:
         """The module passed every row down untouched."""
         z = np.zeros(len(rows), np.int64)
         return cls(rows, z, z.copy(), ctx.deficit(cases, rows), z.copy())
 
     @classmethod
     def build(cls, ctx, cases: Cases, rows: np.ndarray, closed_lots=None, closed_notional=None,
-              state=None) -> "Outcome":
+              state=None) -> Outcome:
         n = len(rows)
         z = np.zeros(n, np.int64)
         return cls(rows, z if closed_lots is None else np.asarray(closed_lots, np.int64),

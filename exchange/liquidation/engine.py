@@ -57,7 +57,8 @@ rows in a fixed order and never iterates over unordered containers.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -68,6 +69,7 @@ from exchange.liquidation._util import first_occurrence, gather, isin_ids, uniqu
 from exchange.liquidation.base import build_waterfall, waterfall_from_preset
 from exchange.liquidation.cases import (ACTIVE, CONTINUE, DONE, RESOLVED, RESTART, RETRY, WAIT,
                                         WAITING, Cases)
+from exchange._enums import EventKind, LedgerKind
 from exchange.liquidation.context import L_BAD_DEBT, LiquidationContext
 from exchange.liquidation.index import LiquidationIndex
 from exchange.liquidation.margin_view import RATE_SCALE, MarginView
@@ -76,7 +78,10 @@ __all__ = ["LiquidationEngine", "EngineParams", "LiquidationSummary"]
 
 _I64 = np.int64
 # core event kinds that do not change an account's margin state
-_QUIET_KINDS = np.array([1, 2, 4, 5, 8, 11, 12], _I64)
+_QUIET_KINDS = np.array([EventKind.ORDER_ACCEPTED, EventKind.ORDER_REJECTED,
+                         EventKind.ORDER_CANCELED, EventKind.ORDER_AMENDED,
+                         EventKind.LEVERAGE_SET, EventKind.MARK_PRICE_UPDATED,
+                         EventKind.TRANSFER_REJECTED], _I64)
 #: core kinds (< 100) that change an account's margin state: a lookup table by kind
 _MOVES_MARGIN = np.ones(100, bool)
 _MOVES_MARGIN[_QUIET_KINDS] = False
@@ -134,7 +139,7 @@ class LiquidationSummary:
     in the book, liquidation fees, insurance paid and credited, socialised loss, ADL lots and
     haircut (versus the mark), lots taken by the backstop and by auction bidders, bad debt
     booked, lots the insurance fund took over — all in lots or atoms. ``frozen`` when nothing ran because the oracle is stale.
-    """
+    """  # noqa: E501
 
     instr: int
     ts_ns: int
@@ -166,8 +171,8 @@ def changed_accounts(events: np.ndarray, n_acct: int) -> np.ndarray:
     core_kind = kind < 100
     keep = (acct >= 0) & core_kind & _MOVES_MARGIN[np.where(core_kind, kind, 1)]
     parts = [acct[keep]]
-    parts.append(events["a1"][kind == 13])
-    lm = (kind == 14) & (events["qty"] <= 1)        # LedgerMoved into a wallet or bucket
+    parts.append(events["a1"][kind == EventKind.POSITION_TRANSFERRED])
+    lm = (kind == EventKind.LEDGER_MOVED) & (events["qty"] <= LedgerKind.ISOLATED)        # LedgerMoved into a wallet or bucket  # noqa: E501
     parts.append(events["a2"][lm])
     accts = np.concatenate(parts).astype(_I64)
     return unique_ids(accts[(accts >= 0) & (accts < n_acct)], n_acct)
@@ -236,7 +241,7 @@ class LiquidationEngine:
     def from_preset(cls, core, preset, vault_acct: int | None = None,
                     overrides: Mapping[str, Mapping[str, Any]] | None = None,
                     rng: np.random.Generator | None = None, fund_insurance: bool = False,
-                    fund_acct: int | None = None, **params) -> "LiquidationEngine":
+                    fund_acct: int | None = None, **params) -> LiquidationEngine:
         """The engine a :class:`~exchange.presets.VenuePreset` describes: its waterfall
         (:func:`~exchange.liquidation.base.waterfall_from_preset`, module parameters updated by
         ``overrides``), its margin-call thresholds and liquidation buffer. ``fund_insurance``
@@ -252,7 +257,7 @@ class LiquidationEngine:
 
     @classmethod
     def for_venue(cls, core, preset, overrides: Mapping[str, Mapping[str, Any]] | None = None,
-                  rng: np.random.Generator | None = None) -> tuple["LiquidationEngine", int | None]:
+                  rng: np.random.Generator | None = None) -> tuple[LiquidationEngine, int | None]:
         """The engine of a venue built from ``preset``, with what its waterfall needs: when the
         waterfall has ``backstop``, a vault account opened on ``core`` and funded with the
         preset's backstop capital. When its insurance fund takes positions over

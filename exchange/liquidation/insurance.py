@@ -61,7 +61,7 @@ passes down.
 Events: PositionLiquidated (code insurance) for unwinds, PositionTransferred and
 InsuranceFundUsed for takeovers, InsuranceFundUsed, InsuranceFundCredited, BadDebtBooked
 (a fund account loss the ledger cannot pay).
-"""
+"""  # noqa: E501
 from __future__ import annotations
 
 import numpy as np

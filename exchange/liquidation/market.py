@@ -45,7 +45,7 @@ Rates are parts per 1e8.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -82,7 +82,7 @@ class MarketModule:
     Traceback (most recent call last):
     ...
     exchange.errors.ConfigError: 'close_price_limit' must be one of 'bankruptcy', 'dydx_fillable', 'oracle_fee', 'none' (got 'best effort')
-    """
+    """  # noqa: E501
 
     name = "market"
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import statistics
 import sys
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 __all__ = ["ADL_COLUMNS", "adl_policy_table", "main"]
 

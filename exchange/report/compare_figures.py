@@ -245,7 +245,7 @@ def absorption_figure(cmp) -> bytes:
     for ax, channels, title in ((a1, CLOSED_BY, "Liquidated notional, closed by"),
                                 (a2, PAID_BY, "Losses of the liquidated, paid by")):
         left = np.zeros(len(labels))
-        for j, (key, name) in enumerate(channels):
+        for _j, (key, name) in enumerate(channels):
             w = np.array([vals[lbl][key] for lbl in labels])
             ax.barh(y, w, left=left, color=CHANNEL_COLORS[name], label=name, height=0.6)
             left += w

@@ -45,7 +45,7 @@ def liquidation_episodes(journal: np.ndarray, info: dict[str, Any]) -> list[dict
     lev: dict[int, int] = {}
     open_: dict[int, dict[str, Any]] = {}
     out: list[dict[str, Any]] = []
-    for kd, ts, acct, price, qty, code, flag in zip(
+    for kd, ts, acct, price, qty, code, _flag in zip(
             sel["kind"].tolist(), sel["ts"].tolist(), sel["acct"].tolist(),
             sel["price"].tolist(), sel["qty"].tolist(), sel["code"].tolist(),
             sel["flag"].tolist()):

@@ -8,7 +8,7 @@ runs (for example ``funding_peg`` with funding on and off) are drawn in the same
 from __future__ import annotations
 
 import html
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -142,7 +142,7 @@ def render_facts_html(runs: Sequence[tuple[str, object]], *, figures: bool = Tru
     for lbl, f in runs:
         out.append(f"<h3>{html.escape(lbl)}</h3><table><tr><th class='k'>measure</th>"
                    "<th class='k'>reading</th></tr>")
-        for key, fact in f.items.items():
+        for fact in f.items.values():
             out.append(f"<tr><td class='k'>{html.escape(fact.title)}</td>"
                        f"<td class='k'>{html.escape(fact.reading)}</td></tr>")
         out.append("</table>")

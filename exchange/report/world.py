@@ -87,7 +87,7 @@ def _portfolio_figure(result) -> bytes | None:
 def _table(rows, cols) -> str:
     out = ["<table><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in cols) + "</tr>"]
     for r in rows:
-        out.append("<tr>" + "".join(f"<td>{html.escape(format_value(x)) if not isinstance(x, str) else html.escape(x)}</td>"
+        out.append("<tr>" + "".join(f"<td>{html.escape(format_value(x)) if not isinstance(x, str) else html.escape(x)}</td>"  # noqa: E501
                                     for x in r) + "</tr>")
     out.append("</table>")
     return "".join(out)

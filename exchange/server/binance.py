@@ -236,7 +236,7 @@ class MockBinance:
     def __init__(self, preset: str = "binance_usdm", *, venue: Exchange | None = None,
                  marks: dict[str, Any] | None = None, clock: str = "wall",
                  algo_only: bool = False, listen_key_ttl_s: float = 3600.0,
-                 rate_limits: RateLimits | None = RateLimits(), state_dir=None,
+                 rate_limits: RateLimits | None = RateLimits(), state_dir=None,  # noqa: B008
                  fsync: str = "always", snapshot_records: int | None = 10_000,
                  snapshot_seconds: float | None = 300.0) -> None:
         if clock not in ("wall", "manual"):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import calendar
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from decimal import Decimal
 
 __all__ = ["INTERVALS", "Series", "kline_open", "kline_close", "klines"]
@@ -35,7 +35,7 @@ _MONDAY_OFFSET = 4 * 1440 * _MIN       # 1970-01-01 was a Thursday; Monday 1970-
 def kline_open(interval: str, t_ms: int) -> int:
     """Open time of the ``interval`` kline holding ``t_ms``."""
     if interval == "1M":
-        d = datetime.fromtimestamp(t_ms / 1000, tz=timezone.utc)
+        d = datetime.fromtimestamp(t_ms / 1000, tz=UTC)
         return calendar.timegm((d.year, d.month, 1, 0, 0, 0)) * 1000
     width = INTERVALS[interval]
     if interval == "1w":
@@ -46,7 +46,7 @@ def kline_open(interval: str, t_ms: int) -> int:
 def kline_close(interval: str, open_ms: int) -> int:
     """Close time (last millisecond) of the kline opening at ``open_ms``."""
     if interval == "1M":
-        d = datetime.fromtimestamp(open_ms / 1000, tz=timezone.utc)
+        d = datetime.fromtimestamp(open_ms / 1000, tz=UTC)
         y, m = (d.year + 1, 1) if d.month == 12 else (d.year, d.month + 1)
         return calendar.timegm((y, m, 1, 0, 0, 0)) * 1000 - 1
     return open_ms + INTERVALS[interval] - 1

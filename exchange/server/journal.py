@@ -40,7 +40,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from exchange.errors import InvalidCommandError
 

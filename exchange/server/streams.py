@@ -33,7 +33,7 @@ import asyncio
 import json
 import re
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 
@@ -185,7 +185,7 @@ class StreamHub:
                         "messages per second; disconnecting")}, "id": None}))
                     try:
                         await asyncio.wait_for(client.queue.join(), 5)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                     await ws.close(code=1008, message=b"too many messages")
                     break

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -37,7 +38,7 @@ class ServerThread:
     def ws_url(self) -> str:
         return f"ws://{self.host}:{self.port}"
 
-    def start(self) -> "ServerThread":
+    def start(self) -> ServerThread:
         self._thread = threading.Thread(target=self._run, name="perpsim-mock-binance", daemon=True)
         self._thread.start()
         self._ready.wait(30)
@@ -83,7 +84,7 @@ class ServerThread:
         if self._thread is not None:
             self._thread.join(30)
 
-    def __enter__(self) -> "ServerThread":
+    def __enter__(self) -> ServerThread:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -10,13 +10,13 @@ def set_level(core: VenueCore, book: Book, levels: dict, maker: int, instr: int,
 def reconcile(core: VenueCore, book: Book, levels: dict, placed: dict, maker: int, instr: int, max_lots: int, keys: np.ndarray, qtys: np.ndarray) -> object:
     """The window ``keys`` (price·2 + side) → ``qtys`` against ``placed`` (see"""
 
-def fold_rows(int64_t[:: object, state: object, side: np.ndarray, rank: np.ndarray, qty: np.ndarray) -> object:
+def fold_rows(state: np.ndarray, side: np.ndarray, rank: np.ndarray, qty: np.ndarray) -> object:
     """``state[side[i], rank[i]] = qty[i]`` for every row in order (the last value of a level"""
 
-def fold_rows_best(int64_t[:: object, state: object, side: np.ndarray, rank: np.ndarray, qty: np.ndarray, best: np.ndarray) -> object:
+def fold_rows_best(state: np.ndarray, side: np.ndarray, rank: np.ndarray, qty: np.ndarray, best: np.ndarray) -> object:
     """:func:`fold_rows`, keeping ``best`` = (best bid rank, best ask rank) of the state"""
 
-def window(int64_t[:: object, state: object, prices: np.ndarray, best: np.ndarray, depth: object, keys: np.ndarray, qtys: np.ndarray) -> object:
+def window(state: np.ndarray, prices: np.ndarray, best: np.ndarray, depth: int, keys: np.ndarray, qtys: np.ndarray) -> object:
     """The top ``depth`` non-empty levels of each side into ``keys`` (price·2 + side) and"""
 
 def tape(core: VenueCore, instr: int, taker: int, maker: int, side: np.ndarray, price: np.ndarray, qty: np.ndarray) -> object:

@@ -294,7 +294,7 @@ def backtest(strategies: Sequence, *, scenario=None, data=None, preset: str | No
                                               replay_kw)
             if progress is not None:
                 progress(len(results) / len(jobs))
-    for label, spec, cls, merged in resolved:
+    for label, _spec, cls, merged in resolved:
         runs = [results[(label, seed)] for seed in range(seeds)]
         summary = {k: summarize([r["stats"][k] for r in runs]) for k in STATS}
         out["strategies"][label] = dict(cls=cls.__name__, params=merged, runs=runs, summary=summary)

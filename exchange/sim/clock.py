@@ -20,7 +20,8 @@ recording.
 from __future__ import annotations
 
 import heapq
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from exchange.errors import InvalidCommandError
 

@@ -17,7 +17,8 @@ import statistics
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 import attrs
 
@@ -97,7 +98,7 @@ def split_waterfall(spec: Sequence[str]) -> tuple[tuple[str, ...], dict[str, Any
     Traceback (most recent call last):
     ...
     exchange.errors.ConfigError: 'waterfall module option' must be on a module that takes options ('adl', 'socialized') (got 'market:fast')
-    """
+    """  # noqa: E501
     from exchange.errors import ConfigError, invalid
     from exchange.presets.params import ADL_POLICIES, ADL_PRICES, SOCIALIZED_POLICIES
 
@@ -208,7 +209,7 @@ def compare(scenario: str | Scenario, waterfalls: Sequence | None = None, seeds:
     each run's journal, series and metrics.json to ``out_dir/runs/<design>-seed<s>/``
     (:func:`~exchange.sim.runner.run`; ``"none"``, the default, keeps no journal). ``seeds``: a count (0..K-1) or explicit seeds.
     ``executor``: any ``concurrent.futures.Executor``; default a process pool of ``workers``
-    (default: the CPU count, at most the number of runs; 1 = in this process)."""
+    (default: the CPU count, at most the number of runs; 1 = in this process)."""  # noqa: E501
     t0 = time.perf_counter()
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if overrides:

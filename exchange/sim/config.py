@@ -14,7 +14,8 @@ from __future__ import annotations
 import difflib
 import math
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import attrs
 

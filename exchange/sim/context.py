@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import zlib
 from decimal import Decimal
-from typing import Callable
+from collections.abc import Callable
 
 import attrs
 import numpy as np

@@ -36,7 +36,7 @@ gives each asset a :class:`~exchange.oracle.PriceSource`. Cost: O(assets) amorti
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -223,7 +223,7 @@ class FactorModel:
         logs = self.log_at(max(0, ts_ns // self.step_ns))
         return {n: math.exp(float(x)) for n, x in zip(self.names, logs)}
 
-    def source(self, name: str) -> "AssetSource":
+    def source(self, name: str) -> AssetSource:
         """A :class:`~exchange.oracle.PriceSource` of asset ``name``."""
         if name not in self.assets:
             raise invalid("name", f"one of {', '.join(self.names)}", name, error=ConfigError)

@@ -26,13 +26,14 @@ one-line reading). The measures and where they come from:
 - **warm-up**: when the book first had both sides against the first trade.
 
 Everything is numpy over the journal's columns: O(events + samples · lags).
-"""
+"""  # noqa: E501
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import attrs
 import numpy as np
@@ -196,7 +197,7 @@ class FactsFold:
 
     @classmethod
     def of_tables(cls, journal: Mapping[str, Mapping[str, np.ndarray]],
-                  window: tuple[int, int] | None) -> "FactsFold":
+                  window: tuple[int, int] | None) -> FactsFold:
         """The fold of a journal given as tables (event name → column → array)."""
         out = cls(window)
         acc = journal.get("OrderAccepted", {})
@@ -496,7 +497,7 @@ def stylized_facts(journal: Mapping[str, Mapping[str, np.ndarray]], series: Mapp
     am = np.abs(b_mark)
     al = np.abs(b_last)
     vals = dict(mark_mean_bp=float(np.nanmean(b_mark)), mark_sd_bp=float(np.nanstd(b_mark)),
-                mark_abs_p99_bp=_q(am, [0.99])[0], mark_abs_max_bp=float(np.nanmax(am)) if np.isfinite(am).any() else float("nan"),
+                mark_abs_p99_bp=_q(am, [0.99])[0], mark_abs_max_bp=float(np.nanmax(am)) if np.isfinite(am).any() else float("nan"),  # noqa: E501
                 last_mean_bp=float(np.nanmean(b_last)), last_sd_bp=float(np.nanstd(b_last)),
                 last_abs_p99_bp=_q(al, [0.99])[0],
                 last_abs_max_bp=float(np.nanmax(al)) if np.isfinite(al).any() else float("nan"),
@@ -625,9 +626,6 @@ def facts_from_result(result) -> Facts:
     """The measures of a :class:`~exchange.sim.runner.RunResult`: from its journal when kept,
     else from the order flow folded while it streamed (``result.facts_fold``)."""
     from exchange import events as ev_mod
-    from exchange.sim.journal import register_liquidation_events
-
-    register_liquidation_events()
     if result.journal is None:
         fold = getattr(result, "facts_fold", None)
         if fold is None:

@@ -90,7 +90,7 @@ class OrderBatch:
         self._init(r)
 
     @classmethod
-    def from_rows(cls, rows: np.ndarray) -> "OrderBatch":
+    def from_rows(cls, rows: np.ndarray) -> OrderBatch:
         """A batch over ready ORDER_DTYPE rows (taken over, not copied; ``row`` must hold
         0..n-1)."""
         out = cls.__new__(cls)
@@ -110,7 +110,7 @@ class OrderBatch:
         return self.rows.shape[0]
 
     @staticmethod
-    def concat(batches: list["OrderBatch"]) -> "OrderBatch":
+    def concat(batches: list[OrderBatch]) -> OrderBatch:
         """One batch with the rows of ``batches`` in order."""
         batches = [b for b in batches if len(b)]
         out = OrderBatch.__new__(OrderBatch)

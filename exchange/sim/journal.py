@@ -70,10 +70,6 @@ def table_metadata(name: str, columns, scales: dict | None = None) -> dict[str, 
     return meta
 
 
-def register_liquidation_events() -> None:
-    """TEMP: removed after the merge (exchange.events declares every kind statically)."""
-
-
 def journal_tables(records: np.ndarray, scales: dict | None = None) -> dict[str, pa.Table]:
     """EVENT_DTYPE records → event name → Arrow table (columns as in the module docs), with
     :func:`table_metadata` (``scales``: the run's instrument, :func:`exchange.export.raw_scales`)."""

@@ -42,7 +42,9 @@ import numpy as np
 
 # metric key -> description, and the keys of account_pnl: defined in the catalogue (the report
 # reads them there), re-exported here
+from exchange._enums import EventKind as _K, LedgerKind as _L, LedgerReason as _LR
 from exchange.catalogue import METRICS, PNL_FIELDS
+from exchange.units import RATE_SCALE
 
 
 __all__ = ["compute_metrics", "METRICS", "gini", "peak_drawdown", "time_to_repeg",
@@ -51,15 +53,22 @@ __all__ = ["compute_metrics", "METRICS", "gini", "peak_drawdown", "time_to_repeg
 NS_PER_S = 1_000_000_000
 
 # event kinds (core, venue layer, liquidation package)
-K_FILLED, K_REJECTED, K_ACCEPTED, K_DEPOSITED, K_WITHDRAWN, K_MARK = 3, 2, 1, 6, 7, 11
-K_FUNDING_PAID, K_FUNDING_SETTLED = 90_010, 90_011
-K_TRIGGERED, K_LIQUIDATED, K_AUCTION_TAKEN, K_AUCTION_SETTLED = 100, 102, 105, 106
-K_BACKSTOP, K_INS_USED, K_INS_CREDITED, K_SOCIALIZED, K_ADL, K_BAD_DEBT = 107, 108, 109, 110, 111, 112
-K_AUCTION_STARTED, K_COMPLETED, K_ADL_ROUND, K_KEEPER = 103, 113, 117, 114
-K_LEDGER = 14
-L_WALLET, L_INSURANCE, L_BAD_DEBT = 0, 3, 4             # ledger kinds (exchange._core)
-LEDGER_ISOLATED_COVER = 99                               # exchange.liquidation.events
-LEVERAGE_SCALE = 100_000_000
+# (short names of exchange.events.EventKind members, as plain ints for the numpy folds)
+K_FILLED, K_REJECTED, K_ACCEPTED = int(_K.ORDER_FILLED), int(_K.ORDER_REJECTED), int(_K.ORDER_ACCEPTED)
+K_DEPOSITED, K_WITHDRAWN, K_MARK = int(_K.DEPOSITED), int(_K.WITHDRAWN), int(_K.MARK_PRICE_UPDATED)
+K_FUNDING_PAID, K_FUNDING_SETTLED = int(_K.FUNDING_PAID), int(_K.FUNDING_SETTLED)
+K_TRIGGERED, K_LIQUIDATED = int(_K.LIQUIDATION_TRIGGERED), int(_K.POSITION_LIQUIDATED)
+K_AUCTION_TAKEN, K_AUCTION_SETTLED = int(_K.AUCTION_TAKEN), int(_K.AUCTION_SETTLED)
+K_BACKSTOP, K_INS_USED = int(_K.BACKSTOP_TAKEOVER), int(_K.INSURANCE_FUND_USED)
+K_INS_CREDITED, K_SOCIALIZED = int(_K.INSURANCE_FUND_CREDITED), int(_K.LOSS_SOCIALIZED)
+K_ADL, K_BAD_DEBT = int(_K.POSITION_DELEVERAGED), int(_K.BAD_DEBT_BOOKED)
+K_AUCTION_STARTED, K_COMPLETED = int(_K.AUCTION_STARTED), int(_K.LIQUIDATION_COMPLETED)
+K_ADL_ROUND, K_KEEPER = int(_K.ADL_ROUND_SETTLED), int(_K.KEEPER_REWARDED)
+K_LEDGER, K_TRANSFERRED = int(_K.LEDGER_MOVED), int(_K.POSITION_TRANSFERRED)
+K_CANCELED, K_AMENDED = int(_K.ORDER_CANCELED), int(_K.ORDER_AMENDED)
+L_WALLET, L_INSURANCE, L_BAD_DEBT = int(_L.WALLET), int(_L.INSURANCE), int(_L.BAD_DEBT)
+LEDGER_ISOLATED_COVER = int(_LR.ISOLATED_COVER)
+LEVERAGE_SCALE = RATE_SCALE
 
 
 
@@ -104,7 +113,7 @@ def time_to_repeg(ts_ns: np.ndarray, last: np.ndarray, index: np.ndarray, band: 
     ok = (last > 0) & (index > 0)
     if not ok.any():
         return 0.0
-    t, l, i = ts_ns[ok], last[ok].astype(np.float64), index[ok].astype(np.float64)
+    t, l, i = ts_ns[ok], last[ok].astype(np.float64), index[ok].astype(np.float64)  # noqa: E741
     basis = np.abs(l / i - 1.0)
     k = int(np.argmax(basis))
     if basis[k] < band:
@@ -144,7 +153,7 @@ def cascade_depth(mark_ts: np.ndarray, liq_ts: np.ndarray) -> int:
 
 #: the order-flow kinds a :class:`JournalSummary` folds into counts and per-account sums
 #: instead of keeping (accepted, rejected, filled, canceled, amended, mark updates)
-FOLDED_KINDS = (1, 2, 3, 4, 5, K_MARK)
+FOLDED_KINDS = (K_ACCEPTED, K_REJECTED, K_FILLED, K_CANCELED, K_AMENDED, K_MARK)
 
 
 class JournalSummary:
@@ -242,7 +251,7 @@ class JournalSummary:
         return int(v[a].sum())
 
     @classmethod
-    def of(cls, journal) -> "JournalSummary":
+    def of(cls, journal) -> JournalSummary:
         """``journal`` itself when it is a summary, else a summary of the records."""
         if isinstance(journal, cls):
             return journal
@@ -258,7 +267,7 @@ def _episodes(recs: np.ndarray, k: int) -> tuple[int, int]:
     one episode. Returns (episodes, notional at the mark when each began, atoms)."""
     open_: set[int] = set()
     count = notional = 0
-    for kd, acct, qty, price, flag in zip(recs["kind"].tolist(), recs["acct"].tolist(),
+    for kd, acct, qty, price, _flag in zip(recs["kind"].tolist(), recs["acct"].tolist(),
                                           recs["qty"].tolist(), recs["price"].tolist(),
                                           recs["flag"].tolist()):
         if kd == K_TRIGGERED:
@@ -455,7 +464,7 @@ def account_pnl(journal, accounts, equity_end: np.ndarray, upnl_end: np.ndarray,
         return journal[(kind == code) & mine]
 
     deposits = _sum(of(K_DEPOSITED)["a1"]) - _sum(of(K_WITHDRAWN)["a1"])
-    moved = journal[kind == 13]                     # PositionTransferred (ADL, backstop)
+    moved = journal[kind == K_TRANSFERRED]                     # PositionTransferred (ADL, backstop)
     realized = (summary.per_account("realized", accts)
                 + _sum(moved["a2"][np.isin(moved["acct"], accts)])
                 + _sum(moved["a3"][np.isin(moved["a1"], accts)]))

@@ -25,10 +25,11 @@ from exchange.sim.agents import _COMMON, _capital, _protected, _reference_ticks
 from exchange.sim.config import Param, choice, fail, integer, money, number, read_table
 from exchange.sim.context import latency_ns
 from exchange.sim.gateway import IOC, LIMIT, SUBMIT, OrderBatch
+from exchange._enums import EventKind
 from exchange.sim.metrics import K_FILLED, K_TRIGGERED
 
 #: MARGIN_CALL records (an account crossed its maintenance margin)
-K_MARGIN_CALL = 101
+K_MARGIN_CALL = int(EventKind.MARGIN_CALL)
 
 __all__ = ["PortfolioTraders", "CrossVenueArbitrageurs", "CrossInstrumentArbitrageurs",
            "world_agent_class", "WORLD_AGENTS"]

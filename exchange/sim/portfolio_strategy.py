@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import functools
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -46,13 +47,13 @@ class PortfolioStrategy(Strategy):
     spot_deposit: Any = "0"
     spot_fee_rate: float = 0.001
 
-    def on_start(self, book: "PortfolioAPI") -> None:
+    def on_start(self, book: PortfolioAPI) -> None:
         pass
 
-    def on_tick(self, book: "PortfolioAPI") -> None:
+    def on_tick(self, book: PortfolioAPI) -> None:
         pass
 
-    def on_stop(self, book: "PortfolioAPI") -> None:
+    def on_stop(self, book: PortfolioAPI) -> None:
         pass
 
 
@@ -60,7 +61,7 @@ class _Leg(StrategyAgent):
     """One market of a portfolio strategy: the single-market machinery (latency, delivery,
     order tracking) on the venue account the portfolio shares across the venue's markets."""
 
-    def __init__(self, owner: "PortfolioStrategyAgent", sim, account: int, latency_ns: int,
+    def __init__(self, owner: PortfolioStrategyAgent, sim, account: int, latency_ns: int,
                  rng: np.random.Generator, venue: str, asset: str) -> None:
         self.name = owner.name
         self.p = {}
@@ -90,7 +91,7 @@ class _Leg(StrategyAgent):
 class PortfolioAPI:
     """What a :class:`PortfolioStrategy`'s ``on_start``/``on_tick``/``on_stop`` receive."""
 
-    def __init__(self, agent: "PortfolioStrategyAgent", world) -> None:
+    def __init__(self, agent: PortfolioStrategyAgent, world) -> None:
         self._agent = agent
         self._world = world
         self.spot_cash = Decimal(str(agent.strategy.spot_deposit))

@@ -57,6 +57,8 @@ from typing import Any
 import attrs
 import numpy as np
 
+from exchange._enums import EventKind, OrderFlag
+
 from exchange.errors import InvalidCommandError, invalid
 from exchange.sim.clock import PRIO_AGENT, PRIO_ORACLE, PRIO_SHOCK, Clock
 from exchange.sim.context import SimContext, component_seed
@@ -79,7 +81,7 @@ NS_PER_MS = 1_000_000
 PRIO_FEED = PRIO_SHOCK
 #: ...and again just before orders reach the venue (PRIO_ARRIVAL = 30)
 PRIO_FEED_SYNC = 25
-_F_RESTING = 2
+_F_RESTING = int(OrderFlag.RESTING)
 _STP_EXPIRE_MAKER = 2
 #: a recorded index older than this is a silent oracle source (Binance drops an index
 #: constituent not updated for 5 min: shared/reference/venue-mechanics.md §1)
@@ -330,11 +332,8 @@ class Replay:
                  seed: int = 0, check: str = "end", liquidation_overrides: dict | None = None,
                  liquidity_deposit: str = "100000000000", compiled: bool = True) -> None:
         from exchange.presets import load_preset
-        from exchange.sim.journal import register_liquidation_events
         from exchange.strategy import Strategy, StrategyAgent, load_strategy_class
         from exchange.venue import Exchange
-
-        register_liquidation_events()
         if check not in ("end", "sync", "none"):
             raise invalid("check", "'end', 'sync' or 'none'", check)
         if isinstance(depth_levels, bool) or not isinstance(depth_levels, int) or depth_levels < 1:
@@ -399,7 +398,7 @@ class Replay:
         self._ran = False
 
     def _note_settlements(self, recs: np.ndarray) -> None:
-        m = recs["kind"] == 90_011
+        m = recs["kind"] == EventKind.FUNDING_SETTLED
         if m.any():
             self._settlements.append(recs[m])
 

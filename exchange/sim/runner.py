@@ -26,21 +26,21 @@ import functools
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import attrs
 import numpy as np
 
 from exchange.errors import ConfigError, InvalidCommandError
-from exchange.oracle import (ConstantSource, FreezeFault, GBMSource, ManipulationFault,
-                             OutageFault, RandomWalkSource, ReplaySource, ShockSource,
-                             index_clamp_for)
+from exchange.oracle import index_clamp_for
 from exchange.sim.agents import agent_class
 from exchange.sim.clock import (PRIO_AGENT, PRIO_ARRIVAL, PRIO_ORACLE, PRIO_RECORD, PRIO_SHOCK,
                                 Clock)
 from exchange.sim.context import SimContext, component_seed
 from exchange.sim.gateway import OrderGateway
-from exchange.sim.journal import register_liquidation_events
+from exchange.sim.sources import (ConstantSource, FreezeFault, GBMSource, ManipulationFault,
+                                  OutageFault, RandomWalkSource, ReplaySource, ShockSource)
 from exchange.sim.pricepath import (SharedPath, SourceTap, StochasticVolSource, WindowedLag,
                                     load_price_csv)
 from exchange.sim.scenario import Scenario, load_scenario
@@ -122,7 +122,7 @@ class RunResult:
 
         return facts_from_result(self)
 
-    def light(self) -> "RunResult":
+    def light(self) -> RunResult:
         """A copy without the journal and the raw series (what a worker sends back)."""
         return attrs.evolve(self, journal=None, series={}, facts_fold=None)
 
@@ -214,8 +214,6 @@ class Simulation:
                                           check_journal_mode)
         from exchange.sim.metrics import JournalSummary
         from exchange.venue import Exchange
-
-        register_liquidation_events()
         if check not in ("end", "step", "none"):
             raise ValueError(f"'check' must be 'end', 'step' or 'none' (got {check!r})")
         self.sc = sc = scenario

@@ -71,7 +71,8 @@ import copy
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import attrs
 
@@ -232,7 +233,7 @@ class Scenario:
         return _build_preset(self.source, self.preset_name, self.venue_overrides, waterfall,
                              self.path)
 
-    def with_overrides(self, overrides: Mapping[str, Any]) -> "Scenario":
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Scenario:
         """A new scenario with dotted-key overrides applied to the TOML tree, re-validated.
 
         Keys: ``scenario.duration_s``, ``index.sigma``, ``population.makers.count``,
@@ -260,7 +261,7 @@ class Scenario:
             node: Any = data
             if parts[0] == "shock":
                 node, parts = data.setdefault("shock", []), parts[1:]
-            for i, part in enumerate(parts[:-1]):
+            for _i, part in enumerate(parts[:-1]):
                 if isinstance(node, list):
                     if not part.isdigit() or int(part) >= len(node):
                         raise fail(src, dotted, f"a path whose index is below {len(node)}", part)

@@ -34,7 +34,8 @@ import tomllib
 from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -129,7 +130,7 @@ class Portfolio:
     def build(cls, *, preset: str = "binance_usdm", symbol: str | None = None,
               side: str = "long", qty: Any = "1", leverage: Any = 10, wallet: Any = "20000",
               margin_mode: str = "both", price: Any = None,
-              source: str = "portfolio") -> "Portfolio":
+              source: str = "portfolio") -> Portfolio:
         """Validate and build; bad input raises :class:`ConfigError` naming the field."""
         from exchange.presets import load_preset
 

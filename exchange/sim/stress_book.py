@@ -54,7 +54,7 @@ class PortfolioBook:
 
     @classmethod
     def build(cls, positions: list, *, preset: str = "binance_usdm", wallet: Any = "20000",
-              margin_mode: str = "both", source: str = "portfolio") -> "PortfolioBook":
+              margin_mode: str = "both", source: str = "portfolio") -> PortfolioBook:
         from exchange.sim.stress import Portfolio, _fail
 
         legs = []
@@ -217,7 +217,7 @@ def _world_data(book: PortfolioBook, case, mode_legs: dict[str, str]) -> dict:
         if shock["type"] == "index_gap":
             gaps.append({"at_s": at, "change": float(shock["change"])})
         elif shock["type"] == "funding_flip":
-            for name, pa in per_asset.items():       # against every leg
+            for pa in per_asset.values():       # against every leg
                 sign = 1.0 if pa["side"] == "long" else -1.0
                 pa["shock"].append({**shock, "at_s": at, "rate": sign * abs(shock["rate"])})
         else:

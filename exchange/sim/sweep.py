@@ -21,7 +21,8 @@ import itertools
 import os
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 from exchange.errors import ConfigError
 from exchange.sim.compare import split_waterfall, submit_all

@@ -131,7 +131,7 @@ class WorldScenario:
         raise ConfigError.for_key(self.source, "venue", "one of "
                                   + ", ".join(v.name for v in self.venues), name)
 
-    def with_overrides(self, overrides: dict) -> "WorldScenario":
+    def with_overrides(self, overrides: dict) -> WorldScenario:
         """A copy with dotted-key overrides of the TOML tree (``{"population.arbs.count": 0}``)."""
         data = copy.deepcopy(self.data)
         for key, value in overrides.items():
@@ -336,11 +336,8 @@ class World:
 
     def __init__(self, world: WorldScenario, seed: int = 0, waterfall=None, *,
                  check: str = "end") -> None:
-        from exchange.sim.journal import register_liquidation_events
         from exchange.sim.runner import Simulation
         from exchange.venue import Exchange
-
-        register_liquidation_events()
         self.w = world
         self.seed = int(seed)
         self.check = check

@@ -87,7 +87,7 @@ def test_bybit_btcusdt_maintenance_at_given_notionals():
     assert mm_at(spec, 9_000_000) == 9_000_000 * 13 // 1000 - 46_000   # tier 9: 71,000
     assert mm_at(spec, 79_000_000) == 79_000_000 * 45 // 1000 - 1_482_000
     # at each published risk limit the two adjacent rows give the same MM (the deduction rule)
-    for (_, limit, _, mmr, ded), nxt in zip(BYBIT_BTCUSDT, BYBIT_BTCUSDT[1:]):
+    for (_, limit, _, mmr, ded), _nxt in zip(BYBIT_BTCUSDT, BYBIT_BTCUSDT[1:]):
         lower = limit * _pct_to_rate(mmr) // RATE_SCALE - ded
         assert mm_at(spec, limit) == lower
 

@@ -107,7 +107,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("method,path,params,code", CASES,
-                         ids=[f"{c[1]}:{'|'.join(f'{k}={v!r}'[:30] for k, v in c[2].items() if ORDER.get(k) != v and TRAIL.get(k) != v)}" for c in CASES])
+                         ids=[f"{c[1]}:{'|'.join(f'{k}={v!r}'[:30] for k, v in c[2].items() if ORDER.get(k) != v and TRAIL.get(k) != v)}" for c in CASES])  # noqa: E501
 def test_a_malformed_value_gets_binances_code(env, method, path, params, code):
     srv, mock, trader, _ = env
     assert_envelope(trader(method, path, **params), code)

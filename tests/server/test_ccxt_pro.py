@@ -45,7 +45,7 @@ async def until(coro_fn, predicate, timeout=WAIT):
             raise AssertionError(f"no matching update within {timeout} s; saw {seen[-3:]}")
         try:
             got = await asyncio.wait_for(coro_fn(), left)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"no matching update within {timeout} s; saw {seen[-3:]}") from None
         seen.append(got)
         if predicate(got):

@@ -219,7 +219,7 @@ def test_a_restart_from_a_snapshot_and_the_journal_tail_is_the_uninterrupted_ser
         assert sorted(m._orders) == sorted(ref._orders)
         m.venue.check_invariants()
     assert [o.status for o in c._orders.values()] == [o.status for o in ref._orders.values()]
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017
         Journal(tmp_path, snapshot_records=0)
     (tmp_path / "snapshot.bin").write_bytes(b"garbage\n")
     with pytest.raises(Exception, match="not a perpsim server snapshot"):

@@ -25,7 +25,7 @@ def test_every_symbol_trades_on_its_own_book_and_holds_its_own_position(maker, t
     for sym, (px, qty) in SYMBOLS.items():
         maker.create_order(sym, "limit", "sell", float(qty) * 2, float(px))
         maker.create_order(sym, "limit", "buy", float(qty) * 2, float(px) * 0.99)
-    for sym, (px, qty) in SYMBOLS.items():
+    for sym, (_px, qty) in SYMBOLS.items():
         o = trader.create_order(sym, "market", "buy", float(qty))
         assert o["symbol"] == sym
     pos = {p["symbol"]: p for p in trader.fetch_positions() if p["contracts"]}

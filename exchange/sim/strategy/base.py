@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from exchange._enums import CancelReason as _CR, EventKind as _K, OrderFlag
 from exchange.codes import RejectReason
 from exchange.errors import ConfigError
 from exchange.sim.config import Param, choice, integer, number
@@ -25,18 +26,22 @@ _SIDES = {"BUY": 0, "SELL": 1, "buy": 0, "sell": 1}
 _SIDE_NAMES = ("BUY", "SELL")
 _TIFS = {"GTC": GTC, "IOC": IOC, "FOK": FOK, "POST_ONLY": POST_ONLY, "GTX": POST_ONLY,
          "ALO": POST_ONLY}
-_CANCEL_DETAIL = {0: ("canceled", "user"), 1: ("expired", "ioc"), 2: ("expired", "self_trade"),
-                  3: ("canceled", "liquidation")}
-_F_RESTING = 2
-# record kinds (exchange._core, exchange.venue, exchange.liquidation.events)
-_K_ACCEPTED, _K_REJECTED, _K_FILLED, _K_CANCELED, _K_TRANSFERRED = 1, 2, 3, 4, 13
-_K_FUNDING_PAID = 90_010
-_K_COND_ACCEPTED, _K_COND_TRIGGERED, _K_COND_CANCELED = 90_001, 90_002, 90_003
+_CANCEL_DETAIL = {int(_CR.CANCEL_USER): ("canceled", "user"), int(_CR.CANCEL_IOC): ("expired", "ioc"),
+                  int(_CR.CANCEL_STP): ("expired", "self_trade"),
+                  int(_CR.CANCEL_LIQUIDATION): ("canceled", "liquidation")}
+_F_RESTING = int(OrderFlag.RESTING)
+# record kinds (exchange.events.EventKind, as plain ints)
+_K_ACCEPTED, _K_REJECTED = int(_K.ORDER_ACCEPTED), int(_K.ORDER_REJECTED)
+_K_FILLED, _K_CANCELED, _K_TRANSFERRED = int(_K.ORDER_FILLED), int(_K.ORDER_CANCELED), int(_K.POSITION_TRANSFERRED)
+_K_FUNDING_PAID = int(_K.FUNDING_PAID)
+_K_COND_ACCEPTED = int(_K.CONDITIONAL_ORDER_ACCEPTED)
+_K_COND_TRIGGERED = int(_K.CONDITIONAL_ORDER_TRIGGERED)
+_K_COND_CANCELED = int(_K.CONDITIONAL_ORDER_CANCELED)
 #: the strategy-side type code of a conditional order (held by the venue, not the book)
 CONDITIONAL = -1
 _WORKING_TYPES = ("CONTRACT_PRICE", "MARK_PRICE")
-_K_AUCTION_TAKEN, _K_DELEVERAGED = 105, 111
-_LIQ_LO, _LIQ_HI = 100, 200
+_K_AUCTION_TAKEN, _K_DELEVERAGED = int(_K.AUCTION_TAKEN), int(_K.POSITION_DELEVERAGED)
+_LIQ_LO, _LIQ_HI = 100, 200          # the liquidation waterfall's kinds (EventKind 100..117)
 #: submit commands sent per strategy callback before the API refuses more (a runaway loop)
 MAX_COMMANDS_PER_CALLBACK = 10_000
 

@@ -65,7 +65,7 @@ def test_stops_take_profits_and_trailing_stops_fire_in_a_flash_crash():
         assert "OrderAccepted" in outcome and outcome & {"OrderFilled", "OrderCanceled"}, (key, outcome)
     assert sum(1 for e in mine if e.name == "OrderFilled") >= 5
     # each fired after the crash took the price 2 % below where it was placed (t = 360 s gap)
-    for (name, wt), oid in ((k, v) for k, v in placed.items() if k != "account"):
+    for (_name, _wt), oid in ((k, v) for k, v in placed.items() if k != "account"):
         assert triggered[oid].ts_ns >= 60 * NS
 
 

@@ -3,7 +3,6 @@
 whose payments must equal the cap on the notional), through Python and the CLI."""
 from decimal import Decimal
 
-import numpy as np
 import pytest
 
 from exchange.cli import main
