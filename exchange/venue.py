@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from typing import TypedDict
 from typing import Any
 from collections.abc import Iterable
 
@@ -26,6 +27,7 @@ import attrs
 import numpy as np
 
 from exchange import events as ev_mod
+from exchange.events import Event
 from exchange._core import VenueCore
 from exchange._enums import EventKind, OrderFlag
 from exchange.dtypes import EVENT_DTYPE
@@ -33,6 +35,25 @@ from exchange.codes import RejectReason
 from exchange.errors import InvalidCommandError, UnknownAccountError, UnknownSymbolError
 from exchange.snapshot import _mappingproxy, dump_snapshot, load_snapshot  # noqa: F401 (old pickles)
 from exchange.units import RATE_SCALE
+
+#: a money or quantity argument: a decimal string (exact), a Decimal, or an int
+Amount = str | Decimal | int
+
+
+
+class OpenOrder(TypedDict, total=False):
+    """One row of :meth:`Exchange.open_orders`: a resting order (``price``) or a conditional
+    one (``stop_price``); quantities and prices as Decimals in the instrument's units."""
+
+    order_id: int
+    symbol: str
+    side: str                  # "BUY" / "SELL"
+    type: str                  # "LIMIT", or the conditional order's type
+    price: Decimal
+    stop_price: Decimal | None
+    open_qty: Decimal
+    reduce_only: bool
+
 
 BUY, SELL = 0, 1
 _SIDES = {"BUY": BUY, "SELL": SELL, "buy": BUY, "sell": SELL, 0: BUY, 1: SELL}
@@ -301,7 +322,7 @@ class Exchange:
         return self._collect(seq0)
 
     # ------------------------------------------------------------------ accounts
-    def open_account(self, deposit=None) -> int:
+    def open_account(self, deposit: Amount | None = None) -> int:
         """Open an account (optionally with a first deposit in settlement units). O(1)."""
         acct = self.core.open_account()
         if deposit is not None:
@@ -309,24 +330,24 @@ class Exchange:
         self._collect(self.core.seq)
         return acct
 
-    def deposit(self, account, amount) -> list:
+    def deposit(self, account: int, amount: Amount) -> list[Event]:
         seq0 = self.core.seq
         self.core.deposit(self._acct(account), self._atoms(amount))
         return self._collect(seq0)
 
-    def withdraw(self, account, amount) -> list:
+    def withdraw(self, account: int, amount: Amount) -> list[Event]:
         seq0 = self.core.seq
         self.core.withdraw(self._acct(account), self._atoms(amount))
         return self._collect(seq0)
 
-    def set_leverage(self, account, symbol, leverage: int) -> list:
+    def set_leverage(self, account: int, symbol: str, leverage: int) -> list[Event]:
         if isinstance(leverage, bool) or not isinstance(leverage, (int, np.integer)):
             raise InvalidCommandError(f"'leverage' must be a whole number (got {leverage!r})")
         seq0 = self.core.seq
         self.core.set_leverage(self._acct(account), self.instrument(symbol), int(leverage))
         return self._collect(seq0)
 
-    def set_margin_mode(self, account, symbol, mode: str) -> list:
+    def set_margin_mode(self, account: int, symbol: str, mode: str) -> list[Event]:
         modes = {"cross": 0, "isolated": 1, "CROSSED": 0, "ISOLATED": 1}
         if mode not in modes:
             raise InvalidCommandError(f"'mode' must be 'cross' or 'isolated' (got {mode!r})")
@@ -334,7 +355,7 @@ class Exchange:
         self.core.set_margin_mode(self._acct(account), self.instrument(symbol), modes[mode])
         return self._collect(seq0)
 
-    def adjust_isolated_margin(self, account, symbol, delta) -> list:
+    def adjust_isolated_margin(self, account: int, symbol: str, delta: Amount) -> list[Event]:
         seq0 = self.core.seq
         self.core.adjust_isolated_margin(self._acct(account), self.instrument(symbol),
                                          self._atoms(delta, "delta"))
@@ -345,7 +366,7 @@ class Exchange:
     def ts_ns(self) -> int:
         return self.core.ts_now
 
-    def advance_to(self, ts_ns: int) -> list:
+    def advance_to(self, ts_ns: int) -> list[Event]:
         """Move the venue clock forward (integer ns)."""
         seq0 = self.core.seq
         self.core.set_time(int(ts_ns))
@@ -354,7 +375,7 @@ class Exchange:
             self.liquidation.step(int(ts_ns))
         return self._collect(seq0)
 
-    def set_mark(self, symbol, price, index=None) -> list:
+    def set_mark(self, symbol: str, price: Amount, index: Amount | None = None) -> list[Event]:
         """Publish a mark (and index) price in human units; fires mark-price triggers."""
         i = self.instrument(symbol)
         spec = self.specs[i]
@@ -362,7 +383,7 @@ class Exchange:
         idx = spec.price_to_ticks(_dec(index, "index")) if index is not None else 0
         return self.set_mark_ticks(i, mark, idx)
 
-    def set_mark_ticks(self, instr: int, mark_ticks: int, index_ticks: int = 0) -> list:
+    def set_mark_ticks(self, instr: int, mark_ticks: int, index_ticks: int = 0) -> list[Event]:
         seq0 = self.core.seq
         self.core.set_mark(instr, int(mark_ticks), int(index_ticks))
         self._run_triggers(instr)
@@ -372,7 +393,7 @@ class Exchange:
         return self._collect(seq0)
 
     # ------------------------------------------------------------------ the venue's clock step
-    def configure_oracle(self, symbol, *, sources: int = 1, weights=None, clamp_rate=None,
+    def configure_oracle(self, symbol: str, *, sources: int = 1, weights=None, clamp_rate=None,
                          staleness_ns: int | None = None, cadence_ns: int | None = None,
                          stale_limit_ns: int | None = None):
         """Set up the venue's index and oracle for ``symbol`` before the first :meth:`step`
@@ -408,7 +429,7 @@ class Exchange:
         times = [tl.next_wakeup_ns() for tl in self.timelines if tl is not None]
         return min(times) if times else None
 
-    def step(self, now_ns: int, oracle_prices=None, *, events: bool = True) -> list | None:
+    def step(self, now_ns: int, oracle_prices=None, *, events: bool = True) -> list[Event] | None:
         """Advance the venue to ``now_ns`` and run its time-driven pipeline, per instrument,
         in the venue's documented order: the oracle (at its cadence) reads the fed price
         observations into the index (clamp, staleness) → the preset's mark method → the
@@ -477,7 +498,7 @@ class Exchange:
             return None
         return self._collect(seq0)
 
-    def set_funding_override(self, symbol, rate: int | None) -> None:
+    def set_funding_override(self, symbol: str, rate: int | None) -> None:
         """A stress lever: settle ``symbol``'s funding at ``rate`` per interval (1e8 scale)
         instead of the venue's formula (and use it in the mark's funding basis) until reset
         with None. O(1)."""
@@ -493,7 +514,7 @@ class Exchange:
             self._run_triggers(instr)
 
     # ------------------------------------------------------------------ orders
-    def submit(self, account, order: Order) -> list:
+    def submit(self, account: int, order: Order) -> list[Event]:
         """Validate → risk → match → settle one order; returns the events it produced.
 
         A rejection is an ``OrderRejected`` event with a :class:`RejectReason` and changes
@@ -650,7 +671,7 @@ class Exchange:
         self.core.emit(EV_CONDITIONAL_TRIGGERED, 0, c.instr, c.account, c.oid, c.side, price,
                        qty, child, 0, 0, 0)
 
-    def cancel(self, account, order_id: int) -> list:
+    def cancel(self, account: int, order_id: int) -> list[Event]:
         """Cancel a resting or conditional order; an unknown id is an OrderRejected event."""
         acct = self._acct(account)
         seq0 = self.core.seq
@@ -663,7 +684,7 @@ class Exchange:
             self.core.cancel(acct, int(order_id))
         return self._collect(seq0)
 
-    def cancel_all(self, account, symbol=None) -> list:
+    def cancel_all(self, account: int, symbol: str | None = None) -> list[Event]:
         acct = self._acct(account)
         instr = -1 if symbol is None else self.instrument(symbol)
         seq0 = self.core.seq
@@ -675,7 +696,8 @@ class Exchange:
                                c.qty, 0, 0, 0, 0)
         return self._collect(seq0)
 
-    def amend(self, account, order_id: int, qty=None, price=None) -> list:
+    def amend(self, account: int, order_id: int, qty: Amount | None = None,
+              price: Amount | None = None) -> list[Event]:
         """Change quantity (down keeps priority) and/or price of a resting order."""
         acct = self._acct(account)
         info = self.core.order_info(int(order_id)) if 0 < order_id < self.core.next_order_id else None
@@ -694,7 +716,7 @@ class Exchange:
         return self._collect(seq0)
 
     # ------------------------------------------------------------------ funding
-    def settle_funding(self, symbol, rate: int, price_ticks: int | None = None) -> list:
+    def settle_funding(self, symbol: str, rate: int, price_ticks: int | None = None) -> list[Event]:
         """Settle one funding payment on every open position of ``symbol``: ``rate`` per 1e8
         (positive: longs pay shorts) on notional at ``price_ticks`` (default: the mark).
         Payers pay the rounded-up amount, receivers get the rounded-down amount, the
@@ -723,7 +745,7 @@ class Exchange:
                 liq.on_mark(instr, mark, self.core.ts_now)
 
     # ------------------------------------------------------------------ queries
-    def position(self, account, symbol) -> Position:
+    def position(self, account: int, symbol: str) -> Position:
         acct = self._acct(account)
         i = self.instrument(symbol)
         spec = self.specs[i]
@@ -744,12 +766,12 @@ class Exchange:
             maintenance_margin=self._from_atoms(self.core.maintenance_margin(acct, i)),
             size_lots=size, cost_atoms=cost)
 
-    def positions(self, account) -> list[Position]:
+    def positions(self, account: int) -> list[Position]:
         acct = self._acct(account)
         arr = self.core.arrays()
         return [self.position(acct, s) for i, s in enumerate(self.symbols) if arr["size"][i, acct]]
 
-    def balance(self, account) -> Balance:
+    def balance(self, account: int) -> Balance:
         acct = self._acct(account)
         eq = self.core.equity(acct)
         mm = self.core.cross_maintenance(acct)
@@ -760,7 +782,7 @@ class Exchange:
                        equity=self._from_atoms(eq), available=self._from_atoms(self.core.available(acct)),
                        maintenance_margin=self._from_atoms(mm), margin_ratio=ratio)
 
-    def open_orders(self, account, symbol=None) -> list[dict]:
+    def open_orders(self, account: int, symbol: str | None = None) -> list[OpenOrder]:
         """Resting and conditional orders of an account, oldest first."""
         acct = self._acct(account)
         instr = -1 if symbol is None else self.instrument(symbol)
@@ -770,7 +792,7 @@ class Exchange:
             spec = self.specs[i]
             out.append(dict(order_id=oid, symbol=self.symbols[i], side="BUY" if side == 0 else "SELL",
                             type="LIMIT", price=spec.ticks_to_price(price),
-                            open_qty=spec.lots_to_qty(open_lots), reduce_only=bool(flags & 1)))
+                            open_qty=spec.lots_to_qty(open_lots), reduce_only=bool(flags & OrderFlag.REDUCE_ONLY)))
         for c in self._cond.values():
             if c.account == acct and (instr < 0 or c.instr == instr):
                 spec = self.specs[c.instr]
@@ -780,7 +802,7 @@ class Exchange:
                                 open_qty=spec.lots_to_qty(c.qty), reduce_only=c.reduce_only))
         return out
 
-    def book(self, symbol):
+    def book(self, symbol: str):
         """The instrument's matching.Book (read it; trade through :meth:`submit`)."""
         return self.core.book(self.instrument(symbol))
 
@@ -806,7 +828,7 @@ class Exchange:
         the liquidation engine. O(n)."""
         return self._drain()
 
-    def events(self, since_seq: int = 0) -> list:
+    def events(self, since_seq: int = 0) -> list[Event]:
         """Events after ``since_seq`` as attrs objects."""
         self._collect(self.core.seq)
         return self._events_after(since_seq)

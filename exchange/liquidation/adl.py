@@ -107,7 +107,9 @@ from exchange.units import RATE_SCALE
 __all__ = ["AdlModule", "ADL_RANKINGS", "QUEUE_POLICIES", "water_fill", "drain_leverage"]
 
 _I64 = np.int64
-_CODE = ev.MODULE_CODES["adl"]
+#: this module's number in its events' ``code`` and its ledger moves' ``reason`` (journal format:
+#: never renumbered); registering the class adds it to ``MODULE_CODES``
+_CODE = 6
 #: venue queues: rank, take whole positions from the top at the one ADL price
 QUEUE_POLICIES = ("binance", "bitmex", "bybit", "hyperliquid", "random")
 ADL_RANKINGS = QUEUE_POLICIES + ("pro_rata", "risk_aware", "leverage_drain")
@@ -127,6 +129,7 @@ class AdlModule:
     """  # noqa: E501
 
     name = "adl"
+    code = _CODE
 
     def __init__(self, policy: str = "binance", price: str = "bankruptcy",
                  only_bankrupt: bool = False, leverage_tilt_rate: int = 50_000_000) -> None:

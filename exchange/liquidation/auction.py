@@ -49,7 +49,9 @@ from exchange.liquidation.margin_view import RATE_SCALE
 __all__ = ["AuctionModule", "Auction", "AUCTION_CURVES"]
 
 _I64 = np.int64
-_CODE = ev.MODULE_CODES["auction"]
+#: this module's number in its events' ``code`` and its ledger moves' ``reason`` (journal format:
+#: never renumbered); registering the class adds it to ``MODULE_CODES``
+_CODE = 2
 _NS = 1_000_000_000
 AUCTION_CURVES = ("linear", "stairstep", "exponential")
 
@@ -87,6 +89,7 @@ class AuctionModule:
     """
 
     name = "auction"
+    code = _CODE
 
     def __init__(self, buf_rate: int = 130_000_000, curve: str = "stairstep", tau_s: int = 3600,
                  cut_rate: int = 99_000_000, step_s: int = 90, tail_s: int = 8400,

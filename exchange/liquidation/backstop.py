@@ -45,7 +45,9 @@ from exchange.liquidation.margin_view import RATE_SCALE
 __all__ = ["BackstopModule"]
 
 _I64 = np.int64
-_CODE = ev.MODULE_CODES["backstop"]
+#: this module's number in its events' ``code`` and its ledger moves' ``reason`` (journal format:
+#: never renumbered); registering the class adds it to ``MODULE_CODES``
+_CODE = 3
 
 
 class BackstopModule:
@@ -60,6 +62,7 @@ class BackstopModule:
     """
 
     name = "backstop"
+    code = _CODE
 
     def __init__(self, vault_acct: int, price: str = "bankruptcy", trigger_rate: int = 0,
                  take_margin: bool = False, cover_deficit: bool = False) -> None:

@@ -15,7 +15,6 @@ per-module parameter mappings (from a preset, a scenario or code) into module in
 """
 from __future__ import annotations
 
-import importlib
 import re
 from typing import Any, Protocol, runtime_checkable
 from collections.abc import Mapping, Sequence
@@ -74,6 +73,15 @@ def register_module(name: str, cls: type) -> None:
     """Make ``cls`` buildable by ``name``."""
     if not isinstance(name, str) or not name:
         raise invalid("name", "a non-empty string", name, error=ConfigError)
+    code = getattr(cls, "code", None)
+    if code is not None:       # its number in the journal's module codes
+        from exchange.liquidation.events import MODULE_CODES
+
+        taken = {c: n for n, c in MODULE_CODES.items() if n != name}
+        if code in taken:
+            raise invalid(f"{name}.code", f"a module code not used by {taken[code]!r}", code,
+                          error=ConfigError)
+        MODULE_CODES[name] = int(code)
     MODULES[name] = cls
 
 
@@ -92,12 +100,9 @@ def resolve_module(name: str) -> type:
     if name in MODULES:
         return MODULES[name]
     if isinstance(name, str) and _IMPORT_PATH.match(name):
-        mod, _, attr = name.partition(":")
-        try:
-            return getattr(importlib.import_module(mod), attr)
-        except (ImportError, AttributeError) as exc:
-            raise invalid("waterfall module", "an importable 'package.module:Class' path", name,
-                          error=ConfigError) from exc
+        from exchange.resolve import resolve
+
+        return resolve(name, what="'waterfall module'")
     rule = "one of " + ", ".join(repr(n) for n in sorted(MODULES)) + " or a 'package.module:Class' path"
     raise invalid("waterfall module", rule, name, error=ConfigError)
 

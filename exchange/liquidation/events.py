@@ -38,9 +38,10 @@ __all__ = [
 #: ``LEDGER_ISOLATED_COVER``): not a module's, so not among :data:`MODULE_CODES`
 LEDGER_ISOLATED_COVER = int(LedgerReason.ISOLATED_COVER)
 
-#: ``code`` of module events: which waterfall module acted (0: the engine itself)
-MODULE_CODES = {"engine": 0, "market": 1, "auction": 2, "backstop": 3, "insurance": 4,
-                "socialized": 5, "adl": 6}
+#: ``code`` of module events: which waterfall module acted (0: the engine itself); each module
+#: class declares its ``code`` and :func:`~exchange.liquidation.base.register_module` adds it
+#: here (market 1, auction 2, backstop 3, insurance 4, socialized 5, adl 6)
+MODULE_CODES: dict[str, int] = {"engine": 0}
 #: ``code`` of :data:`POSITION_DELEVERAGED`: the ranking policy
 #: (6 was ``min_haircut``, retired: it left the bankrupt position open; never reused)
 ADL_POLICY_CODES = {"binance": 1, "bitmex": 2, "hyperliquid": 3, "random": 4, "pro_rata": 5,

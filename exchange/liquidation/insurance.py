@@ -76,7 +76,9 @@ from exchange.presets.params import SURPLUS_DESTINATIONS
 __all__ = ["InsuranceModule"]
 
 _I64 = np.int64
-_CODE = ev.MODULE_CODES["insurance"]
+#: this module's number in its events' ``code`` and its ledger moves' ``reason`` (journal format:
+#: never renumbered); registering the class adds it to ``MODULE_CODES``
+_CODE = 4
 
 
 class InsuranceModule:
@@ -87,6 +89,7 @@ class InsuranceModule:
     """
 
     name = "insurance"
+    code = _CODE
 
     def __init__(self, surplus_to: str = "insurance", unwind: bool = True,
                  unwind_slippage_rate: int = 5_000_000, cover_open: bool = True,

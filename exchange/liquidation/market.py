@@ -85,6 +85,7 @@ class MarketModule:
     """  # noqa: E501
 
     name = "market"
+    code = 1               # in events' ``code`` (MODULE_CODES, by registration)
 
     def __init__(self, close_order: str = "ioc", close_price_limit: str = "bankruptcy",
                  fee_in_limit: bool = False, slippage_rate: int | Sequence[int] = 0,

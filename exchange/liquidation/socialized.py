@@ -54,7 +54,9 @@ from exchange.liquidation.margin_view import RATE_SCALE, muldiv_ceil
 __all__ = ["SocializedModule"]
 
 _I64 = np.int64
-_CODE = ev.MODULE_CODES["socialized"]
+#: this module's number in its events' ``code`` and its ledger moves' ``reason`` (journal format:
+#: never renumbered); registering the class adds it to ``MODULE_CODES``
+_CODE = 5
 #: the socialized-loss policies (the preset key ``[liquidation] socialized_policy``)
 POLICIES = ("profit_pro_rata", "position_pro_rata")
 _POLICIES = POLICIES
@@ -68,6 +70,7 @@ class SocializedModule:
     """
 
     name = "socialized"
+    code = _CODE
 
     def __init__(self, policy: str = "profit_pro_rata", close_remainder: str = "none",
                  slippage_rate: int = 0, cover_open: bool = False, insurance_first: bool = False,
