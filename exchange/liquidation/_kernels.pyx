@@ -18,8 +18,10 @@ cdef extern from *:
     """
     ctypedef long long perpsim_i128
 
+from exchange._enums cimport Scale
+
 cdef enum:
-    RATE_SCALE = 100000000
+    RATE_SCALE = Scale.RATE_SCALE      # the one rate scale (exchange/_enums.pxd)
 
 cdef int64_t NOTIONAL_CAP = (1 << 62) // 100
 cdef int64_t NEVER_LONG = 0
