@@ -100,9 +100,13 @@ def resolve_module(name: str) -> type:
     if name in MODULES:
         return MODULES[name]
     if isinstance(name, str) and _IMPORT_PATH.match(name):
-        from exchange.resolve import resolve
+        from exchange.resolve import ResolveError, resolve
 
-        return resolve(name, what="'waterfall module'")
+        try:
+            return resolve(name, what="'waterfall module'")
+        except ResolveError as exc:
+            raise invalid("waterfall module", "an importable 'package.module:Class' path", name,
+                          error=ConfigError) from exc
     rule = "one of " + ", ".join(repr(n) for n in sorted(MODULES)) + " or a 'package.module:Class' path"
     raise invalid("waterfall module", rule, name, error=ConfigError)
 
