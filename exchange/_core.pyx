@@ -1566,7 +1566,7 @@ cdef class VenueCore:
 
 
 #: the VenueCore scalars a snapshot carries (a new cdef field of state belongs here, or in
-#: ``_np``; tests/server/test_snapshot.py checks the .pxd against this list)
+#: ``_np``; tests/exchange/server/test_snapshot.py checks the .pxd against this list)
 _SNAP_SCALARS = ("n_acct", "cap_acct", "fee_pool", "insurance", "bad_debt", "net_deposits",
                  "next_oid", "cap_orders", "seq", "ts_now", "last_oid", "last_filled",
                  "last_rested", "n_fills_total")

@@ -56,6 +56,7 @@ __all__ = [
     "hyperliquid_liquidation_price_ticks",
     "initial_margin_atoms",
     "liquidation_price",
+    "liquidation_price_ticks",
     "maintenance_margin_atoms",
     "margin_ratio_rate",
     "max_position_lots",
@@ -436,6 +437,30 @@ def _ticks_to_price(spec: InstrumentSpec, ticks: int | None) -> Decimal | None:
     return None if ticks is None else spec.ticks_to_price(ticks)
 
 
+def liquidation_price_ticks(spec: InstrumentSpec, *, wallet_atoms: int, size_lots: int,
+                            entry_cost_atoms: int, other_maintenance_atoms: int = 0,
+                            other_upnl_atoms: int = 0) -> int | None:
+    """The liquidation price in ticks by ``spec``'s margin rules, or None: the root of
+    equity = maintenance margin with MM on the mark (:func:`binance_liquidation_price_ticks`,
+    ``maintenance_basis = "mark"``: Binance, BitMEX, Hyperliquid, dYdX, Drift) or on the entry
+    value (:func:`entry_basis_liquidation_price_ticks`, ``"entry"``: Bybit), with ``spec``'s
+    tiers and grid. The one dispatcher the human-unit wrapper and the server use. O(T).
+
+    >>> from exchange.instruments import InstrumentSpec
+    >>> spec = InstrumentSpec.example()
+    >>> liquidation_price_ticks(spec, wallet_atoms=500 * 10**6, size_lots=spec.qty_to_lots("0.02"),
+    ...     entry_cost_atoms=spec.qty_to_lots("0.02") * spec.price_to_ticks("50000")
+    ...     * spec.atoms_per_tick_lot)
+    251005
+    """
+    solve = (entry_basis_liquidation_price_ticks
+             if getattr(spec, "maintenance_basis", "mark") == "entry"
+             else binance_liquidation_price_ticks)
+    return solve(wallet_atoms=wallet_atoms, size_lots=size_lots, entry_cost_atoms=entry_cost_atoms,
+                 tiers=spec.tiers, atoms_per_tick_lot=spec.atoms_per_tick_lot,
+                 other_maintenance_atoms=other_maintenance_atoms, other_upnl_atoms=other_upnl_atoms)
+
+
 def liquidation_price(spec: InstrumentSpec, *, wallet: DecimalLike, size: DecimalLike,
                       entry_price: DecimalLike, other_maintenance: DecimalLike = 0,
                       other_upnl: DecimalLike = 0) -> Decimal | None:
@@ -452,13 +477,9 @@ def liquidation_price(spec: InstrumentSpec, *, wallet: DecimalLike, size: Decima
     Decimal('25100.5')
     """
     size_lots = spec.qty_to_lots(size)
-    solve = (entry_basis_liquidation_price_ticks
-             if getattr(spec, "maintenance_basis", "mark") == "entry"
-             else binance_liquidation_price_ticks)
-    ticks = solve(
-        wallet_atoms=spec.amount_to_atoms(wallet), size_lots=size_lots,
+    ticks = liquidation_price_ticks(
+        spec, wallet_atoms=spec.amount_to_atoms(wallet), size_lots=size_lots,
         entry_cost_atoms=size_lots * spec.price_to_ticks(entry_price) * spec.atoms_per_tick_lot,
-        tiers=spec.tiers, atoms_per_tick_lot=spec.atoms_per_tick_lot,
         other_maintenance_atoms=spec.amount_to_atoms(other_maintenance),
         other_upnl_atoms=spec.amount_to_atoms(other_upnl))
     return _ticks_to_price(spec, ticks)

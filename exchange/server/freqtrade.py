@@ -57,13 +57,17 @@ def freqtrade_config(base_url: str, api_key: str, secret: str, pairs=("BTC/USDT:
                      max_open_trades: int = 1, dry_run: bool = False,
                      leverage_mode: str = "isolated", db_url: str | None = None) -> dict:
     """A complete freqtrade config (JSON-serialisable dict) trading ``pairs`` on the mock at
-    ``base_url`` with the account of ``api_key``/``secret``."""
+    ``base_url`` with the account of ``api_key``/``secret``; the stake currency is the pairs'
+    settle asset (``BTC/USDC:USDC`` on a USDC venue)."""
     urls = _urls(base_url)
+    settles = {p.rpartition(":")[2] for p in pairs if ":" in p}
+    if len(settles) > 1:
+        raise ValueError(f"'pairs' must settle in one asset (got {sorted(settles)})")
     cfg = {
         "trading_mode": "futures",
         "margin_mode": leverage_mode,
         "max_open_trades": max_open_trades,
-        "stake_currency": "USDT",
+        "stake_currency": settles.pop() if settles else "USDT",
         "stake_amount": stake_amount,
         "tradable_balance_ratio": 0.99,
         "dry_run": dry_run,

@@ -1,7 +1,7 @@
 """Conditional orders fire inside a simulation: the venue owns its clock step, so the mark the
 oracle moves and the last price the agents trade reach its trigger book (stop, take-profit,
 trailing stop; on MARK_PRICE and CONTRACT_PRICE), placed directly on the venue, through the
-strategy API and (tests/server) through ccxt's Algo Order API against ScenarioDriver."""
+strategy API and (tests/exchange/server) through ccxt's Algo Order API against ScenarioDriver."""
 from __future__ import annotations
 
 from decimal import Decimal

@@ -1,6 +1,6 @@
 """freqtrade, unmodified, against ``perpsim serve --scenario calm``: the config printed by
 ``perpsim serve --freqtrade-config`` (futures, isolated), the sample strategy of
-``tests/server/freqtrade/strategies`` — freqtrade downloads candles, enters long and exits
+``tests/exchange/server/freqtrade/strategies`` — freqtrade downloads candles, enters long and exits
 (by its ROI table), and the server shows the account's two fills.
 
 freqtrade is found as ``$PERPSIM_FREQTRADE`` or ``freqtrade`` on the PATH; with
@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent
-ROOT = HERE.parent.parent
+ROOT = HERE.parents[2]
 
 
 def _freqtrade() -> str | None:

@@ -9,7 +9,7 @@ import pytest
 
 from exchange.server import ServerThread, ccxt_config
 from exchange.server.scenario import ScenarioDriver
-from tests.server.orders import BTC
+from tests.exchange.server.orders import BTC
 
 SMALL = {"scenario.duration_s": 300, "population.makers.count": 4,
          "population.noise.count": 20, "population.directional.count": 30,

@@ -19,9 +19,9 @@ import ccxt
 import pytest
 
 from exchange.server import MockBinance, ccxt_config
-from tests.server.test_freqtrade import _free_port
+from tests.exchange.server.test_freqtrade import _free_port
 
-ROOT = Path(__file__).parent.parent.parent
+ROOT = Path(__file__).parents[3]
 BTC = "BTC/USDT:USDT"
 
 

@@ -15,7 +15,7 @@ import pytest
 ccxtpro = pytest.importorskip("ccxt.pro")
 
 from exchange.server import ccxt_config
-from tests.server.orders import BTC
+from tests.exchange.server.orders import BTC
 
 WAIT = 10.0
 

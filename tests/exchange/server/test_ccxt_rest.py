@@ -14,7 +14,7 @@ from decimal import Decimal
 import ccxt
 import pytest
 
-from tests.server.orders import BTC, ETH, leveraged_long_near_liquidation, rest, take
+from tests.exchange.server.orders import BTC, ETH, leveraged_long_near_liquidation, rest, take
 
 
 def usdt(client):

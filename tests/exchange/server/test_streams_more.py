@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 
 from exchange.server import MockBinance, ServerThread, ccxt_config
-from tests.server.orders import leveraged_long_near_liquidation, rest, take
-from tests.server.test_websocket import receive_until, run, stream
+from tests.exchange.server.orders import leveraged_long_near_liquidation, rest, take
+from tests.exchange.server.test_websocket import receive_until, run, stream
 
 
 def test_an_unrefreshed_listen_key_expires_with_listen_key_expired():

@@ -17,7 +17,7 @@ from exchange import _core
 from exchange.errors import InvalidCommandError
 from exchange.venue import Exchange, Order
 
-ROOT = Path(__file__).parent.parent.parent
+ROOT = Path(__file__).parents[3]
 SYM = "BTCUSDT"
 
 _cmd = st.one_of(

@@ -17,7 +17,7 @@ import requests
 
 from exchange.server import MockBinance, ServerThread, ccxt_config
 from exchange.server.limits import RateLimits, request_weight
-from tests.server.orders import BTC
+from tests.exchange.server.orders import BTC
 
 LIMITS = RateLimits(weight_per_minute=60, orders_per_10s=5, orders_per_minute=8,
                     violations_before_ban=2, ban_s=30)

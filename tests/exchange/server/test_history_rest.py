@@ -12,7 +12,7 @@ import pytest
 
 from exchange.server import history
 from exchange.server.history import INTERVALS, Series, kline_open
-from tests.server.orders import BTC, leveraged_long_near_liquidation, rest, take
+from tests.exchange.server.orders import BTC, leveraged_long_near_liquidation, rest, take
 
 MIN = 60_000
 

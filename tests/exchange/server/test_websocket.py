@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import aiohttp
 
-from tests.server.orders import BTC, rest, take
+from tests.exchange.server.orders import BTC, rest, take
 
 WAIT = 5.0          # seconds for one expected message
 SCENARIO = 20.0     # seconds for a whole test scenario

@@ -1,0 +1,88 @@
+"""API keys and Binance's SIGNED endpoint rules: the API-key header, HMAC-SHA256 of the query
+string followed by the body, the timestamp within recvWindow, and key permissions.
+"""
+from __future__ import annotations
+
+import hmac
+
+import attrs
+from aiohttp import web
+
+from exchange.server.clock import now_ms
+from exchange.server.errors import BinanceError
+from exchange.server.params import int_param
+
+PERMISSIONS = ("read", "trade")
+
+
+@attrs.frozen
+class Credentials:
+    """An API key pair of one account. ``permissions``: ``("read",)`` for a read-only key
+    (Binance's "Enable Reading"), ``("read", "trade")`` to trade too ("Enable Futures")."""
+
+    api_key: str
+    secret: str
+    account: int
+    permissions: tuple = PERMISSIONS
+
+
+RECV_WINDOW_MS = 5000
+
+
+def split_signature(query: str, body: str) -> tuple[str, str | None]:
+    """The signed payload (query string, then body, as sent) and the signature parameter,
+    which Binance expects last in whichever part carries it."""
+    for part in ("body", "query"):
+        text = body if part == "body" else query
+        head, sep, sig = text.rpartition("signature=")
+        if sep and "&" not in sig and (head == "" or head.endswith("&")):
+            head = head[:-1] if head.endswith("&") else head
+            payload = query + head if part == "body" else head + body
+            return payload, sig
+    return query + body, None
+
+
+class Auth:
+    """Authenticating requests against the server's keys. A part of
+    :class:`~exchange.server.binance.MockBinance`, whose state it shares."""
+
+    async def _signed(self, request: web.Request) -> tuple[Credentials, dict[str, str]]:
+        """Binance's SIGNED endpoint rules: API key header, HMAC-SHA256 of the query string
+        followed by the body, timestamp within recvWindow."""
+        key = request.headers.get("X-MBX-APIKEY")
+        if not key:
+            raise BinanceError(-2014, "API-key format invalid.", 401)
+        cred = self._keys.get(key)
+        if cred is None:
+            raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        # the query string as sent (percent-encoded): what the client signed
+        query = self._query(request)
+        body = await self._body(request)
+        payload, signature = split_signature(query, body)
+        if signature is None:
+            raise BinanceError(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, "
+                                      "or malformed.")
+        expected = hmac.digest(cred.secret.encode(), payload.encode(), "sha256").hex()
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise BinanceError(-1022, "Signature for this request is not valid.")
+        params = dict(self._parse(query))
+        params.update(self._parse(body))
+        params.pop("signature", None)
+        ts = int_param(params, "timestamp", required=True)
+        window = int_param(params, "recvWindow", default=RECV_WINDOW_MS)
+        if not 0 < window <= 60_000:
+            raise BinanceError(-1131, "recvWindow must be less than 60000")
+        now = now_ms()
+        if ts > now + 1000 or now - ts > window:
+            raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
+        if request.method != "GET" and "trade" not in cred.permissions:
+            raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        self._sync_clock()
+        return cred, params
+
+    def _api_key_only(self, request) -> Credentials:
+        key = request.headers.get("X-MBX-APIKEY")
+        cred = self._keys.get(key) if key else None
+        if cred is None:
+            raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        return cred

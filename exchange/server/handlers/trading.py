@@ -1,0 +1,347 @@
+"""Order endpoints: new, query, cancel, modify, batchOrders (POST, PUT, DELETE), openOrders,
+allOpenOrders, allOrders. Each command that changes the venue is a ``_cmd_*`` method, run
+through :meth:`~exchange.server.durability.Durable._mutate` so it is journaled before it is
+answered.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from exchange.errors import InvalidCommandError
+from exchange.server.errors import REJECTS, BinanceError, missing
+from exchange.server.params import (
+    CLIENT_ID,
+    CONDITIONAL_TYPES,
+    ORDER_TYPES,
+    STP_MODES,
+    TIFS,
+    bool_param,
+    check_price,
+    check_qty,
+    decimal_param,
+    enum_param,
+    int_param,
+)
+from exchange.server.payloads import dec, json_response
+from exchange.venue import Order
+
+
+class TradingHandlers:
+    """Placing, querying, modifying and cancelling orders. A part of
+    :class:`~exchange.server.binance.MockBinance`, whose state it shares."""
+
+    def _batch_list(self, params: dict, name: str, item_type=dict) -> list:
+        import json
+
+        raw = params.get(name)
+        if raw is None or raw == "":
+            raise missing(name)
+        try:
+            items = json.loads(raw, parse_float=str, parse_int=str)
+        except (ValueError, RecursionError):
+            raise BinanceError(-1130, f"Invalid data sent for a parameter: '{name}' is not a "
+                                      "JSON list.") from None
+        if not isinstance(items, list) or not all(isinstance(x, item_type) for x in items):
+            raise BinanceError(-1130, f"Invalid data sent for a parameter: '{name}' must be a "
+                                      f"JSON list of {getattr(item_type, '__name__', 'values')}.")
+        if not 1 <= len(items) <= (5 if name == "batchOrders" else 10):
+            raise BinanceError(-1130, f"Invalid data sent for a parameter: '{name}' holds 1 "
+                                      f"to 5 items (got {len(items)}).")
+        return items
+
+    async def batch_orders(self, request):
+        """``POST /fapi/v1/batchOrders``: up to 5 orders, each answered in order with the
+        order or its own error (Binance places them independently)."""
+        cred, params = await self._signed(request)
+        return self._mutate('batch_orders', cred, params)
+
+    @staticmethod
+    def _answer_each(items, act):
+        """A batch endpoint's answer: each item in order, its result or its own error
+        (Binance processes the items independently)."""
+        out = []
+        for item in items:
+            try:
+                out.append(act(item))
+            except BinanceError as exc:
+                out.append({"code": exc.code, "msg": exc.msg})
+        return json_response(out)
+
+    def _cmd_batch_orders(self, cred, params):
+        def place(item):
+            if not all(isinstance(v, (str, bool)) for v in item.values()):
+                raise BinanceError(-1130, "Invalid data sent for a parameter: every order field "
+                                          "must be a string.")
+            return self._place(cred.account, {k: (str(v).lower() if isinstance(v, bool) else v)
+                                              for k, v in item.items()})
+        return self._answer_each(self._batch_list(params, "batchOrders"), place)
+
+    async def batch_modify(self, request):
+        cred, params = await self._signed(request)
+        return self._mutate('batch_modify', cred, params)
+
+    def _cmd_batch_modify(self, cred, params):
+        return self._answer_each(
+            self._batch_list(params, "batchOrders"),
+            lambda item: self._modify(cred.account, {k: (str(v).lower() if isinstance(v, bool)
+                                                        else str(v)) for k, v in item.items()}))
+
+    async def batch_cancel(self, request):
+        cred, params = await self._signed(request)
+        return self._mutate('batch_cancel', cred, params)
+
+    def _cmd_batch_cancel(self, cred, params):
+        self._instr(params)
+        # Binance's names, and the lower-case ones ccxt sends (both accepted by Binance)
+        for name in ("orderidlist", "origclientorderidlist"):
+            for k in list(params):
+                if k.lower() == name and k != name:
+                    params[name] = params.pop(k)
+        if params.get("orderidlist"):
+            ids = self._batch_list(params, "orderidlist", (int, str))
+            subs = [{**params, "orderId": str(x), "origClientOrderId": ""} for x in ids]
+        elif params.get("origclientorderidlist"):
+            ids = self._batch_list(params, "origclientorderidlist", str)
+            subs = [{**params, "orderId": "", "origClientOrderId": x} for x in ids]
+        else:
+            raise BinanceError(-1102, "Either orderIdList or origClientOrderIdList must be sent.")
+        return self._answer_each(subs, lambda sub: self._cancel(cred.account, sub))
+
+    async def new_order(self, request):
+        cred, params = await self._signed(request)
+        return self._mutate('new_order', cred, params)
+
+    def _cmd_new_order(self, cred, params):
+        return json_response(self._place(cred.account, params))
+
+    def _place(self, acct: int, params: dict, algo: bool = False) -> dict:
+        if algo:
+            # the Algo Order API's names for the same things
+            algo_type = params.get("algoType")
+            if not algo_type:
+                raise missing("algoType")
+            if algo_type != "CONDITIONAL":
+                raise BinanceError(-1100, "Illegal characters found in parameter 'algoType'; "
+                                          "legal range is 'CONDITIONAL'.")
+            if params.get("type") not in CONDITIONAL_TYPES:
+                raise BinanceError(-1116, "Invalid orderType.")
+            params = dict(params)
+            for new_name, old_name in (("triggerPrice", "stopPrice"),
+                                       ("clientAlgoId", "newClientOrderId"),
+                                       ("activatePrice", "activationPrice")):
+                params.pop(old_name, None)
+                if new_name in params:
+                    params[old_name] = params.pop(new_name)
+        elif params.get("type") in CONDITIONAL_TYPES and self.algo_only:
+            raise BinanceError(-4120, "Order type not supported for this endpoint. Please use "
+                                      "the Algo Order API endpoints instead.")
+        self._count_order(acct)
+        i = self._instr(params)
+        spec = self.venue.specs[i]
+        side = enum_param(params, "side", ("BUY", "SELL"), -1117, "Invalid side.")
+        otype = enum_param(params, "type", ORDER_TYPES, -1116, "Invalid orderType.")
+        if params.get("positionSide", "BOTH") not in ("BOTH", ""):
+            raise BinanceError(-4061, "Order's position side does not match user's setting.")
+        close_position = bool_param(params, "closePosition")
+        reduce_only = bool_param(params, "reduceOnly")
+        if close_position and otype not in ("STOP_MARKET", "TAKE_PROFIT_MARKET"):
+            raise BinanceError(-1106, "Parameter 'closePosition' sent when not required.")
+        qty = None
+        if not close_position:
+            qty = decimal_param(params, "quantity", required=True)
+            if qty <= 0:
+                raise BinanceError(-4003, "Quantity less than or equal to zero.")
+        price = None
+        if otype in ("LIMIT", "STOP", "TAKE_PROFIT"):
+            price = decimal_param(params, "price", required=True)
+            if price <= 0:
+                raise BinanceError(-4001, "Price less than 0.")
+        stop = None
+        if otype in ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"):
+            stop = decimal_param(params, "stopPrice", required=True)
+        tif = params.get("timeInForce") or "GTC"
+        if tif not in TIFS:
+            raise BinanceError(-1115, "Invalid timeInForce.")
+        if otype == "MARKET":
+            tif = "GTC"                       # Binance reports market orders as GTC
+        working = params.get("workingType", "CONTRACT_PRICE")
+        if working not in ("MARK_PRICE", "CONTRACT_PRICE"):
+            raise BinanceError(-1100, "Illegal characters found in parameter 'workingType'; "
+                                      "legal range is 'MARK_PRICE', 'CONTRACT_PRICE'.")
+        stp = params.get("selfTradePreventionMode", "NONE") or "NONE"
+        if stp not in STP_MODES:
+            raise BinanceError(-1100, "Illegal characters found in parameter "
+                                      "'selfTradePreventionMode'.")
+        # a generated id is deterministic (a counter), so that a replay makes the same
+        client_id = params.get("newClientOrderId") or f"perpsim-{next(self._auto_ids):012d}"
+        if not CLIENT_ID.fullmatch(client_id):
+            raise BinanceError(-4015, "Client order id is not valid.")
+        # the filters Binance applies before the matching engine sees the order
+        if qty is not None:
+            check_qty(spec, qty, market=otype in ("MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET",
+                                                   "TRAILING_STOP_MARKET"))
+        if price is not None:
+            check_price(spec, price, "price")
+        if stop is not None:
+            if stop <= 0:
+                raise BinanceError(-4006, "Stop price less than zero.")
+            check_price(spec, stop, "stopPrice")
+        prev = self._by_client.get((acct, client_id, algo))
+        if prev is not None and prev.status in ("NEW", "PARTIALLY_FILLED"):
+            raise BinanceError(-4116, "ClientOrderId is duplicated.")
+        callback = activation = None
+        if otype == "TRAILING_STOP_MARKET":
+            callback = decimal_param(params, "callbackRate", required=True)
+            if "activationPrice" in params:
+                activation = decimal_param(params, "activationPrice")
+                if activation is not None:
+                    if activation <= 0:
+                        raise BinanceError(-4006, "Stop price less than zero.")
+                    check_price(spec, activation, "activationPrice")
+        order = Order(symbol=spec.symbol, side=side, qty=qty, price=price, type=otype,
+                      tif=tif if otype != "MARKET" else "IOC",
+                      reduce_only=reduce_only, close_position=close_position, stop_price=stop,
+                      working_type=working, callback_rate=callback, activation_price=activation,
+                      stp=stp, client_id=client_id)
+        origin = {"account": acct, "client_id": client_id, "side": side, "type": otype,
+                  "tif": tif, "working_type": working, "stp": stp, "reduce_only": reduce_only,
+                  "close_position": close_position,
+                  "callback_rate": dec(callback) if callback is not None else None, "algo": algo,
+                  "activation_ticks": spec.price_to_ticks(activation) if activation else 0}
+        self._pending_origin = origin            # the record hook binds the accepted order
+        try:
+            events = self.venue.submit(acct, order)
+        except InvalidCommandError as exc:
+            raise BinanceError(-1100, f"Illegal characters found in a parameter: {exc}") from None
+        finally:
+            self._pending_origin = None
+        o = origin.get("order")
+        if o is None:
+            rejected = [e for e in events if e.name == "OrderRejected" and e.account == acct]
+            self._raise_reject(rejected[0] if rejected else None, spec, side)
+        return self._algo_json(o) if algo else self._order_json(o, full=False)
+
+    def _raise_reject(self, e, spec, side: str) -> None:
+        if e is None:
+            raise BinanceError(-1000, "An unknown error occurred while processing the request.")
+        code, msg = REJECTS.get(e.reason, (-1000, f"Rejected by the venue: reason {e.reason}."))
+        arr = self.venue.core.arrays()
+        mark = int(arr["mark"][e.instrument])
+        band = Decimal(spec.price_band_rate) / 10**8
+        # the bound the price broke: above the mark, the upper (-4016 "can't be higher");
+        # below, the lower (-4024 "can't be lower") — Binance's PERCENT_PRICE filter codes
+        # (https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code,
+        # read 2026-12-02)
+        price_ticks = int(getattr(e, "price_ticks", 0) or 0)
+        above = price_ticks > mark if price_ticks and mark else side == "BUY"
+        bound = spec.ticks_to_price(mark) * (1 + band if above else 1 - band) if mark else 0
+        if code == -4016 and not above:
+            code = -4024
+        msg = msg.format(min_notional=dec(Decimal(spec.min_notional_atoms).scaleb(-spec.settle_decimals)),
+                         direction="higher" if above else "lower",
+                         bound=dec(Decimal(bound).quantize(spec.tick_size)) if bound else "0",
+                         leverage=e.qty_lots)
+        raise BinanceError(code, msg)
+
+    async def query_order(self, request):
+        cred, params = await self._signed(request)
+        return json_response(self._order_json(self._find(cred.account, params, -2013)))
+
+    async def query_open_order(self, request):
+        cred, params = await self._signed(request)
+        o = self._find(cred.account, params, -2013)
+        if o.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise BinanceError(-2013, "Order does not exist.")
+        return json_response(self._order_json(o))
+
+    async def cancel_order(self, request):
+        cred, params = await self._signed(request)
+        return self._mutate('cancel_order', cred, params)
+
+    def _cmd_cancel_order(self, cred, params):
+        return json_response(self._cancel(cred.account, params))
+
+    def _cancel(self, acct: int, params: dict) -> dict:
+        o = self._find(acct, params, -2011)
+        if o.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise BinanceError(-2011, "Unknown order sent.")
+        if o.venue_oid > 0:
+            # a resting order: the core's cancel and a drain (the driver API,
+            # Exchange.drain_records) do what Exchange.cancel does for it, and the records
+            # reach the orders of record through the hook, without a second set of events
+            self.venue.core.cancel(acct, o.venue_oid)
+            self.venue.drain_records()
+        else:                                       # conditional: the venue layer holds it
+            self.venue.cancel(acct, o.venue_oid)
+        return self._order_json(o, full=False)
+
+    async def modify_order(self, request):
+        cred, params = await self._signed(request)
+        return self._mutate('modify_order', cred, params)
+
+    def _cmd_modify_order(self, cred, params):
+        return json_response(self._modify(cred.account, params))
+
+    def _modify(self, acct: int, params: dict) -> dict:
+        self._count_order(acct)
+        o = self._find(acct, params, -2013)
+        if o.type != "LIMIT" or o.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise BinanceError(-2013, "Order does not exist.")
+        side = enum_param(params, "side", ("BUY", "SELL"), -1117, "Invalid side.")
+        if side != o.side:
+            raise BinanceError(-4123, "Side does not match.")
+        qty = decimal_param(params, "quantity", required=True)
+        price = decimal_param(params, "price", required=True)
+        spec = self.venue.specs[o.instr]
+        if price <= 0:
+            raise BinanceError(-4001, "Price less than 0.")
+        if qty <= 0:
+            raise BinanceError(-4003, "Quantity less than or equal to zero.")
+        check_qty(spec, qty, market=False)
+        ticks = check_price(spec, price, "price")
+        # a modified price must pass the band a new order's does (PERCENT_PRICE)
+        mark = int(self.venue.core.arrays()["mark"][o.instr])
+        if mark:
+            lo, hi = spec.price_band_ticks(mark)
+            if not lo <= ticks <= hi:
+                band = Decimal(spec.price_band_rate) / 10**8
+                above = ticks > hi
+                bound = spec.ticks_to_price(mark) * (1 + band if above else 1 - band)
+                raise BinanceError(-4016 if above else -4024,
+                                   f"Limit price can't be {'higher' if above else 'lower'} than "
+                                   f"{dec(Decimal(bound).quantize(spec.tick_size))}.")
+        lots = spec.qty_to_lots(qty)
+        if lots <= o.executed_lots:
+            raise BinanceError(-4003, "Quantity less than or equal to zero.")
+        events = self.venue.amend(acct, o.venue_oid, qty=spec.lots_to_qty(lots - o.executed_lots),
+                                  price=price)
+        rejected = [e for e in events if e.name == "OrderRejected"]
+        if rejected:
+            self._raise_reject(rejected[0], spec, o.side)
+        o.orig_lots = lots
+        return self._order_json(o, full=False)
+
+    async def open_orders(self, request):
+        cred, params = await self._signed(request)
+        instr = self._instr(params, required=False)
+        return json_response([self._order_json(o) for o in self._open(cred.account, instr)])
+
+    async def cancel_all(self, request):
+        cred, params = await self._signed(request)
+        return self._mutate('cancel_all', cred, params)
+
+    def _cmd_cancel_all(self, cred, params):
+        instr = self._instr(params)
+        for o in self._open(cred.account, instr):
+            self.venue.cancel(cred.account, o.venue_oid)
+        return json_response({"code": 200, "msg": "The operation of cancel all open order is done."})
+
+    async def all_orders(self, request):
+        cred, params = await self._signed(request)
+        instr = self._instr(params)
+        limit = min(max(int_param(params, "limit", default=500), 1), 1000)
+        start = int_param(params, "startTime", default=0)
+        from_id = int_param(params, "orderId", default=0)
+        rows = [o for o in self._orders.values() if o.account == cred.account and o.instr == instr
+                and not o.algo and o.time_ms >= start and o.order_id >= from_id]
+        return json_response([self._order_json(o) for o in rows[:limit]])

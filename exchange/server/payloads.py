@@ -1,0 +1,221 @@
+"""Binance's JSON shapes: numbers as Binance writes them, orders, positions, balances, tickers,
+premium index; the settle asset is the venue's own.
+"""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from exchange.server.clock import now_ms
+from exchange.server.params import notional_cap
+
+if TYPE_CHECKING:                       # state imports this module
+    from exchange.server.state import OrderRecord
+
+
+def dec(value: Decimal | int | None) -> str:
+    """A decimal as Binance writes it: plain notation, no exponent."""
+    if value is None:
+        return "0"
+    d = Decimal(value)
+    return format(d.normalize(), "f") if d else "0"
+
+
+try:                                    # orjson: the same JSON, several times faster
+    import orjson as _orjson
+except ImportError:                     # without perpsim[server]: the standard library's
+    _orjson = None
+
+
+def dumps(data) -> str:
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(data).decode()
+        except TypeError:               # what orjson does not write (ints beyond 64 bits)
+            pass
+    return json.dumps(data)
+
+
+def json_response(data, *, status: int = 200, headers=None) -> web.Response:
+    """``web.json_response`` with :func:`dumps`."""
+    return web.Response(text=dumps(data), status=status, headers=headers,
+                        content_type="application/json")
+
+
+FUNDING_INTERVAL_MS = 8 * 3600 * 1000
+
+
+class Payloads:
+    """The JSON of orders, positions, balances and market summaries. A part of
+    :class:`~exchange.server.binance.MockBinance`, whose state it shares."""
+
+    def _order_json(self, o: OrderRecord, full: bool = True) -> dict:
+        spec = self.venue.specs[o.instr]
+        executed = spec.lots_to_qty(o.executed_lots)
+        avg = (o.cum_quote / executed).quantize(spec.tick_size / 100) if o.executed_lots else 0
+        out = {
+            "orderId": o.order_id, "symbol": o.symbol, "status": o.status,
+            "clientOrderId": o.client_id, "price": dec(spec.ticks_to_price(o.price_ticks)
+                                                      if o.price_ticks else 0),
+            "avgPrice": dec(avg), "origQty": dec(spec.lots_to_qty(o.orig_lots)),
+            "executedQty": dec(executed), "cumQty": dec(executed), "cumQuote": dec(o.cum_quote),
+            "timeInForce": o.tif, "type": o.type, "reduceOnly": o.reduce_only,
+            "closePosition": o.close_position, "side": o.side, "positionSide": "BOTH",
+            "stopPrice": dec(spec.ticks_to_price(o.stop_ticks) if o.stop_ticks else 0),
+            "workingType": o.working_type, "priceProtect": False, "origType": o.orig_type or o.type,
+            "priceMatch": "NONE", "selfTradePreventionMode": o.stp, "goodTillDate": 0,
+            "updateTime": o.update_ms,
+        }
+        if o.type == "TRAILING_STOP_MARKET":
+            out["activatePrice"] = dec(spec.ticks_to_price(o.activation_ticks)
+                                      if o.activation_ticks else 0)
+            out["priceRate"] = o.callback_rate or "0"
+        if full:
+            out["time"] = o.time_ms
+        return out
+
+    def _algo_json(self, o: OrderRecord) -> dict:
+        """An order of the Algo Order API as Binance returns it."""
+        spec = self.venue.specs[o.instr]
+        out = {
+            "algoId": o.order_id, "clientAlgoId": o.client_id, "algoType": "CONDITIONAL",
+            "orderType": o.type, "symbol": o.symbol, "side": o.side, "positionSide": "BOTH",
+            "timeInForce": o.tif, "quantity": dec(spec.lots_to_qty(o.orig_lots)),
+            "algoStatus": o.status,
+            "triggerPrice": dec(spec.ticks_to_price(o.stop_ticks) if o.stop_ticks else 0),
+            "price": dec(spec.ticks_to_price(o.price_ticks) if o.price_ticks else 0),
+            "icebergQuantity": None, "selfTradePreventionMode": o.stp,
+            "workingType": o.working_type, "priceMatch": "NONE",
+            "closePosition": o.close_position, "priceProtect": False,
+            "reduceOnly": o.reduce_only, "createTime": o.time_ms, "updateTime": o.update_ms,
+            "triggerTime": o.trigger_ms, "goodTillDate": 0}
+        if o.actual_order_id:
+            out["actualOrderId"] = str(o.actual_order_id)
+        if o.type == "TRAILING_STOP_MARKET":
+            out["activatePrice"] = dec(spec.ticks_to_price(o.activation_ticks)
+                                      if o.activation_ticks else 0)
+            out["callbackRate"] = o.callback_rate or "0"
+        return out
+
+    def _position_json(self, acct: int, i: int) -> dict:
+        v = self.venue
+        spec = v.specs[i]
+        p = v.position(acct, spec.symbol)
+        mark = p.mark_price or Decimal(0)
+        notional = p.size * mark
+        im = abs(notional) / p.leverage if p.leverage else Decimal(0)
+        return {
+            "symbol": spec.symbol, "positionSide": "BOTH", "positionAmt": dec(p.size),
+            "entryPrice": dec(p.entry_price or 0), "breakEvenPrice": dec(p.entry_price or 0),
+            "markPrice": dec(mark), "unRealizedProfit": dec(p.unrealized_pnl),
+            "unrealizedProfit": dec(p.unrealized_pnl),
+            "liquidationPrice": dec(self._liquidation_price(acct, i) or 0),
+            "isolatedMargin": dec(p.isolated_margin + p.unrealized_pnl if p.isolated else 0),
+            "notional": dec(notional), "marginAsset": self.settle_asset,
+            "isolatedWallet": dec(p.isolated_margin), "initialMargin": dec(im),
+            "maintMargin": dec(p.maintenance_margin), "positionInitialMargin": dec(im),
+            "openOrderInitialMargin": "0", "adl": 0, "bidNotional": "0", "askNotional": "0",
+            "leverage": str(p.leverage), "marginType": "isolated" if p.isolated else "cross",
+            "isolated": p.isolated, "isAutoAddMargin": "false",
+            "maxNotionalValue": dec(notional_cap(spec, p.leverage or 1)),
+            "updateTime": now_ms()}
+
+    @property
+    def settle_asset(self) -> str:
+        """The venue's settle (margin) asset, from its preset: ``USDT`` for Binance USDⓈ-M,
+        ``USDC`` for Hyperliquid, dYdX v4 and Drift. Balances, fees and income are in it."""
+        return self.venue.preset.venue.settle_asset
+
+    def _liquidation_price(self, acct: int, i: int) -> Decimal | None:
+        """The price at which the position's margin meets its maintenance margin, by the
+        preset's margin rules (:func:`exchange.margin.liquidation_price_ticks`), cross
+        positions with the account's other cross positions as they are now."""
+        from exchange.margin import liquidation_price_ticks
+
+        v = self.venue
+        spec = v.specs[i]
+        arr = v.core.arrays()
+        size, cost = int(arr["size"][i, acct]), int(arr["cost"][i, acct])
+        if not size:
+            return None
+        if arr["mode"][i, acct]:
+            wallet, other_mm, other_upnl = int(arr["iso"][i, acct]), 0, 0
+        else:
+            wallet = int(arr["wallet"][acct])
+            other_mm = sum(v.core.maintenance_margin(acct, j) for j in range(len(v.specs))
+                           if j != i and not arr["mode"][j, acct])
+            other_upnl = sum(v.core.upnl(acct, j) for j in range(len(v.specs))
+                             if j != i and not arr["mode"][j, acct])
+        ticks = liquidation_price_ticks(spec, wallet_atoms=wallet, size_lots=size,
+                                        entry_cost_atoms=cost, other_maintenance_atoms=other_mm,
+                                        other_upnl_atoms=other_upnl)
+        return spec.ticks_to_price(ticks) if ticks and ticks > 0 else None
+
+    def _balance_json(self, acct: int) -> dict:
+        b = self.venue.balance(acct)
+        upnl = b.equity - b.wallet
+        return {"accountAlias": f"perpsim-{acct}", "asset": self.settle_asset,
+                "balance": dec(b.wallet), "walletBalance": dec(b.wallet),
+                "crossWalletBalance": dec(b.wallet), "crossUnPnl": dec(upnl),
+                "unrealizedProfit": dec(upnl), "marginBalance": dec(b.equity),
+                "maintMargin": dec(b.maintenance_margin),
+                "initialMargin": dec(b.equity - b.available), "positionInitialMargin": "0",
+                "openOrderInitialMargin": "0", "availableBalance": dec(b.available),
+                "maxWithdrawAmount": dec(b.available), "marginAvailable": True,
+                "updateTime": now_ms()}
+
+    def _top(self, i: int, short: bool = False) -> dict:
+        spec = self.venue.specs[i]
+        book = self.venue.core.book(i)
+        bid = book.depth(0, 1)
+        ask = book.depth(1, 1)
+        bp, bq = (spec.ticks_to_price(bid[0][0]), spec.lots_to_qty(bid[0][1])) if bid else (0, 0)
+        ap, aq = (spec.ticks_to_price(ask[0][0]), spec.lots_to_qty(ask[0][1])) if ask else (0, 0)
+        if short:
+            return {"s": spec.symbol, "b": dec(bp), "B": dec(bq), "a": dec(ap), "A": dec(aq)}
+        return {"symbol": spec.symbol, "bidPrice": dec(bp), "bidQty": dec(bq), "askPrice": dec(ap),
+                "askQty": dec(aq), "time": now_ms(), "lastUpdateId": self._update_id[i]}
+
+    def _day_stats(self, i: int, now: int) -> dict:
+        """The rolling 24-hour statistics of the venue's trades (Binance's 24hr ticker)."""
+        import bisect
+
+        spec = self.venue.specs[i]
+        series = self._trade_series[i]
+        k = bisect.bisect_left(series.t, now - 86_400_000)
+        day = series.rows[k:]
+        prices = [r[1] for r in day]
+        vol = sum((r[2] for r in day), Decimal(0))
+        qvol = sum((r[1] * r[2] for r in day), Decimal(0))
+        last = prices[-1] if prices else Decimal(0)
+        first = prices[0] if prices else Decimal(0)
+        return {"symbol": spec.symbol, "priceChange": dec(last - first),
+                "priceChangePercent": f"{(last - first) / first * 100:.3f}" if first else "0.000",
+                "weightedAvgPrice": dec((qvol / vol).quantize(spec.tick_size / 100)) if vol else "0",
+                "lastPrice": dec(last), "lastQty": dec(day[-1][2]) if day else "0",
+                "openPrice": dec(first), "highPrice": dec(max(prices, default=0)),
+                "lowPrice": dec(min(prices, default=0)), "volume": dec(vol),
+                "quoteVolume": dec(qvol), "openTime": now - 86_400_000, "closeTime": now,
+                "firstId": day[0][4] if day else -1, "lastId": day[-1][4] if day else -1,
+                "count": len(day)}
+
+    def _premium(self, i: int, now: int) -> dict:
+        spec = self.venue.specs[i]
+        arr = self.venue.core.arrays()
+        mark, index = int(arr["mark"][i]), int(arr["index"][i]) or int(arr["mark"][i])
+        return {"symbol": spec.symbol, "markPrice": dec(spec.ticks_to_price(mark) if mark else 0),
+                "indexPrice": dec(spec.ticks_to_price(index) if index else 0),
+                "estimatedSettlePrice": dec(spec.ticks_to_price(index) if index else 0),
+                "lastFundingRate": f"{Decimal(self._last_rate[i]):.8f}",
+                "interestRate": "0.00010000",
+                "nextFundingTime": (now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS,
+                "time": now}
+
+    def _mark_msg(self, i: int, now: int) -> dict:
+        d = self._premium(i, now)
+        return {"e": "markPriceUpdate", "E": now, "s": d["symbol"], "p": d["markPrice"],
+                "i": d["indexPrice"], "P": d["estimatedSettlePrice"], "r": d["lastFundingRate"],
+                "T": d["nextFundingTime"]}

@@ -1,0 +1,363 @@
+"""The orders of record: Binance's view of every order (ids, client ids, status, fills, algo
+orders), trades, income and the history series, brought up to date from the venue's records
+whoever caused them (a request, the simulator's agents, the liquidation engine).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+
+from exchange import events as ev_mod
+from exchange._enums import CancelReason
+from exchange.server.clock import now_ms
+from exchange.server.errors import BinanceError
+from exchange.server.params import int_param
+from exchange.server.payloads import dec
+
+
+@attrs.frozen
+class Count:
+    """An ``itertools.count`` in a snapshot: its next value."""
+
+    n: int
+
+
+@attrs.define
+class OrderRecord:
+    """Binance's view of one order (the venue keeps the integers; this keeps the history)."""
+
+    order_id: int
+    account: int
+    instr: int
+    symbol: str
+    client_id: str
+    side: str
+    type: str
+    tif: str
+    orig_lots: int
+    price_ticks: int
+    stop_ticks: int
+    reduce_only: bool
+    close_position: bool
+    working_type: str
+    time_ms: int
+    status: str = "NEW"
+    executed_lots: int = 0
+    cum_quote: Decimal = Decimal(0)
+    update_ms: int = 0
+    activation_ticks: int = 0
+    callback_rate: str | None = None
+    stp: str = "NONE"
+    venue_oid: int = 0
+    orig_type: str = ""
+    algo: bool = False              # placed through the Algo Order API (/fapi/v1/algoOrder)
+    actual_order_id: int = 0        # algo: the order created when it triggered
+    trigger_ms: int = 0
+
+
+class OrdersOfRecord:
+    """Applying venue events to the orders of record and querying them. A part of
+    :class:`~exchange.server.binance.MockBinance`, whose state it shares."""
+
+    def _on_records(self, records) -> None:
+        self._apply(ev_mod.materialize(records))
+
+    def _apply(self, events: list) -> None:
+        """Bring the order book of record, trades and streams up to date with venue events."""
+        touched: dict[int, set[int]] = {}           # account -> instruments whose position moved
+        reasons: dict[int, str] = {}
+        calls: list = []
+        now = now_ms()
+        # the venue reports a trigger after the order it placed: link them first
+        for e in events:
+            if e.name == "ConditionalOrderTriggered":
+                o = self._by_venue.get(e.order_id)
+                if o is not None and o.algo:        # the algo order ends; a new order starts
+                    o.status, o.trigger_ms, o.update_ms = "TRIGGERED", now, now
+                    self._algo_child[e.child_order_id] = o
+                elif o is not None:                 # legacy conditional: same order id
+                    o.venue_oid = e.child_order_id
+                    self._by_venue[e.child_order_id] = o
+                    o.update_ms = now
+        for e in events:
+            name = e.name
+            if name == "OrderAccepted":
+                self._on_accepted(e, now)
+            elif name == "ConditionalOrderAccepted":
+                self._on_conditional_accepted(e, now)
+            elif name == "ConditionalOrderTriggered":
+                o = self._by_venue.get(e.order_id)
+                if o is not None and o.algo:
+                    self._push_order(o, "TRIGGERED", now)
+            elif name == "OrderFilled":
+                self._on_fill(e, now)
+                touched.setdefault(e.account, set()).add(e.instrument)
+                reasons.setdefault(e.account, "ORDER")
+            elif name in ("OrderCanceled", "ConditionalOrderCanceled"):
+                self._on_canceled(e, now)
+            elif name == "OrderAmended":
+                o = self._by_venue.get(e.order_id)
+                if o is not None:
+                    o.price_ticks = e.price_ticks
+                    o.orig_lots = o.executed_lots + e.qty_lots
+                    o.update_ms = now
+                    self._push_order(o, "AMENDMENT", now)
+            elif name == "OrderRejected":
+                o = self._by_venue.get(e.order_id) if e.order_id else None
+                if o is not None and o.status in ("NEW", "PARTIALLY_FILLED"):
+                    o.status, o.update_ms = "EXPIRED", now
+                    self._push_order(o, "EXPIRED", now)
+            elif name == "MarkPriceUpdated":
+                self._record_mark(e, now)
+                self._push_mark(e.instrument, now)
+            elif name == "FundingSettled":           # by the host or the simulator's scheduler
+                spec = self.venue.specs[e.instrument]
+                rate = Decimal(e.rate) / 10**8
+                self._last_rate[e.instrument] = dec(rate)
+                self._funding[e.instrument].append({
+                    "symbol": spec.symbol, "fundingRate": f"{rate:.8f}", "fundingTime": now,
+                    "markPrice": dec(spec.ticks_to_price(e.price_ticks))})
+            elif name == "MarginCall":
+                calls.append(e)
+            elif name == "PositionTransferred":             # ADL, liquidation transfers
+                for a in (e.from_account, e.to_account):
+                    touched.setdefault(a, set()).add(e.instrument)
+                    reasons.setdefault(a, "ADL")
+            elif name in ("FundingPaid", "Deposited", "Withdrawn", "IsolatedMarginChanged"):
+                if name == "FundingPaid":
+                    self._add_income(e.account, e.instrument, "FUNDING_FEE",
+                                     -self.venue._from_atoms(e.payment_atoms), now)
+                elif name in ("Deposited", "Withdrawn"):
+                    amt = self.venue._from_atoms(e.amount_atoms)
+                    self._add_income(e.account, None, "TRANSFER",
+                                     amt if name == "Deposited" else -amt, now)
+                instr = getattr(e, "instrument", -1)
+                touched.setdefault(e.account, set())
+                if name != "FundingPaid" and name != "Deposited" and name != "Withdrawn" \
+                        and instr is not None and instr >= 0:
+                    touched[e.account].add(instr)
+                reasons.setdefault(e.account, {"FundingPaid": "FUNDING_FEE", "Deposited": "DEPOSIT",
+                                               "Withdrawn": "WITHDRAW",
+                                               "IsolatedMarginChanged": "MARGIN_TRANSFER"}[name])
+        self._flush_agg()
+        self._drain_books()
+        for acct in sorted(a for a in touched if a >= 0):
+            self._push_account(acct, now, reasons.get(acct, "ORDER"), touched[acct])
+        if self._market_dirty:
+            self._flush_market()
+        for e in calls:
+            self._push_margin_call(e, now)
+
+    def _on_accepted(self, e, now: int) -> None:
+        if e.order_id in self._by_venue:            # a triggered conditional's child order
+            return
+        origin = self._pending_origin
+        spec = self.venue.specs[e.instrument]
+        parent = self._algo_child.pop(e.order_id, None)
+        if parent is not None:                      # the order a triggered algo order placed
+            market = parent.type in ("STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
+            o = OrderRecord(order_id=next(self._next_order_id), account=e.account, instr=e.instrument,
+                       symbol=spec.symbol, client_id=parent.client_id, side=parent.side,
+                       type="MARKET" if market else "LIMIT", tif=parent.tif,
+                       orig_lots=e.qty_lots, price_ticks=0 if market else e.price_ticks,
+                       stop_ticks=parent.stop_ticks, reduce_only=bool(e.reduce_only),
+                       close_position=parent.close_position, working_type=parent.working_type,
+                       time_ms=now, update_ms=now, stp=parent.stp, venue_oid=e.order_id,
+                       orig_type=parent.type)
+            parent.actual_order_id = o.order_id
+            self._register(o)
+            self._push_order(o, "NEW", now)
+            return
+        if origin is not None and origin["account"] == e.account and not e.liquidation \
+                and not origin.get("bound"):
+            origin["bound"] = True
+            o = OrderRecord(order_id=next(self._next_order_id), account=e.account, instr=e.instrument,
+                       symbol=spec.symbol, client_id=origin["client_id"], side=origin["side"],
+                       type=origin["type"], tif=origin["tif"], orig_lots=e.qty_lots,
+                       price_ticks=e.price_ticks if origin["type"] != "MARKET" else 0,
+                       stop_ticks=0, reduce_only=bool(e.reduce_only),
+                       close_position=False, working_type=origin["working_type"], time_ms=now,
+                       update_ms=now, stp=origin["stp"], venue_oid=e.order_id,
+                       orig_type=origin["type"])
+            origin["order"] = o
+        else:                                        # the venue's own orders (liquidation)
+            o = OrderRecord(order_id=next(self._next_order_id), account=e.account, instr=e.instrument,
+                       symbol=spec.symbol, client_id=f"autoclose-{e.order_id}",
+                       side="BUY" if e.side == 0 else "SELL", type="LIMIT", tif="IOC",
+                       orig_lots=e.qty_lots, price_ticks=e.price_ticks, stop_ticks=0,
+                       reduce_only=True, close_position=False, working_type="CONTRACT_PRICE",
+                       time_ms=now, update_ms=now, venue_oid=e.order_id, orig_type="LIQUIDATION")
+            forced = self._force_orders.setdefault(e.account, [])
+            forced.append(o)
+            if len(forced) > 10_000:
+                del forced[:5_000]
+        self._register(o)
+        self._push_order(o, "NEW", now)
+
+    def _on_conditional_accepted(self, e, now: int) -> None:
+        origin = self._pending_origin
+        spec = self.venue.specs[e.instrument]
+        if origin is None or origin["account"] != e.account:
+            return
+        origin["bound"] = True
+        o = OrderRecord(order_id=next(self._next_order_id), account=e.account, instr=e.instrument,
+                   symbol=spec.symbol, client_id=origin["client_id"], side=origin["side"],
+                   type=origin["type"], tif=origin["tif"], orig_lots=e.qty_lots,
+                   price_ticks=e.limit_ticks, stop_ticks=e.trigger_ticks,
+                   reduce_only=origin["reduce_only"], close_position=origin["close_position"],
+                   working_type=origin["working_type"], time_ms=now, update_ms=now,
+                   stp=origin["stp"], venue_oid=e.order_id, orig_type=origin["type"],
+                   activation_ticks=origin.get("activation_ticks", 0),
+                   callback_rate=origin.get("callback_rate"), algo=origin.get("algo", False))
+        origin["order"] = o
+        self._register(o)
+        self._push_order(o, "NEW", now)
+
+    def _register(self, o: OrderRecord) -> None:
+        self._orders[o.order_id] = o
+        self._by_venue[o.venue_oid] = o
+        self._by_client[(o.account, o.client_id, o.algo)] = o
+
+    def _on_fill(self, e, now: int) -> None:
+        spec = self.venue.specs[e.instrument]
+        price = spec.ticks_to_price(e.price_ticks)
+        qty = spec.lots_to_qty(e.qty_lots)
+        o = self._by_venue.get(e.order_id)
+        trade_id = next(self._trade_ids)
+        if o is not None:
+            o.executed_lots += e.qty_lots
+            o.cum_quote += price * qty
+            o.status = "FILLED" if o.executed_lots >= o.orig_lots else "PARTIALLY_FILLED"
+            o.update_ms = now
+        fee = self.venue._from_atoms(e.fee_atoms)
+        pnl = self.venue._from_atoms(e.realized_pnl_atoms)
+        side = "BUY" if e.side == 0 else "SELL"
+        if pnl:
+            self._add_income(e.account, e.instrument, "REALIZED_PNL", pnl, now, trade_id)
+        if fee:
+            self._add_income(e.account, e.instrument, "COMMISSION", -fee, now, trade_id)
+        self._user_trades.setdefault(e.account, []).append({
+            "buyer": side == "BUY", "commission": dec(fee), "commissionAsset": self.settle_asset,
+            "id": trade_id, "maker": not e.taker, "orderId": o.order_id if o else e.order_id,
+            "price": dec(price), "qty": dec(qty), "quoteQty": dec(price * qty),
+            "realizedPnl": dec(pnl), "side": side, "positionSide": "BOTH",
+            "symbol": spec.symbol, "time": now})
+        if o is not None:
+            self._push_order(o, "TRADE", now, last=(price, qty, fee, pnl, trade_id, not e.taker))
+        if o is not None and o.orig_type == "LIQUIDATION":
+            self._push_force_order(o, qty, now)
+        if e.taker:
+            self._trade_series[e.instrument].add(now, price, qty, side == "BUY", trade_id)
+            self._market_dirty.add(e.instrument)
+            sym = spec.symbol.lower()
+            if self.hub.has(f"{sym}@trade"):
+                # Binance USDⓈ-M trade stream ("X": MARKET for trades of the order book)
+                self.hub.publish(f"{sym}@trade", {
+                    "e": "trade", "E": now, "T": now, "s": spec.symbol, "t": trade_id,
+                    "p": dec(price), "q": dec(qty), "X": "MARKET", "m": side == "SELL"})
+            trades = self._trades[e.instrument]
+            trades.append({"id": trade_id, "price": dec(price), "qty": dec(qty),
+                           "quoteQty": dec(price * qty), "time": now,
+                           "isBuyerMaker": side == "SELL"})
+            if len(trades) > 100_000:
+                del trades[:50_000]
+            # Binance aggregates the fills of one taker order at one price into one aggTrade
+            agg = self._agg
+            if agg and agg[0] == (e.instrument, e.order_id, e.price_ticks):
+                agg[2] += qty
+                agg[4] = trade_id
+            else:
+                self._flush_agg()
+                self._agg = [(e.instrument, e.order_id, e.price_ticks), price, qty, trade_id,
+                             trade_id, side == "SELL", now]
+
+    def _add_income(self, acct: int, instr, kind: str, amount: Decimal, now: int,
+                    trade_id: int | None = None) -> None:
+        if acct < 0:
+            return
+        rows = self._income.setdefault(acct, [])
+        rows.append({"symbol": self.venue.symbols[instr] if instr is not None else "",
+                     "incomeType": kind, "income": dec(amount), "asset": self.settle_asset,
+                     "info": kind, "time": now, "tranId": next(self._tran_ids),
+                     "tradeId": str(trade_id) if trade_id is not None else ""})
+        if len(rows) > 200_000:
+            del rows[:100_000]
+
+    def _flush_agg(self) -> None:
+        agg, self._agg = self._agg, None
+        if not agg:
+            return
+        (instr, _, _), price, qty, first, last, buyer_maker, now = agg
+        symbol = self.venue.symbols[instr]
+        row = {"a": next(self._agg_ids), "p": dec(price), "q": dec(qty), "f": first, "l": last,
+               "T": now, "m": buyer_maker}
+        rows = self._agg_trades[instr]
+        rows.append(row)
+        if len(rows) > 100_000:
+            del rows[:50_000]
+        self.hub.publish(f"{symbol.lower()}@aggTrade", {"e": "aggTrade", "E": now, "s": symbol,
+                                                        **row})
+
+    def _on_canceled(self, e, now: int) -> None:
+        o = self._by_venue.get(e.order_id)
+        if o is None or o.status in ("FILLED", "CANCELED", "EXPIRED"):
+            return
+        if o.status == "TRIGGERED":
+            return
+        if (getattr(e, "reason", 0) in (CancelReason.CANCEL_IOC, CancelReason.CANCEL_STP)
+                or o.orig_type == "LIQUIDATION"):
+            o.status, kind = "EXPIRED", "EXPIRED"
+        else:
+            o.status, kind = "CANCELED", "CANCELED"
+        o.update_ms = now
+        self._push_order(o, kind, now)
+
+    def _record_mark(self, e, now: int) -> None:
+        spec = self.venue.specs[e.instrument]
+        if not e.mark_ticks:
+            return
+        mark = spec.ticks_to_price(e.mark_ticks)
+        index = spec.ticks_to_price(e.index_ticks) if e.index_ticks else mark
+        self._mark_series[e.instrument].add(now, mark)
+        self._index_series[e.instrument].add(now, index)
+        # the premium index as the mark's premium over the index (the mock has no impact
+        # bid/ask sampler of its own; the venue's mark already embeds its premium)
+        self._premium_series[e.instrument].add(
+            now, ((mark - index) / index).quantize(Decimal("1e-8")) if index else Decimal(0))
+
+    def _find(self, acct: int, params: dict, unknown_code: int) -> OrderRecord:
+        i = self._instr(params)
+        o = None
+        if params.get("orderId"):
+            oid = int_param(params, "orderId")
+            o = self._orders.get(oid)
+        elif params.get("origClientOrderId"):
+            o = self._by_client.get((acct, params["origClientOrderId"], False))
+        else:
+            raise BinanceError(-1102, "Either orderId or origClientOrderId must be sent.")
+        if o is None or o.account != acct or o.instr != i or o.algo:
+            raise BinanceError(unknown_code, "Order does not exist." if unknown_code == -2013
+                               else "Unknown order sent.")
+        return o
+
+    def _find_algo(self, acct: int, params: dict, unknown_code: int) -> OrderRecord:
+        if params.get("algoId"):
+            o = self._orders.get(int_param(params, "algoId"))
+        elif params.get("clientAlgoId"):
+            o = self._by_client.get((acct, params["clientAlgoId"], True))
+        else:
+            raise BinanceError(-1102, "Either algoId or clientAlgoId must be sent.")
+        if o is None or o.account != acct or not o.algo:
+            raise BinanceError(unknown_code, "Order does not exist." if unknown_code == -2013
+                               else "Unknown order sent.")
+        return o
+
+    def _algos(self, acct: int, instr: int | None, open_only: bool) -> list[OrderRecord]:
+        return [o for o in self._orders.values() if o.algo and o.account == acct
+                and (instr is None or o.instr == instr) and (o.status == "NEW" or not open_only)]
+
+    def _open(self, acct: int, instr: int | None) -> list[OrderRecord]:
+        return [o for o in self._orders.values()
+                if o.account == acct and not o.algo and o.status in ("NEW", "PARTIALLY_FILLED")
+                and (instr is None or o.instr == instr)]
