@@ -66,6 +66,7 @@ from exchange.server.payloads import Payloads
 from exchange.server.publish import Publisher
 from exchange.server.state import OrderRecord, OrdersOfRecord
 from exchange.server.streams import StreamHub
+from exchange.units import RATE_SCALE
 from exchange.venue import Exchange
 
 __all__ = ["MockBinance", "Credentials", "BinanceError"]
@@ -190,7 +191,7 @@ class MockBinance(App, Auth, RequestParams, Durable, OrdersOfRecord, Publisher, 
         """Settle one funding payment at ``rate`` (a fraction, e.g. "0.0001": longs pay)."""
         self._sync_clock()
         r = Decimal(str(rate))
-        out = self.venue.settle_funding(symbol, int(r * 10**8))
+        out = self.venue.settle_funding(symbol, int(r * RATE_SCALE))
         self._log({"k": "funding", "symbol": symbol, "rate": str(rate)})
         return out
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import calendar
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 
 __all__ = ["INTERVALS", "Series", "kline_open", "kline_close", "klines"]

@@ -39,8 +39,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 from exchange.errors import InvalidCommandError
 

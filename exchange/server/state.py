@@ -14,6 +14,7 @@ from exchange.server.clock import now_ms
 from exchange.server.errors import BinanceError
 from exchange.server.params import int_param
 from exchange.server.payloads import dec
+from exchange.units import RATE_SCALE
 
 
 @attrs.frozen
@@ -113,7 +114,7 @@ class OrdersOfRecord:
                 self._push_mark(e.instrument, now)
             elif name == "FundingSettled":           # by the host or the simulator's scheduler
                 spec = self.venue.specs[e.instrument]
-                rate = Decimal(e.rate) / 10**8
+                rate = Decimal(e.rate) / RATE_SCALE
                 self._last_rate[e.instrument] = dec(rate)
                 self._funding[e.instrument].append({
                     "symbol": spec.symbol, "fundingRate": f"{rate:.8f}", "fundingTime": now,

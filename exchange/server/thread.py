@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from typing import Any
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 

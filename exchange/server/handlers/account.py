@@ -10,6 +10,7 @@ from exchange.server.clock import now_ms
 from exchange.server.errors import BinanceError
 from exchange.server.params import decimal_param, enum_param, int_param, max_notional, notional_cap
 from exchange.server.payloads import dec, json_response
+from exchange.units import RATE_SCALE
 
 
 class AccountHandlers:
@@ -87,8 +88,8 @@ class AccountHandlers:
         spec = self.venue.specs[self._instr(params)]
         return json_response({
             "symbol": spec.symbol,
-            "makerCommissionRate": dec(Decimal(spec.maker_fee_rate) / 10**8),
-            "takerCommissionRate": dec(Decimal(spec.taker_fee_rate) / 10**8),
+            "makerCommissionRate": dec(Decimal(spec.maker_fee_rate) / RATE_SCALE),
+            "takerCommissionRate": dec(Decimal(spec.taker_fee_rate) / RATE_SCALE),
             "rpiCommissionRate": "0"})
 
     async def balance(self, request):
@@ -216,7 +217,7 @@ class AccountHandlers:
                     "bracket": n + 1, "initialLeverage": t.max_leverage,
                     "notionalCap": int(cap),
                     "notionalFloor": int(Decimal(t.notional_floor_atoms).scaleb(-spec.settle_decimals)),
-                    "maintMarginRatio": float(Decimal(t.mmr) / 10**8),
+                    "maintMarginRatio": float(Decimal(t.mmr) / RATE_SCALE),
                     "cum": float(Decimal(t.maintenance_amount_atoms).scaleb(-spec.settle_decimals))})
             out.append({"symbol": spec.symbol, "brackets": brackets})
         return json_response(out if instr is None else out[0])

@@ -10,6 +10,7 @@ from exchange.server.clock import now_ms
 from exchange.server.errors import BinanceError
 from exchange.server.params import MAX_PRICE_TICKS, ORDER_TYPES, TIFS, decimals_of, int_param
 from exchange.server.payloads import dec, json_response
+from exchange.units import RATE_SCALE
 
 
 class MarketHandlers:
@@ -26,8 +27,8 @@ class MarketHandlers:
         now = now_ms()
         symbols = []
         for spec in self.venue.specs:
-            band = Decimal(spec.price_band_rate) / 10**8
-            take = Decimal(spec.market_take_bound_rate) / 10**8
+            band = Decimal(spec.price_band_rate) / RATE_SCALE
+            take = Decimal(spec.market_take_bound_rate) / RATE_SCALE
             min_notional = Decimal(spec.min_notional_atoms).scaleb(-spec.settle_decimals)
             max_price = spec.ticks_to_price(MAX_PRICE_TICKS)
             symbols.append({
@@ -42,7 +43,7 @@ class MarketHandlers:
                 "quantityPrecision": decimals_of(spec.lot_size),
                 "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN",
                 "underlyingSubType": [], "settlePlan": 0, "triggerProtect": "0.0500",
-                "liquidationFee": f"{Decimal(spec.liquidation_fee_rate) / 10**8:.6f}",
+                "liquidationFee": f"{Decimal(spec.liquidation_fee_rate) / RATE_SCALE:.6f}",
                 "marketTakeBound": dec(take), "maxMoveOrderLimit": 10000,
                 "filters": [
                     {"filterType": "PRICE_FILTER", "minPrice": dec(spec.tick_size),

@@ -23,6 +23,7 @@ from exchange.server.params import (
     int_param,
 )
 from exchange.server.payloads import dec, json_response
+from exchange.units import RATE_SCALE
 from exchange.venue import Order
 
 
@@ -227,7 +228,7 @@ class TradingHandlers:
         code, msg = REJECTS.get(e.reason, (-1000, f"Rejected by the venue: reason {e.reason}."))
         arr = self.venue.core.arrays()
         mark = int(arr["mark"][e.instrument])
-        band = Decimal(spec.price_band_rate) / 10**8
+        band = Decimal(spec.price_band_rate) / RATE_SCALE
         # the bound the price broke: above the mark, the upper (-4016 "can't be higher");
         # below, the lower (-4024 "can't be lower") — Binance's PERCENT_PRICE filter codes
         # (https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code,
@@ -304,7 +305,7 @@ class TradingHandlers:
         if mark:
             lo, hi = spec.price_band_ticks(mark)
             if not lo <= ticks <= hi:
-                band = Decimal(spec.price_band_rate) / 10**8
+                band = Decimal(spec.price_band_rate) / RATE_SCALE
                 above = ticks > hi
                 bound = spec.ticks_to_price(mark) * (1 + band if above else 1 - band)
                 raise BinanceError(-4016 if above else -4024,
