@@ -656,14 +656,24 @@ def _plan(kind: int) -> tuple[type, tuple[str, ...], tuple[int, ...]]:
     return plan
 
 
+#: the last array materialized and its events: a venue hands the same drained chunk to its
+#: record hooks (the server's orders of record) and to its own return value, and events are
+#: frozen, so the second call shares the first's objects. Holds a reference, so ``is`` is exact.
+_LAST: list = [None, ()]
+
+
 def materialize(records: np.ndarray) -> list[Event]:
-    """Turn EVENT_DTYPE records into events, in stream order. O(n) Python objects."""
+    """Turn EVENT_DTYPE records into events, in stream order. O(n) Python objects (O(n) list
+    copy when ``records`` is the array materialized last)."""
+    if records is _LAST[0]:
+        return list(_LAST[1])
     out = []
     plans = _PLANS
     for rec in records.tolist():  # tuple per record, fields in EVENT_DTYPE order
         kind = rec[_I_KIND]
         cls, names, idx = plans.get(kind) or _plan(kind)
         out.append(cls(rec[_I_SEQ], rec[_I_TS], **{n: rec[i] for n, i in zip(names, idx)}))
+    _LAST[0], _LAST[1] = records, tuple(out)
     return out
 
 

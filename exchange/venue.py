@@ -309,11 +309,16 @@ class Exchange:
     def _events_after(self, start_seq: int) -> list:
         out = []
         for chunk in reversed(self._journal):
-            if chunk["seq"][-1] <= start_seq:
+            seqs = chunk["seq"]
+            if seqs[-1] <= start_seq:
                 break
-            out.append(chunk[chunk["seq"] > start_seq])
+            # a chunk wholly after start_seq is taken as it is (the common case: the one the
+            # command drained, which its record hooks have just materialized)
+            out.append(chunk if seqs[0] > start_seq else chunk[seqs > start_seq])
+        if not out:
+            return []
         out.reverse()
-        return ev_mod.materialize(np.concatenate(out)) if out else []
+        return ev_mod.materialize(out[0] if len(out) == 1 else np.concatenate(out))
 
     def _reject(self, account, instr, code: RejectReason, command: int = 0, side=0, price=0,
                 qty=0) -> list:

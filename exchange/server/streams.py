@@ -30,6 +30,7 @@ sees them in publication order.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from collections import defaultdict
@@ -56,8 +57,10 @@ _METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "G
 _SPEED = re.compile(r"@(?:0ms|100ms|250ms|500ms|1s|3s)$")
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical(stream: str) -> str:
-    """The hub's key for a stream name (update-speed variants share one key)."""
+    """The hub's key for a stream name (update-speed variants share one key). Memoized: the
+    server asks for the same few names on every command."""
     return _SPEED.sub("", stream)
 
 
