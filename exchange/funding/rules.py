@@ -50,9 +50,9 @@ def bitmex_interest_rate(quote_rate_daily: int, base_rate_daily: int, intervals_
 class FundingRate:
     """A rule's decision for one settlement.
 
-    ``rate``: per this interval (RATE_SCALE), positive = longs pay. ``rate_8h``: the 8-hour rate
-    the venue computes or displays. ``capped``: the cap/floor bound it. ``skip_reason``: when
-    set, nothing is paid (``rate`` is 0).
+    ``rate``: per this interval (RATE_SCALE), positive = longs pay. ``rate_8h``: the 8-hour
+    figure of that rate as the venue publishes it, every bound applied. ``capped``: the
+    cap/floor bound it. ``skip_reason``: when set, nothing is paid (``rate`` is 0).
     """
 
     rate: int
