@@ -76,7 +76,7 @@ class InstrumentTimeline:
         self.oracle = Oracle(self.index, int(cadence_ns))
         self.stale_limit_ns = int(staleness_ns if stale_limit_ns is None else stale_limit_ns)
         self.mark_method = make_mark_method(preset.venue.mark_method)
-        self.rule = make_funding_rule(preset)
+        self.rule = make_funding_rule(preset, spec)
         impact = max(1.0, spec.impact_notional_atoms / spec.atoms_per_tick_lot)
         self.sampler = self.rule.make_sampler(impact)
         self.funding = FundingScheduler(self.rule, self.sampler, stale_limit_ns=self.stale_limit_ns,

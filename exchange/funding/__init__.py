@@ -2,9 +2,8 @@
 
 Modules: :mod:`~exchange.funding.sampler` (premium sampling and averaging),
 :mod:`~exchange.funding.rules` (the rate rule, :class:`ParamsFundingRule`, and
-:func:`make_funding_rule`), :mod:`~exchange.funding.venue_rules` (per-venue rules with built-in
-defaults), :mod:`~exchange.funding.schedule` (intervals, settlement times, freezing) and
-:mod:`~exchange.funding.settlement` (the kernels and the funding index). Every public name is
+:func:`make_funding_rule`), :mod:`~exchange.funding.schedule` (intervals, settlement times,
+freezing) and :mod:`~exchange.funding.settlement` (the kernels and the funding index). Every public name is
 re-exported here: ``from exchange.funding import X`` works for all of them.
 
 Reference: ``shared/reference/venue-mechanics.md`` §2 (funding).
@@ -13,10 +12,10 @@ Pieces, each usable alone:
 
 - :class:`PremiumSampler` samples the premium index from the book's impact prices at the venue's
   cadence and averages it the venue's way.
-- funding rules (:class:`FundingRule`) turn a :class:`PremiumSummary` into the rate to pay for
-  one interval. Runs use :class:`ParamsFundingRule`, built from a preset's ``[funding]`` table
-  (Binance, Bybit, BitMEX, Hyperliquid, dYdX, Drift are presets); the per-venue classes of
-  :mod:`~exchange.funding.venue_rules` remain for what the preset rule does not compute.
+- the funding rule (:class:`FundingRule`) turns a :class:`PremiumSummary` into the rate to pay
+  for one interval. There is one implementation, :class:`ParamsFundingRule`, built from a
+  preset's ``[funding]`` table and the instrument's base margin rates
+  (:func:`make_funding_rule`; Binance, Bybit, BitMEX, Hyperliquid, dYdX and Drift are presets).
 - :class:`FundingScheduler` owns the interval and the next settlement time, drives the sampler,
   freezes while the oracle is stale and says what to settle (:class:`FundingRateFixed`).
 - :func:`settle_funding` and :func:`settle_funding_index`: the vectorised settlement kernels on
@@ -48,8 +47,11 @@ Unconfirmed points ([U] in the reference) and the reading chosen:
   (``"mean"``), not linearly weighted: "Premium sampled every 5 seconds, averaged over the hour"
   (Hyperliquid docs, trading/funding, mirrored at https://www.cortex-vigil.com/wiki/funding-rates,
   read 2026-12-02).
-- dYdX: a minute with fewer than ``min_votes`` block samples is padded with zeros before its
-  median (so a minute without samples contributes 0).
+- dYdX: premium votes are clamped to ``±60·(IMF − MMF)`` and the 8 h rate to ``±6·(IMF − MMF)``
+  before it is pro-rated per hour (the preset's ``vote_clamp_margin_factor`` and
+  ``cap_margin_factor``; BitMEX's cap is ``0.75·(IMR − MMR)`` the same way), the margins of the
+  instrument's base tier. A minute with fewer than ``min_votes`` block samples is padded with
+  zeros before its median (so a minute without samples contributes 0).
 - Drift: the payment price is the oracle TWAP of the period (Drift's funding rate is a price
   difference per unit of base); funding is skipped when the last sampled mark and oracle diverge by
   more than 10 %. The long/short imbalance paid from fees (vAMM) is not modelled: an order book
@@ -67,6 +69,7 @@ from exchange.funding.rules import (
                                     FundingRate,
                                     FundingRule,
                                     ParamsFundingRule,
+                                    base_margin_rates,
                                     bitmex_interest_rate,
                                     clamped_premium_rate,
                                     make_funding_rule,
@@ -86,24 +89,13 @@ from exchange.funding.schedule import (
                                     FundingSkipped,
 )
 from exchange.funding.settlement import FundingIndex, settle_funding, settle_funding_index
-from exchange.funding.venue_rules import (
-                                    FUNDING_RULES,
-                                    BinanceFundingRule,
-                                    BitMexFundingRule,
-                                    BybitFundingRule,
-                                    DriftFundingRule,
-                                    DydxFundingRule,
-                                    HyperliquidFundingRule,
-)
 from exchange.units import RATE_SCALE
 
 __all__ = [
     "RATE_SCALE", "HOUR_NS", "EIGHT_HOURS_NS", "MINUTE_NS", "AVERAGING_MODES",
     "premium_index", "impact_notional_ticks_lots", "clamped_premium_rate", "bitmex_interest_rate",
     "PremiumSampler", "PremiumSummary", "FundingRate",
-    "FundingRule", "BinanceFundingRule", "BybitFundingRule", "BitMexFundingRule",
-    "HyperliquidFundingRule", "DydxFundingRule", "DriftFundingRule",
-    "ParamsFundingRule", "FUNDING_RULES", "make_funding_rule",
+    "FundingRule", "ParamsFundingRule", "base_margin_rates", "make_funding_rule",
     "FundingIndex", "FundingScheduler", "FundingRateFixed", "FundingSkipped", "FundingFrozen",
     "FundingResumed",
     "settle_funding", "settle_funding_index",

@@ -154,6 +154,8 @@ _FUNDING: dict[str, _Key] = {
     "amortisation_hours": _Key("amortisation_hours", _int(0), 0),
     "cap_hit_interval_hours": _Key("cap_hit_interval_hours", _int(0), 0),
     "fixed_ahead_intervals": _Key("fixed_ahead_intervals", _int(0), 0),
+    "cap_margin_factor": _Key("cap_margin_factor", _rate, None),
+    "vote_clamp_margin_factor": _Key("vote_clamp_margin_factor", _rate, None),
 }
 _PARTIAL: dict[str, _Key] = {
     "mode": _Key("mode", _str),

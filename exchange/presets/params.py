@@ -170,6 +170,7 @@ def _name(_inst, attribute, value) -> None:
 
 _ANY_RATE = _rate(-RATE_SCALE, RATE_SCALE)
 _FRACTION = _rate(0, RATE_SCALE)
+_FACTOR = _rate(0, 1000 * RATE_SCALE)   # a multiple, e.g. of IMR − MMR: 0 … 1000
 
 
 @attrs.frozen(kw_only=True)
@@ -200,7 +201,11 @@ class FundingParams:
     ``averaging="twap_spread"`` (Drift) it clamps the mark-oracle TWAP spread instead, before
     the ``amortisation_hours`` division. ``cap_hit_interval_hours`` (Binance): interval the
     venue switches to once the cap is hit (0 = never). ``fixed_ahead_intervals`` (BitMEX): the
-    rate is fixed that many intervals before it is paid.
+    rate is fixed that many intervals before it is paid. ``cap_margin_factor`` (BitMEX 0.75,
+    dYdX 6): ``F`` itself is bounded to ``±factor·(IMR − MMR)`` of each instrument's base tier
+    (IMR = 1/max_leverage), before the per-payment scaling and ``cap_rate``;
+    ``vote_clamp_margin_factor`` (dYdX 60): each premium vote is clamped to
+    ``±factor·(IMR − MMR)``. Factors are parts per 1e8 like rates (0.75 = 75,000,000).
     """
 
     interval_hours: int = attrs.field(validator=_int_min(1))
@@ -214,8 +219,14 @@ class FundingParams:
     amortisation_hours: int = attrs.field(default=0, validator=_int_min(0))
     cap_hit_interval_hours: int = attrs.field(default=0, validator=_int_min(0))
     fixed_ahead_intervals: int = attrs.field(default=0, validator=_int_min(0))
+    cap_margin_factor: int | None = attrs.field(default=None, validator=_optional(_FACTOR))
+    vote_clamp_margin_factor: int | None = attrs.field(default=None,
+                                                       validator=_optional(_FACTOR))
 
     def __attrs_post_init__(self) -> None:
+        if self.averaging == "twap_spread" and self.cap_margin_factor is not None:
+            raise _bad("cap_margin_factor", "unset when averaging is 'twap_spread'",
+                       self.cap_margin_factor)
         if self.interval_hours % self.pay_every_hours:
             raise _bad("pay_every_hours", f"a divisor of interval_hours ({self.interval_hours})",
                        self.pay_every_hours)

@@ -41,6 +41,7 @@ import attrs
 import numpy as np
 
 from exchange.errors import ConfigError
+from exchange.funding import make_funding_rule
 from exchange.sim.strategy import Strategy
 from exchange.units import RATE_SCALE
 
@@ -286,10 +287,13 @@ def default_battery(portfolio: Portfolio, *, gaps: Sequence[float] = (5.0, 10.0,
         pr = load_preset(portfolio.preset)
         rate = funding_rate
         if rate is None:
-            if pr.funding.cap_rate is None:
+            # the largest rate one settlement can pay (Drift: its spread clamp, per period)
+            cap = pr.funding.cap_rate if pr.funding.averaging == "twap_spread" \
+                else make_funding_rule(pr, portfolio.symbol).max_rate()
+            if cap is None:
                 raise ConfigError(f"stress: {portfolio.preset} has no funding cap; give "
                                   "'--funding-rate' (per settlement, a fraction)")
-            rate = pr.funding.cap_rate / RATE_SCALE
+            rate = cap / RATE_SCALE
         paying = abs(rate) if portfolio.side == "long" else -abs(rate)
         cases.append(StressCase(
             "funding_flip", f"funding at {paying * 100:+.4g} % per settlement for "

@@ -14,11 +14,8 @@ from hypothesis import strategies as st
 from exchange.errors import ConfigError
 from exchange.funding import (
     EIGHT_HOURS_NS,
-    FUNDING_RULES,
     HOUR_NS,
     RATE_SCALE,
-    BitMexFundingRule,
-    DydxFundingRule,
     FundingIndex,
     FundingRate,
     FundingRateFixed,
@@ -27,6 +24,7 @@ from exchange.funding import (
     ParamsFundingRule,
     PremiumSampler,
     PremiumSummary,
+    base_margin_rates,
     clamped_premium_rate,
     make_funding_rule,
     premium_index,
@@ -59,10 +57,16 @@ class ImpactBook:
         return self.impact_bid if side == 1 else self.impact_ask
 
 
-def preset_rule(preset: str, **overrides) -> ParamsFundingRule:
-    """The rule runs use: :class:`ParamsFundingRule` from a venue preset's ``[funding]`` table,
-    with the fields an example fixes differently overridden."""
-    return ParamsFundingRule.from_params(attrs.evolve(load_preset(preset).funding, **overrides))
+def preset_rule(preset: str, *, imr: int | None = None, mmr: int | None = None,
+                **overrides) -> ParamsFundingRule:
+    """The rule runs use: :class:`ParamsFundingRule` from a venue preset's ``[funding]`` table
+    and its first instrument's base margin rates, with the fields an example fixes differently
+    overridden."""
+    pr = load_preset(preset)
+    base_imr, base_mmr = base_margin_rates(next(iter(pr.instruments.values())))
+    return ParamsFundingRule.from_params(attrs.evolve(pr.funding, **overrides),
+                                         imr=base_imr if imr is None else imr,
+                                         mmr=base_mmr if mmr is None else mmr)
 
 
 #: Binance's default cap ±3 % (contracts with max leverage <= 25x); the binance_usdm preset
@@ -134,10 +138,17 @@ def test_dydx_minute_median_pads_missing_votes_with_zeros():
 
 
 def test_dydx_votes_are_clamped():
-    """IMF 1 %, MMF 0.9 %: vote clamp 60 · 0.1 % = 6 %. A premium of 10 % votes 6 %."""
-    rule = DydxFundingRule(imf=1_000_000, mmf=900_000)
+    """IMF 1 %, MMF 0.9 %: vote clamp 60 · 0.1 % = 6 %. A premium of 10 % votes 6 %.
+    The preset's own Large-Cap tier (2 % / 1.2 %): 60 · 0.8 % = 48 %; a premium of 60 % votes
+    48 %, one of 10 % is unchanged. (Runs built from the preset used not to clamp votes.)"""
+    rule = preset_rule("dydx_v4", imr=1_000_000, mmr=900_000)
     sampler = rule.make_sampler(1_000)
     assert sampler.sample(S, 1_000, ImpactBook(1_100, 1_200)) == pytest.approx(0.06)
+    rule = make_funding_rule(load_preset("dydx_v4"), "BTC-USD")
+    assert rule.vote_clamp == 48_000_000
+    sampler = rule.make_sampler(1_000)
+    assert sampler.sample(S, 1_000, ImpactBook(1_600, 1_700)) == pytest.approx(0.48)
+    assert sampler.sample(2 * S, 1_000, ImpactBook(1_100, 1_200)) == pytest.approx(0.10)
 
 
 def test_drift_sampler_takes_time_weighted_mark_and_oracle_twaps():
@@ -177,9 +188,10 @@ def test_binance_scales_by_interval_hours_over_eight():
 
 
 def test_binance_cap_binds_and_is_flagged():
-    """P = 5 % -> F8 = 0.05 - 0.0005 = 4.95 % > cap 3 % -> 3,000,000, capped."""
+    """P = 5 % -> F8 = 0.05 - 0.0005 = 4.95 % > cap 3 % -> 3,000,000, capped. The 8 h rate
+    is the capped one Binance publishes (``fundingRate``), 3 %, not the uncapped 4.95 %."""
     got = preset_rule("binance_usdm", **BINANCE_CAP_3PCT).compute(summary(5_000_000), EIGHT_HOURS_NS)
-    assert (got.rate, got.rate_8h, got.capped) == (3_000_000, 4_950_000, True)
+    assert (got.rate, got.rate_8h, got.capped) == (3_000_000, 3_000_000, True)
 
 
 def test_bybit_uses_linear_weights_every_minute():
@@ -189,20 +201,18 @@ def test_bybit_uses_linear_weights_every_minute():
 
 
 def test_bitmex_cap_is_three_quarters_of_imr_minus_mmr():
-    """IMR 1 %, MMR 0.5 %: cap = 0.75 · 0.5 % = 0.375 % -> 375,000.
-    P = 1 %: F = 0.01 + clamp(0.0001 - 0.01 -> -0.0005) = 0.95 % -> capped 375,000.
-    P = -1 %: F = -0.01 + 0.0005 = -0.95 % -> -375,000. P = 0.2 %: F = 0.15 % -> 150,000."""
+    """IMR 1 %, MMR 0.5 % (the preset's base tier, 100x): cap = 0.75 · 0.5 % = 0.375 % ->
+    375,000, derived from the margins.
+    P = 1 %: F = 0.01 + clamp(0.0001 - 0.01 -> -0.0005) = 0.95 % -> capped 375,000, and the
+    published 8 h rate is that capped rate (no interval scaling at BitMEX).
+    P = -1 %: F = -0.01 + 0.0005 = -0.95 % -> -375,000. P = 0.2 %: F = 0.15 % -> 150,000.
+    A base tier of 2 % / 1 % (50x) doubles the cap: 750,000."""
     rule = preset_rule("bitmex")
-    assert rule.cap == 375_000
-    got = rule.compute(summary(1_000_000), EIGHT_HOURS_NS)
-    assert (got.rate, got.capped) == (375_000, True)
+    assert (rule.cap, rule.margin_cap) == (None, 375_000)
+    assert rule.compute(summary(1_000_000), EIGHT_HOURS_NS) == FundingRate(375_000, 375_000, True)
     assert rule.compute(summary(-1_000_000), EIGHT_HOURS_NS).rate == -375_000
     assert rule.compute(summary(200_000), EIGHT_HOURS_NS).rate == 150_000
-    # the cap derived from IMR/MMR and rate_8h = the capped rate: the per-venue rule only (the
-    # preset rule takes cap_rate as given and reports the uncapped F as rate_8h, 950,000)
-    venue = BitMexFundingRule()
-    assert venue.cap == 375_000
-    assert venue.compute(summary(1_000_000), EIGHT_HOURS_NS) == FundingRate(375_000, 375_000, True)
+    assert preset_rule("bitmex", imr=2_000_000, mmr=1_000_000).margin_cap == 750_000
 
 
 def test_hyperliquid_pays_an_eighth_each_hour_with_a_four_percent_cap():
@@ -210,12 +220,13 @@ def test_hyperliquid_pays_an_eighth_each_hour_with_a_four_percent_cap():
     P = 0.03 % -> F8 = 0.01 % = 10,000 -> hourly 10,000/8 = 1,250.
     P = 0.0701 % (70,100) -> r - P = -0.0601 % -> clamp -0.05 % -> F8 = 0.0201 % = 20,100 ->
     /8 = 2,512.5 -> half to even -> 2,512.
-    P = 50 % -> F8 = 49.95 % -> /8 = 6.24375 % > 4 %/h -> 4,000,000, capped."""
+    P = 50 % -> F8 = 49.95 % -> /8 = 6.24375 % > 4 %/h -> 4,000,000, capped; in 8 h terms
+    what is paid is 8 · 4 % = 32 % (the uncapped F8 49.95 % is never paid)."""
     rule = preset_rule("hyperliquid")
     assert rule.compute(summary(30_000), HOUR_NS).rate == 1_250
     assert rule.compute(summary(70_100), HOUR_NS).rate == 2_512
     got = rule.compute(summary(50_000_000), HOUR_NS)
-    assert (got.rate, got.rate_8h, got.capped) == (4_000_000, 49_950_000, True)
+    assert (got.rate, got.rate_8h, got.capped) == (4_000_000, 32_000_000, True)
 
 
 def test_hyperliquid_hourly_payment_is_on_the_oracle_price():
@@ -236,25 +247,19 @@ def test_hyperliquid_hourly_payment_is_on_the_oracle_price():
 
 def test_dydx_rate_and_its_clamp():
     """R8 = mean(minute samples) + default funding. P = 0.07 % + default 0.01 % = 0.08 % ->
-    hourly R·1h/8h = 10,000. Current Large-Cap IMF 2 %, MMF 1.2 % (the default): |R8| <=
-    6 · 0.8 % = 4.8 %: P = 20 % -> 4.8 % -> hourly 600,000. Genesis 5 % / 3 %: |R8| <= 12 % ->
-    hourly 1,500,000."""
+    hourly R·1h/8h = 10,000. Current Large-Cap IMF 2 %, MMF 1.2 % (the preset's tier): |R8| <=
+    6 · 0.8 % = 4.8 %, clamped before the hourly pro-rating: P = 20 % -> R8 4.8 % (the 8 h rate
+    dYdX emits) -> hourly 600,000. Genesis 5 % / 3 %: |R8| <= 12 % -> hourly 1,500,000."""
     rule = preset_rule("dydx_v4", interest_rate=10_000)
+    assert (rule.cap, rule.margin_cap) == (None, 4_800_000)
     got = rule.compute(summary(70_000), HOUR_NS)
     assert (got.rate, got.rate_8h) == (10_000, 80_000)
     got = rule.compute(summary(20_000_000), HOUR_NS)
-    assert (got.rate, got.capped) == (600_000, True)
-    genesis = preset_rule("dydx_v4", interest_rate=10_000, cap_rate=1_500_000)
-    got = genesis.compute(summary(20_000_000), HOUR_NS)
-    assert (got.rate, got.capped) == (1_500_000, True)
-    # the clamp derived from IMF/MMF and rate_8h = the clamped 8 h rate: the per-venue rule only
-    # (the preset rule caps each hourly payment and reports the unclamped R8, 20,010,000)
-    venue = DydxFundingRule(default_funding_8h=10_000)
-    got = venue.compute(summary(20_000_000), HOUR_NS)
     assert (got.rate, got.rate_8h, got.capped) == (600_000, 4_800_000, True)
-    genesis = DydxFundingRule(default_funding_8h=10_000, imf=5_000_000, mmf=3_000_000)
+    genesis = preset_rule("dydx_v4", interest_rate=10_000, imr=5_000_000, mmr=3_000_000)
     got = genesis.compute(summary(20_000_000), HOUR_NS)
     assert (got.rate, got.rate_8h, got.capped) == (1_500_000, 12_000_000, True)
+    assert genesis.vote_clamp == 120_000_000
 
 
 def test_dydx_index_accrual():
@@ -398,17 +403,39 @@ def test_a_frozen_oracle_freezes_funding():
 
 
 def test_make_funding_rule_by_name_and_by_params():
-    for name in FUNDING_RULES:
+    """Venue and preset names build the preset's rule; a mapping with ``venue`` overrides its
+    ``[funding]`` fields or base margins; unknown names and parameters are refused."""
+    for name, preset in (("binance", "binance_usdm"), ("bybit", "bybit_linear"),
+                         ("bitmex", "bitmex"), ("hyperliquid", "hyperliquid"),
+                         ("dydx", "dydx_v4"), ("drift", "drift"), ("dydx_v4", "dydx_v4")):
         rule = make_funding_rule(name)
-        assert isinstance(rule, FundingRule) and rule.name == name
+        assert isinstance(rule, FundingRule)
+        assert repr(rule) == repr(make_funding_rule(load_preset(preset)))
     rule = make_funding_rule({"venue": "bitmex", "imr": 2_000_000, "mmr": 1_000_000})
-    assert rule.cap == 750_000
+    assert rule.margin_cap == 750_000
+    assert make_funding_rule({"venue": "binance", "pay_every_hours": 4}).interval_ns == 4 * HOUR_NS
     with pytest.raises(ConfigError, match="'funding.venue' must be one of"):
         make_funding_rule("okx")
     with pytest.raises(ConfigError, match="bad parameters"):
         make_funding_rule({"venue": "binance", "nope": 1})
     with pytest.raises(ConfigError):
         make_funding_rule({"interval_ns": 1})
+    with pytest.raises(ConfigError, match="base margin rates"):
+        ParamsFundingRule.from_params(load_preset("dydx_v4").funding)
+
+
+def test_a_margin_derived_bound_follows_each_instruments_base_tier():
+    """BitMEX XBTUSDT and ETHUSDT share the 1 %/0.5 % base tier -> 0.375 %. ETHUSDT's base
+    MMR lowered to 0.4 %: 0.75 · 0.6 % = 0.45 % for ETHUSDT only; a preset whose instruments
+    differ needs the instrument named."""
+    pr = load_preset("bitmex")
+    assert make_funding_rule(pr, "ETHUSDT").margin_cap == 375_000
+    eth = pr.with_overrides({"instruments.ETHUSDT.tiers.0.mmr": "0.004"})
+    assert make_funding_rule(eth, "ETHUSDT").margin_cap == 3 * (1_000_000 - 400_000) // 4
+    assert make_funding_rule(eth, "XBTUSDT").margin_cap == 375_000
+    with pytest.raises(ConfigError, match="base margin rates"):
+        make_funding_rule(eth)
+    assert make_funding_rule(eth, eth.instrument("ETHUSDT")).margin_cap == 450_000
 
 
 # -- rules from a preset's [funding] table --

@@ -20,8 +20,10 @@ from exchange.funding import (
     EIGHT_HOURS_NS,
     HOUR_NS,
     ParamsFundingRule,
+    PremiumSampler,
     PremiumSummary,
     bitmex_interest_rate,
+    make_funding_rule,
     settle_funding,
 )
 from exchange.instruments import InstrumentSpec, make_tiers
@@ -278,9 +280,70 @@ def test_bitmex_funding_guide_example():
     assert pay.tolist() == [5 * xbt // 100, -5 * xbt // 100] and rem == 0     # 0.05 XBT
     # with the premium: P = 0 and I = 0.01 % (the USDT preset's interest): F = I, within the
     # ±0.05 % clamp and the 0.375 % cap
-    rule = ParamsFundingRule.from_params(load_preset("bitmex").funding)
+    rule = make_funding_rule(load_preset("bitmex"), "XBTUSDT")
     got = rule.compute(PremiumSummary(premium_avg=0, n_samples=1, ts_start_ns=0, ts_end_ns=0),
                        EIGHT_HOURS_NS)
+    assert (got.rate, got.capped) == (10_000, False)
+
+
+def test_bitmex_funding_cap_is_75_percent_of_base_initial_minus_maintenance():
+    """BitMEX caps |F| at 75 % · (Initial Margin − Maintenance Margin): "If the Initial Margin is
+    1% and the Maintenance Margin is 0.5%, the maximum Funding Rate will be 75% * (1% - 0.5%) =
+    0.375%" (restating bitmex.com/app/swapsGuide, http://dopo.in.th/2021/bitmex-funding-explained,
+    read 2026-12-03); per interval: "An 8 hour funding interval means that the maximum amount of
+    funding paid or received is +/- 1.125% per day. A 2 hour funding interval means ... +/- 4.50%
+    per day" (https://blog.bitmex.com/important-changes-to-bitcoin-usd-swap-funding, read
+    2026-12-03): 3 · 0.375 % and 12 · 0.375 %. The preset derives it from XBTUSDT's base tier
+    (100x, MMR 0.5 %); P = 1 % → F = 0.95 % → paid and published 0.375 %."""
+    preset = load_preset("bitmex")
+    assert preset.funding.cap_margin_factor == 75_000_000 and preset.funding.cap_rate is None
+    for sym in ("XBTUSDT", "ETHUSDT"):
+        rule = make_funding_rule(preset, sym)
+        assert rule.margin_cap == 375_000
+        assert 3 * rule.max_rate(EIGHT_HOURS_NS) == 1_125_000           # 1.125 % per day
+        got = rule.compute(PremiumSummary(premium_avg=1_000_000, n_samples=480, ts_start_ns=0,
+                                          ts_end_ns=EIGHT_HOURS_NS), EIGHT_HOURS_NS)
+        assert (got.rate, got.rate_8h, got.capped) == (375_000, 375_000, True)
+    two_hourly = make_funding_rule({"venue": "bitmex", "interval_hours": 2, "pay_every_hours": 2},
+                                   "XBTUSDT")
+    assert 12 * two_hourly.max_rate() == 4_500_000                      # 4.50 % per day
+
+
+# -- Bybit ------------------------------------------------------------------------------------
+
+def test_bybit_funding_rate_example():
+    """Bybit help centre, "What is funding rate and predicted rate" ([BY-FR],
+    https://bybit.com/fil-PH/help-center/s/article/What-is-funding-rate-and-predicted-rate, read
+    2026-12-03): 8 h average premium ``(P_1·1 + … + P_480·480)/(1 + … + 480)`` of the minute
+    premiums; ``F = P + clamp(I − P, 0.05%, −0.05%)``, "if (I − P) is within +/−0.05%, then F
+    = P + (I − P) = I"; Interest Rate "(0.06%−0.03%)/3 = 0.01%" (help.bybit.com article
+    360039261114). Minute premiums rising 0.02 % → 0.0400 % over 480 minutes (P_k = 0.02 % ·
+    (1 + k/480)): the linear weights give P = 0.02 % · (1 + 961/1440) = 0.033347 %; I − P
+    = −0.023 % is inside the band → F = I = 0.01 %."""
+    assert bitmex_interest_rate(60_000, 30_000) == 10_000
+    rule = make_funding_rule(load_preset("bybit_linear"), "BTCUSDT")
+    assert (rule.averaging, rule.sample_ns, rule.interval_ns) == ("linear_weights", 60 * NS_PER_S,
+                                                                  EIGHT_HOURS_NS)
+
+    class Book:
+        def __init__(self, bid):
+            self.bid = bid
+
+        def best_bid(self):
+            return int(self.bid)
+
+        def best_ask(self):
+            return int(self.bid) + 1
+
+        def impact_price(self, side, notional):
+            return self.bid if side == 1 else self.bid + 1
+
+    sampler = rule.make_sampler(1.0)
+    for k in range(1, 481):
+        sampler.sample(k * 60 * NS_PER_S, 10**8, Book(10**8 * (1 + 0.0002 * (1 + k / 480))))
+    summary = sampler.summary(EIGHT_HOURS_NS)
+    assert summary.premium_avg == round(20_000 * (1 + 961 / 1440))
+    got = rule.compute(summary, EIGHT_HOURS_NS)
     assert (got.rate, got.capped) == (10_000, False)
 
 
@@ -350,12 +413,80 @@ def test_dydx_large_cap_is_imf_2_mmf_1_2_percent_and_the_funding_clamp_follows()
         (tier,) = preset.instrument(sym).tiers
         assert (tier.mmr, tier.max_leverage) == (1_200_000, 50)
     assert mm_at(preset.instrument("BTC-USD"), 1_000_000) == 12_000
-    assert preset.funding.cap_rate == 6 * (2_000_000 - 1_200_000) // 8
-    rule = ParamsFundingRule.from_params(preset.funding)
+    rule = make_funding_rule(preset, "BTC-USD")
+    assert rule.margin_cap == 6 * (2_000_000 - 1_200_000) and rule.max_rate() == 600_000
     got = rule.compute(PremiumSummary(premium_avg=20_000_000, n_samples=60, ts_start_ns=0,
                                       ts_end_ns=HOUR_NS), HOUR_NS)
-    assert (got.rate, got.capped) == (600_000, True)
+    assert (got.rate, got.rate_8h, got.capped) == (600_000, 4_800_000, True)
     assert preset.venue.mark_method == "dydx"                 # margins on the oracle
+
+
+def test_dydx_funding_and_vote_clamps_are_the_chain_parameters():
+    """dYdX Chain governance docs, "Perpetual" parameters (dydxfoundation/
+    dydx-token-migration-documentation, governance-adjustable-parameters/perpetual.md, read
+    2026-12-03): ``funding_rate_clamp_factor_ppm`` 6000000 "for clamping 8-hour Funding Rates
+    according to the equation: funding_rate_clamp_factor * (initial margin - maintenance
+    margin)", ``premium_vote_clamp_factor_ppm`` 60000000 for the premium votes, the same way;
+    v4-chain x/perpetuals/keeper/perpetual.go clamps the 8 h rate ``premium + default funding``
+    and then pro-rates it by ``time / 8 h`` into the funding index (read 2026-12-03).
+    Large-Cap 2 % / 1.2 %: votes within ±48 %, 8 h rate within ±4.8 %. A book 60 % rich all
+    hour: every vote 48 %, every minute median 48 %, the hour's mean 48 % → clamped to 4.8 %
+    per 8 h → 0.6 % accrued for the hour. A book 1 % rich: votes 1 % → 1 %/8 h → 0.125 %/h."""
+    preset = load_preset("dydx_v4")
+    assert (preset.funding.cap_margin_factor, preset.funding.vote_clamp_margin_factor) == \
+        (600_000_000, 6_000_000_000)
+    rule = make_funding_rule(preset, "BTC-USD")
+    assert (rule.vote_clamp, rule.margin_cap) == (48_000_000, 4_800_000)
+
+    class Book:
+        def __init__(self, rich):
+            self.rich = rich
+
+        def best_bid(self):
+            return int(1_000 * (1 + self.rich))
+
+        def best_ask(self):
+            return int(1_000 * (1 + self.rich)) + 1
+
+        def impact_price(self, side, notional):
+            return 1_000 * (1 + self.rich) if side == 1 else 1_000 * (1 + self.rich) + 1
+
+    for rich, premium, rate, rate_8h, capped in ((0.60, 48_000_000, 600_000, 4_800_000, True),
+                                                 (0.01, 1_000_000, 125_000, 1_000_000, False)):
+        sampler = rule.make_sampler(1.0)
+        assert isinstance(sampler, PremiumSampler) and sampler.vote_clamp == 48_000_000
+        for t in range(1, 3601):
+            sampler.sample(t * NS_PER_S, 1_000, Book(rich))
+        summary = sampler.summary(HOUR_NS)
+        assert summary.premium_avg == premium
+        got = rule.compute(summary, HOUR_NS)
+        assert (got.rate, got.rate_8h, got.capped) == (rate, rate_8h, capped)
+
+
+# -- Drift ------------------------------------------------------------------------------------
+
+def test_drift_hourly_funding_clamp_is_the_published_tier_b_figure():
+    """Drift docs, "Funding Rates", https://docs.drift.trade/trading/funding-rates (read
+    2026-12-03): hourly rate ``1/24 · (market_twap − oracle_twap)/oracle_twap``; "Funding rate
+    hourly magnitudes are clamped according to the market's Contract Tier (B or greater:
+    0.125%, C: 0.208%, lower than C: 0.4167%)" — the 3 % / 5 % / 10 % spread clamps of the code
+    (ref §2) over 24 h. The preset (tier A/B, 3 %): a mark TWAP 9 % rich pays 0.125 % per hour,
+    rich or cheap; tiers C and below give the other two published figures (a TWAP 15 % rich; the
+    last sampled mark within the 10 % divergence limit)."""
+    preset = load_preset("drift")
+    rule = make_funding_rule(preset, "BTC-PERP")
+
+    def hourly(r, mark_twap):
+        return r.compute(PremiumSummary(premium_avg=0, n_samples=3600, ts_start_ns=0,
+                                        ts_end_ns=HOUR_NS, mark_twap=mark_twap,
+                                        oracle_twap=100.0, last_mark=101.0,
+                                        last_oracle=100), HOUR_NS)
+
+    assert (hourly(rule, 109.0).rate, hourly(rule, 109.0).capped) == (125_000, True)
+    assert hourly(rule, 91.0).rate == -125_000
+    for cap, published in (("0.05", 208_333), ("0.10", 416_667)):
+        tier = make_funding_rule(preset.with_overrides({"funding.cap_rate": cap}), "BTC-PERP")
+        assert hourly(tier, 115.0).rate == published          # 0.208 %, 0.4167 % per hour
 
 
 # -- withdrawal margin (Hyperliquid) ------------------------------------------------------------

@@ -130,3 +130,33 @@ def test_money_is_conserved_after_every_step(preset, moves):
         ex.check_invariants()
         assert ex.core.conservation_gap() == 0
     assert np.all(ex.core.arrays()["size"].sum(axis=1) == 0)
+
+
+def test_dydx_runs_clamp_premium_votes_and_the_8h_rate_from_the_instruments_margins():
+    """A run's funding rule is the preset's, built with the instrument's base tier: dYdX
+    Large-Cap IMF 2 % / MMF 1.2 % -> premium votes within ±60·0.8 % = 48 % and the 8 h rate
+    within ±6·0.8 % = 4.8 %, i.e. 0.6 % per hourly accrual; BitMEX 1 % / 0.5 % -> ±0.375 %.
+    Runs used not to clamp dYdX votes. A book 80 % over the index for the first 5 minutes,
+    then 6 % under it: votes 48 % then -6 % -> hourly mean (5·48 − 55·6)/60 = -1.5 % ->
+    hourly accrual -1.5 %/8 = -187,500 per 1e8 (unclamped votes would give (5·80 − 55·6)/60 =
+    +1.1667 % and the opposite sign). A book 80 % over all hour: 48 % -> clamped to 4.8 % per
+    8 h -> 600,000."""
+    for minutes_rich, want in ((5, -187_500), (60, 600_000)):
+        ex, sym = _venue("dydx_v4")
+        tl = ex.timelines[0]
+        assert (tl.sampler.vote_clamp, tl.rule.margin_cap, tl.rule.max_rate()) == \
+            (48_000_000, 4_800_000, 600_000)
+        mm = ex.open_account(deposit="100000000")
+        ex.submit(mm, Order.limit(sym, "BUY", "5", "90000"))      # impact bid 80 % over 50,000
+        ex.submit(mm, Order.limit(sym, "SELL", "5", "90010"))
+        settled = []
+        for t in range(1, 3601):
+            if t == 60 * minutes_rich + 1:
+                ex.cancel_all(mm, sym)
+                ex.submit(mm, Order.limit(sym, "BUY", "5", "46990"))
+                ex.submit(mm, Order.limit(sym, "SELL", "5", "47000"))   # impact ask 6 % under
+            settled += [e for e in ex.step(t * NS, {sym: 50_000.0}) if e.name == "FundingSettled"]
+        assert [e.rate for e in settled] == [want]
+        ex.check_invariants()
+    bitmex, _ = _venue("bitmex")
+    assert bitmex.timelines[0].rule.max_rate() == 375_000
