@@ -66,6 +66,22 @@ def _pct_to_rate(pct: str) -> int:
     return int(Decimal(pct.rstrip("%")) * 10**6)
 
 
+class ImpactBook:
+    """A one-tick book whose impact bid is ``bid`` (what a funding sampler reads)."""
+
+    def __init__(self, bid):
+        self.bid = bid
+
+    def best_bid(self):
+        return int(self.bid)
+
+    def best_ask(self):
+        return int(self.bid) + 1
+
+    def impact_price(self, side, notional):
+        return self.bid if side == 1 else self.bid + 1
+
+
 def test_bybit_btcusdt_preset_is_the_published_20_tier_risk_limit_table():
     spec = load_preset("bybit_linear").instrument("BTCUSDT")
     assert len(spec.tiers) == 20
@@ -325,22 +341,9 @@ def test_bybit_funding_rate_example():
     assert (rule.averaging, rule.sample_ns, rule.interval_ns) == ("linear_weights", 60 * NS_PER_S,
                                                                   EIGHT_HOURS_NS)
 
-    class Book:
-        def __init__(self, bid):
-            self.bid = bid
-
-        def best_bid(self):
-            return int(self.bid)
-
-        def best_ask(self):
-            return int(self.bid) + 1
-
-        def impact_price(self, side, notional):
-            return self.bid if side == 1 else self.bid + 1
-
     sampler = rule.make_sampler(1.0)
     for k in range(1, 481):
-        sampler.sample(k * 60 * NS_PER_S, 10**8, Book(10**8 * (1 + 0.0002 * (1 + k / 480))))
+        sampler.sample(k * 60 * NS_PER_S, 10**8, ImpactBook(10**8 * (1 + 0.0002 * (1 + k / 480))))
     summary = sampler.summary(EIGHT_HOURS_NS)
     assert summary.premium_avg == round(20_000 * (1 + 961 / 1440))
     got = rule.compute(summary, EIGHT_HOURS_NS)
@@ -370,19 +373,6 @@ def test_hyperliquid_premium_is_a_plain_mean_over_the_hour():
     """"Premium sampled every 5 seconds, averaged over the hour" (same page): the preset's
     sampler weighs every sample alike. Premiums 0.1 %, 0.2 %, 0.6 % → mean 0.3 %; linearly
     weighted (Bybit's 1, 2, 3) it would be 0.3833 %."""
-
-    class ImpactBook:
-        def __init__(self, bid):
-            self.bid = bid
-
-        def best_bid(self):
-            return int(self.bid)
-
-        def best_ask(self):
-            return int(self.bid) + 1
-
-        def impact_price(self, side, notional):
-            return self.bid if side == 1 else self.bid + 1
 
     preset = load_preset("hyperliquid")
     assert preset.funding.averaging == "mean"
