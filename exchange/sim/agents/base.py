@@ -9,6 +9,7 @@ import numpy as np
 
 from exchange.sim.config import (Param, integer, money, number,
                                  read_table)
+from exchange.sim.clock import PRIO_AGENT
 from exchange.sim.context import SimContext, latency_ns, lognormal_factors
 
 
@@ -106,6 +107,37 @@ class _Population:
 
     def _size_now(self, ctx: SimContext) -> np.ndarray:
         return ctx.arrays()["size"][ctx.instr][self.accounts]
+
+
+class _Quoting(_Population):
+    """A population that rests quotes and requotes them (market makers, keepers): on its
+    wake every ``requote_ns``, and at once when spot or the mark moved a fraction of the
+    price since the last quotes (``_q_spot``, ``_q_mark``), after the batch in flight has
+    been answered. Subclasses define ``_requote(ctx, ts_ns)`` and set ``requote_ns``,
+    ``_q_spot``, ``_q_mark`` and ``_retry``."""
+
+    def _requote_on_move(self, ctx: SimContext, ts_ns: int, frac: float, retry_ns: int) -> None:
+        """Requote when spot or the mark moved ``frac`` of the last quotes' price; with the
+        last batch still in flight, once, ``retry_ns`` later. O(1) unless it requotes."""
+        mkt = ctx.market
+        if abs(mkt.spot_ticks - self._q_spot) < frac * self._q_spot and (
+                self._q_mark <= 0 or abs(mkt.mark_ticks - self._q_mark) < frac * self._q_mark):
+            return
+        if self._collect():
+            self._requote(ctx, ts_ns)
+        elif not self._retry:
+            self._retry = True
+            ctx.clock.schedule(ts_ns + retry_ns, PRIO_AGENT, self._retry_market, ctx)
+
+    def _retry_market(self, ts_ns: int, ctx: SimContext) -> None:
+        self._retry = False
+        self.on_market(ctx, ts_ns)
+
+    def wake(self, ctx: SimContext, ts_ns: int) -> int | None:
+        nxt = ts_ns + self.requote_ns
+        if self._collect():
+            self._requote(ctx, ts_ns)
+        return nxt
 
 
 def _reference_ticks(ctx: SimContext) -> int:

@@ -5,18 +5,17 @@ import math
 
 import numpy as np
 
-from exchange.sim.clock import PRIO_AGENT
 from exchange.sim.config import (Param, integer, money, number,
                                  number_list)
 from exchange.sim.context import SimContext, lognormal_factors
 from exchange.units import RATE_SCALE
 from exchange.sim.gateway import (CANCEL_IF_OPEN, IOC, LIMIT, MARKET, POST_ONLY, SUBMIT, OrderBatch)
 from exchange.sim.agents.base import (MAX_BASE_QTY, MAX_DEPTH_BPS, MAX_LEVERAGE, MAX_MS, MAX_S, NS_PER_S,
-                                      _NEVER, _Population, _ms)
+                                      _NEVER, _ms, _Quoting)
 
 # -- KEEPERS / LIQUIDATORS -------------------------------------------------------------------
 
-class Keepers(_Population):
+class Keepers(_Quoting):
     """Liquidators. Rest deep bids and asks at ``depths_bps`` from spot (the index's
     constituents as they trade now; ``size`` each, requoted every ``requote_ms`` and at once
     when spot or the mark moves a quarter of the nearest distance) — the resting liquidity
@@ -62,29 +61,10 @@ class Keepers(_Population):
         move do not rest above (below) the new price. O(1) unless it requotes."""
         if self.n == 0 or self._q_spot <= 0:
             return
-        mkt = ctx.market
-        d = float(self.depths.min()) * 0.25e-4
-        if abs(mkt.spot_ticks - self._q_spot) < d * self._q_spot and (
-                self._q_mark <= 0 or abs(mkt.mark_ticks - self._q_mark) < d * self._q_mark):
-            return
-        if self._collect():
-            self._quote(ctx, ts_ns)
-        elif not self._retry:
-            self._retry = True
-            ctx.clock.schedule(ts_ns + int(np.median(self.lat)), PRIO_AGENT, self._retry_market,
-                               ctx)
+        self._requote_on_move(ctx, ts_ns, float(self.depths.min()) * 0.25e-4,
+                              int(np.median(self.lat)))
 
-    def _retry_market(self, ts_ns: int, ctx: SimContext) -> None:
-        self._retry = False
-        self.on_market(ctx, ts_ns)
-
-    def wake(self, ctx: SimContext, ts_ns: int) -> int | None:
-        nxt = ts_ns + self.requote_ns
-        if self._collect():
-            self._quote(ctx, ts_ns)
-        return nxt
-
-    def _quote(self, ctx: SimContext, ts_ns: int) -> None:
+    def _requote(self, ctx: SimContext, ts_ns: int) -> None:
         """Cancel the resting levels, unwind inventory, rest the new levels around spot."""
         mkt = ctx.market
         if mkt.stale or mkt.index_ticks <= 0:

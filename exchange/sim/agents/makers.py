@@ -5,17 +5,16 @@ import math
 
 import numpy as np
 
-from exchange.sim.clock import PRIO_AGENT
 from exchange.sim.config import (Param, choice, integer, money, number)
 from exchange.sim.context import SimContext, lognormal_factors
 from exchange.sim.gateway import (CANCEL_IF_OPEN, COL, ORDER_DTYPE,
                                   POST_ONLY, OrderBatch, rows_matrix)
 from exchange.sim.agents.base import (MAX_BASE_QTY, MAX_DEPTH_BPS, MAX_LEVERAGE, MAX_MS, MAX_RATIO, MAX_S,
-                                      NS_PER_S, _Population, _ms)
+                                      NS_PER_S, _ms, _Quoting)
 
 # -- MARKET MAKERS ---------------------------------------------------------------------------
 
-class MarketMakers(_Population):
+class MarketMakers(_Quoting):
     """Quote ladders around a reference price with inventory skew and a volatility response.
 
     Each wake (``requote_ms``): cancel the previous quotes that still rest, then post
@@ -215,27 +214,7 @@ class MarketMakers(_Population):
         thr = self.p["reprice_bps"]
         if self.n == 0 or thr <= 0 or self._q_spot <= 0:
             return
-        mkt = ctx.market
-        spot, mark = mkt.spot_ticks, mkt.mark_ticks
-        d = thr * 1e-4
-        if abs(spot - self._q_spot) < d * self._q_spot and (
-                self._q_mark <= 0 or abs(mark - self._q_mark) < d * self._q_mark):
-            return
-        if self._collect():
-            self._requote(ctx, ts_ns)
-        elif not self._retry:
-            self._retry = True
-            ctx.clock.schedule(ts_ns + self._common_lat, PRIO_AGENT, self._retry_market, ctx)
-
-    def _retry_market(self, ts_ns: int, ctx: SimContext) -> None:
-        self._retry = False
-        self.on_market(ctx, ts_ns)
-
-    def wake(self, ctx: SimContext, ts_ns: int) -> int | None:
-        nxt = ts_ns + self.requote_ns
-        if self._collect():
-            self._requote(ctx, ts_ns)
-        return nxt
+        self._requote_on_move(ctx, ts_ns, thr * 1e-4, self._common_lat)
 
     def _requote(self, ctx: SimContext, ts_ns: int) -> None:
         """Cancel the quotes that rest and post the new ladder (see the class docs)."""
