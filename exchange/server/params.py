@@ -154,6 +154,13 @@ class RequestParams:
 
     @staticmethod
     def _parse(text: str) -> list[tuple[str, str]]:
+        """``name=value&…`` as ``urllib.parse.parse_qsl`` reads it (blank values kept, at
+        most 200 fields); a string with nothing to unquote (no ``%``, no ``+``: what signed
+        clients send) is split directly, the same pairs at a fraction of the cost."""
+        if not text:
+            return []
+        if "%" not in text and "+" not in text and text.count("&") < 200:
+            return [(k, v) for k, _, v in (f.partition("=") for f in text.split("&") if f)]
         try:
             return parse_qsl(text, keep_blank_values=True, errors="strict",
                              max_num_fields=200)

@@ -20,12 +20,8 @@ class Publisher:
     def _drain_books(self) -> None:
         """Turn the books' level deltas into ``depthUpdate`` messages (and bookTicker)."""
         now = None
-        has = self.hub.has
-        core = self.venue.core
-        for i, (depth, partials, ticker) in enumerate(self._book_streams()):
-            book = core.book(i)
-            if not book.track_deltas:
-                continue
+        subs = self.hub.subscribed
+        for i, book, depth, partials, ticker in self._book_streams():
             deltas = book.drain_deltas()
             if len(deltas) == 0:
                 continue
@@ -33,7 +29,7 @@ class Publisher:
                 now = now_ms()
             first = self._update_id[i] + 1
             self._update_id[i] += len(deltas)
-            if has(depth):
+            if depth in subs:
                 # diffs are sent every DEPTH_PERIOD_S, each the net change of its window
                 # (Binance: "@depth@100ms" … "@depth@500ms", one event per window)
                 pend = self._depth_pending.get(i)
@@ -43,24 +39,30 @@ class Publisher:
                 for price, qty, side in deltas.tolist():
                     levels[(side, price)] = qty
                 pend["u"] = self._update_id[i]
-            if has(partials[0]) or has(partials[1]) or has(partials[2]):
+            if not partials.isdisjoint(subs):
                 self._partial_dirty.add(i)
-            if has(ticker) or has("!bookTicker"):
+            if ticker in subs or "!bookTicker" in subs:
                 msg = {"e": "bookTicker", "u": self._update_id[i], "E": now, "T": now,
                        **self._top(i, short=True)}
                 self.hub.publish(ticker, msg)
                 self.hub.publish("!bookTicker", msg)
 
     def _book_streams(self) -> list:
-        """Per instrument: the names of its depth diff, partial depth (5, 10, 20) and
-        bookTicker streams (built once)."""
-        names = self.__dict__.get("_book_stream_names")
-        if names is None:
-            names = self._book_stream_names = [
-                (f"{sym}@depth", tuple(f"{sym}@depth{n}" for n in (5, 10, 20)),
-                 f"{sym}@bookTicker")
-                for sym in (spec.symbol.lower() for spec in self.venue.specs)]
-        return names
+        """Per instrument whose book tracks deltas: its index, book, and the names of its
+        depth diff, partial depth (5, 10, 20) and bookTicker streams (built once per venue:
+        a restored snapshot brings a new one)."""
+        cached = self.__dict__.get("_book_stream_names")
+        if cached is None or cached[0] is not self.venue:
+            core = self.venue.core
+            entries = []
+            for i, spec in enumerate(self.venue.specs):
+                book, sym = core.book(i), spec.symbol.lower()
+                if book.track_deltas:
+                    entries.append((i, book, f"{sym}@depth",
+                                    frozenset(f"{sym}@depth{n}" for n in (5, 10, 20)),
+                                    f"{sym}@bookTicker"))
+            cached = self._book_stream_names = (self.venue, entries)
+        return cached[1]
 
     #: the window of the depth streams (all update speeds: the fastest of Binance's, 100 ms)
     DEPTH_PERIOD_S = 0.1

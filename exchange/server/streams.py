@@ -33,8 +33,7 @@ import asyncio
 import functools
 import json
 import re
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, KeysView
 
 from aiohttp import WSMsgType, web
 
@@ -105,13 +104,21 @@ class StreamHub:
                  max_messages_per_s: int = MAX_MESSAGES_PER_S) -> None:
         self.max_streams = max_streams
         self.max_messages_per_s = max_messages_per_s
-        self._subs: dict[str, set[_Client]] = defaultdict(set)
+        # canonical name -> its clients; a name is a key only while it has one
+        self._subs: dict[str, set[_Client]] = {}
         self._clients: set[_Client] = set()
         self.validate: Callable[[str], None] = lambda name: None
         self.on_subscribe: Callable[[str], None] = lambda name: None
 
     def has(self, stream: str) -> bool:
         return bool(self._subs.get(canonical(stream)))
+
+    @property
+    def subscribed(self) -> KeysView[str]:
+        """The canonical names that have a subscriber, as a live view (``name in
+        hub.subscribed`` is what :meth:`has` answers for a canonical name, without
+        canonicalizing it)."""
+        return self._subs.keys()
 
     def keys(self) -> list[str]:
         return [k for k, v in self._subs.items() if v]
@@ -147,14 +154,18 @@ class StreamHub:
         for name in names:
             key = canonical(name)
             client.names[key] = name
-            self._subs[key].add(client)
+            self._subs.setdefault(key, set()).add(client)
             self.on_subscribe(name)
 
     def _unsubscribe(self, client: _Client, names) -> None:
         for name in names:
             key = canonical(name)
             client.names.pop(key, None)
-            self._subs[key].discard(client)
+            clients = self._subs.get(key)
+            if clients is not None:
+                clients.discard(client)
+                if not clients:
+                    del self._subs[key]
 
     def check_url_streams(self, streams: list[str]) -> None:
         """Validate the streams named in a connection's URL (raises StreamError)."""
