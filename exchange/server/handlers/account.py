@@ -123,7 +123,7 @@ class AccountHandlers:
 
     async def leverage(self, request):
         cred, params = await self._signed(request)
-        return self._mutate('leverage', cred, params)
+        return self._mutate("leverage", cred, params)
 
     def _cmd_leverage(self, cred, params):
         i = self._instr(params)
@@ -140,7 +140,7 @@ class AccountHandlers:
 
     async def margin_type(self, request):
         cred, params = await self._signed(request)
-        return self._mutate('margin_type', cred, params)
+        return self._mutate("margin_type", cred, params)
 
     def _cmd_margin_type(self, cred, params):
         i = self._instr(params)
@@ -158,7 +158,7 @@ class AccountHandlers:
 
     async def position_margin(self, request):
         cred, params = await self._signed(request)
-        return self._mutate('position_margin', cred, params)
+        return self._mutate("position_margin", cred, params)
 
     def _cmd_position_margin(self, cred, params):
         i = self._instr(params)

@@ -15,7 +15,7 @@ class AlgoHandlers:
 
     async def new_algo_order(self, request):
         cred, params = await self._signed(request)
-        return self._mutate('new_algo_order', cred, params)
+        return self._mutate("new_algo_order", cred, params)
 
     def _cmd_new_algo_order(self, cred, params):
         return json_response(self._place(cred.account, params, algo=True))
@@ -26,7 +26,7 @@ class AlgoHandlers:
 
     async def cancel_algo_order(self, request):
         cred, params = await self._signed(request)
-        return self._mutate('cancel_algo_order', cred, params)
+        return self._mutate("cancel_algo_order", cred, params)
 
     def _cmd_cancel_algo_order(self, cred, params):
         o = self._find_algo(cred.account, params, -2011)
@@ -50,7 +50,7 @@ class AlgoHandlers:
 
     async def cancel_all_algo(self, request):
         cred, params = await self._signed(request)
-        return self._mutate('cancel_all_algo', cred, params)
+        return self._mutate("cancel_all_algo", cred, params)
 
     def _cmd_cancel_all_algo(self, cred, params):
         instr = self._instr(params)

@@ -54,7 +54,7 @@ class TradingHandlers:
         """``POST /fapi/v1/batchOrders``: up to 5 orders, each answered in order with the
         order or its own error (Binance places them independently)."""
         cred, params = await self._signed(request)
-        return self._mutate('batch_orders', cred, params)
+        return self._mutate("batch_orders", cred, params)
 
     @staticmethod
     def _answer_each(items, act):
@@ -79,7 +79,7 @@ class TradingHandlers:
 
     async def batch_modify(self, request):
         cred, params = await self._signed(request)
-        return self._mutate('batch_modify', cred, params)
+        return self._mutate("batch_modify", cred, params)
 
     def _cmd_batch_modify(self, cred, params):
         return self._answer_each(
@@ -89,7 +89,7 @@ class TradingHandlers:
 
     async def batch_cancel(self, request):
         cred, params = await self._signed(request)
-        return self._mutate('batch_cancel', cred, params)
+        return self._mutate("batch_cancel", cred, params)
 
     def _cmd_batch_cancel(self, cred, params):
         self._instr(params)
@@ -110,7 +110,7 @@ class TradingHandlers:
 
     async def new_order(self, request):
         cred, params = await self._signed(request)
-        return self._mutate('new_order', cred, params)
+        return self._mutate("new_order", cred, params)
 
     def _cmd_new_order(self, cred, params):
         return json_response(self._place(cred.account, params))
@@ -257,7 +257,7 @@ class TradingHandlers:
 
     async def cancel_order(self, request):
         cred, params = await self._signed(request)
-        return self._mutate('cancel_order', cred, params)
+        return self._mutate("cancel_order", cred, params)
 
     def _cmd_cancel_order(self, cred, params):
         return json_response(self._cancel(cred.account, params))
@@ -278,7 +278,7 @@ class TradingHandlers:
 
     async def modify_order(self, request):
         cred, params = await self._signed(request)
-        return self._mutate('modify_order', cred, params)
+        return self._mutate("modify_order", cred, params)
 
     def _cmd_modify_order(self, cred, params):
         return json_response(self._modify(cred.account, params))
@@ -329,7 +329,7 @@ class TradingHandlers:
 
     async def cancel_all(self, request):
         cred, params = await self._signed(request)
-        return self._mutate('cancel_all', cred, params)
+        return self._mutate("cancel_all", cred, params)
 
     def _cmd_cancel_all(self, cred, params):
         instr = self._instr(params)
