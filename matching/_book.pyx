@@ -13,7 +13,8 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t, INT64_MA
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memset
 from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND
-from cpython.long cimport PyLong_AsLongLongAndOverflow
+from cpython.bool cimport PyBool_Check
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_Check
 
 import numpy as np
 
@@ -42,11 +43,12 @@ cdef enum:
 
 cdef inline int64_t _int64(object value, str field) except? -1:
     """Exact int64 from an int or numpy integer; floats, bools and strings are refused.
-    The exact-``int`` case (every per-order call's arguments) converts without exception
-    machinery; the rest goes through :func:`_int64_slow`."""
+    An ``int`` or an int subclass other than bool (the IntEnum constants: ``Side.BUY``,
+    ``TimeInForce.GTC``), which is every per-order call's arguments, converts without
+    exception machinery; the rest goes through :func:`_int64_slow`."""
     cdef int overflow = 0
     cdef long long v
-    if type(value) is int:
+    if type(value) is int or (PyLong_Check(value) and not PyBool_Check(value)):
         v = PyLong_AsLongLongAndOverflow(value, &overflow)
         if overflow == 0:
             return v
@@ -885,7 +887,7 @@ cdef class Book:
         return self.limit_c(oid, side, price, qty, tif, owner, stp)
 
     # ------------------------------------------------- Python-level commands
-    def limit(self, oid, side, price, qty, tif=GTC, owner=0, stp=STP_NONE):
+    def limit(self, oid, side, price, qty, tif=0, owner=0, stp=0):   # tif GTC, stp NONE
         """Limit order; returns a MatchCode value. O(fills + levels crossed)."""
         cdef int64_t c_oid = _int64(oid, "oid")
         cdef int64_t c_side = _int64(side, "side")
@@ -906,7 +908,7 @@ cdef class Book:
             raise invalid("stp", "one of 0..3 (NONE, EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH)", stp)
         return self.limit_c(c_oid, <int>c_side, c_price, c_qty, <int>c_tif, c_owner, <int>c_stp)
 
-    def market(self, oid, side, qty, protect_price=0, owner=0, stp=STP_NONE):
+    def market(self, oid, side, qty, protect_price=0, owner=0, stp=0):   # stp NONE
         """Market order (IOC); returns a MatchCode value. O(fills + levels crossed)."""
         cdef int64_t c_oid = _int64(oid, "oid")
         cdef int64_t c_side = _int64(side, "side")
