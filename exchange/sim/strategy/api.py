@@ -31,6 +31,7 @@ __all__ = ["StrategyAPI"]
 
 _K_AMENDED = int(EventKind.ORDER_AMENDED)
 _CANCEL_REFUSED = int(RejectedCommand.CANCEL_ORDER)     # OrderRejected.command of a cancel
+_SUBMIT_REFUSED = int(RejectedCommand.SUBMIT_ORDER)
 _STATUS_WORDS = {_S_CANCELED: "canceled", _S_EXPIRED: "expired"}
 
 # -- THE API ---------------------------------------------------------------------------------
@@ -91,6 +92,8 @@ class StrategyAPI:
         self._next_id = 1
         self._cmds: list[tuple] = []          # (kind, order or None, target venue id)
         self._reject_seq: dict[int, _Order] = {}  # venue record seq of a conditional refusal
+        self._arriving: _Order | None = None  # the conditional order being submitted
+        self._arriving_seq = 0                # the venue's record seq before that submit
         self._local: list[OrderUpdate] = []   # refusals decided before sending
         self._closed = False
 
@@ -457,20 +460,30 @@ class StrategyAPI:
             ex.cancel(self.account, int(what))
             return
         seq0 = self._core.seq
-        events = ex.submit(self.account, what)
+        # the venue's records may reach _dispatch during the submit (when they are already
+        # due): it binds them to this order then
+        self._arriving, self._arriving_seq = o, seq0
+        try:
+            events = ex.submit(self.account, what)
+        finally:
+            self._arriving = None
         for e in events:
             if e.name == "ConditionalOrderAccepted":
-                o.venue_id = int(e.order_id)
-                self._by_venue[o.venue_id] = o
+                self._bind(o, int(e.order_id))
                 if o.cancel_wanted:
                     o.cancel_wanted = False
                     ex.cancel(self.account, o.venue_id)
                 return
         for e in events:
             if e.name == "OrderRejected" and e.seq > seq0:
-                o.code = int(e.code)
-                self._reject_seq[int(e.seq)] = o
+                o.code = int(e.reason)
+                if o.status == "pending":       # not reported yet (see _dispatch)
+                    self._reject_seq[int(e.seq)] = o
                 return
+
+    def _bind(self, o: _Order, venue_id: int) -> None:
+        o.venue_id = venue_id
+        self._by_venue[venue_id] = o
 
     def _resolve(self) -> None:
         """Learn the venue ids of orders whose batch was delivered; send wanted cancels."""
@@ -526,6 +539,10 @@ class StrategyAPI:
             if kind >= _K_COND_ACCEPTED and kind <= _K_COND_CANCELED and mine:
                 st = venue.apply_row(r)
                 o = by_venue.get(r["oid"])
+                if o is None and kind == _K_COND_ACCEPTED and self._arriving is not None \
+                        and r["seq"] > self._arriving_seq:
+                    o = self._arriving          # delivered during its own submit
+                    self._bind(o, r["oid"])
                 if o is None:
                     continue
                 if kind == _K_COND_ACCEPTED:
@@ -541,8 +558,10 @@ class StrategyAPI:
                     strategy.on_order(self, self._update(o, r, "triggered", None,
                                                          f"at {self._price(r['price'])}"))
                 continue
-            if kind == _K_REJECTED and r["seq"] in self._reject_seq:
-                o = self._reject_seq.pop(r["seq"])
+            if kind == _K_REJECTED and (r["seq"] in self._reject_seq or (
+                    mine and self._arriving is not None and r["seq"] > self._arriving_seq
+                    and r["oid"] == 0 and r["flag"] == _SUBMIT_REFUSED)):
+                o = self._reject_seq.pop(r["seq"], None) or self._arriving
                 o.status = "rejected"
                 strategy.on_order(self, self._update(o, r, "rejected", _reason(r["code"]), ""))
                 continue
