@@ -111,6 +111,7 @@ child of a triggered legacy conditional expires it (the child's state is ``REJEC
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from enum import IntEnum
 from typing import Any
@@ -194,20 +195,46 @@ class OrderState:
     do not carry: ``client_id``, ``stp``, ``reduce_only`` of a conditional,
     ``activation_ticks``, ``tag``)."""
 
-    __slots__ = ("order_id", "account", "instrument", "side", "order_type", "tif",
-                 "price_ticks", "stop_ticks", "orig_lots", "filled_lots", "cum_quote", "status",
-                 "exec_type", "reduce_only", "close_position", "liquidation", "conditional",
-                 "working_mark", "callback_rate", "activation_ticks", "parent_id", "child_id",
-                 "reason", "ts_created_ns", "ts_updated_ns", "ts_triggered_ns",
-                 "triggered_ticks", "last_fill_lots", "last_fill_ticks", "last_fee_atoms",
-                 "last_realized_atoms", "last_taker", "fee_atoms", "client_id", "stp", "tag")
+    #: every field, in this order (the ones after ``ts_updated_ns`` start at their class
+    #: default: a new state sets only what its event carries, which keeps it cheap to make)
+    FIELDS = ("order_id", "account", "instrument", "side", "order_type", "tif", "price_ticks",
+              "orig_lots", "ts_created_ns", "ts_updated_ns", "stop_ticks", "filled_lots",
+              "cum_quote", "status", "exec_type", "reduce_only", "close_position", "liquidation",
+              "conditional", "working_mark", "callback_rate", "activation_ticks", "parent_id",
+              "child_id", "reason", "ts_triggered_ns", "triggered_ticks", "last_fill_lots",
+              "last_fill_ticks", "last_fee_atoms", "last_realized_atoms", "last_taker",
+              "fee_atoms", "client_id", "stp", "tag")
+
+    stop_ticks = 0                  # a conditional's trigger (trailing stop: 0 until it moves)
+    filled_lots = 0
+    cum_quote = 0                   # sum of price_ticks * qty_lots over the fills
+    status = NEW                    # an OrderStatus
+    exec_type = _X_NEW              # an ExecType: the latest transition
+    reduce_only = False
+    close_position = False
+    liquidation = False             # a liquidation order the venue sent
+    conditional = False             # held by the venue's trigger book (stop, TP, trailing)
+    working_mark = False            # a conditional triggered by the mark (else the last price)
+    callback_rate = 0               # a trailing stop's, per 1e8
+    activation_ticks = 0
+    parent_id = 0                   # a triggered conditional's child: the conditional's id
+    child_id = 0                    # a triggered conditional: the order it sent
+    reason = 0                      # CancelReason of a cancel, RejectReason of a rejection
+    ts_triggered_ns = 0
+    triggered_ticks = 0             # the price a conditional fired at
+    last_fill_lots = 0
+    last_fill_ticks = 0
+    last_fee_atoms = 0
+    last_realized_atoms = 0
+    last_taker = False
+    fee_atoms = 0                   # fees of all its fills
+    client_id = ""
+    stp = ""
+    tag: Any = None
 
     def __init__(self, order_id: int, account: int, instrument: int, side: int,
-                 order_type: int, tif: int, price_ticks: int, orig_lots: int, ts_ns: int, *,
-                 stop_ticks: int = 0, reduce_only: bool = False, close_position: bool = False,
-                 liquidation: bool = False, conditional: bool = False,
-                 working_mark: bool = False, callback_rate: int = 0, parent_id: int = 0,
-                 status: int = NEW, exec_type: int = _X_NEW, reason: int = 0) -> None:
+                 order_type: int, tif: int, price_ticks: int, orig_lots: int,
+                 ts_ns: int) -> None:
         self.order_id = order_id
         self.account = account
         self.instrument = instrument
@@ -215,35 +242,8 @@ class OrderState:
         self.order_type = order_type
         self.tif = tif
         self.price_ticks = price_ticks
-        self.stop_ticks = stop_ticks
         self.orig_lots = orig_lots
-        self.filled_lots = 0
-        self.cum_quote = 0
-        self.status = status
-        self.exec_type = exec_type
-        self.reduce_only = reduce_only
-        self.close_position = close_position
-        self.liquidation = liquidation
-        self.conditional = conditional
-        self.working_mark = working_mark
-        self.callback_rate = callback_rate
-        self.activation_ticks = 0
-        self.parent_id = parent_id
-        self.child_id = 0
-        self.reason = reason
-        self.ts_created_ns = ts_ns
-        self.ts_updated_ns = ts_ns
-        self.ts_triggered_ns = 0
-        self.triggered_ticks = 0
-        self.last_fill_lots = 0
-        self.last_fill_ticks = 0
-        self.last_fee_atoms = 0
-        self.last_realized_atoms = 0
-        self.last_taker = False
-        self.fee_atoms = 0
-        self.client_id = ""
-        self.stp = ""
-        self.tag: Any = None
+        self.ts_created_ns = self.ts_updated_ns = ts_ns
 
     # -- QUERIES --
     @property
@@ -295,6 +295,9 @@ class OrderState:
                 f"@ {self.price_ticks}, {self.status_name}, last {self.exec_name})")
 
 
+_FIELD_SET = frozenset(OrderState.FIELDS)
+
+
 class Orders:
     """The orders of record: :class:`OrderState` by venue order id, updated by the venue's
     events (stream order). ``account``: track only that account's orders (None: all);
@@ -324,7 +327,7 @@ class Orders:
         #: venue order id -> state, orders not finished, oldest first
         self.open: dict[int, OrderState] = {}
         #: venue order id -> state, the latest finished orders, oldest first
-        self.closed: dict[int, OrderState] = {}
+        self.closed: OrderedDict[int, OrderState] = OrderedDict()
         self._parent_of: dict[int, int] = {}     # child id -> parent id, until the trigger
 
     # -- QUERIES --
@@ -363,6 +366,7 @@ class Orders:
             assert len(self.closed) <= self.max_closed
         for s in (*self.open.values(), *self.closed.values()):
             assert s.cum_quote >= 0 and s.filled_lots >= 0, s
+            assert set(vars(s)) <= _FIELD_SET, set(vars(s)) - _FIELD_SET
             assert self.account is None or s.account == self.account, s
 
     # -- COMMANDS --
@@ -384,11 +388,12 @@ class Orders:
     def prelink_records(self, rows: np.ndarray) -> None:
         """:meth:`prelink` every ``ConditionalOrderTriggered`` of EVENT_DTYPE records."""
         trig = rows["kind"] == _K_C_TRIGGERED
+        if not trig.any():                      # the common case: one vector compare
+            return
         if self.account is not None:
             trig &= rows["acct"] == self.account
-        if trig.any():
-            for p, c in zip(rows["oid"][trig].tolist(), rows["a1"][trig].tolist(), strict=True):
-                self.prelink(p, c)
+        for p, c in zip(rows["oid"][trig].tolist(), rows["a1"][trig].tolist(), strict=True):
+            self.prelink(p, c)
 
     def apply_event(self, e, ts_ns: int | None = None) -> OrderState | None:
         """Apply one attrs event (:mod:`exchange.events`); ``ts_ns`` stamps the transition
@@ -467,12 +472,18 @@ class Orders:
         """OrderAccepted: a NEW state."""
         if order_id in self.open:
             return None
-        s = OrderState(order_id, account, instrument, side, order_type, tif,
-                       price_ticks, qty_lots, ts, reduce_only=bool(reduce_only),
-                       liquidation=bool(liquidation),
-                       parent_id=self._parent_of.get(order_id, 0))
+        s = OrderState(order_id, account, instrument, side, order_type, tif, price_ticks,
+                       qty_lots, ts)
+        if reduce_only:
+            s.reduce_only = True
+        if liquidation:
+            s.liquidation = True
+        if self._parent_of:
+            s.parent_id = self._parent_of.get(order_id, 0)
         self.open[order_id] = s
-        return self._moved(s)
+        if self.on_transition is not None:
+            self.on_transition(s)
+        return s
 
     def conditional_accepted(self, ts: int, account: int, order_id: int, instrument: int,
                              side: int, trigger_ticks: int, qty_lots: int, order_type: int,
@@ -481,11 +492,13 @@ class Orders:
         """ConditionalOrderAccepted: a NEW conditional state (``qty_lots`` 0: close-position)."""
         if order_id in self.open:
             return None
-        close = qty_lots == 0
         s = OrderState(order_id, account, instrument, side, order_type, 0, limit_ticks,
-                       qty_lots, ts, stop_ticks=trigger_ticks, reduce_only=close,
-                       close_position=close, conditional=True, working_mark=bool(working_type),
-                       callback_rate=callback_rate)
+                       qty_lots, ts)
+        s.conditional = True
+        s.stop_ticks = trigger_ticks
+        s.reduce_only = s.close_position = qty_lots == 0
+        s.working_mark = bool(working_type)
+        s.callback_rate = callback_rate
         self.open[order_id] = s
         return self._moved(s)
 
@@ -536,12 +549,18 @@ class Orders:
         s = self.open.get(order_id)
         if s is None:
             return None
-        s.reason = reason
+        if reason:
+            s.reason = reason
         if reason in _EXPIRING or s.liquidation:
             s.status, s.exec_type = EXPIRED, _X_EXPIRED
         else:
             s.status, s.exec_type = CANCELED, _X_CANCELED
-        return self._finish(s, ts)
+        s.ts_updated_ns = ts
+        del self.open[order_id]
+        self._keep(s)
+        if self.on_transition is not None:
+            self.on_transition(s)
+        return s
 
     def amended(self, ts: int, order_id: int, price_ticks: int, open_lots: int) -> OrderState | None:
         """OrderAmended: the new price, ``orig_lots = filled + open``."""
@@ -561,9 +580,9 @@ class Orders:
         if command != _SUBMIT or order_id <= 0 or order_id in self.open \
                 or order_id in self.closed:
             return None
-        s = OrderState(order_id, account, instrument, side, 0, 0, price_ticks, qty_lots, ts,
-                       parent_id=self._parent_of.get(order_id, 0), status=REJECTED,
-                       exec_type=_X_REJECTED, reason=reason)
+        s = OrderState(order_id, account, instrument, side, 0, 0, price_ticks, qty_lots, ts)
+        s.parent_id = self._parent_of.get(order_id, 0)
+        s.status, s.exec_type, s.reason = REJECTED, _X_REJECTED, reason
         self._keep(s)
         return self._moved(s)
 
@@ -581,13 +600,9 @@ class Orders:
         return self._moved(s)
 
     def _keep(self, s: OrderState) -> None:
-        closed = self.closed
         cap = self.max_closed
-        if cap is None:
+        if cap != 0:
+            closed = self.closed
             closed[s.order_id] = s
-            return
-        if cap == 0:
-            return
-        closed[s.order_id] = s
-        if len(closed) > cap:
-            del closed[next(iter(closed))]
+            if cap is not None and len(closed) > cap:
+                closed.popitem(last=False)

@@ -60,8 +60,8 @@ def _same(a: Orders, b: Orders) -> None:
         assert list(mine) == list(theirs)
         for oid, s in mine.items():
             t = theirs[oid]
-            assert [getattr(s, f) for f in s.__slots__ if f != "tag"] == \
-                   [getattr(t, f) for f in t.__slots__ if f != "tag"], oid
+            assert [getattr(s, f) for f in s.FIELDS if f != "tag"] == \
+                   [getattr(t, f) for f in t.FIELDS if f != "tag"], oid
 
 
 @pytest.fixture

@@ -566,8 +566,9 @@ class StrategyAPI:
                 strategy.on_order(self, self._update(o, r, "rejected", _reason(r["code"]), ""))
                 continue
             if kind == _K_FILLED and mine:
-                st = venue.apply_row(r)
-                o = by_venue.get(venue.root_id(r["oid"]))
+                oid = r["oid"]
+                st = venue.filled(ts, oid, r["price"], r["qty"], r["a1"], r["a2"], r["flag"])
+                o = by_venue.get(st.parent_id or oid if st is not None else venue.root_id(oid))
                 remaining = None
                 if o is not None:
                     filled = st.filled_lots if st is not None else r["qty"]
@@ -582,8 +583,10 @@ class StrategyAPI:
                     realized_pnl=self._money(r["a2"]), taker=bool(r["flag"]),
                     liquidation=o is None, remaining=remaining))
             elif kind == _K_ACCEPTED and mine:
-                venue.apply_row(r)
-                o = by_venue.get(venue.root_id(r["oid"]))
+                oid = r["oid"]
+                st = venue.accepted(ts, me, oid, r["instr"], r["side"], r["price"], r["qty"],
+                                    r["a1"], r["a2"], r["a3"], r["flag"])
+                o = by_venue.get(st.parent_id or oid if st is not None else venue.root_id(oid))
                 if o is None:
                     continue                    # the venue's liquidation order
                 if o.status == "pending":
@@ -602,8 +605,9 @@ class StrategyAPI:
                     o.status = "rejected"
                     strategy.on_order(self, self._update(o, r, "rejected", reason, ""))
             elif kind == _K_CANCELED and mine:
-                st = venue.apply_row(r)
-                o = by_venue.get(venue.root_id(r["oid"]))
+                oid = r["oid"]
+                st = venue.canceled(ts, oid, r["code"])
+                o = by_venue.get(st.parent_id or oid if st is not None else venue.root_id(oid))
                 if o is None:
                     continue
                 status, detail = _CANCEL_DETAIL.get(r["code"], ("canceled", "venue"))
