@@ -75,8 +75,8 @@ Binance JSON               OrderState
 ``side`` / ``S``           ``side_name`` (``side`` 0 BUY, 1 SELL)
 ``type`` / ``o``           ``type_name`` (``LIMIT``, ``MARKET``, ``STOP_MARKET``, ...);
                            ``LIQUIDATION`` on the user stream when ``liquidation``
-``origType`` / ``ot``      the parent's ``type_name`` for a child (``parent_id``), else
-                           ``type_name``
+``origType`` / ``ot``      the parent's ``type_name`` for a child (``parent_id``),
+                           ``LIQUIDATION`` when ``liquidation``, else ``type_name``
 ``timeInForce`` / ``f``    ``tif_name`` (``GTC``, ``IOC``, ``FOK``, ``GTX``)
 ``status`` / ``X``         ``status_name`` (``NEW`` ... ``EXPIRED``; ``TRIGGERED`` for an
                            algo order)
@@ -88,7 +88,8 @@ Binance JSON               OrderState
 ``executedQty``, ``cumQty``
 / ``z``                    ``filled_lots``
 ``cumQuote``               ``cum_quote`` (sum of fill ``price_ticks * qty_lots``) x tick x lot
-``avgPrice`` / ``ap``      ``avg_price_ticks`` x tick (0 before a fill)
+``avgPrice`` / ``ap``      ``Decimal(cum_quote) / filled_lots`` x tick, quantized to tick /
+                           100 as today (0 before a fill; ``avg_price_ticks`` is its float)
 ``l``, ``L``               ``last_fill_lots``, ``last_fill_ticks``
 ``n``, ``rp``, ``m``       ``last_fee_atoms``, ``last_realized_atoms``, ``not last_taker``
 ``reduceOnly`` / ``R``     ``reduce_only``
