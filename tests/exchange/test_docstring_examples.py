@@ -9,7 +9,7 @@ import pytest
 
 MODULES = ["exchange.units", "exchange.errors", "exchange.codes", "exchange.instruments",
            "exchange.margin", "exchange.presets", "exchange.presets.params",
-           "exchange.presets._loader", "exchange.resolve"]
+           "exchange.presets._loader", "exchange.resolve", "exchange.orderstate"]
 
 
 @pytest.mark.parametrize("name", MODULES)

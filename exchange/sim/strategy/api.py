@@ -10,14 +10,15 @@ import attrs
 import numpy as np
 
 from exchange import events as ev_mod
+from exchange._enums import EventKind, RejectedCommand
 from exchange.codes import RejectReason
 from exchange.errors import InvalidCommandError, invalid
+from exchange.orderstate import CANCELED as _S_CANCELED, EXPIRED as _S_EXPIRED, Orders
 from exchange.sim.clock import PRIO_ARRIVAL
 from exchange.sim.gateway import (CANCEL, CANCEL_IF_OPEN, IOC, LIMIT, MARKET,
                                   SUBMIT, OrderBatch)
 from exchange.sim.strategy.base import (_CANCEL_DETAIL, _F_RESTING, _K_ACCEPTED, _K_CANCELED,
-                                        _K_COND_ACCEPTED, _K_COND_CANCELED, _K_COND_TRIGGERED,
-                                        _K_FILLED, _K_FUNDING_PAID, _K_REJECTED,
+                                        _K_COND_ACCEPTED, _K_COND_CANCELED, _K_FILLED, _K_FUNDING_PAID, _K_REJECTED,
                                         _K_TRANSFERRED, _LIQ_HI, _LIQ_LO, _SIDE_NAMES, _SIDES,
                                         _TIFS, _WORKING_TYPES, CONDITIONAL,
                                         MAX_COMMANDS_PER_CALLBACK, Depth, Fill, FundingUpdate,
@@ -28,10 +29,20 @@ if TYPE_CHECKING:
 
 __all__ = ["StrategyAPI"]
 
+_K_AMENDED = int(EventKind.ORDER_AMENDED)
+_CANCEL_REFUSED = int(RejectedCommand.CANCEL_ORDER)     # OrderRejected.command of a cancel
+_SUBMIT_REFUSED = int(RejectedCommand.SUBMIT_ORDER)
+_STATUS_WORDS = {_S_CANCELED: "canceled", _S_EXPIRED: "expired"}
+
 # -- THE API ---------------------------------------------------------------------------------
 
 @attrs.define(slots=True)
 class _Order:
+    """The strategy's side of one order: its id, what it asked for, the batch that carries
+    it and whether a cancel waits for its venue id. What the venue did with it (accepted,
+    filled quantity, how it ended) is the venue's order state (:mod:`exchange.orderstate`);
+    ``status`` is the strategy's view of it (``pending`` until the venue answers)."""
+
     order_id: int
     side: int
     qty_lots: int
@@ -44,7 +55,6 @@ class _Order:
     venue_id: int = 0
     code: int = 0                 # the venue's answer to the submit (0 accepted)
     status: str = "pending"       # pending, accepted, filled, canceled, expired, rejected
-    filled_lots: int = 0
     cancel_wanted: bool = False
 
     @property
@@ -75,11 +85,15 @@ class StrategyAPI:
         self.tick_size: Decimal = self._spec.tick_size
         self.lot_size: Decimal = self._spec.lot_size
         self._orders: dict[int, _Order] = {}
-        self._by_venue: dict[int, _Order] = {}
+        self._by_venue: dict[int, _Order] = {}    # venue order id -> the strategy's order
+        # the venue's state of this account's orders, as the delivered records tell it
+        self._venue_orders = Orders(self.account, max_closed=1024)
         self._unresolved: list[_Order] = []
         self._next_id = 1
         self._cmds: list[tuple] = []          # (kind, order or None, target venue id)
         self._reject_seq: dict[int, _Order] = {}  # venue record seq of a conditional refusal
+        self._arriving: _Order | None = None  # the conditional order being submitted
+        self._arriving_seq = 0                # the venue's record seq before that submit
         self._local: list[OrderUpdate] = []   # refusals decided before sending
         self._closed = False
 
@@ -176,7 +190,7 @@ class StrategyAPI:
                     continue
                 status, open_lots = "open", int(info[4])
             else:
-                status, open_lots = "pending", o.qty_lots - o.filled_lots
+                status, open_lots = "pending", o.qty_lots
             out.append(OpenOrder(order_id=o.order_id, venue_order_id=o.venue_id,
                                  side=_SIDE_NAMES[o.side], type="LIMIT" if o.otype == LIMIT else "MARKET",
                                  price=self._price(o.price_ticks), qty=spec.lots_to_qty(o.qty_lots),
@@ -446,20 +460,30 @@ class StrategyAPI:
             ex.cancel(self.account, int(what))
             return
         seq0 = self._core.seq
-        events = ex.submit(self.account, what)
+        # the venue's records may reach _dispatch during the submit (when they are already
+        # due): it binds them to this order then
+        self._arriving, self._arriving_seq = o, seq0
+        try:
+            events = ex.submit(self.account, what)
+        finally:
+            self._arriving = None
         for e in events:
             if e.name == "ConditionalOrderAccepted":
-                o.venue_id = int(e.order_id)
-                self._by_venue[o.venue_id] = o
+                self._bind(o, int(e.order_id))
                 if o.cancel_wanted:
                     o.cancel_wanted = False
                     ex.cancel(self.account, o.venue_id)
                 return
         for e in events:
             if e.name == "OrderRejected" and e.seq > seq0:
-                o.code = int(e.code)
-                self._reject_seq[int(e.seq)] = o
+                o.code = int(e.reason)
+                if o.status == "pending":       # not reported yet (see _dispatch)
+                    self._reject_seq[int(e.seq)] = o
                 return
+
+    def _bind(self, o: _Order, venue_id: int) -> None:
+        o.venue_id = venue_id
+        self._by_venue[venue_id] = o
 
     def _resolve(self) -> None:
         """Learn the venue ids of orders whose batch was delivered; send wanted cancels."""
@@ -495,50 +519,60 @@ class StrategyAPI:
         self._flush()
 
     def _dispatch(self, rows: np.ndarray) -> None:
-        """Turn this account's records into callbacks, in stream order."""
+        """Turn this account's records into callbacks, in stream order: each order record
+        moves the venue's order state (:class:`~exchange.orderstate.Orders`), whose
+        transition gives the callback."""
         self._resolve()
         strategy = self._agent.strategy
         spec = self._spec
         me = self.account
         names = rows.dtype.names
+        venue = self._venue_orders
+        by_venue = self._by_venue
         # a triggered conditional order's child is sent (and may fill) before the trigger
-        # record: learn the child ids first so its fills belong to the order
-        trig = rows["kind"] == _K_COND_TRIGGERED
-        if trig.any():
-            for cid, child in zip(rows["oid"][trig].tolist(), rows["a1"][trig].tolist(), strict=False):
-                o = self._by_venue.get(cid)
-                if o is not None and child:
-                    self._by_venue[child] = o
+        # record: the projection learns the child ids first so its fills belong to the order
+        venue.prelink_records(rows)
         for i, rec in enumerate(rows.tolist()):
             r = dict(zip(names, rec, strict=False))
             kind, ts = r["kind"], r["ts"]
-            if kind >= _K_COND_ACCEPTED and kind <= _K_COND_CANCELED and r["acct"] == me:
-                o = self._by_venue.get(r["oid"])
+            mine = r["acct"] == me
+            if kind >= _K_COND_ACCEPTED and kind <= _K_COND_CANCELED and mine:
+                st = venue.apply_row(r)
+                o = by_venue.get(r["oid"])
+                if o is None and kind == _K_COND_ACCEPTED and self._arriving is not None \
+                        and r["seq"] > self._arriving_seq:
+                    o = self._arriving          # delivered during its own submit
+                    self._bind(o, r["oid"])
                 if o is None:
                     continue
                 if kind == _K_COND_ACCEPTED:
                     o.status = "accepted"
                     strategy.on_order(self, self._update(o, r, "accepted", None, "conditional"))
-                elif kind == _K_COND_TRIGGERED:
-                    if r["qty"] == 0:
-                        o.status = "expired"     # close_position with no position left
-                    strategy.on_order(self, self._update(o, r, "triggered", None,
-                                                         f"at {self._price(r['price'])}"))
-                else:
+                elif kind == _K_COND_CANCELED:
                     o.status = "canceled"
                     strategy.on_order(self, self._update(o, r, "canceled", None, "user"))
+                else:
+                    # it sent nothing (close_position with no position left): it expired
+                    if st.status == _S_EXPIRED if st is not None else r["qty"] == 0:
+                        o.status = "expired"
+                    strategy.on_order(self, self._update(o, r, "triggered", None,
+                                                         f"at {self._price(r['price'])}"))
                 continue
-            if kind == _K_REJECTED and r["seq"] in self._reject_seq:
-                o = self._reject_seq.pop(r["seq"])
+            if kind == _K_REJECTED and (r["seq"] in self._reject_seq or (
+                    mine and self._arriving is not None and r["seq"] > self._arriving_seq
+                    and r["oid"] == 0 and r["flag"] == _SUBMIT_REFUSED)):
+                o = self._reject_seq.pop(r["seq"], None) or self._arriving
                 o.status = "rejected"
                 strategy.on_order(self, self._update(o, r, "rejected", _reason(r["code"]), ""))
                 continue
-            if kind == _K_FILLED and r["acct"] == me:
-                o = self._by_venue.get(r["oid"])
+            if kind == _K_FILLED and mine:
+                oid = r["oid"]
+                st = venue.filled(ts, oid, r["price"], r["qty"], r["a1"], r["a2"], r["flag"])
+                o = by_venue.get(st.parent_id or oid if st is not None else venue.root_id(oid))
                 remaining = None
                 if o is not None:
-                    o.filled_lots += r["qty"]
-                    left = max(0, o.qty_lots - o.filled_lots)
+                    filled = st.filled_lots if st is not None else r["qty"]
+                    left = max(0, o.qty_lots - filled)
                     remaining = spec.lots_to_qty(left)
                     if left == 0 and not o.done:
                         o.status = "filled"
@@ -548,17 +582,21 @@ class StrategyAPI:
                     qty=spec.lots_to_qty(r["qty"]), fee=self._money(r["a1"]),
                     realized_pnl=self._money(r["a2"]), taker=bool(r["flag"]),
                     liquidation=o is None, remaining=remaining))
-            elif kind == _K_ACCEPTED and r["acct"] == me:
-                o = self._by_venue.get(r["oid"])
+            elif kind == _K_ACCEPTED and mine:
+                oid = r["oid"]
+                st = venue.accepted(ts, me, oid, r["instr"], r["side"], r["price"], r["qty"],
+                                    r["a1"], r["a2"], r["a3"], r["flag"])
+                o = by_venue.get(st.parent_id or oid if st is not None else venue.root_id(oid))
                 if o is None:
                     continue                    # the venue's liquidation order
                 if o.status == "pending":
                     o.status = "accepted"
                 strategy.on_order(self, self._update(o, r, "accepted", None, ""))
-            elif kind == _K_REJECTED and r["acct"] == me:
-                o = self._by_venue.get(r["oid"])
+            elif kind == _K_REJECTED and mine:
+                venue.apply_row(r)
+                o = by_venue.get(venue.root_id(r["oid"]))
                 reason = _reason(r["code"])
-                if r["flag"] == 3:                 # a cancel was refused
+                if r["flag"] == _CANCEL_REFUSED:
                     strategy.on_order(self, OrderUpdate(
                         order_id=o.order_id if o else None, venue_order_id=r["oid"], ts_ns=ts,
                         status="cancel_rejected", reason=reason, detail="order not open",
@@ -566,16 +604,22 @@ class StrategyAPI:
                 elif o is not None:
                     o.status = "rejected"
                     strategy.on_order(self, self._update(o, r, "rejected", reason, ""))
-            elif kind == _K_CANCELED and r["acct"] == me:
-                o = self._by_venue.get(r["oid"])
+            elif kind == _K_CANCELED and mine:
+                oid = r["oid"]
+                st = venue.canceled(ts, oid, r["code"])
+                o = by_venue.get(st.parent_id or oid if st is not None else venue.root_id(oid))
                 if o is None:
                     continue
                 status, detail = _CANCEL_DETAIL.get(r["code"], ("canceled", "venue"))
+                if st is not None:
+                    status = _STATUS_WORDS[st.status]
                 o.status = status
                 strategy.on_order(self, OrderUpdate(
                     order_id=o.order_id, venue_order_id=o.venue_id, ts_ns=ts, status=status,
                     reason=None, detail=detail, side=_SIDE_NAMES[o.side],
                     price=self._price(o.price_ticks), qty=spec.lots_to_qty(r["qty"])))
+            elif kind == _K_AMENDED and mine:
+                venue.apply_row(r)
             elif kind == _K_FUNDING_PAID:
                 strategy.on_funding(self, FundingUpdate(
                     ts_ns=ts, amount=self._money(r["a1"]),

@@ -133,3 +133,42 @@ def test_a_stale_oracle_freezes_the_trigger_book_on_the_mark():
     assert "ConditionalOrderTriggered" in [x.name for x in fired]
     assert np.isclose(float(ex.position(t, "BTCUSDT").size), -0.01)
     ex.check_invariants()
+
+
+class _Refused(Strategy):
+    """Sends a stop that would fire at once (a SELL stop above the mark): the venue refuses it.
+    At the first tick the venue's clock is behind the run's, so its answer is already due when
+    it is recorded and reaches the strategy during the submit itself."""
+
+    deposit, leverage, interval_ms, latency_ms = "50000", 5, 1000.0, 20.0
+    at = Decimal("1.05")
+
+    def on_start(self, api):
+        self.updates, self.oid = [], None
+
+    def on_tick(self, api):
+        if self.oid is None and api.mark is not None:
+            self.oid = api.stop_market("SELL", "0.01", api.round_price(api.mark * self.at),
+                                       working_type="MARK_PRICE")
+
+    def on_order(self, api, update):
+        self.updates.append(update)
+
+
+def test_a_conditional_order_the_venue_refuses_is_reported_rejected_with_its_reason():
+    from exchange.codes import RejectReason
+
+    strat = _Refused()
+    run_strategy(strat, "flash_crash", seed=1, report=False,
+                 overrides={**SMALL, "scenario.duration_s": 30})
+    mine = [u for u in strat.updates if u.order_id == strat.oid]
+    assert [(u.status, u.reason) for u in mine] == [("rejected", RejectReason.INVALID_TRIGGER)]
+
+
+def test_a_conditional_order_accepted_at_the_first_tick_is_reported_accepted():
+    strat = _Refused()
+    strat.at = Decimal("0.9")                   # a SELL stop 10 % below: accepted, waits
+    run_strategy(strat, "flash_crash", seed=1, report=False,
+                 overrides={**SMALL, "scenario.duration_s": 30})
+    assert [(u.order_id, u.status, u.detail) for u in strat.updates] == [
+        (strat.oid, "accepted", "conditional")]
