@@ -49,6 +49,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchange.errors import InvalidCommandError
+from exchange.orderstate import Orders
 from exchange.server.app import App
 from exchange.server.auth import PERMISSIONS, Auth, Credentials
 from exchange.server.durability import Durable
@@ -128,6 +129,8 @@ class MockBinance(App, Auth, RequestParams, Durable, OrdersOfRecord, Publisher, 
         self._income: dict[int, list[dict]] = {}
         self._tran_ids = itertools.count(1)
         self._orders: dict[int, OrderRecord] = {}             # Binance orderId -> order
+        # the orders' progress (exchange.orderstate; records copy it), all accounts
+        self._order_states = Orders(max_closed=10_000)
         self._by_venue: dict[int, OrderRecord] = {}           # venue oid (conditional: < 0) -> order
         self._by_client: dict[tuple[int, str], OrderRecord] = {}
         self._next_order_id = itertools.count(1_000_000_001)

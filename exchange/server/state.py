@@ -9,7 +9,7 @@ from decimal import Decimal
 import attrs
 
 from exchange import events as ev_mod
-from exchange._enums import CancelReason
+from exchange.orderstate import OrderState
 from exchange.server.clock import now_ms
 from exchange.server.errors import BinanceError
 from exchange.server.params import int_param
@@ -59,7 +59,16 @@ class OrderRecord:
 
 class OrdersOfRecord:
     """Applying venue events to the orders of record and querying them. A part of
-    :class:`~exchange.server.binance.MockBinance`, whose state it shares."""
+    :class:`~exchange.server.binance.MockBinance`, whose state it shares.
+
+    An order's progress (filled quantity, cumulative quote, status, what the last
+    transition was) is the venue's order-state projection's, :class:`exchange.orderstate.Orders`
+    (``_order_states``, the same one the strategy API reads), copied into the Binance
+    record (:class:`OrderRecord`: Binance's ids, names and request fields) at each
+    transition. Records exist for the orders the server's clients placed, the orders their
+    triggered algo orders placed, and liquidation orders; other accounts' orders (the
+    simulator's agents behind a scenario server) have none: their fills still make the
+    public trades."""
 
     def _on_records(self, records) -> None:
         self._apply(ev_mod.materialize(records))
@@ -70,6 +79,9 @@ class OrdersOfRecord:
         reasons: dict[int, str] = {}
         calls: list = []
         now = now_ms()
+        states = self._order_states
+        states.prelink_events(events)               # a trigger's child belongs to its parent
+        ts_ns = now * 1_000_000
         # the venue reports a trigger after the order it placed: link them first
         for e in events:
             if e.name == "ConditionalOrderTriggered":
@@ -83,6 +95,7 @@ class OrdersOfRecord:
                     o.update_ms = now
         for e in events:
             name = e.name
+            st = states.apply_event(e, ts_ns)      # None: not an order event, or no change
             if name == "OrderAccepted":
                 self._on_accepted(e, now)
             elif name == "ConditionalOrderAccepted":
@@ -92,18 +105,17 @@ class OrdersOfRecord:
                 if o is not None and o.algo:
                     self._push_order(o, "TRIGGERED", now)
             elif name == "OrderFilled":
-                self._on_fill(e, now)
+                self._on_fill(e, st, now)
                 touched.setdefault(e.account, set()).add(e.instrument)
                 reasons.setdefault(e.account, "ORDER")
             elif name in ("OrderCanceled", "ConditionalOrderCanceled"):
-                self._on_canceled(e, now)
+                self._on_canceled(e, st, now)
             elif name == "OrderAmended":
                 o = self._by_venue.get(e.order_id)
-                if o is not None:
-                    o.price_ticks = e.price_ticks
-                    o.orig_lots = o.executed_lots + e.qty_lots
-                    o.update_ms = now
-                    self._push_order(o, "AMENDMENT", now)
+                if o is not None and st is not None:
+                    o.price_ticks, o.orig_lots = st.price_ticks, st.orig_lots
+                    self._sync(o, st)
+                    self._push_order(o, st.exec_name, now)
             elif name == "OrderRejected":
                 o = self._by_venue.get(e.order_id) if e.order_id else None
                 if o is not None and o.status in ("NEW", "PARTIALLY_FILLED"):
@@ -182,17 +194,20 @@ class OrdersOfRecord:
                        update_ms=now, stp=origin["stp"], venue_oid=e.order_id,
                        orig_type=origin["type"])
             origin["order"] = o
-        else:                                        # the venue's own orders (liquidation)
+        elif e.liquidation:                          # the venue's own orders
             o = OrderRecord(order_id=next(self._next_order_id), account=e.account, instr=e.instrument,
                        symbol=spec.symbol, client_id=f"autoclose-{e.order_id}",
                        side="BUY" if e.side == 0 else "SELL", type="LIMIT", tif="IOC",
                        orig_lots=e.qty_lots, price_ticks=e.price_ticks, stop_ticks=0,
                        reduce_only=True, close_position=False, working_type="CONTRACT_PRICE",
                        time_ms=now, update_ms=now, venue_oid=e.order_id, orig_type="LIQUIDATION")
-            forced = self._force_orders.setdefault(e.account, [])
-            forced.append(o)
-            if len(forced) > 10_000:
-                del forced[:5_000]
+            if self._keyed(e.account):                # forceOrders answers its key's owner
+                forced = self._force_orders.setdefault(e.account, [])
+                forced.append(o)
+                if len(forced) > 10_000:
+                    del forced[:5_000]
+        else:                                        # another account's order: no record
+            return
         self._register(o)
         self._push_order(o, "NEW", now)
 
@@ -220,17 +235,35 @@ class OrdersOfRecord:
         self._by_venue[o.venue_oid] = o
         self._by_client[(o.account, o.client_id, o.algo)] = o
 
-    def _on_fill(self, e, now: int) -> None:
+    def _sync(self, o: OrderRecord, st: OrderState) -> None:
+        """Copy the projection's progress of an order (``st``; for a legacy conditional, its
+        child's) into its Binance record; a finished liquidation order of an account without
+        a key is then forgotten (its fills are in the public trades and forceOrder streams)."""
+        spec = self.venue.specs[o.instr]
+        o.executed_lots = st.filled_lots
+        o.cum_quote = spec.tick_size * spec.lot_size * st.cum_quote
+        o.status = st.status_name
+        o.update_ms = st.ts_updated_ns // 1_000_000
+
+    def _keyed(self, acct: int) -> bool:
+        """Whether an API key of the server trades ``acct``. O(keys)."""
+        return any(c.account == acct for c in self._keys.values())
+
+    def _forget(self, o: OrderRecord) -> None:
+        if o.status in ("FILLED", "CANCELED", "EXPIRED") and o.orig_type == "LIQUIDATION" \
+                and not self._keyed(o.account):
+            self._orders.pop(o.order_id, None)
+            self._by_venue.pop(o.venue_oid, None)
+            self._by_client.pop((o.account, o.client_id, o.algo), None)
+
+    def _on_fill(self, e, st: OrderState | None, now: int) -> None:
         spec = self.venue.specs[e.instrument]
         price = spec.ticks_to_price(e.price_ticks)
         qty = spec.lots_to_qty(e.qty_lots)
         o = self._by_venue.get(e.order_id)
         trade_id = next(self._trade_ids)
-        if o is not None:
-            o.executed_lots += e.qty_lots
-            o.cum_quote += price * qty
-            o.status = "FILLED" if o.executed_lots >= o.orig_lots else "PARTIALLY_FILLED"
-            o.update_ms = now
+        if o is not None and st is not None:
+            self._sync(o, st)
         fee = self.venue._from_atoms(e.fee_atoms)
         pnl = self.venue._from_atoms(e.realized_pnl_atoms)
         side = "BUY" if e.side == 0 else "SELL"
@@ -248,6 +281,7 @@ class OrdersOfRecord:
             self._push_order(o, "TRADE", now, last=(price, qty, fee, pnl, trade_id, not e.taker))
         if o is not None and o.orig_type == "LIQUIDATION":
             self._push_force_order(o, qty, now)
+            self._forget(o)
         if e.taker:
             self._trade_series[e.instrument].add(now, price, qty, side == "BUY", trade_id)
             self._market_dirty.add(e.instrument)
@@ -300,19 +334,16 @@ class OrdersOfRecord:
         self.hub.publish(f"{symbol.lower()}@aggTrade", {"e": "aggTrade", "E": now, "s": symbol,
                                                         **row})
 
-    def _on_canceled(self, e, now: int) -> None:
+    def _on_canceled(self, e, st: OrderState | None, now: int) -> None:
+        # the projection's status: EXPIRED for an IOC/market remainder, a self-trade
+        # prevention or a liquidation order, else CANCELED; None when the order had
+        # already finished (or triggered), which changes nothing
         o = self._by_venue.get(e.order_id)
-        if o is None or o.status in ("FILLED", "CANCELED", "EXPIRED"):
+        if o is None or st is None:
             return
-        if o.status == "TRIGGERED":
-            return
-        if (getattr(e, "reason", 0) in (CancelReason.CANCEL_IOC, CancelReason.CANCEL_STP)
-                or o.orig_type == "LIQUIDATION"):
-            o.status, kind = "EXPIRED", "EXPIRED"
-        else:
-            o.status, kind = "CANCELED", "CANCELED"
-        o.update_ms = now
-        self._push_order(o, kind, now)
+        self._sync(o, st)
+        self._push_order(o, st.exec_name, now)
+        self._forget(o)
 
     def _record_mark(self, e, now: int) -> None:
         spec = self.venue.specs[e.instrument]

@@ -104,3 +104,41 @@ def test_a_clients_algo_stops_fire_in_the_scenarios_crash():
         assert sum(1 for t in trades if t["side"] == "sell") >= 2
         assert sum(1 for t in trades if t["side"] == "buy") >= 2
         srv.call(mock.venue.check_invariants)
+
+
+def test_agents_orders_are_not_liquidations_and_leave_no_records():
+    """Behind a scenario server the agents' orders reach the server through the venue's
+    records: only liquidation orders are published as forceOrder (one per liquidation fill),
+    and the agents' orders leave no Binance order records behind (bounded memory)."""
+    import numpy as np
+
+    from exchange._enums import EventKind
+
+    driver = ScenarioDriver("flash_crash", seed=0, speed=400,
+                            overrides={"scenario.duration_s": 480})
+    mock = driver.mock()
+    liq_oids: set[int] = set()
+    liq_fills = [0]
+    pushed = [0]
+
+    def count(records):
+        kind = records["kind"]
+        acc = records[(kind == EventKind.ORDER_ACCEPTED) & (records["flag"] == 1)]
+        liq_oids.update(acc["oid"].tolist())
+        fills = records[kind == EventKind.ORDER_FILLED]["oid"]
+        liq_fills[0] += int(np.isin(fills, list(liq_oids)).sum()) if liq_oids else 0
+
+    mock.venue.record_hooks.insert(0, count)
+    push = mock._push_force_order
+
+    def counted(*args):
+        pushed[0] += 1
+        return push(*args)
+
+    mock._push_force_order = counted
+    with ServerThread(mock):
+        wait_for(lambda: driver.done, timeout=60)
+        records = len(mock._orders)
+    assert liq_fills[0] > 0, "the crash liquidates someone"
+    assert pushed[0] == liq_fills[0]
+    assert records == 0
