@@ -19,7 +19,7 @@ from exchange.sim.gateway import (CANCEL, CANCEL_IF_OPEN, IOC, LIMIT, MARKET,
                                   SUBMIT, OrderBatch)
 from exchange.sim.strategy.base import (_CANCEL_DETAIL, _F_RESTING, _K_ACCEPTED, _K_CANCELED,
                                         _K_COND_ACCEPTED, _K_COND_CANCELED, _K_FILLED, _K_FUNDING_PAID, _K_REJECTED,
-                                        _K_TRANSFERRED, _LIQ_HI, _LIQ_LO, _SIDE_NAMES, _SIDES,
+                                        _K_TRANSFERRED, _LIQ_KINDS, _SIDE_NAMES, _SIDES,
                                         _TIFS, _WORKING_TYPES, CONDITIONAL,
                                         MAX_COMMANDS_PER_CALLBACK, Depth, Fill, FundingUpdate,
                                         LiquidationUpdate, OpenOrder, OrderUpdate)
@@ -624,7 +624,7 @@ class StrategyAPI:
                 strategy.on_funding(self, FundingUpdate(
                     ts_ns=ts, amount=self._money(r["a1"]),
                     rate=Decimal(r["a2"]).scaleb(-8), position=spec.lots_to_qty(r["qty"])))
-            elif _LIQ_LO <= kind < _LIQ_HI or kind == _K_TRANSFERRED:
+            elif kind in _LIQ_KINDS or kind == _K_TRANSFERRED:
                 ev = ev_mod.materialize(rows[i:i + 1])[0]
                 strategy.on_liquidation(self, LiquidationUpdate(
                     name=ev.name, ts_ns=ts, price=self._price(r["price"]),

@@ -3,17 +3,20 @@ callbacks receive (:class:`Fill`, :class:`OrderUpdate`, ...). See :mod:`exchange
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
-from collections.abc import Mapping
 
 import attrs
 
-from exchange._enums import CancelReason as _CR, EventKind as _K, OrderFlag
+from exchange._enums import CancelReason as _CR
+from exchange._enums import EventKind as _K
+from exchange._enums import OrderFlag
 from exchange.codes import RejectReason
 from exchange.errors import ConfigError
+from exchange.liquidation.events import LIQUIDATION_EVENT_KINDS
 from exchange.sim.config import Param, choice, integer, number
-from exchange.sim.gateway import (FOK, GTC, IOC, POST_ONLY)
+from exchange.sim.gateway import FOK, GTC, IOC, POST_ONLY
 
 if TYPE_CHECKING:
     from exchange.sim.strategy.api import StrategyAPI
@@ -41,7 +44,8 @@ _K_COND_CANCELED = int(_K.CONDITIONAL_ORDER_CANCELED)
 CONDITIONAL = -1
 _WORKING_TYPES = ("CONTRACT_PRICE", "MARK_PRICE")
 _K_AUCTION_TAKEN, _K_DELEVERAGED = int(_K.AUCTION_TAKEN), int(_K.POSITION_DELEVERAGED)
-_LIQ_LO, _LIQ_HI = 100, 200          # the liquidation waterfall's kinds (EventKind 100..117)
+#: the liquidation waterfall's event kinds (what a strategy sees as liquidation notices)
+_LIQ_KINDS = frozenset(LIQUIDATION_EVENT_KINDS)
 #: submit commands sent per strategy callback before the API refuses more (a runaway loop)
 MAX_COMMANDS_PER_CALLBACK = 10_000
 
