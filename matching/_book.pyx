@@ -13,8 +13,7 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t, INT64_MA
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memset
 from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND
-from cpython.bool cimport PyBool_Check
-from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_Check
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 
 import numpy as np
 
@@ -43,12 +42,12 @@ cdef enum:
 
 cdef inline int64_t _int64(object value, str field) except? -1:
     """Exact int64 from an int or numpy integer; floats, bools and strings are refused.
-    An ``int`` or an int subclass other than bool (the IntEnum constants: ``Side.BUY``,
-    ``TimeInForce.GTC``), which is every per-order call's arguments, converts without
-    exception machinery; the rest goes through :func:`_int64_slow`."""
+    The exact-``int`` case (every per-order call's arguments; the defaults are plain ints)
+    converts without exception machinery; the rest (numpy integers, the IntEnum constants)
+    goes through :func:`_int64_slow`."""
     cdef int overflow = 0
     cdef long long v
-    if type(value) is int or (PyLong_Check(value) and not PyBool_Check(value)):
+    if type(value) is int:
         v = PyLong_AsLongLongAndOverflow(value, &overflow)
         if overflow == 0:
             return v
