@@ -179,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--accounts", type=int, default=2, help="funded accounts to create (default 2)")
-    p.add_argument("--deposit", default="100000", help="deposit of each account, USDT")
+    p.add_argument("--deposit", default="100000",
+                   help="deposit of each account, in the preset's settle asset (USDT, USDC)")
     p.add_argument("--mark", action="append", default=[], metavar="SYMBOL=PRICE",
                    help="initial mark price (repeatable), e.g. --mark BTCUSDT=50000")
     p.add_argument("--scenario", help="run this scenario behind the API in real time (its "

@@ -129,7 +129,7 @@ def _cmd_serve(args) -> int:
                                 permissions=("read",) if read_only else ("read", "trade"))
         creds.append(cred)
         print(f"  account {cred.account}: apiKey={cred.api_key} secret={cred.secret} "
-              f"(deposit {args.deposit} USDT{', read-only' if read_only else ''})")
+              f"(deposit {args.deposit} {mock.settle_asset}{', read-only' if read_only else ''})")
     if args.freqtrade_config:
         import json
 
@@ -138,9 +138,9 @@ def _cmd_serve(args) -> int:
         if not creds:
             raise UsageError("'--freqtrade-config' needs an account (--accounts >= 1)")
         cfg = freqtrade_config(f"http://{args.host}:{args.port}", creds[0].api_key,
-                               creds[0].secret, [f"{mock.venue.specs[0].base}/"
-                                                 f"{mock.venue.specs[0].quote}:"
-                                                 f"{mock.venue.specs[0].settle}"])
+                               creds[0].secret, [f"{mock.venue.specs[0].base}/"   # as ccxt
+                                                 f"{mock.venue.specs[0].settle}:"  # names the
+                                                 f"{mock.venue.specs[0].settle}"])  # market
         with open(args.freqtrade_config, "w") as fh:
             json.dump(cfg, fh, indent=2)
         print(f"freqtrade config for account {creds[0].account}: {args.freqtrade_config}")

@@ -155,6 +155,33 @@ def test_serve_starts_a_binance_compatible_server_that_ccxt_trades_on():
     assert "Traceback" not in proc.stderr.read()
 
 
+def test_serve_a_usdc_venue_with_a_freqtrade_config(tmp_path):
+    """`perpsim serve --preset hyperliquid`: the keys' deposits are in USDC and the freqtrade
+    config trades the market as ccxt names it (BTC/USDC:USDC, stake USDC)."""
+    import json
+    import signal
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = tmp_path / "ft.json"
+    proc = subprocess.Popen([sys.executable, "-m", "exchange.cli", "serve", "--port", str(port),
+                             "--preset", "hyperliquid", "--accounts", "1", "--mark", "BTC=50000",
+                             "--freqtrade-config", str(cfg)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]    # the last: the config written
+        assert "(deposit 100000 USDC)" in lines[1], lines
+        assert lines[2].startswith("freqtrade config for account"), lines
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
+    written = json.loads(cfg.read_text())
+    assert written["stake_currency"] == "USDC"
+    assert written["exchange"]["pair_whitelist"] == ["BTC/USDC:USDC"]
+
+
 def test_calc_uses_the_venues_own_liquidation_formula(capsys):
     """Bybit margins on the entry value: its help-centre long (1 BTC at 20,000, 50x) is
     liquidated at 19,700 (a mark-value formula would say 19,698.5)."""
