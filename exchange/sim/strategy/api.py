@@ -85,6 +85,9 @@ class StrategyAPI:
         self.tick_size: Decimal = self._spec.tick_size
         self.lot_size: Decimal = self._spec.lot_size
         self._orders: dict[int, _Order] = {}
+        # the orders not known to be finished, oldest first (a finished one leaves at the next
+        # look: cancel_all and open_orders cost O(unfinished), not O(every order sent))
+        self._live: dict[int, _Order] = {}
         self._by_venue: dict[int, _Order] = {}    # venue order id -> the strategy's order
         # the venue's state of this account's orders, as the delivered records tell it
         self._venue_orders = Orders(self.account, max_closed=1024)
@@ -171,9 +174,7 @@ class StrategyAPI:
         self._resolve()
         spec, core = self._spec, self._core
         out = []
-        for o in self._orders.values():
-            if o.done:
-                continue
+        for o in self._unfinished():
             if o.otype == CONDITIONAL:
                 status = "open" if o.venue_id else "pending"
                 out.append(OpenOrder(order_id=o.order_id, venue_order_id=o.venue_id,
@@ -312,7 +313,7 @@ class StrategyAPI:
                       stop_price=stop_price, working_type=working_type,
                       callback_rate=callback_rate, activation_price=activation_price)
         o = _Order(oid, s, lots, ticks, CONDITIONAL, reduce_only or close_position, kind=otype)
-        self._orders[oid] = o
+        self._orders[oid] = self._live[oid] = o
         self._cmds.append((CONDITIONAL, o, order))
         return oid
 
@@ -347,9 +348,7 @@ class StrategyAPI:
         traded meanwhile are skipped silently)."""
         self._check_open()
         self._resolve()
-        for o in self._orders.values():
-            if o.done:
-                continue
+        for o in self._unfinished():
             if o.otype == CONDITIONAL:
                 if o.venue_id:
                     self._cmds.append((CONDITIONAL, None, o.venue_id))
@@ -361,6 +360,14 @@ class StrategyAPI:
                 o.cancel_wanted = True
 
     # -- plumbing --
+    def _unfinished(self) -> list[_Order]:
+        """The orders not finished, oldest first; the finished ones leave :attr:`_live` (a
+        status never goes back from finished). O(orders not finished at the last look)."""
+        live = self._live
+        for oid in [oid for oid, o in live.items() if o.done]:
+            del live[oid]
+        return list(live.values())
+
     @staticmethod
     def _side(side) -> int:
         if not isinstance(side, str) or side not in _SIDES:
@@ -403,7 +410,7 @@ class StrategyAPI:
                                            side=_SIDE_NAMES[side], price=p, qty=q))
             return oid
         o = _Order(oid, side, int(lots_f), int(ticks_f), otype, reduce_only)
-        self._orders[oid] = o
+        self._orders[oid] = self._live[oid] = o
         self._cmds.append((SUBMIT, o, tif))
         return oid
 
