@@ -42,6 +42,7 @@ instrument specs, so a price or quantity off the grid is refused the way Binance
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import secrets
 import time
@@ -133,6 +134,9 @@ class MockBinance(App, Auth, RequestParams, Durable, OrdersOfRecord, Publisher, 
         self._order_states = Orders(max_closed=10_000)
         self._by_venue: dict[int, OrderRecord] = {}           # venue oid (conditional: < 0) -> order
         self._by_client: dict[tuple[int, str], OrderRecord] = {}
+        # (time, orderId) of orders that ended CANCELED/EXPIRED with no fill, in the order
+        # they ended: Binance forgets them 3 days after they were placed (state.py, _retire)
+        self._retiring: collections.deque = collections.deque()
         self._next_order_id = itertools.count(1_000_000_001)
         self._trade_ids = itertools.count(1)
         self._agg_ids = itertools.count(1)

@@ -16,6 +16,15 @@ from exchange.server.params import int_param
 from exchange.server.payloads import dec
 from exchange.units import RATE_SCALE
 
+#: Binance's order retention (USDⓈ-M "Query Order", https://developers.binance.com/docs/
+#: derivatives/usds-margined-futures/trade/rest-api/Query-Order, read 2026-12-03): an order is
+#: not found once it ended CANCELED or EXPIRED with no fill and was placed more than 3 days
+#: ago, or was placed more than 90 days ago
+UNFILLED_RETENTION_MS = 3 * 86_400_000
+RETENTION_MS = 90 * 86_400_000
+#: allOrders without startTime/endTime: the last 7 days (its window is at most 7 days)
+ALL_ORDERS_WINDOW_MS = 7 * 86_400_000
+
 
 @attrs.frozen
 class Count:
@@ -155,6 +164,7 @@ class OrdersOfRecord:
                                                "IsolatedMarginChanged": "MARGIN_TRANSFER"}[name])
         self._flush_agg()
         self._drain_books()
+        self._retire(now)
         for acct in sorted(a for a in touched if a >= 0):
             self._push_account(acct, now, reasons.get(acct, "ORDER"), touched[acct])
         if self._market_dirty:
@@ -244,6 +254,41 @@ class OrdersOfRecord:
         o.cum_quote = spec.tick_size * spec.lot_size * st.cum_quote
         o.status = st.status_name
         o.update_ms = st.ts_updated_ns // 1_000_000
+        if o.executed_lots == 0 and o.status in ("CANCELED", "EXPIRED"):
+            self._retiring.append((o.time_ms, o.order_id))
+
+    @staticmethod
+    def _retained(o: OrderRecord, now: int) -> bool:
+        """Whether Binance still finds ``o`` at ``now`` (ms): not past 90 days, and not an
+        unfilled CANCELED/EXPIRED order past 3 days. O(1)."""
+        if o.time_ms + RETENTION_MS < now:
+            return False
+        return not (o.executed_lots == 0 and o.status in ("CANCELED", "EXPIRED")
+                    and o.time_ms + UNFILLED_RETENTION_MS < now)
+
+    def _retire(self, now: int) -> None:
+        """Drop the orders Binance no longer finds (:meth:`_retained`), so that a server that
+        runs for days keeps its order history bounded as Binance's is. Amortized O(1) per
+        order: the unfilled ended ones in the order they ended, the rest oldest first."""
+        retiring = self._retiring
+        while retiring and retiring[0][0] + UNFILLED_RETENTION_MS < now:
+            self._drop(self._orders.get(retiring.popleft()[1]))
+        orders = self._orders
+        while orders:
+            o = next(iter(orders.values()))
+            if o.time_ms + RETENTION_MS >= now:
+                break
+            self._drop(o)
+
+    def _drop(self, o: OrderRecord | None) -> None:
+        if o is None:
+            return
+        self._orders.pop(o.order_id, None)
+        if self._by_venue.get(o.venue_oid) is o:
+            del self._by_venue[o.venue_oid]
+        key = (o.account, o.client_id, o.algo)
+        if self._by_client.get(key) is o:
+            del self._by_client[key]
 
     def _keyed(self, acct: int) -> bool:
         """Whether an API key of the server trades ``acct``. O(keys)."""
@@ -368,7 +413,8 @@ class OrdersOfRecord:
             o = self._by_client.get((acct, params["origClientOrderId"], False))
         else:
             raise BinanceError(-1102, "Either orderId or origClientOrderId must be sent.")
-        if o is None or o.account != acct or o.instr != i or o.algo:
+        if o is None or o.account != acct or o.instr != i or o.algo \
+                or not self._retained(o, now_ms()):
             raise BinanceError(unknown_code, "Order does not exist." if unknown_code == -2013
                                else "Unknown order sent.")
         return o

@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from exchange.errors import InvalidCommandError
+from exchange.server.clock import now_ms
 from exchange.server.errors import REJECTS, BinanceError, missing
 from exchange.server.params import (
     CLIENT_ID,
@@ -23,6 +24,7 @@ from exchange.server.params import (
     int_param,
 )
 from exchange.server.payloads import dec, json_response
+from exchange.server.state import ALL_ORDERS_WINDOW_MS
 from exchange.units import RATE_SCALE
 from exchange.venue import Order
 
@@ -341,8 +343,24 @@ class TradingHandlers:
         cred, params = await self._signed(request)
         instr = self._instr(params)
         limit = min(max(int_param(params, "limit", default=500), 1), 1000)
-        start = int_param(params, "startTime", default=0)
+        now = now_ms()
         from_id = int_param(params, "orderId", default=0)
+        start = int_param(params, "startTime", default=None)
+        end = int_param(params, "endTime", default=None)
+        # Binance: the window is at most 7 days; without times, the last 7 days; with an
+        # orderId and no times, the orders from that id on
+        if start is not None and end is not None and end - start > ALL_ORDERS_WINDOW_MS:
+            raise BinanceError(-1127, "More than 168 hours between startTime and endTime.")
+        if start is None and end is None:
+            start = 0 if from_id else now - ALL_ORDERS_WINDOW_MS
+        elif start is None:
+            start = end - ALL_ORDERS_WINDOW_MS
+        if end is None:
+            end = start + ALL_ORDERS_WINDOW_MS if not from_id else now
+        self._retire(now)
         rows = [o for o in self._orders.values() if o.account == cred.account and o.instr == instr
-                and not o.algo and o.time_ms >= start and o.order_id >= from_id]
-        return json_response([self._order_json(o) for o in rows[:limit]])
+                and not o.algo and start <= o.time_ms <= end and o.order_id >= from_id
+                and self._retained(o, now)]
+        # from an orderId on: the first ``limit``; otherwise the most recent ``limit``
+        return json_response([self._order_json(o) for o in (rows[:limit] if from_id
+                                                            else rows[-limit:])])
