@@ -55,13 +55,14 @@ class Payloads:
     def _order_json(self, o: OrderRecord, full: bool = True) -> dict:
         spec = self.venue.specs[o.instr]
         executed = spec.lots_to_qty(o.executed_lots)
-        avg = (o.cum_quote / executed).quantize(spec.tick_size / 100) if o.executed_lots else 0
+        cum_quote = spec.tick_size * spec.lot_size * o.quote_ticklots
+        avg = (cum_quote / executed).quantize(spec.tick_size / 100) if o.executed_lots else 0
         out = {
             "orderId": o.order_id, "symbol": o.symbol, "status": o.status,
             "clientOrderId": o.client_id, "price": dec(spec.ticks_to_price(o.price_ticks)
                                                       if o.price_ticks else 0),
             "avgPrice": dec(avg), "origQty": dec(spec.lots_to_qty(o.orig_lots)),
-            "executedQty": dec(executed), "cumQty": dec(executed), "cumQuote": dec(o.cum_quote),
+            "executedQty": dec(executed), "cumQty": dec(executed), "cumQuote": dec(cum_quote),
             "timeInForce": o.tif, "type": o.type, "reduceOnly": o.reduce_only,
             "closePosition": o.close_position, "side": o.side, "positionSide": "BOTH",
             "stopPrice": dec(spec.ticks_to_price(o.stop_ticks) if o.stop_ticks else 0),

@@ -35,7 +35,10 @@ class Count:
 
 @attrs.define
 class OrderRecord:
-    """Binance's view of one order (the venue keeps the integers; this keeps the history)."""
+    """Binance's view of one order: its Binance ids, names and request fields; its progress
+    (status, executed quantity, cumulative quote, update time) is read from ``state``, the
+    order's :class:`~exchange.orderstate.OrderState` in the server's projection (a legacy
+    conditional's: its triggered order's once that is accepted)."""
 
     order_id: int
     account: int
@@ -52,10 +55,8 @@ class OrderRecord:
     close_position: bool
     working_type: str
     time_ms: int
-    status: str = "NEW"
-    executed_lots: int = 0
-    cum_quote: Decimal = Decimal(0)
-    update_ms: int = 0
+    state: OrderState | None = None
+    expired: bool = False           # a legacy conditional whose triggered order was refused
     activation_ticks: int = 0
     callback_rate: str | None = None
     stp: str = "NONE"
@@ -64,6 +65,32 @@ class OrderRecord:
     algo: bool = False              # placed through the Algo Order API (/fapi/v1/algoOrder)
     actual_order_id: int = 0        # algo: the order created when it triggered
     trigger_ms: int = 0
+
+    @property
+    def status(self) -> str:
+        """Binance's status: the projection's, except that a legacy conditional (same order
+        id before and after its trigger) shows NEW until its triggered order moves, and
+        EXPIRED when that order was refused."""
+        if self.expired:
+            return "EXPIRED"
+        s = self.state
+        if s is None:
+            return "NEW"
+        name = s.status_name
+        return "NEW" if name == "TRIGGERED" and not self.algo else name
+
+    @property
+    def executed_lots(self) -> int:
+        return self.state.filled_lots if self.state is not None else 0
+
+    @property
+    def quote_ticklots(self) -> int:
+        """Cumulative quote in tick·lots (× tick size × lot size: the quote amount)."""
+        return self.state.cum_quote if self.state is not None else 0
+
+    @property
+    def update_ms(self) -> int:
+        return self.state.ts_updated_ns // 1_000_000 if self.state is not None else self.time_ms
 
 
 class OrdersOfRecord:
@@ -96,25 +123,24 @@ class OrdersOfRecord:
             if e.name == "ConditionalOrderTriggered":
                 o = self._by_venue.get(e.order_id)
                 if o is not None and o.algo:        # the algo order ends; a new order starts
-                    o.status, o.trigger_ms, o.update_ms = "TRIGGERED", now, now
+                    o.trigger_ms = now
                     self._algo_child[e.child_order_id] = o
                 elif o is not None:                 # legacy conditional: same order id
                     o.venue_oid = e.child_order_id
                     self._by_venue[e.child_order_id] = o
-                    o.update_ms = now
         for e in events:
             name = e.name
             st = states.apply_event(e, ts_ns)      # None: not an order event, or no change
             if name == "OrderAccepted":
-                self._on_accepted(e, now)
+                self._on_accepted(e, st, now)
             elif name == "ConditionalOrderAccepted":
-                self._on_conditional_accepted(e, now)
+                self._on_conditional_accepted(e, st, now)
             elif name == "ConditionalOrderTriggered":
                 o = self._by_venue.get(e.order_id)
                 if o is not None and o.algo:
                     self._push_order(o, "TRIGGERED", now)
             elif name == "OrderFilled":
-                self._on_fill(e, st, now)
+                self._on_fill(e, now)
                 touched.setdefault(e.account, set()).add(e.instrument)
                 reasons.setdefault(e.account, "ORDER")
             elif name in ("OrderCanceled", "ConditionalOrderCanceled"):
@@ -123,12 +149,12 @@ class OrdersOfRecord:
                 o = self._by_venue.get(e.order_id)
                 if o is not None and st is not None:
                     o.price_ticks, o.orig_lots = st.price_ticks, st.orig_lots
-                    self._sync(o, st)
                     self._push_order(o, st.exec_name, now)
             elif name == "OrderRejected":
                 o = self._by_venue.get(e.order_id) if e.order_id else None
                 if o is not None and o.status in ("NEW", "PARTIALLY_FILLED"):
-                    o.status, o.update_ms = "EXPIRED", now
+                    o.expired = True
+                    self._ended(o)
                     self._push_order(o, "EXPIRED", now)
             elif name == "MarkPriceUpdated":
                 self._record_mark(e, now)
@@ -172,8 +198,10 @@ class OrdersOfRecord:
         for e in calls:
             self._push_margin_call(e, now)
 
-    def _on_accepted(self, e, now: int) -> None:
-        if e.order_id in self._by_venue:            # a triggered conditional's child order
+    def _on_accepted(self, e, st: OrderState | None, now: int) -> None:
+        legacy = self._by_venue.get(e.order_id)
+        if legacy is not None:                      # a triggered legacy conditional's order:
+            legacy.state = st                       # the record follows it from now on
             return
         origin = self._pending_origin
         spec = self.venue.specs[e.instrument]
@@ -186,7 +214,7 @@ class OrdersOfRecord:
                        orig_lots=e.qty_lots, price_ticks=0 if market else e.price_ticks,
                        stop_ticks=parent.stop_ticks, reduce_only=bool(e.reduce_only),
                        close_position=parent.close_position, working_type=parent.working_type,
-                       time_ms=now, update_ms=now, stp=parent.stp, venue_oid=e.order_id,
+                       time_ms=now, state=st, stp=parent.stp, venue_oid=e.order_id,
                        orig_type=parent.type)
             parent.actual_order_id = o.order_id
             self._register(o)
@@ -201,7 +229,7 @@ class OrdersOfRecord:
                        price_ticks=e.price_ticks if origin["type"] != "MARKET" else 0,
                        stop_ticks=0, reduce_only=bool(e.reduce_only),
                        close_position=False, working_type=origin["working_type"], time_ms=now,
-                       update_ms=now, stp=origin["stp"], venue_oid=e.order_id,
+                       state=st, stp=origin["stp"], venue_oid=e.order_id,
                        orig_type=origin["type"])
             origin["order"] = o
         elif e.liquidation:                          # the venue's own orders
@@ -210,7 +238,7 @@ class OrdersOfRecord:
                        side="BUY" if e.side == 0 else "SELL", type="LIMIT", tif="IOC",
                        orig_lots=e.qty_lots, price_ticks=e.price_ticks, stop_ticks=0,
                        reduce_only=True, close_position=False, working_type="CONTRACT_PRICE",
-                       time_ms=now, update_ms=now, venue_oid=e.order_id, orig_type="LIQUIDATION")
+                       time_ms=now, state=st, venue_oid=e.order_id, orig_type="LIQUIDATION")
             if self._keyed(e.account):                # forceOrders answers its key's owner
                 forced = self._force_orders.setdefault(e.account, [])
                 forced.append(o)
@@ -221,7 +249,7 @@ class OrdersOfRecord:
         self._register(o)
         self._push_order(o, "NEW", now)
 
-    def _on_conditional_accepted(self, e, now: int) -> None:
+    def _on_conditional_accepted(self, e, st: OrderState | None, now: int) -> None:
         origin = self._pending_origin
         spec = self.venue.specs[e.instrument]
         if origin is None or origin["account"] != e.account:
@@ -232,7 +260,7 @@ class OrdersOfRecord:
                    type=origin["type"], tif=origin["tif"], orig_lots=e.qty_lots,
                    price_ticks=e.limit_ticks, stop_ticks=e.trigger_ticks,
                    reduce_only=origin["reduce_only"], close_position=origin["close_position"],
-                   working_type=origin["working_type"], time_ms=now, update_ms=now,
+                   working_type=origin["working_type"], time_ms=now, state=st,
                    stp=origin["stp"], venue_oid=e.order_id, orig_type=origin["type"],
                    activation_ticks=origin.get("activation_ticks", 0),
                    callback_rate=origin.get("callback_rate"), algo=origin.get("algo", False))
@@ -245,15 +273,9 @@ class OrdersOfRecord:
         self._by_venue[o.venue_oid] = o
         self._by_client[(o.account, o.client_id, o.algo)] = o
 
-    def _sync(self, o: OrderRecord, st: OrderState) -> None:
-        """Copy the projection's progress of an order (``st``; for a legacy conditional, its
-        child's) into its Binance record; a finished liquidation order of an account without
-        a key is then forgotten (its fills are in the public trades and forceOrder streams)."""
-        spec = self.venue.specs[o.instr]
-        o.executed_lots = st.filled_lots
-        o.cum_quote = spec.tick_size * spec.lot_size * st.cum_quote
-        o.status = st.status_name
-        o.update_ms = st.ts_updated_ns // 1_000_000
+    def _ended(self, o: OrderRecord) -> None:
+        """Note an order that ended: an unfilled CANCELED/EXPIRED one is retired 3 days after
+        it was placed (:meth:`_retire`)."""
         if o.executed_lots == 0 and o.status in ("CANCELED", "EXPIRED"):
             self._retiring.append((o.time_ms, o.order_id))
 
@@ -295,20 +317,20 @@ class OrdersOfRecord:
         return any(c.account == acct for c in self._keys.values())
 
     def _forget(self, o: OrderRecord) -> None:
+        """Drop a finished liquidation order of an account without a key: its fills are in
+        the public trades and forceOrder streams, and no client can query it."""
         if o.status in ("FILLED", "CANCELED", "EXPIRED") and o.orig_type == "LIQUIDATION" \
                 and not self._keyed(o.account):
             self._orders.pop(o.order_id, None)
             self._by_venue.pop(o.venue_oid, None)
             self._by_client.pop((o.account, o.client_id, o.algo), None)
 
-    def _on_fill(self, e, st: OrderState | None, now: int) -> None:
+    def _on_fill(self, e, now: int) -> None:
         spec = self.venue.specs[e.instrument]
         price = spec.ticks_to_price(e.price_ticks)
         qty = spec.lots_to_qty(e.qty_lots)
         o = self._by_venue.get(e.order_id)
         trade_id = next(self._trade_ids)
-        if o is not None and st is not None:
-            self._sync(o, st)
         fee = self.venue._from_atoms(e.fee_atoms)
         pnl = self.venue._from_atoms(e.realized_pnl_atoms)
         side = "BUY" if e.side == 0 else "SELL"
@@ -386,7 +408,7 @@ class OrdersOfRecord:
         o = self._by_venue.get(e.order_id)
         if o is None or st is None:
             return
-        self._sync(o, st)
+        self._ended(o)
         self._push_order(o, st.exec_name, now)
         self._forget(o)
 
