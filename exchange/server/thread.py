@@ -21,12 +21,14 @@ class ServerThread:
     free one) from a background thread until the block ends. ``srv.call(fn, ...)`` runs
     ``fn`` on the server's loop (the venue is not thread-safe: drive it from there)."""
 
-    def __init__(self, mock, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, mock, host: str = "127.0.0.1", port: int = 0,
+                 http: str = "auto") -> None:
         self.mock = mock
         self.host, self.port = host, port
+        self.http = http
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._site: Site | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
 
@@ -58,15 +60,12 @@ class ServerThread:
             return
         self._ready.set()
         loop.run_forever()
-        loop.run_until_complete(self._runner.cleanup())
+        loop.run_until_complete(self._site.cleanup())
         loop.close()
 
     async def _start_site(self) -> None:
-        self._runner = web.AppRunner(self.mock.app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self._site = await Site.start(self.mock, self.host, self.port, self.http)
+        self.port = self._site.port
 
     def call(self, fn: Callable, *args, **kwargs) -> Any:
         """Run ``fn(*args, **kwargs)`` on the server's loop; return its result (or raise)."""
@@ -78,7 +77,7 @@ class ServerThread:
     def stop(self) -> None:
         if self._loop is not None and self._loop.is_running():
             async def shutdown():
-                await self._runner.shutdown()
+                await self._site.shutdown()
             asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(30)
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
@@ -152,8 +151,73 @@ def event_loop(kind: str = "auto") -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
-def serve(mock, host: str = "127.0.0.1", port: int = 8080, loop: str = "auto") -> None:
-    """Serve in the foreground until interrupted (the ``perpsim serve`` command), on
-    :func:`event_loop` ``(loop)``."""
-    web.run_app(mock.app, host=host, port=port, print=None, access_log=None,
-                loop=event_loop(loop))
+class Site:
+    """The server listening: the aiohttp application started (its startup hooks run), and a
+    socket served by the HTTP front (:mod:`exchange.server.http`: REST answered in the
+    connection's callback, WebSocket upgrades handed to aiohttp) or, with ``http="aiohttp"``
+    or without httptools, by aiohttp alone."""
+
+    def __init__(self, runner, server, front) -> None:
+        self.runner, self.server, self.front = runner, server, front
+        self.port = server.sockets[0].getsockname()[1]
+
+    @classmethod
+    async def start(cls, mock, host: str, port: int, http: str = "auto") -> Site:
+        from exchange.server import http as front_mod
+
+        if http not in ("auto", "front", "aiohttp"):
+            raise ValueError(f"'http' must be 'auto', 'front' or 'aiohttp' (got {http!r})")
+        if http == "front" and not front_mod.available():
+            raise RuntimeError("http='front' needs httptools (pip install httptools)")
+        runner = web.AppRunner(mock.app, handle_signals=False, access_log=None)
+        await runner.setup()
+        front = None
+        if http != "aiohttp" and front_mod.available():
+            front = front_mod.HttpFront(mock, runner.server)
+            factory = front
+        else:
+            factory = runner.server
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(factory, host, port, reuse_address=True)
+        return cls(runner, server, front)
+
+    async def shutdown(self) -> None:
+        """Stop listening, close the front's connections and shut the application down
+        (its WebSockets closed, its shutdown hooks run)."""
+        self.server.close()
+        if self.front is not None:
+            self.front.close_all()
+        await self.runner.shutdown()
+
+    async def cleanup(self) -> None:
+        """After :meth:`shutdown`: the application's cleanup hooks."""
+        await self.runner.cleanup()
+
+
+def serve(mock, host: str = "127.0.0.1", port: int = 8080, loop: str = "auto",
+          http: str = "auto") -> None:
+    """Serve in the foreground until SIGINT or SIGTERM (the ``perpsim serve`` command), on
+    :func:`event_loop` ``(loop)``, through :class:`Site` ``(http)``."""
+    import signal
+
+    ev = event_loop(loop)
+    asyncio.set_event_loop(ev)
+
+    async def main() -> None:
+        site = await Site.start(mock, host, port, http)
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                ev.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):    # not the main thread, or Windows
+                pass
+        try:
+            await stop.wait()
+        finally:
+            await site.shutdown()
+            await site.cleanup()
+
+    try:
+        ev.run_until_complete(main())
+    finally:
+        ev.close()
