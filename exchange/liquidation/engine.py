@@ -70,6 +70,7 @@ from exchange.liquidation.base import build_waterfall, waterfall_from_preset
 from exchange.liquidation.cases import (ACTIVE, CONTINUE, DONE, RESOLVED, RESTART, RETRY, WAIT,
                                         WAITING, Cases)
 from exchange._enums import EventKind, LedgerKind
+from exchange.dtypes import EVENT_DTYPE
 from exchange.liquidation.context import L_BAD_DEBT, LiquidationContext
 from exchange.liquidation.index import LiquidationIndex
 from exchange.liquidation.margin_view import RATE_SCALE, MarginView
@@ -178,19 +179,27 @@ def changed_accounts(events: np.ndarray, n_acct: int) -> np.ndarray:
     return unique_ids(accts[(accts >= 0) & (accts < n_acct)], n_acct)
 
 
+_EMPTY_IDS = np.empty(0, _I64)
+_F = {n: i for i, n in enumerate(EVENT_DTYPE.names)}
+_IK, _IA, _IA1, _IA2, _IQ = _F["kind"], _F["acct"], _F["a1"], _F["a2"], _F["qty"]
+
+
 def changed_accounts_small(events: np.ndarray, n_acct: int) -> np.ndarray:
     """:func:`changed_accounts` for a handful of records, in plain Python (the same result;
     a differential test checks it)."""
     found = set()
-    for k, a, a1, a2, q in zip(events["kind"].tolist(), events["acct"].tolist(),
-                               events["a1"].tolist(), events["a2"].tolist(),
-                               events["qty"].tolist()):
-        if k < 100 and a >= 0 and k not in _QUIET_SET:
+    quiet = _QUIET_SET
+    for rec in events.tolist():                     # a tuple per record, EVENT_DTYPE order
+        k = rec[_IK]
+        a = rec[_IA]
+        if k < 100 and a >= 0 and k not in quiet:
             found.add(a)
         if k == 13:
-            found.add(a1)
-        elif k == 14 and q <= 1:
-            found.add(a2)
+            found.add(rec[_IA1])
+        elif k == 14 and rec[_IQ] <= 1:
+            found.add(rec[_IA2])
+    if not found:
+        return _EMPTY_IDS
     return np.array(sorted(x for x in found if 0 <= x < n_acct), _I64)
 
 

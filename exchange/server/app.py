@@ -8,7 +8,7 @@ from aiohttp import web
 from exchange.errors import InvalidCommandError
 from exchange.server.errors import BinanceError
 from exchange.server.limits import request_weight
-from exchange.server.payloads import json_response
+from exchange.server.payloads import Answer, json_response
 
 
 class App:
@@ -93,6 +93,13 @@ class App:
 
     @web.middleware
     async def _errors(self, request: web.Request, handler):
+        resp = await self._limits(request, handler)
+        if isinstance(resp, Answer) and isinstance(request, web.BaseRequest):
+            return resp.to_aiohttp()                # served by aiohttp itself
+        return resp
+
+    async def _limits(self, request, handler):
+        """Charge the request's weight, answer it (or 429 it), with the limit headers."""
         lim = self.limiter
         if lim is None or request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._answer(request, handler)

@@ -32,6 +32,8 @@ from urllib.parse import parse_qsl, unquote
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
+from exchange.server.payloads import Answer
+
 try:
     import httptools
 except ImportError:                       # the aiohttp server alone (slower, the same API)
@@ -143,7 +145,7 @@ class HttpFront:
                     continue
                 self.routes.setdefault(path, {})[route.method] = route.handler
         self.connections: set[_Connection] = set()
-        self._middleware = mock._errors
+        self._middleware = mock._limits       # the middleware, without aiohttp's response
         self._date = (0, b"")
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -193,6 +195,8 @@ def _no_upgrade(request):
 
 
 _STATUS: dict = {}
+_JSON_TYPE = b"Content-Type: " + Answer.content_type.encode() + b"\r\n"
+_FRAMING = frozenset(("Content-Length", "Connection", "Transfer-Encoding"))
 
 
 def _status_line(status: int, reason: str | None = None) -> bytes:
@@ -350,21 +354,25 @@ class _Connection(asyncio.Protocol):
             resp = exc
         except Exception:
             log.exception("%s %s failed", method, request.path)
-            resp = web.Response(text='{"code":-1000,"msg":"An unknown error occurred while '
-                                     'processing the request."}', status=500,
-                                content_type="application/json")
+            resp = Answer(b'{"code":-1000,"msg":"An unknown error occurred while processing '
+                          b'the request."}', 500)
         self._write(resp, keep_alive, head=method == "HEAD")
 
     def _write(self, resp, keep_alive: bool, head: bool = False) -> None:
         body = resp.body
-        if body is None:
-            body = b""
-        elif not isinstance(body, (bytes, bytearray)):
-            body = getattr(body, "_value", b"")           # an aiohttp payload of bytes
-        parts = [_status_line(resp.status, resp.reason)]
-        for k, v in resp.headers.items():
-            if k != "Content-Length" and k != "Connection" and k != "Transfer-Encoding":
+        if type(resp) is Answer:
+            parts = [_status_line(resp.status), _JSON_TYPE]
+            for k, v in resp.headers.items():
                 parts.append(f"{k}: {v}\r\n".encode("latin-1"))
+        else:                                             # an aiohttp response (HTTP errors)
+            if body is None:
+                body = b""
+            elif not isinstance(body, (bytes, bytearray)):
+                body = getattr(body, "_value", b"")       # an aiohttp payload of bytes
+            parts = [_status_line(resp.status, resp.reason)]
+            for k, v in resp.headers.items():
+                if k not in _FRAMING:
+                    parts.append(f"{k}: {v}\r\n".encode("latin-1"))
         parts.append(b"Content-Length: %d\r\nDate: %s\r\nServer: perpsim\r\n"
                      % (len(body), self.front.date()))
         if not keep_alive:

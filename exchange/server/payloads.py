@@ -31,18 +31,45 @@ except ImportError:                     # without perpsim[server]: the standard 
 
 
 def dumps(data) -> str:
+    return dumps_bytes(data).decode()
+
+
+def dumps_bytes(data) -> bytes:
     if _orjson is not None:
         try:
-            return _orjson.dumps(data).decode()
+            return _orjson.dumps(data)
         except TypeError:               # what orjson does not write (ints beyond 64 bits)
             pass
-    return json.dumps(data)
+    return json.dumps(data).encode()
 
 
-def json_response(data, *, status: int = 200, headers=None) -> web.Response:
-    """``web.json_response`` with :func:`dumps`."""
-    return web.Response(text=dumps(data), status=status, headers=headers,
-                        content_type="application/json")
+class Answer:
+    """A JSON answer (status, extra headers, body): what every REST handler returns. The HTTP
+    front (:mod:`exchange.server.http`) writes it as it is; the aiohttp application turns it
+    into a ``web.Response`` (:meth:`to_aiohttp`, in the middleware)."""
+
+    __slots__ = ("status", "headers", "body")
+    reason = None
+    content_type = "application/json; charset=utf-8"
+
+    def __init__(self, body: bytes, status: int = 200, headers=None) -> None:
+        self.body = body
+        self.status = status
+        self.headers = dict(headers) if headers else {}
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+    def to_aiohttp(self) -> web.Response:
+        return web.Response(body=self.body, status=self.status, headers=self.headers or None,
+                            content_type="application/json", charset="utf-8")
+
+
+def json_response(data, *, status: int = 200, headers=None) -> Answer:
+    """Binance's JSON answer of ``data`` (:class:`Answer`), written with orjson when it is
+    installed."""
+    return Answer(dumps_bytes(data), status, headers)
 
 
 FUNDING_INTERVAL_MS = 8 * 3600 * 1000
