@@ -66,19 +66,27 @@ class Request:
     """What the handlers read of a request (the part of ``aiohttp.web.Request`` they use)."""
 
     __slots__ = ("method", "raw_path", "path", "_query", "_headers", "_body", "remote",
-                 "version")
+                 "version", "match_info")
 
     def __init__(self, method: str, raw_path: str, headers: CIMultiDict, body: bytes,
                  remote: str | None, version: str) -> None:
         self.method = method
+        if "#" in raw_path:                       # a fragment is not sent to the server
+            raw_path = raw_path.partition("#")[0]
         self.raw_path = raw_path
         path = raw_path.partition("?")[0]
-        self.path = unquote(path) if "%" in path else path
+        if "%" in path:
+            try:
+                path = unquote(path, errors="strict")
+            except UnicodeDecodeError:           # kept percent-encoded, as yarl keeps it
+                pass
+        self.path = path
         self._query = None
         self._headers = headers
         self._body = body
         self.remote = remote
         self.version = version
+        self.match_info: dict = {}
 
     @property
     def headers(self) -> CIMultiDictProxy:
@@ -99,15 +107,24 @@ class Request:
     def body_exists(self) -> bool:
         return bool(self._body)
 
-    @property
-    def match_info(self) -> dict:
-        return {}
-
     async def read(self) -> bytes:
         return self._body
 
     async def text(self) -> str:
         return self._body.decode("utf-8")
+
+
+_HTTP_ERRORS = {400: web.HTTPBadRequest, 417: web.HTTPExpectationFailed}
+
+
+def _origin_form(url: bytes) -> bytes:
+    """The origin form (``/path?query``) of an absolute-form request target
+    (``http://host/path?query``), which an HTTP/1.1 server must accept; others as sent."""
+    scheme, sep, rest = url.partition(b"://")
+    if sep and scheme.lower() in (b"http", b"https"):
+        slash = rest.find(b"/")
+        return rest[slash:] if slash >= 0 else b"/"
+    return url
 
 
 def _not_found(request):
@@ -133,17 +150,19 @@ class HttpFront:
         self.mock = mock
         self.aiohttp_server = aiohttp_server
         self.routes: dict[str, dict[str, object]] = {}
-        self.ws_paths: set[str] = set()
+        # dynamic routes (the streams, ``/ws/{streams}``): (prefix, variable, by method)
+        self.prefixed: list[tuple[str, str, dict[str, object]]] = []
         for resource in mock.app.router.resources():
             info = resource.get_info()
             path = info.get("path")
+            if path is None:
+                head, _, var = info.get("formatter", "").partition("{")
+                by_method = {r.method: r.handler for r in resource if r.method != "*"}
+                self.prefixed.append((head, var.partition("}")[0].partition(":")[0], by_method))
+                continue
             for route in resource:
-                if path is None:                      # a dynamic route: the streams
-                    self.ws_paths.add(info.get("formatter", "").partition("{")[0])
-                    continue
-                if route.method == "*":
-                    continue
-                self.routes.setdefault(path, {})[route.method] = route.handler
+                if route.method != "*":
+                    self.routes.setdefault(path, {})[route.method] = route.handler
         self.connections: set[_Connection] = set()
         self._middleware = mock._limits       # the middleware, without aiohttp's response
         self._date = (0, b"")
@@ -160,18 +179,24 @@ class HttpFront:
             self._date = (now, formatdate(now, usegmt=True).encode())
         return self._date[1]
 
-    def handler(self, method: str, path: str):
+    def handler(self, method: str, path: str) -> tuple[object, dict]:
+        """The route's handler of ``method`` on ``path`` (404 and 405 handlers when there is
+        none, as aiohttp's router), and its match info."""
+        match: dict = {}
         by_method = self.routes.get(path)
         if by_method is None:
-            if path in self.ws_paths or any(path.startswith(p) for p in self.ws_paths if p):
-                return lambda request: _raise(_no_upgrade, request)
-            return lambda request: _raise(_not_found, request)
+            for head, var, methods in self.prefixed:
+                if path.startswith(head) and len(path) > len(head):
+                    by_method, match = methods, {var: path[len(head):]}
+                    break
+            else:
+                return (lambda request: _raise(_not_found, request)), match
         h = by_method.get(method)
         if h is None and method == "HEAD":
             h = by_method.get("GET")
         if h is None:
-            return lambda request: _raise(_not_allowed, request)
-        return h
+            return (lambda request: _raise(_not_allowed, request)), match
+        return h, match
 
     def _sweep(self) -> None:
         now = time.monotonic()
@@ -187,11 +212,6 @@ class HttpFront:
             self._sweeper = None
         for conn in list(self.connections):
             conn.close()
-
-
-def _no_upgrade(request):
-    raise web.HTTPBadRequest(text="No WebSocket UPGRADE hdr: None\n Can \"Upgrade\" only to "
-                                  "\"WebSocket\".")
 
 
 _STATUS: dict = {}
@@ -228,6 +248,7 @@ class _Connection(asyncio.Protocol):
         self._ready: list = []            # complete requests not yet answered
         self._closing = False
         self._upgrade = False
+        self._problem = None
         self._paused = False
 
     # --- asyncio.Protocol ---
@@ -304,11 +325,21 @@ class _Connection(asyncio.Protocol):
         if self.parser.should_upgrade():
             self._upgrade = True
             return
+        self._problem = None
+        host = False
         for name, value in self._headers:
-            if len(name) == 6 and name.lower() == b"expect":
+            n = len(name)
+            if n == 4 and name.lower() == b"host":
+                host = True
+            elif n == 6 and name.lower() == b"expect":
+                if self.parser.get_http_version() != "1.1":
+                    continue                        # HTTP/1.0: an expectation is ignored
                 if value.lower() == b"100-continue":
                     self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                break
+                else:
+                    self._problem = (417, "Unknown Expect: " + value.decode("latin-1"), False)
+        if not host and self.parser.get_http_version() == "1.1":
+            self._problem = (400, "Missing 'Host' header in request.", True)
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
@@ -322,25 +353,33 @@ class _Connection(asyncio.Protocol):
         p = self.parser
         self._ready.append((p.get_method().decode("ascii", "replace"), self._url,
                             self._headers, b"".join(self._body), p.should_keep_alive(),
-                            p.get_http_version()))
+                            p.get_http_version(), self._problem))
 
     # --- answering ---
     def _answer_ready(self) -> None:
         ready, self._ready = self._ready, []
-        for method, url, headers, body, keep_alive, version in ready:
+        for method, url, headers, body, keep_alive, version, problem in ready:
             if self._closing:
                 return
+            if problem is not None:             # as aiohttp answers them
+                status, text, close = problem
+                self._write(_HTTP_ERRORS[status](text=text), keep_alive and not close,
+                            head=method == "HEAD")
+                continue
             self._answer(method, url, headers, body, keep_alive, version)
 
     def _answer(self, method, url, headers, body, keep_alive, version) -> None:
         front = self.front
+        if url[:1] != b"/":
+            url = _origin_form(url)
         try:
             raw_path = url.decode("utf-8")
         except UnicodeDecodeError:
             raw_path = url.decode("latin-1")
         hdrs = CIMultiDict([(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers])
         request = Request(method, raw_path, CIMultiDictProxy(hdrs), body, self.remote, version)
-        coro = front._middleware(request, front.handler(method, request.path))
+        handler, request.match_info = front.handler(method, request.path)
+        coro = front._middleware(request, handler)
         try:
             try:
                 coro.send(None)
@@ -377,6 +416,8 @@ class _Connection(asyncio.Protocol):
                      % (len(body), self.front.date()))
         if not keep_alive:
             parts.append(b"Connection: close\r\n")
+        elif self.parser.get_http_version() == "1.0":
+            parts.append(b"Connection: keep-alive\r\n")
         parts.append(b"\r\n")
         if not head:
             parts.append(body)

@@ -19,6 +19,7 @@ class Publisher:
 
     def _drain_books(self) -> None:
         """Turn the books' level deltas into ``depthUpdate`` messages (and bookTicker)."""
+        self._undrained = 0
         now = None
         subs = self.hub.subscribed
         for i, book, depth, partials, ticker in self._book_streams():
@@ -46,6 +47,22 @@ class Publisher:
                        **self._top(i, short=True)}
                 self.hub.publish(ticker, msg)
                 self.hub.publish("!bookTicker", msg)
+
+    def _drain_books_live(self) -> None:
+        """After a command: :meth:`_drain_books` when a bookTicker stream is held (it is sent
+        at each change of the top). The depth diffs and partial books are sent per window,
+        so their deltas wait for the window's end (:meth:`_flush_depth`'s caller drains
+        them), the same messages with less work per command; a REST depth or bookTicker
+        drains first, so its ``lastUpdateId`` counts every change."""
+        subs = self.hub.subscribed
+        self._undrained = n = self.__dict__.get("_undrained", 0) + 1
+        if "!bookTicker" in subs or n >= 1000:      # bounded without a window's timer too
+            self._drain_books()
+            return
+        for entry in self._book_streams():
+            if entry[4] in subs:
+                self._drain_books()
+                return
 
     def _book_streams(self) -> list:
         """Per instrument whose book tracks deltas: its index, book, and the names of its

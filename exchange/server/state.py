@@ -189,7 +189,7 @@ class OrdersOfRecord:
                                                "Withdrawn": "WITHDRAW",
                                                "IsolatedMarginChanged": "MARGIN_TRANSFER"}[name])
         self._flush_agg()
-        self._drain_books()
+        self._drain_books_live()
         self._retire(now)
         for acct in sorted(a for a in touched if a >= 0):
             self._push_account(acct, now, reasons.get(acct, "ORDER"), touched[acct])

@@ -176,6 +176,11 @@ class StreamHub:
             self.validate(name)
 
     async def handle(self, request: web.Request, streams: list[str], combined: bool):
+        if not isinstance(request, web.BaseRequest):
+            # the HTTP front hands every upgrade to aiohttp: this one asked for none (what
+            # aiohttp's handshake answers to a plain request)
+            raise web.HTTPBadRequest(text="No WebSocket UPGRADE hdr: None\n Can \"Upgrade\" "
+                                          "only to \"WebSocket\".")
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
         client = _Client(ws, combined)
         # subscribed before the handshake completes: a client that acts as soon as it is

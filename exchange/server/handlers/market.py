@@ -117,6 +117,7 @@ class MarketHandlers:
 
     async def book_ticker(self, request):
         params = await self._params(request)
+        self._drain_books()                     # lastUpdateId: every change so far counted
         return self._each(params, self._top)
 
     async def ticker_24hr(self, request):

@@ -134,6 +134,7 @@ class UserStreamHandlers:
         async def streams():
             while True:
                 await asyncio.sleep(self.DEPTH_PERIOD_S)
+                self._drain_books()
                 self._flush_depth()
                 self._flush_market()
 
