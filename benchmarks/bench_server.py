@@ -9,6 +9,10 @@ this one). Phases, each ``--duration`` seconds:
 
 1. ``hello``: the raw clients GET an aiohttp hello-world server (another process): the
    ceiling of this machine's HTTP request rate for this client code;
+1b. ``null_order``: the raw clients place and cancel (as in 2) against an aiohttp server
+   that answers every order request at once with a fixed order: the ceiling of the raw
+   clients themselves (a new signed URL per request costs aiohttp's client more than
+   hello's one URL does); ``raw.vs_null_order`` is the server's share of it;
 2. ``raw``: the raw clients (aiohttp, HMAC-SHA256-signed as Binance documents) each place a
    resting limit order and cancel it, in a loop;
 3. ``ccxt``: unmodified ``ccxt.async_support.binanceusdm`` clients do the same.
@@ -50,6 +54,28 @@ app.router.add_post("/", hello)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None,
             loop=event_loop())
 """
+
+# the raw clients' own ceiling: a server that answers every order request at once with a fixed
+# order (aiohttp, the same loop), so the clients' cost of a signed request (a new URL each
+# time, signing, a larger answer) is measured without any exchange behind it
+NULL_ORDER = HELLO.replace(
+    '''async def hello(request):
+    return web.Response(text="hello")
+app = web.Application()
+app.router.add_get("/", hello)
+app.router.add_post("/", hello)''',
+    '''BODY = (b\'{"orderId":1000000001,"symbol":"BTCUSDT","status":"NEW","clientOrderId":"x",\'
+        b\'"price":"48000","avgPrice":"0","origQty":"0.003","executedQty":"0","cumQty":"0",\'
+        b\'"cumQuote":"0","timeInForce":"GTC","type":"LIMIT","reduceOnly":false,\'
+        b\'"closePosition":false,"side":"BUY","positionSide":"BOTH","stopPrice":"0",\'
+        b\'"workingType":"CONTRACT_PRICE","priceProtect":false,"origType":"LIMIT",\'
+        b\'"priceMatch":"NONE","selfTradePreventionMode":"NONE","goodTillDate":0,\'
+        b\'"updateTime":1796329519049}\')
+async def order(request):
+    return web.Response(body=BODY, content_type="application/json")
+app = web.Application()
+app.router.add_route("*", "/fapi/v1/order", order)''')
+assert NULL_ORDER != HELLO
 
 
 def free_port() -> int:
@@ -313,14 +339,15 @@ def main(argv=None) -> int:
     p.add_argument("--subscribers", type=int, default=200)
     args = p.parse_args(argv)
 
-    hello_port, port = free_port(), free_port()
+    hello_port, port, null_port = free_port(), free_port(), free_port()
     n_acc = args.ccxt_clients + args.raw_clients
     procs = [subprocess.Popen([sys.executable, "-c", HELLO, str(hello_port), str(ROOT)]),
              subprocess.Popen([sys.executable, "-m", "exchange.cli", "serve", "--no-rate-limits",
                                "--port", str(port), "--accounts", str(n_acc), "--deposit",
                                "100000000", "--mark", "BTCUSDT=50000"],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              text=True)]
+                              text=True),
+             subprocess.Popen([sys.executable, "-c", NULL_ORDER, str(null_port), str(ROOT)])]
     try:
         creds = []
         for line in procs[1].stdout:
@@ -332,9 +359,12 @@ def main(argv=None) -> int:
         procs[1].stdout.close()              # nothing more is printed (no access log)
         wait_port(port)
         wait_port(hello_port)
+        wait_port(null_port)
         results = {
             "hello": timed(hello_phase(hello_port, args.raw_clients, args.duration),
                            procs[0].pid),
+            "null_order": timed(raw_phase(null_port, creds[:args.raw_clients], args.duration),
+                                procs[2].pid),
             "raw": timed(with_subscribers(port, args.subscribers, raw_phase(
                 port, creds[:args.raw_clients], args.duration)), procs[1].pid),
             "ccxt": timed(with_subscribers(port, args.subscribers, ccxt_phase(
@@ -346,6 +376,9 @@ def main(argv=None) -> int:
             proc.wait(10)
     ceiling = results["hello"]["requests_per_s"]
     results["raw"]["vs_hello"] = round(results["raw"]["orders_per_s"] / ceiling, 3) if ceiling else None
+    null = results["null_order"]["orders_per_s"]
+    results["null_order"]["vs_hello"] = round(null / ceiling, 3) if ceiling else None
+    results["raw"]["vs_null_order"] = round(results["raw"]["orders_per_s"] / null, 3) if null else None
     results["config"] = {"duration_s": args.duration, "ccxt_clients": args.ccxt_clients,
                          "raw_clients": args.raw_clients, "subscribers": args.subscribers,
                          "cpus": os.cpu_count(), "event_loop": _loop_name()}
@@ -356,7 +389,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(results, indent=1))
     else:
-        for k in ("hello", "raw", "ccxt"):
+        for k in ("hello", "null_order", "raw", "ccxt"):
             print(k, results[k])
         print("targets met:", results["targets_met"])
     return 0
