@@ -103,15 +103,8 @@ class Request:
     def can_read_body(self) -> bool:
         return bool(self._body)
 
-    @property
-    def body_exists(self) -> bool:
-        return bool(self._body)
-
     async def read(self) -> bytes:
         return self._body
-
-    async def text(self) -> str:
-        return self._body.decode("utf-8")
 
 
 _HTTP_ERRORS = {400: web.HTTPBadRequest, 417: web.HTTPExpectationFailed}
@@ -127,16 +120,12 @@ def _origin_form(url: bytes) -> bytes:
     return url
 
 
-def _not_found(request):
-    raise web.HTTPNotFound()
+async def _not_found(request):               # what aiohttp's router raises; the middleware
+    raise web.HTTPNotFound()                     # answers it in Binance's envelope
 
 
-def _not_allowed(request):
+async def _not_allowed(request):
     raise web.HTTPMethodNotAllowed(request.method, [])
-
-
-async def _raise(exc_factory, request):
-    exc_factory(request)
 
 
 class HttpFront:
@@ -190,12 +179,12 @@ class HttpFront:
                     by_method, match = methods, {var: path[len(head):]}
                     break
             else:
-                return (lambda request: _raise(_not_found, request)), match
+                return _not_found, match
         h = by_method.get(method)
         if h is None and method == "HEAD":
             h = by_method.get("GET")
         if h is None:
-            return (lambda request: _raise(_not_allowed, request)), match
+            return _not_allowed, match
         return h, match
 
     def _sweep(self) -> None:

@@ -49,17 +49,12 @@ class Answer:
     into a ``web.Response`` (:meth:`to_aiohttp`, in the middleware)."""
 
     __slots__ = ("status", "headers", "body")
-    reason = None
     content_type = "application/json; charset=utf-8"
 
     def __init__(self, body: bytes, status: int = 200, headers=None) -> None:
         self.body = body
         self.status = status
         self.headers = dict(headers) if headers else {}
-
-    @property
-    def text(self) -> str:
-        return self.body.decode()
 
     def to_aiohttp(self) -> web.Response:
         return web.Response(body=self.body, status=self.status, headers=self.headers or None,

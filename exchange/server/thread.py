@@ -209,8 +209,10 @@ def serve(mock, host: str = "127.0.0.1", port: int = 8080, loop: str = "auto",
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 ev.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):    # not the main thread, or Windows
-                pass
+            except (NotImplementedError, RuntimeError, ValueError):
+                # no signal handlers off the main thread or on Windows' loop: there Ctrl-C
+                # raises KeyboardInterrupt out of the loop, as under web.run_app
+                continue
         try:
             await stop.wait()
         finally:
