@@ -353,7 +353,7 @@ class _Connection(asyncio.Protocol):
             if problem is not None:             # as aiohttp answers them
                 status, text, close = problem
                 self._write(_HTTP_ERRORS[status](text=text), keep_alive and not close,
-                            head=method == "HEAD")
+                            method == "HEAD", version)
                 continue
             self._answer(method, url, headers, body, keep_alive, version)
 
@@ -384,9 +384,11 @@ class _Connection(asyncio.Protocol):
             log.exception("%s %s failed", method, request.path)
             resp = Answer(b'{"code":-1000,"msg":"An unknown error occurred while processing '
                           b'the request."}', 500)
-        self._write(resp, keep_alive, head=method == "HEAD")
+        self._write(resp, keep_alive, method == "HEAD", version)
 
-    def _write(self, resp, keep_alive: bool, head: bool = False) -> None:
+    def _write(self, resp, keep_alive: bool, head: bool, version: str) -> None:
+        """Write ``resp`` (an :class:`Answer` or an aiohttp response) as the answer to a
+        request of HTTP ``version`` (the request's own: a pipelined next one may be parsed)."""
         body = resp.body
         if type(resp) is Answer:
             parts = [_status_line(resp.status), _JSON_TYPE]
@@ -405,7 +407,7 @@ class _Connection(asyncio.Protocol):
                      % (len(body), self.front.date()))
         if not keep_alive:
             parts.append(b"Connection: close\r\n")
-        elif self.parser.get_http_version() == "1.0":
+        elif version == "1.0":
             parts.append(b"Connection: keep-alive\r\n")
         parts.append(b"\r\n")
         if not head:
