@@ -1,28 +1,33 @@
 """Mock exchange server benchmark: order entry over HTTP on 127.0.0.1, with WebSocket depth
 subscribers connected, against an aiohttp hello-world ceiling measured in the same run.
 
-    python benchmarks/bench_server.py [--json] [--duration 20] [--ccxt-clients 20]
-                                      [--raw-clients 20] [--subscribers 200]
+    python benchmarks/bench_server.py [--json] [--duration 20] [--rounds 4]
+                                      [--ccxt-clients 20] [--raw-clients 20]
+                                      [--subscribers 200] [--raw-params body|query]
 
 The server runs as ``perpsim serve --no-rate-limits`` in its own process (the clients in
-this one). Phases, each ``--duration`` seconds:
+this one). Phases, each ``--duration`` seconds in all:
 
 1. ``hello``: the raw clients GET an aiohttp hello-world server (another process): the
    ceiling of this machine's HTTP request rate for this client code;
 1b. ``null_order``: the raw clients place and cancel (as in 2) against an aiohttp server
    that answers every order request at once with a fixed order: the ceiling of the raw
-   clients themselves (a new signed URL per request costs aiohttp's client more than
-   hello's one URL does); ``raw.vs_null_order`` is the server's share of it;
-2. ``raw``: the raw clients (aiohttp, HMAC-SHA256-signed as Binance documents) each place a
-   resting limit order and cancel it, in a loop;
+   clients themselves (signing, a larger request and answer); ``raw.vs_null_order`` is
+   the server's share of it;
+2. ``raw``: the raw clients (aiohttp, HMAC-SHA256-signed as Binance documents, the
+   parameters in an x-www-form-urlencoded body, or in the query string with
+   ``--raw-params query``) each place a resting limit order and cancel it, in a loop;
 3. ``ccxt``: unmodified ``ccxt.async_support.binanceusdm`` clients do the same.
 
-During 2 and 3, ``--subscribers`` WebSocket clients (a third process) hold
-``btcusdt@depth@100ms`` and read every diff. ``orders_per_s`` counts order requests (a placement or a cancel) answered per
-second; ``p50_ms`` / ``p99_ms`` are their latencies; ``errors`` the answers that were not
-200 plus exceptions. Targets (issue 11): raw orders_per_s ≥ 0.8 × the hello-world rate,
-p99 ≤ 50 ms, 0 errors.
-"""  # noqa: E501
+1, 1b and 2 run in turn, ``--duration / --rounds`` seconds each per round, so that a change
+in the machine's speed during the run (a shared host's) falls on the ceiling and on the
+orders alike; 3 runs last, in one piece. ``--subscribers`` WebSocket clients (a third
+process) hold ``btcusdt@depth@100ms`` throughout and read every diff (none come while no
+order reaches the exchange). ``orders_per_s`` counts order requests (a placement or a
+cancel) answered per second; ``p50_ms`` / ``p99_ms`` are their latencies; ``errors`` the
+answers that were not 200 plus exceptions. Targets (issue 11): raw orders_per_s ≥ 0.8 ×
+the hello-world rate, p99 ≤ 50 ms, 0 errors.
+"""
 from __future__ import annotations
 
 import argparse
@@ -115,25 +120,45 @@ def cpu_s(pid: int | None = None) -> float | None:
         return None
 
 
-def timed(phase, server_pid: int):
-    """Run ``phase`` (a coroutine returning a summary); add the CPU microseconds per request
-    spent by the clients (this process) and by the server process."""
-    c0, s0 = cpu_s(), cpu_s(server_pid)
-    out = asyncio.run(phase)
-    c1, s1 = cpu_s(), cpu_s(server_pid)
-    n = out.get("requests") or 0
-    if n:
-        out["client_cpu_us_per_request"] = round((c1 - c0) / n * 1e6, 1)
-        if s0 is not None and s1 is not None:
-            out["server_cpu_us_per_request"] = round((s1 - s0) / n * 1e6, 1)
-    return out
+class Tally:
+    """One phase over its slices (the phases run in turn, one slice each per round, so that a
+    change in the machine's speed during the run falls on all of them alike): the latencies,
+    errors and seconds of its slices, and the CPU they cost the clients (this process) and the
+    server process."""
 
+    def __init__(self, server_pid: int):
+        self.server_pid = server_pid
+        self.lat: list[float] = []
+        self.errors = 0
+        self.elapsed = 0.0
+        self.client_cpu = 0.0
+        self.server_cpu: float | None = 0.0
 
-def summary(lat, errors, elapsed):
-    return {"orders_per_s": round(len(lat) / elapsed, 1),
-            "p50_ms": round(pct(lat, 0.5) * 1000, 2) if lat else None,
-            "p99_ms": round(pct(lat, 0.99) * 1000, 2) if lat else None,
-            "errors": errors, "requests": len(lat)}
+    def run(self, phase) -> None:
+        """Run one slice: ``phase``, a coroutine returning (latencies, errors, seconds)."""
+        c0, s0 = cpu_s(), cpu_s(self.server_pid)
+        lat, errors, elapsed = asyncio.run(phase)
+        c1, s1 = cpu_s(), cpu_s(self.server_pid)
+        self.lat += lat
+        self.errors += errors
+        self.elapsed += elapsed
+        self.client_cpu += c1 - c0
+        if s0 is None or s1 is None or self.server_cpu is None:
+            self.server_cpu = None
+        else:
+            self.server_cpu += s1 - s0
+
+    def summary(self) -> dict:
+        n = len(self.lat)
+        out = {"orders_per_s": round(n / self.elapsed, 1) if self.elapsed else 0.0,
+               "p50_ms": round(pct(self.lat, 0.5) * 1000, 2) if n else None,
+               "p99_ms": round(pct(self.lat, 0.99) * 1000, 2) if n else None,
+               "errors": self.errors, "requests": n}
+        if n:
+            out["client_cpu_us_per_request"] = round(self.client_cpu / n * 1e6, 1)
+            if self.server_cpu is not None:
+                out["server_cpu_us_per_request"] = round(self.server_cpu / n * 1e6, 1)
+        return out
 
 
 async def hello_phase(port, clients, duration):
@@ -163,9 +188,7 @@ async def hello_phase(port, clients, duration):
 
     t0 = time.monotonic()
     await asyncio.gather(*(one() for _ in range(clients)))
-    out = summary(lat, errors, time.monotonic() - t0)
-    return {"requests_per_s": out["orders_per_s"], "p50_ms": out["p50_ms"],
-            "p99_ms": out["p99_ms"], "errors": errors, "requests": out["requests"]}
+    return lat, errors, time.monotonic() - t0
 
 
 async def subscribers(port, n, stop_event, counter):
@@ -186,13 +209,23 @@ async def subscribers(port, n, stop_event, counter):
         await asyncio.gather(*(one(session) for _ in range(n)), return_exceptions=True)
 
 
-async def raw_phase(port, creds, duration):
+async def raw_phase(port, creds, duration, params="body"):
     import aiohttp
     from yarl import URL
 
     lat, errors = [], 0
     stop = time.monotonic() + duration
     base = f"http://127.0.0.1:{port}/fapi/v1/order"
+    url = URL(base, encoded=True)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def request(s, method, q):
+        # Binance takes a signed request's parameters in the query string or, for POST, PUT
+        # and DELETE, in an x-www-form-urlencoded body: the body keeps the URL the same on
+        # every request (as ccxt sends a POST), the query string builds a new one each time
+        if params == "body":
+            return s.request(method, url, data=q.encode(), headers=form)
+        return s.request(method, URL(f"{base}?{q}", encoded=True))
 
     try:
         from orjson import loads
@@ -218,7 +251,7 @@ async def raw_phase(port, creds, duration):
                                     "timestamp": int(time.time() * 1000)})
                 t = time.perf_counter()
                 try:
-                    async with s.post(URL(f"{base}?{q}", encoded=True)) as r:
+                    async with request(s, "POST", q) as r:
                         body = loads(await r.read())
                         ok = r.status == 200
                 except Exception:
@@ -231,7 +264,7 @@ async def raw_phase(port, creds, duration):
                                     "timestamp": int(time.time() * 1000)})
                 t = time.perf_counter()
                 try:
-                    async with s.delete(URL(f"{base}?{q}", encoded=True)) as r:
+                    async with request(s, "DELETE", q) as r:
                         await r.read()
                         ok = r.status == 200
                 except Exception:
@@ -244,7 +277,7 @@ async def raw_phase(port, creds, duration):
 
     t0 = time.monotonic()
     await asyncio.gather(*(one(n, k, s) for n, (k, s) in enumerate(creds)))
-    return summary(lat, errors, time.monotonic() - t0)
+    return lat, errors, time.monotonic() - t0
 
 
 async def ccxt_phase(port, creds, duration):
@@ -279,7 +312,7 @@ async def ccxt_phase(port, creds, duration):
         await asyncio.gather(*(one(n, c) for n, c in enumerate(clients)))
     finally:
         await asyncio.gather(*(c.close() for c in clients))
-    return summary(lat, errors, time.monotonic() - t0)
+    return lat, errors, time.monotonic() - t0
 
 
 SUBSCRIBERS = """
@@ -292,7 +325,10 @@ async def main():
     task = asyncio.ensure_future(bench_server.subscribers(int(sys.argv[1]), int(sys.argv[2]),
                                                           stop, counter))
     print("ready", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    loop = asyncio.get_running_loop()
+    # each line read answers the diffs read so far; "stop" (or the end of input) ends it
+    while (await loop.run_in_executor(None, sys.stdin.readline)).strip() not in ("stop", ""):
+        print(counter[0], flush=True)
     stop.set()
     await task
     print(counter[0], flush=True)
@@ -300,23 +336,39 @@ asyncio.run(main())
 """
 
 
-async def with_subscribers(port, n, phase):
-    """Run ``phase`` while ``n`` depth subscribers (in their own process, so that reading
-    the diffs does not slow the order clients) hold their sockets."""
-    proc = subprocess.Popen([sys.executable, "-c", SUBSCRIBERS, str(port), str(n),
-                             str(Path(__file__).resolve().parent)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    await asyncio.sleep(1.5)                       # the connections are made
-    try:
-        out = await phase
-    finally:
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        received = proc.stdout.readline().strip()
-        proc.wait(30)
-    out["depth_messages"] = int(received) if received.isdigit() else None
-    return out
+class Subscribers:
+    """``n`` depth subscribers in their own process (so that reading the diffs does not slow
+    the order clients), connected for as long as this is open; ``received`` is the number of
+    diffs they read."""
+
+    def __init__(self, port: int, n: int):
+        self.port, self.n, self.received = port, n, None
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", SUBSCRIBERS, str(self.port),
+                                      str(self.n), str(Path(__file__).resolve().parent)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+        time.sleep(1.5)                            # the connections are made
+        return self
+
+    def _ask(self, line: str) -> int | None:
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        received = self.proc.stdout.readline().strip()
+        return int(received) if received.isdigit() else None
+
+    def count(self) -> int | None:
+        """The diffs read so far."""
+        return self._ask("count")
+
+    def cpu_s(self) -> float | None:
+        """The CPU seconds the subscribers' process has used so far."""
+        return cpu_s(self.proc.pid)
+
+    def __exit__(self, *exc):
+        self.received = self._ask("stop")
+        self.proc.wait(30)
 
 
 def _loop_name() -> str:
@@ -333,11 +385,20 @@ def _loop_name() -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--json", action="store_true")
-    p.add_argument("--duration", type=float, default=20.0)
+    p.add_argument("--duration", type=float, default=20.0,
+                   help="seconds of each phase (default 20)")
+    p.add_argument("--rounds", type=int, default=4,
+                   help="hello, null_order and raw run in turn, each --duration/--rounds "
+                        "seconds a round (default 4)")
     p.add_argument("--ccxt-clients", type=int, default=20)
     p.add_argument("--raw-clients", type=int, default=20)
     p.add_argument("--subscribers", type=int, default=200)
+    p.add_argument("--raw-params", choices=("body", "query"), default="body",
+                   help="where the raw clients put a signed request's parameters (Binance "
+                        "takes either for POST and DELETE; default: body)")
     args = p.parse_args(argv)
+    if args.rounds < 1 or args.duration <= 0:
+        p.error("--rounds must be ≥ 1 and --duration > 0")
 
     hello_port, port, null_port = free_port(), free_port(), free_port()
     n_acc = args.ccxt_clients + args.raw_clients
@@ -348,6 +409,8 @@ def main(argv=None) -> int:
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               text=True),
              subprocess.Popen([sys.executable, "-c", NULL_ORDER, str(null_port), str(ROOT)])]
+    tallies = {"hello": Tally(procs[0].pid), "null_order": Tally(procs[2].pid),
+               "raw": Tally(procs[1].pid), "ccxt": Tally(procs[1].pid)}
     try:
         creds = []
         for line in procs[1].stdout:
@@ -360,27 +423,46 @@ def main(argv=None) -> int:
         wait_port(port)
         wait_port(hello_port)
         wait_port(null_port)
-        results = {
-            "hello": timed(hello_phase(hello_port, args.raw_clients, args.duration),
-                           procs[0].pid),
-            "null_order": timed(raw_phase(null_port, creds[:args.raw_clients], args.duration),
-                                procs[2].pid),
-            "raw": timed(with_subscribers(port, args.subscribers, raw_phase(
-                port, creds[:args.raw_clients], args.duration)), procs[1].pid),
-            "ccxt": timed(with_subscribers(port, args.subscribers, ccxt_phase(
-                port, creds[args.raw_clients:], args.duration)), procs[1].pid),
-        }
+        raw_creds, ccxt_creds = creds[:args.raw_clients], creds[args.raw_clients:]
+        slice_s = args.duration / args.rounds
+        # the subscribers stay connected through every phase (idle while no order reaches
+        # the exchange: hello and null_order are other servers)
+        subs_cpu = dict.fromkeys(tallies, 0.0)
+        with Subscribers(port, args.subscribers) as subs:
+            def run(name, phase):
+                c0 = subs.cpu_s()
+                tallies[name].run(phase)
+                c1 = subs.cpu_s()
+                subs_cpu[name] = None if None in (c0, c1, subs_cpu[name]) else subs_cpu[name] + c1 - c0
+
+            for _ in range(args.rounds):
+                run("hello", hello_phase(hello_port, args.raw_clients, slice_s))
+                run("null_order", raw_phase(null_port, raw_creds, slice_s, args.raw_params))
+                run("raw", raw_phase(port, raw_creds, slice_s, args.raw_params))
+            depth_before_ccxt = subs.count()
+            run("ccxt", ccxt_phase(port, ccxt_creds, args.duration))
     finally:
         for proc in procs:
             proc.terminate()
             proc.wait(10)
-    ceiling = results["hello"]["requests_per_s"]
+    results = {k: t.summary() for k, t in tallies.items()}
+    for k, out in results.items():
+        # what reading the depth diffs cost (the subscribers share the machine's CPUs)
+        if subs_cpu[k] is not None and out["requests"]:
+            out["subscribers_cpu_us_per_request"] = round(subs_cpu[k] / out["requests"] * 1e6, 1)
+    hello = results["hello"]
+    hello["requests_per_s"] = hello.pop("orders_per_s")
+    results["raw"]["depth_messages"] = depth_before_ccxt
+    results["ccxt"]["depth_messages"] = (None if subs.received is None or depth_before_ccxt is None
+                                         else subs.received - depth_before_ccxt)
+    ceiling = hello["requests_per_s"]
     results["raw"]["vs_hello"] = round(results["raw"]["orders_per_s"] / ceiling, 3) if ceiling else None
     null = results["null_order"]["orders_per_s"]
     results["null_order"]["vs_hello"] = round(null / ceiling, 3) if ceiling else None
     results["raw"]["vs_null_order"] = round(results["raw"]["orders_per_s"] / null, 3) if null else None
-    results["config"] = {"duration_s": args.duration, "ccxt_clients": args.ccxt_clients,
-                         "raw_clients": args.raw_clients, "subscribers": args.subscribers,
+    results["config"] = {"duration_s": args.duration, "rounds": args.rounds,
+                         "ccxt_clients": args.ccxt_clients, "raw_clients": args.raw_clients,
+                         "subscribers": args.subscribers, "raw_params": args.raw_params,
                          "cpus": os.cpu_count(), "event_loop": _loop_name()}
     results["targets_met"] = bool(
         results["raw"]["vs_hello"] is not None and results["raw"]["vs_hello"] >= 0.8
