@@ -81,13 +81,17 @@ def journal_tables(records: np.ndarray, scales: dict | None = None) -> dict[str,
     return out
 
 
-def write_journal(records: np.ndarray, directory, scales: dict | None = None) -> dict[str, str]:
+def write_journal(records: np.ndarray, directory, scales: dict | None = None,
+                  skip=frozenset()) -> dict[str, str]:
     """Write one Parquet file per event type under ``directory``; returns name → path.
-    ``scales``: the run's instrument (:func:`exchange.export.raw_scales`) for the metadata."""
+    ``scales``: the run's instrument (:func:`exchange.export.raw_scales`) for the metadata;
+    ``skip``: event tables left out (:data:`ORDER_FLOW` for ``--journal events``)."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     files = {}
     for name, table in sorted(journal_tables(records, scales).items()):
+        if name in skip:
+            continue
         path = d / f"{name}.parquet"
         pq.write_table(table, path, **_WRITE)
         files[f"journal/{name}"] = str(path)

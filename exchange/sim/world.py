@@ -520,14 +520,18 @@ def cross_venue_basis(series_a: dict, series_b: dict, step_s: float) -> dict[str
 
 def run_world(world, seed: int = 0, waterfall=None, out_dir=None, *, check: str = "end",
               progress=None, overrides: dict | None = None, report: bool = True,
-              prepare=None) -> WorldResult:
+              prepare=None, journal: str = "full") -> WorldResult:
     """Run a world scenario (a :class:`WorldScenario`, a built-in name or a TOML path) and
     return its :class:`WorldResult`; with ``out_dir`` write metrics.json, each market's
     series (``series-<venue>-<symbol>.parquet``), each venue's journal
-    (``journal-<venue>/``) and report.html. ``prepare(world)`` runs on the built
-    :class:`World` before it starts."""
+    (``journal-<venue>/``: every event table with ``journal="full"``, all but the order
+    flow with ``"events"``, none with ``"none"``) and report.html. ``prepare(world)`` runs
+    on the built :class:`World` before it starts. The venues hold their journals in memory
+    for the run's metrics whatever ``journal`` says."""
+    from exchange.sim.journal import check_journal_mode
     from exchange.sim.metrics import JournalSummary, account_pnl, compute_metrics
 
+    check_journal_mode(journal)
     w = load_world(world)
     if overrides:
         w = w.with_overrides(overrides)
@@ -590,7 +594,7 @@ def run_world(world, seed: int = 0, waterfall=None, out_dir=None, *, check: str 
                          series=series, events=sim.events, wall_s=sim.wall_s,
                          sim_s=w.duration_ns / NS_PER_S)
     if out_dir is not None:
-        _write_world(result, journals, Path(out_dir), report)
+        _write_world(result, journals, Path(out_dir), report, journal)
     return result
 
 
@@ -604,13 +608,15 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def _write_world(result: WorldResult, journals: dict, out: Path, report: bool) -> None:
-    from exchange.sim.journal import write_journal, write_series
+def _write_world(result: WorldResult, journals: dict, out: Path, report: bool,
+                 journal: str = "full") -> None:
+    from exchange.sim.journal import ORDER_FLOW, write_journal, write_series
 
     out.mkdir(parents=True, exist_ok=True)
     files = {}
-    for vname, recs in journals.items():
-        for k, p in write_journal(recs, out / f"journal-{vname}").items():
+    for vname, recs in journals.items() if journal != "none" else ():
+        skip = ORDER_FLOW if journal == "events" else frozenset()
+        for k, p in write_journal(recs, out / f"journal-{vname}", skip=skip).items():
             files[f"journal-{vname}/{k}"] = str(p)
     for vname, per in result.series.items():
         for sym, ser in per.items():

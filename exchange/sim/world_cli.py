@@ -32,7 +32,7 @@ def cmd_run_world(args, con, fmt, progress_cm, out_path, overrides) -> int:
     with progress_cm(f"{w.name} seed {args.seed}", args.progress) as prog:
         task = prog.add_task(f"{w.name} seed {args.seed}", total=100)
         result = run_world(w, args.seed, args.waterfall, out, report=not args.no_report,
-                           progress=lambda f, n: prog.update(
+                           journal=args.journal or "full", progress=lambda f, n: prog.update(
                                task, completed=int(f * 100), description=f"{w.name} · "
                                f"{f * dur:,.0f}/{dur:,.0f} sim s · "
                                f"{n / max(time.perf_counter() - t0, 1e-9):,.0f} events/s"))
@@ -81,16 +81,19 @@ def cmd_run_world(args, con, fmt, progress_cm, out_path, overrides) -> int:
                   f"{fmt(b['last_basis_half_life_s'])} s")
     con.print(f"{result.events:,} events in {result.wall_s:.2f} s "
               f"({result.events / max(result.wall_s, 1e-9):,.0f} events/s)")
-    con.print(f"journals, series, metrics{', report' if not args.no_report else ''} in {out}/")
+    wrote = "journals, " if (args.journal or "full") != "none" else ""
+    con.print(f"{wrote}series, metrics{', report' if not args.no_report else ''} in {out}/")
     return 0
 
 
 def _world_job(job):
-    """Worker: one (world, seed, waterfall) → the result without its series."""
+    """Worker: one (world, seed, waterfall, out_dir, journal) → the result without its
+    series; with an ``out_dir`` the run's journals, series and metrics.json are written
+    there."""
     from exchange.sim.world import run_world
 
-    w, seed, wf = job
-    r = run_world(w, seed, list(wf), report=False)
+    w, seed, wf, out_dir, journal = job
+    r = run_world(w, seed, list(wf), out_dir, report=False, journal=journal)
     return dict(seed=seed, markets=r.markets, venues=r.venues, populations=r.populations,
                 basis=r.basis, events=r.events, wall_s=r.wall_s)
 
@@ -158,7 +161,13 @@ def cmd_compare_world(args, con, fmt, progress_cm, out_path, overrides, wfs) -> 
         wd = parse_world(data, w.source, w.path)
         label = ",".join(spec)
         labels.append(label)
-        jobs += [(wd, seed, names) for seed in range(args.seeds)]
+        # --journal full/events: each run's journals, series and metrics.json in
+        # runs/<design>-seed<s>/, as perpsim compare writes them for a single venue
+        journal = args.journal or "none"
+        jobs += [(wd, seed, names,
+                  out / "runs" / f"{'+'.join(names)}-seed{seed}" if journal != "none"
+                  else None, journal if journal != "none" else "full")
+                 for seed in range(args.seeds)]
     workers = max(1, min(len(jobs), args.workers or os.cpu_count() or 1))
     t0 = time.perf_counter()
     runs: list[dict] = []
@@ -190,5 +199,6 @@ def cmd_compare_world(args, con, fmt, progress_cm, out_path, overrides, wfs) -> 
          "runs": [dict(design=labels[i // args.seeds], **r) for i, r in enumerate(runs)]},
         indent=1, default=str))
     con.print(f"{len(jobs)} runs in {time.perf_counter() - t0:.1f} s · table "
-              f"{out / 'compare.json'}")
+              f"{out / 'compare.json'}"
+              + (f" · journals in {out / 'runs'}/" if (args.journal or "none") != "none" else ""))
     return 0

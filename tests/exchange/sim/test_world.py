@@ -133,3 +133,63 @@ def test_perpsim_compare_on_a_world_shows_each_design_per_instrument(tmp_path, c
     assert means["market,insurance"]["binance bad_debt"] > 0
     assert means["market,insurance,adl"]["binance bad_debt"] == 0
     assert means["market,insurance,adl"]["binance adl_haircut"] > 0
+
+
+#: a world small enough to run in a second: the journal options, not the cascade
+TINY = {"scenario.duration_s": 120, "market.population.noise.count": 20,
+        "market.population.directional.count": 20, "population.cross_portfolios.count": 20,
+        "population.isolated_portfolios.count": 20}
+
+
+def _sets(over):
+    return [x for k, v in over.items() for x in ("--set", f"{k}={v}")]
+
+
+@pytest.mark.parametrize("mode", ["full", "events", "none"])
+def test_perpsim_run_on_a_world_writes_the_journal_that_journal_asks_for(tmp_path, capsys, mode):
+    import pyarrow.parquet as pq
+
+    from exchange.sim.journal import ORDER_FLOW
+
+    out = tmp_path / mode
+    assert main(["run", "multi_asset_crash", "--out", str(out), "--no-report",
+                 "--journal", mode, *_sets(TINY)]) == 0
+    said = capsys.readouterr().out
+    tables = {p.stem for p in (out / "journal-binance").glob("*.parquet")} \
+        if (out / "journal-binance").exists() else set()
+    assert (out / "metrics.json").is_file() and (out / "series-binance-BTCUSDT.parquet").is_file()
+    if mode == "none":
+        assert not (out / "journal-binance").exists() and "journals" not in said
+        return
+    assert {"OrderFilled", "Deposited"} <= tables and "journals" in said
+    if mode == "events":
+        assert not tables & ORDER_FLOW
+    else:
+        assert {"OrderAccepted", "OrderCanceled"} <= tables
+        # every instrument's fills in the one venue journal
+        fills = pq.read_table(out / "journal-binance" / "OrderFilled.parquet")
+        assert set(fills.column("instrument").to_pylist()) == {0, 1, 2}
+
+
+def test_perpsim_compare_on_a_world_writes_each_runs_journals_with_journal(tmp_path, capsys):
+    out = tmp_path / "c"
+    assert main(["compare", "multi_asset_crash", "--waterfalls", "market,insurance,adl",
+                 "market,adl", "--seeds", "2", "--workers", "1", "--journal", "events",
+                 "--out", str(out), *_sets(TINY)]) == 0
+    assert "journals in" in capsys.readouterr().out
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert runs == ["market+adl-seed0", "market+adl-seed1", "market+insurance+adl-seed0",
+                    "market+insurance+adl-seed1"]
+    for r in runs:
+        assert (out / "runs" / r / "journal-binance" / "OrderFilled.parquet").is_file()
+        assert not (out / "runs" / r / "journal-binance" / "OrderAccepted.parquet").exists()
+        assert (out / "runs" / r / "metrics.json").is_file()
+    # without --journal (none by default) nothing but the table
+    assert main(["compare", "multi_asset_crash", "--waterfalls", "market,adl", "--seeds", "1",
+                 "--workers", "1", "--out", str(tmp_path / "d"), *_sets(TINY)]) == 0
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["compare.json"]
+
+
+def test_run_world_refuses_an_unknown_journal_mode():
+    with pytest.raises(ValueError, match="journal"):
+        run_world("multi_asset_crash", 0, overrides=TINY, journal="some")
