@@ -232,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "money in the settlement asset, enums as names, null for 'none', booleans "
                        "as booleans; plus accounts (account → population, leverage, margin mode, "
                        "deposit). Parquet files carry perpsim.units (column → unit) in their "
-                       "metadata; CSV files get units.json beside them.")
+                       "metadata; CSV files get units.json beside them. A world's run "
+                       "directory gets one directory per venue, each row in its own "
+                       "instrument's units.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a perpsim run output directory")
     p.add_argument("--format", choices=("parquet", "csv"), default="parquet",
                    help="file format (default parquet)")

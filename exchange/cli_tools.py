@@ -339,12 +339,17 @@ def _cmd_facts(args) -> int:
 def _cmd_journal(args) -> int:
     from rich.table import Table
 
-    from exchange.export import write_human
+    from exchange.export import is_world_run, write_human
 
     run_dir = Path(args.run_dir)
-    if not (run_dir / "journal").is_dir() or not (run_dir / "metrics.json").is_file():
+    if is_world_run(run_dir):
+        if not any(run_dir.glob("journal-*/")):
+            raise UsageError(f"'RUN_DIR' holds no venue journal (got {args.run_dir!r}: no "
+                             f"journal-<venue>/; run the world with --journal full or events)")
+    elif not (run_dir / "journal").is_dir() or not (run_dir / "metrics.json").is_file():
         raise UsageError(f"'RUN_DIR' must be a directory written by perpsim run, with journal/ "
-                         f"and metrics.json (got {args.run_dir!r})")
+                         f"and metrics.json, or by perpsim run WORLD, with venues.json "
+                         f"(got {args.run_dir!r})")
     out = _out_path(args.out, run_dir / "human")
     files = write_human(run_dir, out, args.format)
     table = Table(title=f"perpsim journal · {run_dir} in human units ({args.format})")

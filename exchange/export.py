@@ -35,8 +35,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["read_human", "accounts_table", "write_human", "humanize_table", "raw_units",
-           "raw_scales", "FORMATS"]
+__all__ = ["read_human", "read_human_world", "accounts_table", "write_human", "humanize_table",
+           "raw_units", "raw_scales", "is_world_run", "InstrumentScales", "FORMATS"]
 
 FORMATS = ("parquet", "csv")
 
@@ -130,13 +130,24 @@ def raw_scales(spec) -> dict[str, Any]:
             "lot_size": str(spec.lot_size), "settle_decimals": int(spec.settle_decimals)}
 
 
-def raw_units(name: str, columns, scales: dict[str, Any] | None = None) -> dict[str, dict]:
+def raw_units(name: str, columns, scales: dict[str, Any] | list | None = None) -> dict[str, dict]:
     """Column → unit of one *raw* event table (``RUN_DIR/journal/<name>.parquet``), the JSON
     the journal writer puts in ``perpsim.units``: each entry has ``unit`` and, where it
     applies, ``scale`` (human value = raw × scale, a decimal string), ``human`` (the unit of
     raw × scale), ``names`` (code → enum name), ``none`` (the raw value that means "none").
     ``scales`` is :func:`raw_scales` of the run's instrument; without it the ``scale`` and
-    ``human`` entries are left out (the kind of unit is still given)."""
+    ``human`` entries are left out (the kind of unit is still given). A list of them (a
+    venue of several instruments, a world's: one per instrument index) gives the settlement
+    scale where they share it, and the price and quantity scales as ``per_instrument``: the
+    key of each instrument's entry in the table's ``perpsim.instruments``."""
+    multi = isinstance(scales, list) and len(scales) > 1
+    shared: dict[str, Any] = {}
+    if multi:
+        if len({(x["settle"], int(x["settle_decimals"])) for x in scales}) == 1:
+            shared = {"settle": scales[0]["settle"], "settle_decimals": scales[0]["settle_decimals"]}
+        scales = None
+    elif isinstance(scales, list):
+        scales = scales[0] if scales else None
     sc = scales or {}
     price_unit = f"{sc['quote']} per {sc['base']}" if sc else None
     enums = _enum_names(name)
@@ -159,12 +170,15 @@ def raw_units(name: str, columns, scales: dict[str, Any] | None = None) -> dict[
         elif col == "instrument":
             out[col] = entry("instrument index", symbol=sc.get("symbol"))
         elif col.endswith("_ticks"):
-            out[col] = entry("ticks", sc.get("tick_size"), price_unit, none="<= 0")
+            out[col] = entry("ticks", sc.get("tick_size"), price_unit, none="<= 0",
+                             **({"per_instrument": "tick_size"} if multi else {}))
         elif col.endswith("_lots"):
-            out[col] = entry("lots", sc.get("lot_size"), sc.get("base"))
+            out[col] = entry("lots", sc.get("lot_size"), sc.get("base"),
+                             **({"per_instrument": "lot_size"} if multi else {}))
         elif col.endswith("_atoms"):
-            d = sc.get("settle_decimals")
-            out[col] = entry("atoms", None if d is None else f"1e-{int(d)}", sc.get("settle"))
+            d = sc.get("settle_decimals", shared.get("settle_decimals"))
+            out[col] = entry("atoms", None if d is None else f"1e-{int(d)}",
+                             sc.get("settle", shared.get("settle")))
         elif col in RATE_COLUMNS:
             out[col] = entry("parts per 1e8", "1e-8",
                              "fraction" if col == "haircut_rate" else "x (notional / equity)")
@@ -200,8 +214,15 @@ def humanize_table(name: str, table: pa.Table, info: dict[str, Any],
     tick = _scale([s.tick_size for s in specs], idx)
     lot = _scale([s.lot_size for s in specs], idx)
     unit = _scale([Decimal(1).scaleb(-s.settle_decimals) for s in specs], idx)
-    spec0 = specs[0]
-    price_unit = f"{spec0.quote} per {spec0.base}"
+    # the units of the instruments the rows are on (one instrument: its own; several, as in
+    # a world's venue journal: the row's, named by its symbol column)
+    present = [specs[i] for i in np.unique(idx[ok]).tolist()] or [specs[0]]
+    spec0 = present[0]
+    bases, quotes = {s.base for s in present}, {s.quote for s in present}
+    price_unit = (f"{spec0.quote} per {spec0.base}" if len(bases) == len(quotes) == 1 else
+                  f"{spec0.quote} per unit of the row's base asset (symbol)" if len(quotes) == 1
+                  else "the row's quote per unit of its base asset (symbol)")
+    qty_unit = spec0.base if len(bases) == 1 else "the row's base asset (symbol)"
     enums = _enum_names(name)
     cols: dict[str, pa.Array] = {}
     units: dict[str, str] = {}
@@ -227,7 +248,7 @@ def humanize_table(name: str, table: pa.Table, info: dict[str, Any],
         elif col.endswith("_lots"):
             out = {"qty_lots": "qty", "size_lots": "size"}.get(col, col.removesuffix("_lots") + "_qty")
             cols[out] = pa.array(_apply(v, lot))
-            units[out] = spec0.base
+            units[out] = qty_unit
         elif col.endswith("_atoms"):
             out = col.removesuffix("_atoms")
             cols[out] = pa.array(_apply(v, unit))
@@ -351,14 +372,105 @@ def read_human(run_dir) -> dict[str, pa.Table]:
     return out
 
 
+class InstrumentScales:
+    """An instrument's grid as :func:`raw_scales` recorded it (a world's ``venues.json``, a
+    table's ``perpsim.instruments``): what :func:`humanize_table` reads of a spec."""
+
+    __slots__ = ("symbol", "base", "quote", "settle", "tick_size", "lot_size", "settle_decimals")
+
+    def __init__(self, scales: dict[str, Any]) -> None:
+        self.symbol, self.base = str(scales["symbol"]), str(scales["base"])
+        self.quote, self.settle = str(scales["quote"]), str(scales["settle"])
+        self.tick_size, self.lot_size = Decimal(scales["tick_size"]), Decimal(scales["lot_size"])
+        self.settle_decimals = int(scales["settle_decimals"])
+
+
+def is_world_run(run_dir) -> bool:
+    """Whether ``run_dir`` was written by ``perpsim run WORLD`` (``venues.json`` beside the
+    venues' ``journal-<venue>/``)."""
+    return (Path(run_dir) / "venues.json").is_file()
+
+
+def _population_accounts(jdir: Path, populations: dict[str, list[int]],
+                         settle_decimals: int, settle: str) -> pa.Table:
+    """account → population, leverage, margin mode, deposit for one venue of a world, the
+    populations as the run recorded them (``venues.json``)."""
+    unit = 10.0 ** -int(settle_decimals)
+    deposit: dict[int, int] = {}
+    if (jdir / "Deposited.parquet").is_file():
+        dep = pq.read_table(jdir / "Deposited.parquet").to_pydict()
+        for a, amt in zip(dep["account"], dep["amount_atoms"]):
+            deposit[a] = deposit.get(a, 0) + amt
+    lev: dict[int, int] = {}
+    if (jdir / "LeverageSet.parquet").is_file():
+        t = pq.read_table(jdir / "LeverageSet.parquet").sort_by("seq").to_pydict()
+        lev.update(zip(t["account"], t["leverage"]))
+    iso: dict[int, bool] = {}
+    if (jdir / "MarginModeSet.parquet").is_file():
+        t = pq.read_table(jdir / "MarginModeSet.parquet").sort_by("seq").to_pydict()
+        iso.update((a, bool(f)) for a, f in zip(t["account"], t["isolated"]))
+    pop_of = {int(a): name for name, ids in populations.items() for a in ids}
+    accts = sorted(set(deposit) | set(pop_of))
+    return pa.table({
+        "account": pa.array(accts, pa.int64()),
+        "population": pa.array([pop_of.get(a) for a in accts], pa.string()),
+        "leverage": pa.array([lev.get(a) for a in accts], pa.int64()),
+        "margin_mode": pa.array(["isolated" if iso.get(a) else "cross" for a in accts], pa.string()),
+        "deposit": pa.array([deposit.get(a, 0) * unit for a in accts], pa.float64()),
+    }).replace_schema_metadata({
+        "perpsim.event_kind": "accounts",
+        "perpsim.units": json.dumps({"account": "account id",
+                                     "population": "name (SYMBOL:name: a market's)",
+                                     "leverage": "x (last set, any instrument)",
+                                     "margin_mode": "cross/isolated (last set)",
+                                     "deposit": settle}, sort_keys=True)})
+
+
+def read_human_world(run_dir) -> dict[str, dict[str, pa.Table]]:
+    """Every venue's event tables of a world run directory (``perpsim run WORLD``) in human
+    units, each row in its own instrument's units, plus each venue's ``accounts``;
+    venue → name → Arrow table."""
+    run_dir = Path(run_dir)
+    if not is_world_run(run_dir):
+        raise FileNotFoundError(f"'RUN_DIR' must be a directory written by perpsim run WORLD "
+                                f"(got {str(run_dir)!r}: no venues.json)")
+    layout = json.loads((run_dir / "venues.json").read_text())
+    out: dict[str, dict[str, pa.Table]] = {}
+    for vname, lay in layout.items():
+        jdir = run_dir / f"journal-{vname}"
+        if not jdir.is_dir():
+            continue
+        specs = [InstrumentScales(d) for d in lay["instruments"]]
+        tables = {f.stem: humanize_table(f.stem, pq.read_table(f), {}, specs)[0]
+                  for f in sorted(jdir.glob("*.parquet"))}
+        tables["accounts"] = _population_accounts(jdir, lay.get("populations", {}),
+                                                  specs[0].settle_decimals, specs[0].settle)
+        out[vname] = tables
+    if not out:
+        raise FileNotFoundError(f"'RUN_DIR' holds no venue journal (got {str(run_dir)!r}: no "
+                                f"journal-<venue>/; was it run with --journal none?)")
+    return out
+
+
 def write_human(run_dir, out_dir=None, fmt: str = "parquet") -> dict[str, Path]:
     """Write :func:`read_human`'s tables as ``fmt`` (parquet or csv) files under ``out_dir``
     (default ``RUN_DIR/human``); returns name → path. CSV files get a ``units.json`` beside
-    them (Parquet files carry ``perpsim.units`` themselves)."""
+    them (Parquet files carry ``perpsim.units`` themselves). A world's run directory
+    (:func:`is_world_run`) gets one directory per venue, ``<venue>/<name>``
+    (:func:`read_human_world`)."""
     if fmt not in FORMATS:
         raise ValueError(f"'--format' must be one of {', '.join(FORMATS)} (got {fmt!r})")
-    tables = read_human(run_dir)
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "human"
+    if is_world_run(run_dir):
+        files = {}
+        for vname, tables in read_human_world(run_dir).items():
+            for name, p in _write_tables(tables, out / vname, fmt).items():
+                files[f"{vname}/{name}"] = p
+        return files
+    return _write_tables(read_human(run_dir), out, fmt)
+
+
+def _write_tables(tables: dict[str, pa.Table], out: Path, fmt: str) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     files = {}
     units = {}

@@ -149,3 +149,78 @@ def test_raw_journal_files_carry_scales_and_enum_names(run_dir, tmp_path, mode):
     for f in jdir.glob("*.parquet"):                  # every table, every column has a unit
         u, _, _ = _raw_units(f)
         assert set(u) == set(pq.read_schema(f).names)
+
+
+#: a small world: three instruments of one venue, each with its own tick and lot
+TINY_WORLD = {"scenario.duration_s": 120, "market.population.noise.count": 20,
+              "market.population.directional.count": 20,
+              "population.cross_portfolios.count": 20, "population.isolated_portfolios.count": 20}
+
+
+@pytest.fixture(scope="module")
+def world_dir(tmp_path_factory):
+    from exchange.sim.world import run_world
+
+    out = tmp_path_factory.mktemp("world") / "run"
+    run_world("multi_asset_crash", 0, out_dir=out, report=False, overrides=TINY_WORLD)
+    return out
+
+
+def test_a_world_journal_is_read_in_each_rows_own_instrument_units(world_dir):
+    from exchange.export import read_human_world
+    from exchange.presets import load_preset
+
+    layout = json.loads((world_dir / "venues.json").read_text())
+    specs = layout["binance"]["instruments"]
+    raw = pq.read_table(world_dir / "journal-binance" / "OrderFilled.parquet")
+    # the raw table names each instrument index's scales
+    assert json.loads(raw.schema.metadata[b"perpsim.instruments"]) == specs
+    preset = load_preset(layout["binance"]["preset"])
+    assert [s["symbol"] for s in specs] == list(preset.symbols)
+    human = read_human_world(world_dir)["binance"]["OrderFilled"].to_pydict()
+    raw = raw.to_pydict()
+    symbols = set()
+    for i, t, q, sym, p, qty in zip(raw["instrument"], raw["price_ticks"], raw["qty_lots"],
+                                    human["symbol"], human["price"], human["qty"]):
+        assert sym == specs[i]["symbol"]
+        assert p == float(t * Decimal(specs[i]["tick_size"]))
+        assert qty == float(q * Decimal(specs[i]["lot_size"]))
+        symbols.add(sym)
+    assert symbols == {"BTCUSDT", "ETHUSDT", "SOLUSDT"}
+    # each instrument trades at its own price level (not one instrument's grid for all)
+    by = {s: [p for p, x in zip(human["price"], human["symbol"]) if x == s] for s in symbols}
+    assert min(by["BTCUSDT"]) > 10 * max(by["ETHUSDT"]) and min(by["ETHUSDT"]) > 5 * max(by["SOLUSDT"])
+
+
+def test_a_world_journals_accounts_name_every_population(world_dir):
+    from exchange.export import read_human_world
+
+    acc = read_human_world(world_dir)["binance"]["accounts"].to_pydict()
+    counts = {}
+    for p in acc["population"]:
+        counts[p] = counts.get(p, 0) + 1
+    assert None not in counts
+    for sym in ("BTCUSDT", "ETHUSDT", "SOLUSDT"):
+        assert counts[f"{sym}:noise"] == 20 and counts[f"{sym}:directional"] == 20
+    assert counts["cross_portfolios"] == 20 and counts["isolated_portfolios"] == 20
+    iso = {m for p, m in zip(acc["population"], acc["margin_mode"]) if p == "isolated_portfolios"}
+    assert iso == {"isolated"}
+
+
+def test_perpsim_journal_on_a_world_writes_one_directory_per_venue(world_dir, tmp_path, capsys):
+    out = tmp_path / "h"
+    assert main(["journal", str(world_dir), "--format", "csv", "--out", str(out)]) == 0
+    assert "binance/OrderFilled" in capsys.readouterr().out
+    assert (out / "binance" / "OrderFilled.csv").is_file()
+    units = json.loads((out / "binance" / "units.json").read_text())
+    assert units["OrderFilled"]["price"] == "USDT per unit of the row's base asset (symbol)"
+
+
+def test_perpsim_journal_on_a_world_run_without_journals_says_so(tmp_path, capsys):
+    out = tmp_path / "w"
+    sets = [x for k, v in TINY_WORLD.items() for x in ("--set", f"{k}={v}")]
+    assert main(["run", "multi_asset_crash", "--journal", "none", "--no-report", "--out",
+                 str(out), *sets]) == 0
+    capsys.readouterr()
+    assert main(["journal", str(out)]) == 2
+    assert "--journal full or events" in capsys.readouterr().err

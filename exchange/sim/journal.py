@@ -57,20 +57,23 @@ __all__ = ["write_journal", "write_series", "read_journal", "journal_tables",
 _WRITE = dict(compression="zstd", use_dictionary=False, write_statistics=True)
 
 
-def table_metadata(name: str, columns, scales: dict | None = None) -> dict[str, str]:
+def table_metadata(name: str, columns, scales: dict | list | None = None) -> dict[str, str]:
     """The key-value metadata of raw event table ``name``: ``perpsim.event_kind``,
     ``perpsim.units`` (:func:`exchange.export.raw_units`) and, given the run's instrument
-    ``scales`` (:func:`exchange.export.raw_scales`), ``perpsim.instrument``."""
+    ``scales`` (:func:`exchange.export.raw_scales`), ``perpsim.instrument``; given a list of
+    them (a venue of several instruments: one per instrument index), ``perpsim.instruments``."""
     from exchange.export import raw_units
 
     meta = {"perpsim.event_kind": name,
             "perpsim.units": json.dumps(raw_units(name, list(columns), scales), sort_keys=True)}
-    if scales:
+    if isinstance(scales, list):
+        meta["perpsim.instruments"] = json.dumps(scales, sort_keys=True)
+    elif scales:
         meta["perpsim.instrument"] = json.dumps(scales, sort_keys=True)
     return meta
 
 
-def journal_tables(records: np.ndarray, scales: dict | None = None) -> dict[str, pa.Table]:
+def journal_tables(records: np.ndarray, scales: dict | list | None = None) -> dict[str, pa.Table]:
     """EVENT_DTYPE records → event name → Arrow table (columns as in the module docs), with
     :func:`table_metadata` (``scales``: the run's instrument, :func:`exchange.export.raw_scales`)."""
     out = {}
@@ -81,7 +84,7 @@ def journal_tables(records: np.ndarray, scales: dict | None = None) -> dict[str,
     return out
 
 
-def write_journal(records: np.ndarray, directory, scales: dict | None = None,
+def write_journal(records: np.ndarray, directory, scales: dict | list | None = None,
                   skip=frozenset()) -> dict[str, str]:
     """Write one Parquet file per event type under ``directory``; returns name → path.
     ``scales``: the run's instrument (:func:`exchange.export.raw_scales`) for the metadata;

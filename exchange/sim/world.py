@@ -546,9 +546,11 @@ def run_world(world, seed: int = 0, waterfall=None, out_dir=None, *, check: str 
     series: dict[str, dict[str, dict]] = {}
     pops: dict[str, dict] = {}
     journals: dict[str, np.ndarray] = {}
+    layout: dict[str, dict] = {}
     for v in sim.venues:
         recs = v.ex.journal()
         journals[v.spec.name] = recs
+        layout[v.spec.name] = _venue_layout(v, {a.name for a in sim.agents})
         s0 = v.sims[0]
         equity, upnl = s0.account_values()
         markets[v.spec.name] = {}
@@ -594,8 +596,31 @@ def run_world(world, seed: int = 0, waterfall=None, out_dir=None, *, check: str 
                          series=series, events=sim.events, wall_s=sim.wall_s,
                          sim_s=w.duration_ns / NS_PER_S)
     if out_dir is not None:
-        _write_world(result, journals, Path(out_dir), report, journal)
+        _write_world(result, journals, Path(out_dir), report, journal, layout)
     return result
+
+
+def _venue_layout(v, world_populations: set[str]) -> dict[str, Any]:
+    """What reading a venue's journal needs beside it (``venues.json``): the preset, each
+    instrument's scales by instrument index (:func:`~exchange.export.raw_scales`), and the
+    accounts of each population (a market's populations as ``SYMBOL:name``, the world's by
+    name; the insurance fund's takeover account and the backstop vault when there are)."""
+    from exchange.export import raw_scales
+
+    roles: dict[str, list[int]] = {}
+    for m, s in zip(v.spec.markets, v.sims):
+        for role, ids in s.ctx.roles.items():
+            label = role if role in world_populations else f"{m.symbol}:{role}"
+            roles.setdefault(label, []).extend(int(a) for a in np.asarray(ids).tolist())
+    liq = v.ex.liquidation
+    fund = liq.fund_acct if liq is not None else None
+    if fund is not None:
+        roles.setdefault("insurance_fund", []).append(int(fund))
+    vault = v.sims[0].backstop_account()
+    if vault is not None:
+        roles.setdefault("backstop_vault", []).append(int(vault))
+    return {"preset": v.ex.preset.name, "instruments": [raw_scales(sp) for sp in v.ex.specs],
+            "populations": {k: sorted(set(ids)) for k, ids in roles.items()}}
 
 
 def _json_default(o):
@@ -609,15 +634,22 @@ def _json_default(o):
 
 
 def _write_world(result: WorldResult, journals: dict, out: Path, report: bool,
-                 journal: str = "full") -> None:
+                 journal: str = "full", layout: dict | None = None) -> None:
     from exchange.sim.journal import ORDER_FLOW, write_journal, write_series
 
     out.mkdir(parents=True, exist_ok=True)
     files = {}
+    layout = layout or {}
     for vname, recs in journals.items() if journal != "none" else ():
         skip = ORDER_FLOW if journal == "events" else frozenset()
-        for k, p in write_journal(recs, out / f"journal-{vname}", skip=skip).items():
+        scales = layout.get(vname, {}).get("instruments")
+        for k, p in write_journal(recs, out / f"journal-{vname}", scales=scales,
+                                  skip=skip).items():
             files[f"journal-{vname}/{k}"] = str(p)
+    if layout:
+        # what ``perpsim journal`` needs to read the venues' journals in human units
+        (out / "venues.json").write_text(json.dumps(layout, indent=1, sort_keys=True))
+        files["venues"] = str(out / "venues.json")
     for vname, per in result.series.items():
         for sym, ser in per.items():
             p = write_series({k: v for k, v in ser.items()}, out / f"series-{vname}-{sym}.parquet")
