@@ -128,6 +128,9 @@ class App:
                 raise BinanceError(code, msg, status, headers={"Retry-After": str(retry)})
 
     async def _answer(self, request: web.Request, handler):
+        if self.halted is not None:             # the journal failed: nothing more is served
+            return json_response({"code": -1001, "msg": f"Internal error; unable to process "
+                                  f"your request: {self.halted}."}, status=503)
         try:
             return await handler(request)
         except BinanceError as exc:

@@ -46,6 +46,7 @@ import collections
 import itertools
 import secrets
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -151,6 +152,11 @@ class MockBinance(App, Auth, RequestParams, Durable, OrdersOfRecord, Publisher, 
         self._auto_ids = itertools.count(1)
         self._replaying = False
         self.journal = None
+        #: why the server stopped taking requests (its journal failed), or None
+        self.halted: str | None = None
+        #: called with :attr:`halted`'s reason when the server halts (``perpsim serve`` exits)
+        self.on_halt: Callable[[str], None] | None = None
+        self._listen_kept_ms: dict[str, int] = {}        # listen key -> wall ms of its last keepalive
         self.app = self._make_app()
         # everything the venue records, whoever caused it (a request here, the simulator's
         # agents, the liquidation engine), updates the orders of record and the streams

@@ -197,15 +197,24 @@ class Site:
 def serve(mock, host: str = "127.0.0.1", port: int = 8080, loop: str = "auto",
           http: str = "auto") -> None:
     """Serve in the foreground until SIGINT or SIGTERM (the ``perpsim serve`` command), on
-    :func:`event_loop` ``(loop)``, through :class:`Site` ``(http)``."""
+    :func:`event_loop` ``(loop)``, through :class:`Site` ``(http)``. A server whose state
+    journal fails (:attr:`MockBinance.halted`) answers what is in flight with 503 and
+    stops: SystemExit naming why."""
     import signal
 
     ev = event_loop(loop)
     asyncio.set_event_loop(ev)
+    halted: list[str] = []
 
     async def main() -> None:
         site = await Site.start(mock, host, port, http)
         stop = asyncio.Event()
+
+        def on_halt(reason: str) -> None:
+            halted.append(reason)
+            ev.call_later(0.2, stop.set)          # the answers in flight are written first
+
+        mock.on_halt = on_halt
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 ev.add_signal_handler(sig, stop.set)
@@ -222,4 +231,7 @@ def serve(mock, host: str = "127.0.0.1", port: int = 8080, loop: str = "auto",
     try:
         ev.run_until_complete(main())
     finally:
+        mock.on_halt = None
         ev.close()
+    if halted:
+        raise SystemExit(f"perpsim serve: {halted[0]}")

@@ -22,11 +22,12 @@ class UserStreamHandlers:
         cred = self._api_key_only(request)
         for k, a in self._listen_keys.items():        # Binance returns the live key if any
             if a == cred.account:                      # (and extends its validity)
-                self._listen_alive[k] = time.monotonic()
+                self._keep_listen_keys(cred, [k])
                 return json_response({"listenKey": k})
         key = secrets.token_urlsafe(48)[:64]
         self._listen_keys[key] = cred.account
         self._listen_alive[key] = time.monotonic()
+        self._listen_kept_ms[key] = now_ms()
         self._log({"k": "listen_new", "key": cred.api_key, "lk": key})
         return json_response({"listenKey": key})
 
@@ -35,9 +36,17 @@ class UserStreamHandlers:
         live = [k for k, a in self._listen_keys.items() if a == cred.account]
         if not live:
             raise BinanceError(-1125, "This listenKey does not exist.")
-        for k in live:
-            self._listen_alive[k] = time.monotonic()
+        self._keep_listen_keys(cred, live)
         return json_response({})
+
+    def _keep_listen_keys(self, cred, keys) -> None:
+        """Extend ``keys`` by ``listen_key_ttl_s`` from now; journaled, so that a restart
+        knows when each was last kept alive."""
+        now = time.monotonic()
+        for k in keys:
+            self._listen_alive[k] = now
+            self._listen_kept_ms[k] = now_ms()
+        self._log({"k": "listen_keep", "key": cred.api_key})
 
     async def listen_key_close(self, request):
         cred = self._api_key_only(request)
@@ -49,6 +58,7 @@ class UserStreamHandlers:
         for k in [k for k, a in self._listen_keys.items() if a == acct]:
             del self._listen_keys[k]
             self._listen_alive.pop(k, None)
+            self._listen_kept_ms.pop(k, None)
 
     _SYMBOL_STREAMS = frozenset(("trade", "aggTrade", "depth", "depth5", "depth10", "depth20",
                                  "markPrice", "ticker", "miniTicker", "bookTicker",
@@ -120,6 +130,8 @@ class UserStreamHandlers:
             self.hub.publish(k, {"e": "listenKeyExpired", "E": now_ms(), "listenKey": k})
             self._listen_keys.pop(k, None)
             self._listen_alive.pop(k, None)
+            self._listen_kept_ms.pop(k, None)
+            self._log({"k": "listen_expire", "lk": k})
         return gone
 
     async def _start_expiry(self, _app) -> None:
