@@ -65,8 +65,7 @@ class Auth:
         expected = hmac.digest(cred.secret.encode(), payload.encode(), "sha256").hex()
         if not hmac.compare_digest(expected, signature.lower()):
             raise BinanceError(-1022, "Signature for this request is not valid.")
-        params = dict(self._parse(query))
-        params.update(self._parse(body))
+        params = self._merge(self._parse(query), self._parse(body))
         params.pop("signature", None)
         ts = int_param(params, "timestamp", required=True)
         window = int_param(params, "recvWindow", default=RECV_WINDOW_MS)

@@ -40,8 +40,8 @@ directory fsynced. The snapshot names how many records it covers; the journal is
 to the records after it. Each record carries its ordinal ``i``, so a crash between the
 rename and the cut replays nothing twice. A restart loads the snapshot (its header and
 length are checked here, the venue state's sha256 by :meth:`exchange.venue.Exchange.restore`;
-a damaged one is refused with InvalidCommandError) and replays the journal tail. Snapshots are trusted files (their body is a pickle): serve only a DIR this
-server wrote.
+a damaged one is refused with InvalidCommandError) and replays the journal tail.
+Snapshots are trusted files (their body is a pickle): serve only a DIR this server wrote.
 
 Listen keys: opened, kept alive, closed and expired are journaled; after a restart a key
 expires as it would have had the server not stopped (its keepalive clock is set from the

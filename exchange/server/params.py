@@ -170,10 +170,26 @@ class RequestParams:
         except ValueError:
             raise BinanceError(-1101, "Too many parameters sent for this endpoint.") from None
 
+    @staticmethod
+    def _merge(query: list[tuple[str, str]], body: list[tuple[str, str]]) -> dict[str, str]:
+        """The request's parameters: a name given twice in the query string or twice in the
+        body is refused (-1101, as Binance); a name in both, the query string's value is
+        used ("If a parameter sent in both the query string and request body, the query
+        string parameter will be used": Binance's General Info)."""
+        q = dict(query)
+        if len(q) != len(query):
+            raise BinanceError(-1101, "Duplicate values for a parameter detected.")
+        if not body:
+            return q
+        b = dict(body)
+        if len(b) != len(body):
+            raise BinanceError(-1101, "Duplicate values for a parameter detected.")
+        b.update(q)
+        return b
+
     async def _params(self, request: web.Request) -> dict[str, str]:
-        params = dict(self._parse(self._query(request)))
-        params.update(self._parse(await self._body(request)))
-        return params
+        return self._merge(self._parse(self._query(request)),
+                           self._parse(await self._body(request)))
 
     def _instr(self, params: dict, required: bool = True) -> int | None:
         symbol = params.get("symbol")

@@ -29,6 +29,18 @@ from exchange.units import RATE_SCALE
 from exchange.venue import Order
 
 
+class _Duplicate(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list) -> dict:
+    """A JSON object of a batch, refused (-1101) when it names a parameter twice."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Duplicate
+    return out
+
+
 class TradingHandlers:
     """Placing, querying, modifying and cancelling orders. A part of
     :class:`~exchange.server.binance.MockBinance`, whose state it shares."""
@@ -40,7 +52,10 @@ class TradingHandlers:
         if raw is None or raw == "":
             raise missing(name)
         try:
-            items = json.loads(raw, parse_float=str, parse_int=str)
+            items = json.loads(raw, parse_float=str, parse_int=str,
+                               object_pairs_hook=_no_duplicates)
+        except _Duplicate:
+            raise BinanceError(-1101, "Duplicate values for a parameter detected.") from None
         except (ValueError, RecursionError):
             raise BinanceError(-1130, f"Invalid data sent for a parameter: '{name}' is not a "
                                       "JSON list.") from None
@@ -149,6 +164,14 @@ class TradingHandlers:
         reduce_only = bool_param(params, "reduceOnly")
         if close_position and otype not in ("STOP_MARKET", "TAKE_PROFIT_MARKET"):
             raise BinanceError(-1106, "Parameter 'closePosition' sent when not required.")
+        # Close-All closes the whole position: it "cannot be used with quantity", and
+        # reduceOnly "cannot be sent with closePosition=true" (Binance New Order,
+        # https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api,
+        # read 2026-12-07)
+        if close_position and params.get("quantity") not in (None, ""):
+            raise BinanceError(-1106, "Parameter 'quantity' sent when not required.")
+        if close_position and reduce_only:
+            raise BinanceError(-1106, "Parameter 'reduceOnly' sent when not required.")
         qty = None
         if not close_position:
             qty = decimal_param(params, "quantity", required=True)

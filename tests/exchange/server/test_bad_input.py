@@ -323,3 +323,61 @@ def test_more_than_ten_incoming_messages_a_second_close_the_connection(srv):
             assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 
     asyncio.run(main())
+
+
+def _raw_signed(srv, cred, method, path, query: str, body: str = ""):
+    """A signed request with the query string and body exactly as given (duplicates kept)."""
+    query = f"{query}&timestamp={int(time.time() * 1000)}"
+    sig = hmac.new(cred.secret.encode(), (query + body).encode(), hashlib.sha256).hexdigest()
+    h = {"X-MBX-APIKEY": cred.api_key}
+    if body:
+        h["Content-Type"] = "application/x-www-form-urlencoded"
+    return requests.request(method, f"{srv.base_url}{path}?{query}&signature={sig}",
+                            data=body.encode() or None, headers=h, timeout=10)
+
+
+@pytest.mark.parametrize("query, body", [
+    ("symbol=BTCUSDT&symbol=ETHUSDT", ""),
+    ("symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=0.01&quantity=0.05&price=49000"
+     "&timeInForce=GTC", ""),
+    ("symbol=BTCUSDT", "side=BUY&side=SELL&type=LIMIT&quantity=0.01&price=49000&timeInForce=GTC"),
+], ids=["query", "order", "body"])
+def test_a_parameter_given_twice_is_refused_with_1101(env, query, body):
+    srv, mock, trader, _oid = env
+    path = "/fapi/v1/openOrders" if query.count("&") == 1 and not body else "/fapi/v1/order"
+    method = "GET" if path.endswith("openOrders") else "POST"
+    r = _raw_signed(srv, trader.cred, method, path, query, body)
+    assert r.status_code == 400 and r.json() == {
+        "code": -1101, "msg": "Duplicate values for a parameter detected."}
+
+
+def test_a_batch_order_naming_a_parameter_twice_is_refused_with_1101(env):
+    srv, mock, trader, _oid = env
+    batch = ('[{"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","quantity":"0.01",'
+             '"quantity":"1","price":"49000","timeInForce":"GTC"}]')
+    r = trader("POST", "/fapi/v1/batchOrders", batchOrders=batch)
+    assert r.status_code == 400 and r.json()["code"] == -1101
+
+
+def test_a_parameter_in_both_query_and_body_takes_the_query_strings_value(env):
+    srv, mock, trader, _oid = env
+    r = _raw_signed(srv, trader.cred, "POST", "/fapi/v1/order",
+                    "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=0.01&price=48000"
+                    "&timeInForce=GTC", "quantity=0.07")
+    assert r.status_code == 200, r.text
+    assert r.json()["origQty"] == "0.01"
+    trader("DELETE", "/fapi/v1/order", symbol="BTCUSDT", orderId=r.json()["orderId"])
+
+
+@pytest.mark.parametrize("extra, name", [({"reduceOnly": "true"}, "reduceOnly"),
+                                         ({"quantity": "0.01"}, "quantity")])
+def test_close_position_with_reduce_only_or_quantity_is_refused(env, extra, name):
+    srv, mock, trader, _oid = env
+    r = trader("POST", "/fapi/v1/order", symbol="BTCUSDT", side="SELL", type="STOP_MARKET",
+               stopPrice="45000", closePosition="true", **extra)
+    assert r.status_code == 400 and r.json() == {
+        "code": -1106, "msg": f"Parameter '{name}' sent when not required."}
+    r = trader("POST", "/fapi/v1/order", symbol="BTCUSDT", side="SELL", type="STOP_MARKET",
+               stopPrice="45000", closePosition="true")
+    assert r.status_code == 200, r.text
+    trader("DELETE", "/fapi/v1/order", symbol="BTCUSDT", orderId=r.json()["orderId"])
