@@ -9,6 +9,7 @@ from decimal import Decimal
 import attrs
 
 from exchange import events as ev_mod
+from exchange._enums import RejectedCommand
 from exchange.orderstate import OrderState
 from exchange.server.clock import now_ms
 from exchange.server.errors import BinanceError
@@ -151,7 +152,11 @@ class OrdersOfRecord:
                     o.price_ticks, o.orig_lots = st.price_ticks, st.orig_lots
                     self._push_order(o, st.exec_name, now)
             elif name == "OrderRejected":
-                o = self._by_venue.get(e.order_id) if e.order_id else None
+                # a refused submit of an order that has a record (a triggered order's child)
+                # ends it; a refused amend or cancel leaves the order as it was (Binance:
+                # "amendment will be rejected and the order will stay as it is")
+                o = (self._by_venue.get(e.order_id)
+                     if e.order_id and e.command == RejectedCommand.SUBMIT_ORDER else None)
                 if o is not None and o.status in ("NEW", "PARTIALLY_FILLED"):
                     o.expired = True
                     self._ended(o)

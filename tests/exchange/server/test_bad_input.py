@@ -381,3 +381,12 @@ def test_close_position_with_reduce_only_or_quantity_is_refused(env, extra, name
                stopPrice="45000", closePosition="true")
     assert r.status_code == 200, r.text
     trader("DELETE", "/fapi/v1/order", symbol="BTCUSDT", orderId=r.json()["orderId"])
+
+
+def test_a_modify_refused_for_margin_leaves_the_order_as_it_was(env):
+    srv, mock, trader, oid = env
+    r = trader("PUT", "/fapi/v1/order", symbol="BTCUSDT", orderId=str(oid), side="BUY",
+               quantity="300", price="49000")
+    assert r.status_code == 400 and r.json()["code"] == -2019, r.text
+    o = trader("GET", "/fapi/v1/order", symbol="BTCUSDT", orderId=str(oid)).json()
+    assert (o["status"], o["origQty"], o["price"]) == ("NEW", "0.01", "49000")
