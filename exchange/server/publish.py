@@ -166,10 +166,10 @@ class Publisher:
         if not keys:
             return
         v = self.venue
-        b = v.balance(acct)
-        wallet = b.wallet
-        cross_wallet = wallet - sum((p.isolated_margin for p in v.positions(acct) or []
-                                     if p.isolated), Decimal(0))
+        m = self._margins(acct)
+        # wb: the whole wallet (the isolated positions' margin included); cw: without it
+        wallet = v._from_atoms(m["cross_wallet"] + m["iso_wallet"])
+        cross_wallet = v._from_atoms(m["cross_wallet"])
         positions = []
         for i in sorted(instruments):
             p = v.position(acct, v.symbols[i])

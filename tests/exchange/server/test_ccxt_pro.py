@@ -235,3 +235,26 @@ def test_watch_orders_my_trades_balance_and_positions_follow_a_fill(srv, maker_c
             updates.cancel()
 
     run(main())
+
+
+def test_watch_balance_of_an_isolated_position_keeps_its_margin_in_the_wallet(srv, maker_cred,
+                                                                              trader_cred):
+    """ACCOUNT_UPDATE's ``wb`` is the whole wallet, isolated margin included (``cw`` is the
+    cross part): opening an isolated long moves margin, it does not spend it."""
+    async def main():
+        async with pro(srv, maker_cred) as maker, pro(srv, trader_cred) as trader:
+            await maker.load_markets()
+            await trader.load_markets()
+            await trader.set_margin_mode("isolated", BTC)
+            await trader.set_leverage(10, BTC)
+            balance = await started(trader.watch_balance())
+            await asyncio.sleep(0.2)
+            await maker.create_order(BTC, "limit", "sell", 0.1, 50000)
+            await trader.create_order(BTC, "market", "buy", 0.1)
+            b = await asyncio.wait_for(balance, WAIT)
+            assert b["USDT"]["total"] == pytest.approx(10000 - 2.5)      # not less the 500
+            raw = b["info"]["a"]["B"][0]
+            assert float(raw["wb"]) == pytest.approx(10000 - 2.5)
+            assert float(raw["cw"]) == pytest.approx(10000 - 2.5 - 500)
+
+    run(main())

@@ -318,6 +318,37 @@ def test_the_balance_is_the_deposit_and_drops_by_the_fee_after_a_fill(maker, tra
     assert usdt(maker)["total"] == pytest.approx(10_000_000 - 0.1, abs=1e-6)   # maker fee 0.02 %
 
 
+def test_an_isolated_positions_margin_stays_in_the_wallet_and_the_balance(srv, mock, maker,
+                                                                          trader):
+    """Binance's account: walletBalance holds the isolated margin too, crossWalletBalance
+    does not; marginBalance (ccxt's total) is wallet + every position's uPnL; initialMargin
+    (ccxt's used) is the positions' and the open orders' initial margin."""
+    trader.set_margin_mode("isolated", BTC)
+    trader.set_leverage(10, BTC)
+    rest(maker, "sell", 0.1, 50000)
+    take(trader, "buy", 0.1)                                 # 5,000 notional: 500 isolated
+    rest(trader, "buy", 0.1, 49000)                          # an open order: 490 more IM
+    srv.call(mock.set_mark, "BTCUSDT", "50500")              # +50 uPnL on the isolated long
+    fee = 2.5                                                # 0.05 % taker of 5,000
+    acc = trader.fapiPrivateV3GetAccount()
+    asset = acc["assets"][0]
+    pos = [p for p in acc["positions"] if p["symbol"] == "BTCUSDT"][0]
+    assert float(pos["isolatedWallet"]) == pytest.approx(500)
+    assert float(asset["walletBalance"]) == pytest.approx(10000 - fee)
+    assert float(asset["crossWalletBalance"]) == pytest.approx(10000 - fee - 500)
+    assert float(asset["unrealizedProfit"]) == pytest.approx(50)
+    assert float(asset["crossUnPnl"]) == 0
+    assert float(asset["marginBalance"]) == pytest.approx(10000 - fee + 50)
+    assert float(asset["positionInitialMargin"]) == pytest.approx(505)      # 5,050 / 10
+    assert float(asset["openOrderInitialMargin"]) == pytest.approx(490)     # 4,900 / 10
+    assert float(asset["initialMargin"]) == pytest.approx(995)
+    assert float(acc["totalWalletBalance"]) == pytest.approx(10000 - fee)
+    bal = usdt(trader)
+    assert bal["total"] == pytest.approx(10000 - fee + 50)
+    assert bal["used"] == pytest.approx(995)
+    assert bal["free"] == pytest.approx(10000 - fee - 500 - 490)
+
+
 def test_fetch_positions_reports_both_sides_of_a_trade(srv, mock, maker, trader):
     assert trader.fetch_positions([BTC]) == []
     rest(maker, "sell", 0.01, 50000)
