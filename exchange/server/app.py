@@ -24,7 +24,7 @@ class App:
         get("/fapi/v1/exchangeInfo", self.exchange_info)
         get("/fapi/v1/depth", self.depth)
         get("/fapi/v1/trades", self.trades)
-        get("/fapi/v1/historicalTrades", self.trades)
+        get("/fapi/v1/historicalTrades", self.historical_trades)
         get("/fapi/v1/aggTrades", self.agg_trades)
         get("/fapi/v1/klines", self.klines)
         get("/fapi/v1/continuousKlines", self.continuous_klines)

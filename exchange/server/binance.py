@@ -140,6 +140,7 @@ class MockBinance(App, Auth, RequestParams, Durable, OrdersOfRecord, Publisher, 
         self._retiring: collections.deque = collections.deque()
         self._next_order_id = itertools.count(1_000_000_001)
         self._trade_ids = itertools.count(1)
+        self._fill_pair: tuple | None = None        # the first fill of a match and its trade id
         self._agg_ids = itertools.count(1)
         self._trades: list[list[dict]] = [[] for _ in self.venue.symbols]     # public trades
         self._user_trades: dict[int, list[dict]] = {}

@@ -335,7 +335,17 @@ class OrdersOfRecord:
         price = spec.ticks_to_price(e.price_ticks)
         qty = spec.lots_to_qty(e.qty_lots)
         o = self._by_venue.get(e.order_id)
-        trade_id = next(self._trade_ids)
+        # one trade, one id: the maker's and the taker's fill of a match (two events, one
+        # after the other, each naming the other's order) share it, as on Binance, where
+        # both sides' userTrades and the public trade carry the same id
+        key = (e.instrument, e.order_id, e.counter_order_id, e.price_ticks, e.qty_lots)
+        pair = self._fill_pair
+        if pair is not None and e.counter_order_id and pair[0] == (
+                e.instrument, e.counter_order_id, e.order_id, e.price_ticks, e.qty_lots):
+            trade_id, self._fill_pair = pair[1], None
+        else:
+            trade_id = next(self._trade_ids)
+            self._fill_pair = (key, trade_id) if e.counter_order_id else None
         fee = self.venue._from_atoms(e.fee_atoms)
         pnl = self.venue._from_atoms(e.realized_pnl_atoms)
         side = "BUY" if e.side == 0 else "SELL"

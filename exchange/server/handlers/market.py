@@ -98,6 +98,23 @@ class MarketHandlers:
         limit = min(max(int_param(params, "limit", default=500), 1), 1000)
         return json_response(self._trades[i][-limit:])
 
+    async def historical_trades(self, request):
+        """``GET /fapi/v1/historicalTrades`` (Old Trades Lookup, MARKET_DATA: the API key, no
+        signature): up to ``limit`` (default 100, at most 500) of the order book's trades
+        from trade id ``fromId`` on, oldest first; without ``fromId`` the latest ones."""
+        import bisect
+
+        self._api_key_only(request)
+        params = await self._params(request)
+        i = self._instr(params)
+        limit = min(max(int_param(params, "limit", default=100), 1), 500)
+        trades = self._trades[i]
+        from_id = int_param(params, "fromId", default=None)
+        if from_id is None:
+            return json_response(trades[-limit:])
+        k = bisect.bisect_left(trades, from_id, key=lambda t: t["id"])
+        return json_response(trades[k:k + limit])
+
     def _each(self, params: dict, one):
         i = self._instr(params, required=False)
         if i is not None:

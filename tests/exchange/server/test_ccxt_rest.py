@@ -425,3 +425,16 @@ def test_a_20x_long_pushed_under_its_liquidation_price_is_liquidated(srv, mock, 
     assert trader.fetch_positions([BTC]) == []
     assert maker.fetch_positions([BTC]) == []                       # the maker's bid closed its short
     assert 0 <= usdt(trader)["total"] < 992.5 - 0.3 * 3000 + 1
+
+
+def test_historical_trades_pages_from_a_trade_id_and_both_sides_share_its_id(maker, trader):
+    for i in range(4):
+        rest(maker, "sell", 0.01, 50000 + i * 10)
+    take(trader, "buy", 0.04)                                  # four trades, ids 1..4
+    public = trader.fapiPublicGetHistoricalTrades({"symbol": "BTCUSDT"})
+    assert [int(t["id"]) for t in public] == [1, 2, 3, 4]
+    page = trader.fapiPublicGetHistoricalTrades({"symbol": "BTCUSDT", "fromId": 2, "limit": 2})
+    assert [(int(t["id"]), t["price"]) for t in page] == [(2, "50010"), (3, "50020")]
+    # the maker's and the taker's fill of one trade have the public trade's id
+    assert [t["id"] for t in trader.fetch_my_trades(BTC)] == ["1", "2", "3", "4"]
+    assert [t["id"] for t in maker.fetch_my_trades(BTC)] == ["1", "2", "3", "4"]
