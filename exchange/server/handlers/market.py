@@ -26,14 +26,18 @@ class MarketHandlers:
     async def exchange_info(self, request):
         now = now_ms()
         symbols = []
-        for spec in self.venue.specs:
+        marks = self.venue.core.arrays()["mark"]
+        for i, spec in enumerate(self.venue.specs):
             band = Decimal(spec.price_band_rate) / RATE_SCALE
             take = Decimal(spec.market_take_bound_rate) / RATE_SCALE
             min_notional = Decimal(spec.min_notional_atoms).scaleb(-spec.settle_decimals)
             max_price = spec.ticks_to_price(MAX_PRICE_TICKS)
             symbols.append({
                 "symbol": spec.symbol, "pair": spec.symbol, "contractType": "PERPETUAL",
-                "deliveryDate": 4133404800000, "onboardDate": 1569398400000, "status": "TRADING",
+                "deliveryDate": 4133404800000, "onboardDate": 1569398400000,
+                # an instrument with no mark yet (the host never priced it; a scenario
+                # trades another) is not open for trading (Binance's PENDING_TRADING)
+                "status": "TRADING" if int(marks[i]) > 0 else "PENDING_TRADING",
                 "maintMarginPercent": "2.5000", "requiredMarginPercent": "5.0000",
                 # USDⓈ-M contracts are quoted in their margin asset: a venue's USD-quoted,
                 # USDC-settled perpetual (Hyperliquid, dYdX) is served as a USDC-margined one,

@@ -156,6 +156,10 @@ class TradingHandlers:
         self._count_order(acct)
         i = self._instr(params)
         spec = self.venue.specs[i]
+        if not int(self.venue.core.arrays()["mark"][i]):
+            # no mark price: margin, PnL and the price band have nothing to work from
+            # (exchangeInfo lists it PENDING_TRADING)
+            raise BinanceError(-1122, "Invalid symbol status.")
         side = enum_param(params, "side", ("BUY", "SELL"), -1117, "Invalid side.")
         otype = enum_param(params, "type", ORDER_TYPES, -1116, "Invalid orderType.")
         if params.get("positionSide", "BOTH") not in ("BOTH", ""):

@@ -438,3 +438,16 @@ def test_historical_trades_pages_from_a_trade_id_and_both_sides_share_its_id(mak
     # the maker's and the taker's fill of one trade have the public trade's id
     assert [t["id"] for t in trader.fetch_my_trades(BTC)] == ["1", "2", "3", "4"]
     assert [t["id"] for t in maker.fetch_my_trades(BTC)] == ["1", "2", "3", "4"]
+
+
+def test_an_instrument_without_a_mark_is_pending_and_refuses_orders_until_it_has_one(srv, mock,
+                                                                                     trader):
+    sol = "SOL/USDT:USDT"
+    markets = trader.load_markets(reload=True)
+    assert markets[BTC]["active"] and not markets[sol]["active"]          # no SOL mark yet
+    assert markets[sol]["info"]["status"] == "PENDING_TRADING"
+    with pytest.raises(ccxt.BadRequest, match="-1122"):
+        trader.create_order(sol, "limit", "buy", 1, 150)
+    srv.call(mock.set_mark, "SOLUSDT", "150")
+    assert trader.load_markets(reload=True)[sol]["active"]
+    assert trader.create_order(sol, "limit", "buy", 1, 149)["status"] == "open"
