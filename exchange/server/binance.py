@@ -158,6 +158,9 @@ class MockBinance(App, Auth, RequestParams, Durable, OrdersOfRecord, Publisher, 
         #: called with :attr:`halted`'s reason when the server halts (``perpsim serve`` exits)
         self.on_halt: Callable[[str], None] | None = None
         self._listen_kept_ms: dict[str, int] = {}        # listen key -> wall ms of its last keepalive
+        #: simulated seconds per wall second of the venue behind the server (a scenario's
+        #: ``--speed``; 1 for a venue on the wall clock): maps venue times to wall times
+        self.speed = 1.0
         self.app = self._make_app()
         # everything the venue records, whoever caused it (a request here, the simulator's
         # agents, the liquidation engine), updates the orders of record and the streams

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from exchange.server.clock import now_ms
+from exchange.units import RATE_SCALE
 from exchange.server.params import notional_cap
 
 if TYPE_CHECKING:                       # state imports this module
@@ -273,13 +274,22 @@ class Payloads:
         spec = self.venue.specs[i]
         arr = self.venue.core.arrays()
         mark, index = int(arr["mark"][i]), int(arr["index"][i]) or int(arr["mark"][i])
+        rate = Decimal(self._last_rate[i])
+        next_time = (now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
+        tl = self.venue.timelines[i]
+        if tl is not None and tl.started:
+            # a venue whose own scheduler settles funding (a scenario behind the server):
+            # its coming settlement, in wall time at the server's speed (simulated seconds
+            # per second), and its running estimate of the rate (Binance's lastFundingRate
+            # is the predicted rate of the coming settlement, moving between settlements)
+            ahead_ns = max(0, tl.funding.next_settlement_ns - int(self.venue.ts_ns))
+            next_time = now + int(ahead_ns / 1_000_000 / self.speed)
+            rate = Decimal(tl.rate_for_mark()) / RATE_SCALE
         return {"symbol": spec.symbol, "markPrice": dec(spec.ticks_to_price(mark) if mark else 0),
                 "indexPrice": dec(spec.ticks_to_price(index) if index else 0),
                 "estimatedSettlePrice": dec(spec.ticks_to_price(index) if index else 0),
-                "lastFundingRate": f"{Decimal(self._last_rate[i]):.8f}",
-                "interestRate": "0.00010000",
-                "nextFundingTime": (now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS,
-                "time": now}
+                "lastFundingRate": f"{rate:.8f}", "interestRate": "0.00010000",
+                "nextFundingTime": next_time, "time": now}
 
     def _mark_msg(self, i: int, now: int) -> dict:
         d = self._premium(i, now)

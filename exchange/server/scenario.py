@@ -64,6 +64,7 @@ class ScenarioDriver:
 
         if self._mock is None:
             self._mock = MockBinance(venue=self.sim.ex, clock="manual", **kw)
+            self._mock.speed = self.speed            # simulated seconds per wall second
             self._mock.app.on_startup.append(self._start)
             self._mock.app.on_cleanup.append(self._stop)
         return self._mock

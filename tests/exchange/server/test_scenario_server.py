@@ -142,3 +142,23 @@ def test_agents_orders_are_not_liquidations_and_leave_no_records():
     assert liq_fills[0] > 0, "the crash liquidates someone"
     assert pushed[0] == liq_fills[0]
     assert records == 0
+
+
+def test_next_funding_time_is_the_venues_coming_settlement_at_the_servers_speed(running):
+    """At 200 simulated seconds per second the venue's next settlement (8 h of simulated
+    time from its start) is 144 wall seconds away at the start; the premium index says so,
+    and its lastFundingRate is the venue's running estimate."""
+    driver, mock, srv, client = running
+    client.load_markets()
+    wait_for(lambda: srv.call(lambda: driver.sim_ns) > 5 * 10**9)
+
+    def expected():
+        tl = mock.venue.timelines[0]
+        ahead = (tl.funding.next_settlement_ns - mock.venue.ts_ns) / 1e6 / 200
+        return time.time() * 1000 + ahead, tl.rate_for_mark()
+
+    want, rate = srv.call(expected)
+    got = client.fapiPublicGetPremiumIndex({"symbol": "BTCUSDT"})
+    assert abs(int(got["nextFundingTime"]) - want) < 2000           # within the request time
+    assert int(got["nextFundingTime"]) - time.time() * 1000 < 8 * 3600 * 1000 / 200 + 2000
+    assert float(got["lastFundingRate"]) == pytest.approx(rate / 1e8, abs=1e-8)
