@@ -129,6 +129,10 @@ class MockBinance(App, Auth, RequestParams, Durable, OrdersOfRecord, Publisher, 
         self._partial_dirty: set[int] = set()
         self._agg_trades: list[list[dict]] = [[] for _ in range(n)]
         self._income: dict[int, list[dict]] = {}
+        self._margin_history: dict[int, list[dict]] = {}     # account -> positionMargin changes
+        self._amendments: dict[int, list[dict]] = {}         # Binance orderId -> its modifications
+        self._amendment_ids = itertools.count(1)
+        self._countdowns: dict[tuple[int, int], int] = {}    # (account, instrument) -> cancel-all ms
         self._tran_ids = itertools.count(1)
         self._orders: dict[int, OrderRecord] = {}             # Binance orderId -> order
         # the orders' progress (exchange.orderstate; records copy it), all accounts

@@ -70,6 +70,7 @@ def request_weight(method: str, path: str, query) -> int:
         "/fapi/v2/positionRisk": 5, "/fapi/v3/positionRisk": 5, "/fapi/v1/income": 30,
         "/fapi/v1/batchOrders": 5, "/fapi/v1/commissionRate": 20, "/fapi/v1/leverageBracket": 1,
         "/fapi/v1/allAlgoOrders": 5, "/fapi/v1/exchangeInfo": 1,
+        "/fapi/v1/accountConfig": 5, "/fapi/v1/countdownCancelAll": 10, "/fapi/v1/fundingInfo": 0,
     }
     if path in fixed:
         return fixed[path]

@@ -311,6 +311,7 @@ class OrdersOfRecord:
         if o is None:
             return
         self._orders.pop(o.order_id, None)
+        self._amendments.pop(o.order_id, None)
         if self._by_venue.get(o.venue_oid) is o:
             del self._by_venue[o.venue_oid]
         key = (o.account, o.client_id, o.algo)

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from exchange.server.clock import now_ms
 from exchange.server.errors import BinanceError
-from exchange.server.params import decimal_param, enum_param, int_param, max_notional, notional_cap
+from exchange.server.params import (bool_param, decimal_param, enum_param, int_param, max_notional,
+                                    missing, notional_cap)
 from exchange.server.payloads import dec, json_response
 from exchange.units import RATE_SCALE
 
@@ -170,15 +171,73 @@ class AccountHandlers:
         if kind not in (1, 2):
             raise BinanceError(-1100, "Illegal characters found in parameter 'type'; legal range is 1, 2.")
         spec = self.venue.specs[i]
-        if not self.venue.core.arrays()["mode"][i, cred.account]:
-            raise BinanceError(-1000, "Margin is only adjustable for isolated positions.")
+        arr = self.venue.core.arrays()
+        # Binance's codes (read 2026-12-07):
+        # https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code
+        if not arr["mode"][i, cred.account]:
+            raise BinanceError(-4049, "Add margin only support for isolated position.")
+        if not arr["size"][i, cred.account]:
+            raise BinanceError(-4054, "Cannot add position margin: position is 0.")
         events = self.venue.adjust_isolated_margin(cred.account, spec.symbol,
                                                    amount if kind == 1 else -amount)
         rejected = [e for e in events if e.name in ("OrderRejected", "TransferRejected")]
         if rejected:
             raise BinanceError(-4051, "Isolated balance insufficient.")
+        rows = self._margin_history.setdefault(cred.account, [])
+        if len(rows) >= 20_000:                   # Binance keeps 30 days; the mock the latest
+            del rows[:10_000]
+        rows.append({
+            "symbol": spec.symbol, "type": kind, "deltaType": "USER_ADJUST",
+            "amount": dec(amount), "asset": self.settle_asset, "time": now_ms(),
+            "positionSide": "BOTH"})
         return json_response({"amount": float(amount), "code": 200,
                                   "msg": "Successfully modify position margin.", "type": kind})
+
+    async def position_margin_history(self, request):
+        """``GET /fapi/v1/positionMargin/history``: the account's isolated margin changes of
+        ``symbol``, oldest first, ``type`` 1 (add) or 2 (reduce), within the last 30 days
+        or ``startTime``..``endTime`` (at most 30 days), ``limit`` default 500
+        (https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Get-Position-Margin-Change-History,
+        read 2026-12-07)."""
+        cred, params = await self._signed(request)
+        i = self._instr(params)
+        kind = int_param(params, "type")
+        if kind is not None and kind not in (1, 2):
+            raise BinanceError(-1100, "Illegal characters found in parameter 'type'; legal "
+                                      "range is 1, 2.")
+        start, end, limit = self._window(params, 500, 1000)
+        end = now_ms() if end is None else end
+        start = end - 30 * 86_400_000 if start is None else start
+        if end - start > 30 * 86_400_000:
+            raise BinanceError(-1128, "Combination of optional parameters invalid: "
+                                      "'startTime' and 'endTime' are more than 30 days apart.")
+        symbol = self.venue.specs[i].symbol
+        rows = [r for r in self._margin_history.get(cred.account, [])
+                if r["symbol"] == symbol and start <= r["time"] <= end
+                and (kind is None or r["type"] == kind)]
+        return json_response(rows[:limit])
+
+    async def account_config(self, request):
+        """``GET /fapi/v1/accountConfig`` (https://developers.binance.com/docs/derivatives/usds-margined-futures/account/rest-api/Account-Config,
+        read 2026-12-07): one-way position mode, single-asset margin."""
+        cred, _ = await self._signed(request)
+        return json_response({"feeTier": 0, "canTrade": "trade" in cred.permissions,
+                              "canDeposit": True, "canWithdraw": True,
+                              "dualSidePosition": False, "updateTime": 0,
+                              "multiAssetsMargin": False, "tradeGroupId": -1})
+
+    async def set_position_side(self, request):
+        """``POST /fapi/v1/positionSide/dual``: the mock serves one-way mode only; asking for
+        it again is Binance's -4059 (https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Change-Position-Mode,
+        read 2026-12-07)."""
+        cred, params = await self._signed(request)
+        if params.get("dualSidePosition") in (None, ""):
+            raise missing("dualSidePosition")
+        dual = bool_param(params, "dualSidePosition")
+        if not dual:
+            raise BinanceError(-4059, "No need to change position side.")
+        raise BinanceError(-1000, "Hedge mode (dualSidePosition=true) is not supported by the "
+                                  "mock: it serves one-way mode (positionSide BOTH).")
 
     async def position_side(self, request):
         await self._signed(request)

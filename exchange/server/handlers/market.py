@@ -119,6 +119,22 @@ class MarketHandlers:
         k = bisect.bisect_left(trades, from_id, key=lambda t: t["id"])
         return json_response(trades[k:k + limit])
 
+    async def funding_info(self, request):
+        """``GET /fapi/v1/fundingInfo`` (https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Get-Funding-Rate-Info,
+        read 2026-12-07): each symbol's funding cap and floor and interval, from the
+        preset (Binance lists only symbols whose values were adjusted; the mock lists every
+        one, so that a client can read the interval of each)."""
+        f = self.venue.preset.funding
+        cap = Decimal(f.cap_rate) / RATE_SCALE
+        return json_response([{"symbol": spec.symbol, "adjustedFundingRateCap": f"{cap:.8f}",
+                               "adjustedFundingRateFloor": f"{-cap:.8f}",
+                               "fundingIntervalHours": int(f.pay_every_hours),
+                               "disclaimer": False} for spec in self.venue.specs])
+
+    async def system_status(self, request):
+        """``GET /sapi/v1/system/status`` (ccxt's fetch_status): 0, normal."""
+        return json_response({"status": 0, "msg": "normal"})
+
     def _each(self, params: dict, one):
         i = self._instr(params, required=False)
         if i is not None:

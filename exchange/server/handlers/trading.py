@@ -343,13 +343,69 @@ class TradingHandlers:
         lots = spec.qty_to_lots(qty)
         if lots <= o.executed_lots:
             raise BinanceError(-4003, "Quantity less than or equal to zero.")
+        before = (dec(spec.ticks_to_price(o.price_ticks)), dec(spec.lots_to_qty(o.orig_lots)))
         events = self.venue.amend(acct, o.venue_oid, qty=spec.lots_to_qty(lots - o.executed_lots),
                                   price=price)
         rejected = [e for e in events if e.name == "OrderRejected"]
         if rejected:
             self._raise_reject(rejected[0], spec, o.side)
         o.orig_lots = lots
+        history = self._amendments.setdefault(o.order_id, [])
+        history.append({"amendmentId": next(self._amendment_ids), "symbol": o.symbol,
+                        "pair": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_id,
+                        "time": now_ms(), "amendment": {
+                            "price": {"before": before[0], "after": dec(price)},
+                            "origQty": {"before": before[1], "after": dec(qty)},
+                            "count": len(history) + 1}})
         return self._order_json(o, full=False)
+
+    async def order_amendments(self, request):
+        """``GET /fapi/v1/orderAmendment``: an order's modifications, newest first (``orderId``
+        or ``origClientOrderId``; within ``startTime``..``endTime``; ``limit`` default 50,
+        max 100) (https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Get-Order-Modify-History,
+        read 2026-12-07)."""
+        cred, params = await self._signed(request)
+        o = self._find(cred.account, params, -2013)
+        start, end, limit = self._window(params, 50, 100)
+        rows = [r for r in reversed(self._amendments.get(o.order_id, []))
+                if (start is None or r["time"] >= start) and (end is None or r["time"] <= end)]
+        return json_response(rows[:limit])
+
+    async def countdown_cancel_all(self, request):
+        cred, params = await self._signed(request)
+        return self._mutate("countdown_cancel_all", cred, params)
+
+    def _cmd_countdown_cancel_all(self, cred, params):
+        """``POST /fapi/v1/countdownCancelAll``: every open order of ``symbol`` is cancelled
+        once ``countdownTime`` ms pass without another call; 0 stops the countdown
+        (https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Auto-Cancel-All-Open-Orders,
+        read 2026-12-07). The countdowns are checked every 100 ms (Binance: about every
+        10 ms); the cancel is journaled like a client's."""
+        i = self._instr(params)
+        ms = int_param(params, "countdownTime", required=True)
+        if ms:
+            self._countdowns[(cred.account, i)] = now_ms() + ms
+        else:
+            self._countdowns.pop((cred.account, i), None)
+        return json_response({"symbol": self.venue.specs[i].symbol, "countdownTime": str(ms)})
+
+    def _run_countdowns(self) -> None:
+        """Cancel the open orders of every countdown that ran out (``_cmd_cancel_all``, through
+        the journal)."""
+        if not self._countdowns:
+            return
+        now = now_ms()
+        for (acct, i), due in list(self._countdowns.items()):
+            if due > now:
+                continue
+            del self._countdowns[(acct, i)]
+            cred = next((c for c in self._keys.values() if c.account == acct), None)
+            if cred is None:
+                continue
+            try:
+                self._mutate("cancel_all", cred, {"symbol": self.venue.specs[i].symbol})
+            except BinanceError:
+                pass
 
     async def open_orders(self, request):
         cred, params = await self._signed(request)

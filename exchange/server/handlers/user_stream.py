@@ -146,6 +146,7 @@ class UserStreamHandlers:
         async def streams():
             while True:
                 await asyncio.sleep(self.DEPTH_PERIOD_S)
+                self._run_countdowns()
                 self._drain_books()
                 self._flush_depth()
                 self._flush_market()

@@ -451,3 +451,60 @@ def test_an_instrument_without_a_mark_is_pending_and_refuses_orders_until_it_has
     srv.call(mock.set_mark, "SOLUSDT", "150")
     assert trader.load_markets(reload=True)[sol]["active"]
     assert trader.create_order(sol, "limit", "buy", 1, 149)["status"] == "open"
+
+
+def test_status_funding_intervals_and_position_mode_as_binance(trader):
+    assert trader.fetch_status()["status"] == "ok"
+    intervals = trader.fetch_funding_intervals()
+    assert intervals[BTC]["interval"] == "8h"
+    assert trader.fapiPrivateGetAccountConfig()["dualSidePosition"] is False
+    with pytest.raises(ccxt.OperationRejected, match="-4059"):
+        trader.set_position_mode(False)                       # one-way already
+    with pytest.raises(ccxt.OperationFailed, match="Hedge mode"):
+        trader.set_position_mode(True)
+
+
+def test_isolated_margin_changes_are_refused_as_binance_and_their_history_kept(maker, trader):
+    with pytest.raises(ccxt.ExchangeError, match="-4049"):          # a cross position
+        trader.add_margin(BTC, 10)
+    trader.set_margin_mode("isolated", BTC)
+    with pytest.raises(ccxt.ExchangeError, match="-4054"):          # no position
+        trader.add_margin(BTC, 10)
+    rest(maker, "sell", 0.01, 50000)
+    take(trader, "buy", 0.01)
+    trader.add_margin(BTC, 10)
+    trader.reduce_margin(BTC, 4)
+    history = trader.fetch_margin_adjustment_history(BTC)
+    assert [(h["type"], h["amount"]) for h in history] == [("add", 10), ("reduce", 4)]
+
+
+def test_an_edited_orders_modifications_are_listed_newest_first(trader):
+    o = rest(trader, "buy", 0.01, 49000)
+    trader.edit_order(o["id"], BTC, "limit", "buy", 0.01, 49100)
+    trader.edit_order(o["id"], BTC, "limit", "buy", 0.02, 49100)
+    rows = trader.fapiPrivateGetOrderAmendment({"symbol": "BTCUSDT", "orderId": o["id"]})
+    assert [(r["amendment"]["count"], r["amendment"]["price"], r["amendment"]["origQty"])
+            for r in rows] == [
+        (2, {"before": "49100", "after": "49100"}, {"before": "0.01", "after": "0.02"}),
+        (1, {"before": "49000", "after": "49100"}, {"before": "0.01", "after": "0.01"})]
+
+
+def test_countdown_cancel_all_cancels_the_symbols_orders_when_it_runs_out(trader):
+    kept = rest(trader, "buy", 0.01, 49000)
+    answer = trader.fapiPrivatePostCountdownCancelAll({"symbol": "BTCUSDT",
+                                                       "countdownTime": 60000})
+    assert answer == {"symbol": "BTCUSDT", "countdownTime": "60000"}
+    time.sleep(0.3)
+    assert trader.fetch_order(kept["id"], BTC)["status"] == "open"       # 60 s to go
+    trader.fapiPrivatePostCountdownCancelAll({"symbol": "BTCUSDT", "countdownTime": 200})
+    deadline = time.monotonic() + 5
+    while trader.fetch_order(kept["id"], BTC)["status"] == "open":
+        assert time.monotonic() < deadline, "the countdown never cancelled"
+        time.sleep(0.05)
+    assert trader.fetch_order(kept["id"], BTC)["status"] == "canceled"
+    # 0 stops a countdown
+    o = rest(trader, "buy", 0.01, 49000)
+    trader.fapiPrivatePostCountdownCancelAll({"symbol": "BTCUSDT", "countdownTime": 300})
+    trader.fapiPrivatePostCountdownCancelAll({"symbol": "BTCUSDT", "countdownTime": 0})
+    time.sleep(0.6)
+    assert trader.fetch_order(o["id"], BTC)["status"] == "open"
