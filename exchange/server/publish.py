@@ -210,11 +210,16 @@ class Publisher:
                                                 for j in range(len(self.venue.symbols))
                                                 if int(self.venue.core.arrays()["mark"][j])])
 
+    #: a symbol's liquidation snapshots: at most one per this many seconds, the latest
+    FORCE_ORDER_PERIOD_S = 1.0
+
     def _push_force_order(self, o: OrderRecord, last_qty: Decimal, now: int) -> None:
         """``forceOrder``: a liquidation order's latest fill, on ``<symbol>@forceOrder`` and
-        ``!forceOrder@arr``
+        ``!forceOrder@arr``; "for each symbol, only the latest one liquidation order within
+        1000ms will be pushed as the snapshot"
         (https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams/Liquidation-Order-Streams,
-        read 2026-12-02)."""
+        read 2026-12-07): the first of a quiet second goes at once, the later ones wait
+        for the end of its second and only the latest of them goes."""
         sym = o.symbol.lower()
         if not (self.hub.has(f"{sym}@forceOrder") or self.hub.has("!forceOrder@arr")):
             return
@@ -223,8 +228,29 @@ class Publisher:
             "s": o.symbol, "S": o.side, "o": "LIMIT", "f": "IOC", "q": j["origQty"],
             "p": j["price"], "ap": j["avgPrice"], "X": o.status, "l": dec(last_qty),
             "z": j["executedQty"], "T": now}}
+        mono = time.monotonic()
+        if mono - self._force_last.get(sym, -1e9) >= self.FORCE_ORDER_PERIOD_S:
+            self._force_last[sym] = mono
+            self._force_pending.pop(sym, None)
+            self._send_force_order(sym, msg)
+        else:
+            self._force_pending[sym] = msg
+
+    def _send_force_order(self, sym: str, msg: dict) -> None:
         self.hub.publish(f"{sym}@forceOrder", msg)
         self.hub.publish("!forceOrder@arr", msg)
+
+    def _flush_force_orders(self) -> None:
+        """Send each symbol's latest waiting liquidation snapshot whose second is over."""
+        if not self._force_pending:
+            return
+        mono = time.monotonic()
+        for sym in list(self._force_pending):
+            if mono - self._force_last.get(sym, -1e9) >= self.FORCE_ORDER_PERIOD_S:
+                self._force_last[sym] = mono
+                msg = self._force_pending.pop(sym)
+                msg["E"] = now_ms()
+                self._send_force_order(sym, msg)
 
     # tickers and open klines: sent at most every MARKET_PERIOD_S per symbol (Binance: the
     # 24hr ticker every 500 ms, klines every 250 ms), the latest state always delivered

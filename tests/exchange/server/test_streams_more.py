@@ -100,3 +100,39 @@ def test_the_old_numbered_url_is_a_connection_with_no_stream(srv):
                 await s.ws_connect(srv.ws_url + "/private/ws?listenKey=nope")
 
     run(main())
+
+
+def test_force_order_snapshots_are_at_most_one_a_second_per_symbol_the_latest(monkeypatch):
+    """Binance: "for each symbol, only the latest one liquidation order within 1000ms will
+    be pushed as the snapshot"."""
+    import json as _json
+    from decimal import Decimal as D
+
+    from exchange.server import MockBinance
+    from exchange.server.streams import _Client
+
+    class _WS:
+        closed = False
+
+    m = MockBinance(marks={"BTCUSDT": "50000"}, rate_limits=None)
+    cred = m.add_account("100000")
+    oids = [_json.loads(m._mutate("new_order", cred, {
+        "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": q, "price": "49000",
+        "timeInForce": "GTC"}).body)["orderId"] for q in ("0.01", "0.02", "0.03")]
+    client = _Client(_WS(), False)
+    m.hub._subscribe(client, ["btcusdt@forceOrder"])
+    clock = [1000.0]
+    monkeypatch.setattr("exchange.server.publish.time.monotonic", lambda: clock[0])
+    for oid in oids:                                     # three within the same second
+        m._push_force_order(m._orders[oid], D("0"), 1)
+        clock[0] += 0.1
+    m._flush_force_orders()                              # 0.3 s after the first: wait
+    sent = []
+    while not client.queue.empty():
+        sent.append(_json.loads(client.queue.get_nowait())["o"]["q"])
+    assert sent == ["0.01"]
+    clock[0] += 0.8
+    m._flush_force_orders()                              # its second is over: the latest
+    while not client.queue.empty():
+        sent.append(_json.loads(client.queue.get_nowait())["o"]["q"])
+    assert sent == ["0.01", "0.03"]
