@@ -156,6 +156,7 @@ class MockBinance(App, Auth, RequestParams, Durable, OrdersOfRecord, Publisher, 
         self._pending_origin: dict | None = None
         self._agg: list | None = None                    # the aggTrade being accumulated
         self._algo_child: dict[int, OrderRecord] = {}         # venue oid of a triggered algo's order
+        self._algo_done: dict = {}                           # algo orders ending in this batch
         self._auto_ids = itertools.count(1)
         self._replaying = False
         self.journal = None

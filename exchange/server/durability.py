@@ -81,7 +81,7 @@ class Durable:
         "venue", "hub", "limiter", "app", "journal", "clock", "algo_only", "listen_key_ttl_s",
         "_market_timer", "_streams_task", "_expiry_task", "_listen_alive", "_replaying",
         "_restored", "_market_last", "_book_stream_names", "_undrained", "halted", "on_halt", "speed", "_force_last",
-        "_force_pending"))
+        "_force_pending", "_algo_done"))
 
     def snapshot(self) -> bytes:
         """The server's whole state as bytes: the venue's :meth:`Exchange.snapshot` (without

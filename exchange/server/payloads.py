@@ -116,8 +116,9 @@ class Payloads:
             "closePosition": o.close_position, "priceProtect": False,
             "reduceOnly": o.reduce_only, "createTime": o.time_ms, "updateTime": o.update_ms,
             "triggerTime": o.trigger_ms, "goodTillDate": 0}
-        if o.actual_order_id:
-            out["actualOrderId"] = str(o.actual_order_id)
+        child = self._orders.get(o.actual_order_id) if o.actual_order_id else None
+        out["actualOrderId"] = str(o.actual_order_id) if o.actual_order_id else ""
+        out["actualPrice"] = self._order_json(child, full=False)["avgPrice"] if child else "0"
         if o.type == "TRAILING_STOP_MARKET":
             out["activatePrice"] = dec(spec.ticks_to_price(o.activation_ticks)
                                       if o.activation_ticks else 0)

@@ -129,6 +129,9 @@ class Publisher:
         if not keys:
             return
         if o.algo:
+            # ALGO_UPDATE (https://developers.binance.com/docs/derivatives/usds-margined-futures/user-data-streams/Event-Algo-Order-Update,
+            # read 2026-12-07): ap / aq / act once its order is in the matching engine, rm why
+            # the engine refused it
             j = self._algo_json(o)
             msg = {"e": "ALGO_UPDATE", "E": now, "T": now, "o": {
                 "caid": o.client_id, "aid": o.order_id, "at": "CONDITIONAL", "o": o.type,
@@ -137,6 +140,12 @@ class Publisher:
                 "p": j["price"], "V": o.stp, "wt": o.working_type, "pm": "NONE",
                 "cp": o.close_position, "pP": False, "R": o.reduce_only, "tt": o.trigger_ms,
                 "gtd": 0}}
+            child = self._orders.get(o.actual_order_id) if o.actual_order_id else None
+            if child is not None:
+                cj = self._order_json(child, full=False)
+                msg["o"].update(ap=cj["avgPrice"], aq=cj["executedQty"], act=child.type)
+            if o.reject_reason:
+                msg["o"]["rm"] = o.reject_reason
             for k in keys:
                 self.hub.publish(k, msg)
             return

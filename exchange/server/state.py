@@ -66,6 +66,9 @@ class OrderRecord:
     algo: bool = False              # placed through the Algo Order API (/fapi/v1/algoOrder)
     actual_order_id: int = 0        # algo: the order created when it triggered
     trigger_ms: int = 0
+    algo_status: str = ""           # algo: FINISHED / REJECTED once its order ended or was refused
+    reject_reason: str = ""         # algo: why the matching engine refused its order ("rm")
+    parent_algo: int = 0            # the algo order (Binance id) that placed this one
 
     @property
     def status(self) -> str:
@@ -74,6 +77,8 @@ class OrderRecord:
         EXPIRED when that order was refused."""
         if self.expired:
             return "EXPIRED"
+        if self.algo_status:
+            return self.algo_status
         s = self.state
         if s is None:
             return "NEW"
@@ -92,6 +97,18 @@ class OrderRecord:
     @property
     def update_ms(self) -> int:
         return self.state.ts_updated_ns // 1_000_000 if self.state is not None else self.time_ms
+
+
+def _reject_reason(reason: int) -> str:
+    """An algo order's ``rm``: why the matching engine refused the order it placed (Binance:
+    "Reduce Only reject", ...)."""
+    from exchange.codes import RejectReason
+    from exchange.server.errors import REJECTS
+
+    if reason == RejectReason.REDUCE_ONLY_WOULD_INCREASE:
+        return "Reduce Only reject"
+    return REJECTS.get(reason, (0, f"Rejected: {RejectReason(reason).name.lower()}"))[1] \
+        if reason in RejectReason._value2member_map_ else f"Rejected: reason {reason}"
 
 
 class OrdersOfRecord:
@@ -119,6 +136,9 @@ class OrdersOfRecord:
         states = self._order_states
         states.prelink_events(events)               # a trigger's child belongs to its parent
         ts_ns = now * 1_000_000
+        # algo orders whose order ended (FINISHED) or was refused (REJECTED) in this batch:
+        # their status moves after the batch's own updates (TRIGGERED first, as Binance's)
+        self._algo_done = algo_done = {}
         # the venue reports a trigger after the order it placed: link them first
         for e in events:
             if e.name == "ConditionalOrderTriggered":
@@ -138,7 +158,7 @@ class OrdersOfRecord:
                 self._on_conditional_accepted(e, st, now)
             elif name == "ConditionalOrderTriggered":
                 o = self._by_venue.get(e.order_id)
-                if o is not None and o.algo:
+                if o is not None and o.algo and algo_done.get(o.order_id, ("", ""))[1] != "REJECTED":
                     self._push_order(o, "TRIGGERED", now)
             elif name == "OrderFilled":
                 self._on_fill(e, now)
@@ -157,6 +177,11 @@ class OrdersOfRecord:
                 # "amendment will be rejected and the order will stay as it is")
                 o = (self._by_venue.get(e.order_id)
                      if e.order_id and e.command == RejectedCommand.SUBMIT_ORDER else None)
+                parent = (self._algo_child.pop(e.order_id, None)
+                          if o is None and e.order_id and e.command == RejectedCommand.SUBMIT_ORDER
+                          else None)
+                if parent is not None:              # a triggered algo order's order was refused
+                    algo_done[parent.order_id] = (parent, "REJECTED", _reject_reason(e.reason))
                 if o is not None and o.status in ("NEW", "PARTIALLY_FILLED"):
                     o.expired = True
                     self._ended(o)
@@ -193,6 +218,9 @@ class OrdersOfRecord:
                 reasons.setdefault(e.account, {"FundingPaid": "FUNDING_FEE", "Deposited": "DEPOSIT",
                                                "Withdrawn": "WITHDRAW",
                                                "IsolatedMarginChanged": "MARGIN_TRANSFER"}[name])
+        for parent, status, reason in algo_done.values():
+            parent.algo_status, parent.reject_reason = status, reason
+            self._push_order(parent, status, now)
         self._flush_agg()
         self._drain_books_live()
         self._retire(now)
@@ -222,6 +250,7 @@ class OrdersOfRecord:
                        time_ms=now, state=st, stp=parent.stp, venue_oid=e.order_id,
                        orig_type=parent.type)
             parent.actual_order_id = o.order_id
+            o.parent_algo = parent.order_id
             self._register(o)
             self._push_order(o, "NEW", now)
             return
@@ -362,6 +391,7 @@ class OrdersOfRecord:
             "symbol": spec.symbol, "time": now})
         if o is not None:
             self._push_order(o, "TRADE", now, last=(price, qty, fee, pnl, trade_id, not e.taker))
+            self._child_moved(o)
         if o is not None and o.orig_type == "LIQUIDATION":
             self._push_force_order(o, qty, now)
             self._forget(o)
@@ -426,7 +456,15 @@ class OrdersOfRecord:
             return
         self._ended(o)
         self._push_order(o, st.exec_name, now)
+        self._child_moved(o)
         self._forget(o)
+
+    def _child_moved(self, o: OrderRecord) -> None:
+        """An algo order's order that ended (filled, cancelled, expired) finishes it."""
+        if o.parent_algo and o.status in ("FILLED", "CANCELED", "EXPIRED"):
+            parent = self._orders.get(o.parent_algo)
+            if parent is not None and not parent.algo_status:
+                self._algo_done[parent.order_id] = (parent, "FINISHED", "")
 
     def _record_mark(self, e, now: int) -> None:
         spec = self.venue.specs[e.instrument]

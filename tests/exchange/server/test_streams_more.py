@@ -136,3 +136,51 @@ def test_force_order_snapshots_are_at_most_one_a_second_per_symbol_the_latest(mo
     while not client.queue.empty():
         sent.append(_json.loads(client.queue.get_nowait())["o"]["q"])
     assert sent == ["0.01", "0.03"]
+
+
+def test_an_algo_order_finishes_with_its_order_or_is_rejected_with_the_reason():
+    """Binance's algo statuses: TRIGGERED once its order is in the matching engine, FINISHED
+    when that order is filled or cancelled, REJECTED (``rm`` the reason) when the engine
+    refused it; ALGO_UPDATE carries the order's ap / aq / act."""
+    import json as _json
+
+    from exchange.server import MockBinance
+    from exchange.server.streams import _Client
+
+    class _WS:
+        closed = False
+
+    m = MockBinance(marks={"BTCUSDT": "50000"}, rate_limits=None)
+    mk, c = m.add_account("10000000"), m.add_account("100000")
+
+    def call(cred, cmd, **p):
+        return _json.loads(m._mutate(cmd, cred, {"symbol": "BTCUSDT", **p}).body)
+
+    call(mk, "new_order", side="SELL", type="LIMIT", quantity="1", price="50000",
+         timeInForce="GTC")
+    call(mk, "new_order", side="BUY", type="LIMIT", quantity="1", price="49000",
+         timeInForce="GTC")
+    call(c, "new_order", side="BUY", type="MARKET", quantity="0.1")            # long 0.1
+    stop = call(c, "new_algo_order", algoType="CONDITIONAL", side="SELL", type="STOP_MARKET",
+                quantity="0.1", triggerPrice="49500", reduceOnly="true", workingType="MARK_PRICE")
+    late = call(c, "new_algo_order", algoType="CONDITIONAL", side="SELL", type="STOP_MARKET",
+                quantity="0.1", triggerPrice="49400", reduceOnly="true", workingType="MARK_PRICE")
+    client = _Client(_WS(), False)
+    m._listen_keys["lk"] = c.account
+    m.hub._subscribe(client, ["lk"])
+    m.set_mark("BTCUSDT", "49450")          # the first fires: sells 0.1 into the 49,000 bid
+    m.set_mark("BTCUSDT", "49300")          # the second fires with no position left
+    updates = []
+    while not client.queue.empty():
+        msg = _json.loads(client.queue.get_nowait())
+        if msg["e"] == "ALGO_UPDATE":
+            updates.append((msg["o"]["aid"], msg["o"]["X"], msg["o"].get("ap"),
+                            msg["o"].get("act"), msg["o"].get("rm")))
+    assert [u for u in updates if u[0] == stop["algoId"]][-2:] == [
+        (stop["algoId"], "TRIGGERED", "49000", "MARKET", None),
+        (stop["algoId"], "FINISHED", "49000", "MARKET", None)]
+    assert [u for u in updates if u[0] == late["algoId"]][-1] == (
+        late["algoId"], "REJECTED", None, None, "Reduce Only reject")
+    got = m._algo_json(m._orders[stop["algoId"]])
+    assert (got["algoStatus"], got["actualPrice"]) == ("FINISHED", "49000")
+    assert m._algo_json(m._orders[late["algoId"]])["algoStatus"] == "REJECTED"
