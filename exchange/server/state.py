@@ -199,9 +199,17 @@ class OrdersOfRecord:
             elif name == "MarginCall":
                 calls.append(e)
             elif name == "PositionTransferred":             # ADL, liquidation transfers
-                for a in (e.from_account, e.to_account):
+                for a, realized in ((e.from_account, e.from_realized_atoms),
+                                    (e.to_account, e.to_realized_atoms)):
                     touched.setdefault(a, set()).add(e.instrument)
                     reasons.setdefault(a, "ADL")
+                    if realized:                            # closed at the transfer price
+                        self._add_income(a, e.instrument, "REALIZED_PNL",
+                                         self.venue._from_atoms(realized), now)
+            elif name == "LedgerMoved":
+                for a in self._on_ledger(e, now):
+                    touched.setdefault(a, set())
+                    reasons.setdefault(a, "INSURANCE_CLEAR")
             elif name in ("FundingPaid", "Deposited", "Withdrawn", "IsolatedMarginChanged"):
                 if name == "FundingPaid":
                     self._add_income(e.account, e.instrument, "FUNDING_FEE",
@@ -382,7 +390,11 @@ class OrdersOfRecord:
         if pnl:
             self._add_income(e.account, e.instrument, "REALIZED_PNL", pnl, now, trade_id)
         if fee:
-            self._add_income(e.account, e.instrument, "COMMISSION", -fee, now, trade_id)
+            # a liquidation order's fee is the liquidation clearance fee, paid to the
+            # insurance fund (INSURANCE_CLEAR, with what the fund hands back: _on_ledger)
+            liq = o is not None and o.orig_type == "LIQUIDATION"
+            self._add_income(e.account, e.instrument, "INSURANCE_CLEAR" if liq else "COMMISSION",
+                             -fee, now, trade_id)
         self._user_trades.setdefault(e.account, []).append({
             "buyer": side == "BUY", "commission": dec(fee), "commissionAsset": self.settle_asset,
             "id": trade_id, "maker": not e.taker, "orderId": o.order_id if o else e.order_id,
@@ -419,6 +431,38 @@ class OrdersOfRecord:
                 self._flush_agg()
                 self._agg = [(e.instrument, e.order_id, e.price_ticks), price, qty, trade_id,
                              trade_id, side == "SELL", now]
+
+    #: LedgerMoved between an account and the venue's pools, as income (``info`` says which)
+    _LEDGER_INFO = {("in", 0): "LIQUIDATION_FEE_REFUND", ("in", 4): "INSURANCE_FUND_COVER",
+                    ("in", 3): "BACKSTOP", ("in", 5): "SOCIALIZED_LOSS", ("in", 6): "ADL",
+                    ("in", 2): "KEEPER_REWARD", ("out", 5): "SOCIALIZED_LOSS",
+                    ("out", 6): "ADL", ("out", 3): "BACKSTOP", ("out", 4): "INSURANCE_FUND",
+                    ("out", 2): "AUCTION"}
+
+    def _on_ledger(self, e, now: int) -> list[int]:
+        """Money the liquidation machinery moved into or out of an account's wallet or
+        isolated bucket from or to the venue's pools (the insurance fund, bad debt, the fee
+        pool) or another account: the liquidation fee handed back where it would take the
+        account below zero, the fund's cover of a bankrupt account, a haircut, a keeper's
+        reward. Booked as income (INSURANCE_CLEAR, ``info`` naming it) so that the income
+        history adds up to the wallet; a move between an account's own wallet and bucket
+        is not income. Returns the accounts whose money moved."""
+        from exchange.liquidation.context import L_ISOLATED
+
+        if e.from_account == e.to_account:
+            return []
+        out = []
+        amt = self.venue._from_atoms(e.amount_atoms)
+        for side, a, kind, sign in (("in", e.to_account, e.to_kind, 1),
+                                    ("out", e.from_account, e.from_kind, -1)):
+            if a < 0 or kind > L_ISOLATED or not amt:
+                continue
+            rows = self._income.setdefault(a, [])
+            self._add_income(a, e.instrument if e.instrument >= 0 else None, "INSURANCE_CLEAR",
+                             sign * amt, now)
+            rows[-1]["info"] = self._LEDGER_INFO.get((side, e.reason), "INSURANCE_CLEAR")
+            out.append(a)
+        return out
 
     def _add_income(self, acct: int, instr, kind: str, amount: Decimal, now: int,
                     trade_id: int | None = None) -> None:
