@@ -54,6 +54,11 @@ def available() -> bool:
     return httptools is not None
 
 
+#: a lingering close (after a refusal mid-request) lasts at most this long, or this much
+LINGER_S = 2.0
+LINGER_MAX_BYTES = 16 * 1024 * 1024
+
+
 class _Reject(Exception):
     """A request the front answers with an HTTP error and then closes the connection."""
 
@@ -226,6 +231,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, front: HttpFront) -> None:
         self.front = front
+        self._lingered: int | None = None      # bytes dropped after a refusal
         self.transport = None
         self.parser = httptools.HttpRequestParser(self)
         self.remote = None
@@ -263,6 +269,10 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
+            if self._lingered is not None:       # a refused request's rest: read, dropped
+                self._lingered += len(data)
+                if self._lingered > LINGER_MAX_BYTES:
+                    self.close()
             return
         self.idle_since = None
         try:
@@ -424,7 +434,30 @@ class _Connection(asyncio.Protocol):
                              b"charset=utf-8\r\nContent-Length: %d\r\nDate: %s\r\nServer: "
                              b"perpsim\r\nConnection: close\r\n\r\n" % (len(body), self.front.date())
                              + body)
-        self.close()
+        self._linger()
+
+    def _linger(self) -> None:
+        """Close after an answer sent in the middle of a request (413, 400): the write side
+        first, then read and drop what the client still sends for up to LINGER_S seconds
+        (or LINGER_MAX_BYTES), so that the unread rest of its request does not make the
+        kernel reset the connection before the client has read the answer (a lingering
+        close, as nginx's ``lingering_close``)."""
+        self._closing = True
+        self.front.connections.discard(self)
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        self._lingered = 0
+        if self._paused:
+            self._paused = False
+            t.resume_reading()
+        try:
+            if t.can_write_eof():
+                t.write_eof()
+        except (OSError, RuntimeError):
+            self.close()
+            return
+        asyncio.get_running_loop().call_later(LINGER_S, self.close)
 
     def _hand_over(self, rest: bytes) -> None:
         """Give the connection, from the upgrade request on, to the aiohttp application."""

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import threading
 import logging
 import os
 import socket
@@ -677,6 +678,37 @@ def test_a_body_over_1_mib_gets_413(backend):
         assert r.header("content-type").startswith("application/json")
         assert r.json()["code"] == -1000 and "1048576" in r.json()["msg"]
     assert_alive(backend)
+
+
+@pytest.mark.parametrize("what", ["body", "url"])
+def test_a_client_that_sends_an_oversized_request_whole_reads_the_refusal(what):
+    """A lingering close: the front answers 413 / 400 mid-request, then reads and drops the
+    rest before closing, so the kernel does not reset the connection under the answer."""
+    with server("front") as srv, raw(srv) as c:
+        if what == "body":
+            body = b"x" * (8 * 1024 ** 2)
+            data = raw_request("POST", "/fapi/v1/order", {
+                "X-MBX-APIKEY": TRADER[0],
+                "Content-Type": "application/x-www-form-urlencoded"}, body)
+        else:
+            data = raw_request("GET", "/fapi/v1/depth?symbol=BTCUSDT&x=" + "a" * (4 * 1024 ** 2))
+        # all of it, before reading anything (from a thread: the server reads as it comes)
+        problems = []
+
+        def send():
+            try:
+                c.sock.sendall(data)
+            except OSError as exc:                  # reset under the client: the bug
+                problems.append(exc)
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        sender.join(10)
+        assert not problems and not sender.is_alive(), problems
+        r = c.response()
+        assert r.status == (413 if what == "body" else 400), r
+        assert r.json()["code"] == -1000
+        assert c.closed_by_server(5.0)
 
 
 def test_a_body_of_exactly_1_mib_is_read(backend):
