@@ -201,7 +201,8 @@ class StreamHub:
                     # replies already queued (the writer keeps the order)
                     client.queue.put_nowait(json.dumps({"error": {"code": 2, "msg": (
                         f"Invalid request: more than {self.max_messages_per_s} incoming "
-                        "messages per second; disconnecting")}, "id": None}))
+                        "messages per second; disconnecting")}, "id": None},
+                        separators=(",", ":")))
                     try:
                         await asyncio.wait_for(client.queue.join(), 5)
                     except TimeoutError:
@@ -232,8 +233,15 @@ class StreamHub:
         """One control message: ``{"method": ..., "params": [...], "id": n}``."""
         try:
             req = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            return self._reply(client, None, error=(3, f"Invalid JSON: {str(exc)[:120]}"))
+        except RecursionError:
+            return self._reply(client, None, error=(3, f"Invalid JSON: nested deeper than "
+                                                       f"{MAX_DEPTH} levels"))
+        except json.JSONDecodeError as exc:           # where, as a JSON parser says it
+            return self._reply(client, None, error=(3, f"Invalid JSON: {exc.msg} at line "
+                                                       f"{exc.lineno} column {exc.colno}"))
+        except ValueError:                            # an integer of thousands of digits
+            return self._reply(client, None, error=(3, "Invalid JSON: a number has too "
+                                                       "many digits"))
         if _depth(req, MAX_DEPTH):
             return self._reply(client, None, error=(3, f"Invalid JSON: nested deeper than "
                                                        f"{MAX_DEPTH} levels"))

@@ -215,8 +215,16 @@ def test_websocket_control_messages_are_validated_and_the_socket_stays_open(env)
                 assert msg.type == aiohttp.WSMsgType.TEXT, msg
                 return json.loads(msg.data)
 
-            assert (await ask("{not json"))["error"]["code"] == 3
-            assert (await ask("[" * 10_000 + "]" * 10_000))["error"]["code"] == 3
+            bad = await ask("{not json")
+            assert bad["error"]["code"] == 3 and "line 1 column 2" in bad["error"]["msg"]
+            nested = await ask("[" * 30_000 + "]" * 30_000)
+            assert nested["error"]["code"] == 3 and "nested deeper" in nested["error"]["msg"]
+            digits = await ask('{"method":"SUBSCRIBE","params":[],"id":' + "1" * 5000 + "}")
+            assert digits["error"] == {"code": 3, "msg": "Invalid JSON: a number has too many "
+                                                         "digits"}
+            for reply in (bad, nested, digits):          # no Python internals in the text
+                assert "sys." not in reply["error"]["msg"]
+                assert "recursion" not in reply["error"]["msg"]
             assert (await ask({"method": "SUBSCRIBE", "params": [[["x"]]], "id": 1}))["error"]["code"] == 2
             deep = {"method": "SUBSCRIBE", "params": [[[[[[[[[["x"]]]]]]]]]], "id": 1}
             assert (await ask(deep))["error"]["code"] == 3
