@@ -133,6 +133,7 @@ class MockBinance(App, Auth, RequestParams, Durable, OrdersOfRecord, Publisher, 
         self._amendments: dict[int, list[dict]] = {}         # Binance orderId -> its modifications
         self._amendment_ids = itertools.count(1)
         self._countdowns: dict[tuple[int, int], int] = {}    # (account, instrument) -> cancel-all ms
+        self._good_till: list[tuple[int, int]] = []          # heap of (goodTillDate ms, orderId)
         self._force_last: dict[str, float] = {}      # symbol -> monotonic s of its last forceOrder
         self._force_pending: dict[str, dict] = {}    # symbol -> the latest forceOrder waiting
         self._tran_ids = itertools.count(1)

@@ -90,7 +90,8 @@ class Payloads:
             "closePosition": o.close_position, "side": o.side, "positionSide": "BOTH",
             "stopPrice": dec(spec.ticks_to_price(o.stop_ticks) if o.stop_ticks else 0),
             "workingType": o.working_type, "priceProtect": False, "origType": o.orig_type or o.type,
-            "priceMatch": "NONE", "selfTradePreventionMode": o.stp, "goodTillDate": 0,
+            "priceMatch": o.price_match, "selfTradePreventionMode": o.stp,
+            "goodTillDate": o.good_till,
             "updateTime": o.update_ms,
         }
         if o.type == "TRAILING_STOP_MARKET":

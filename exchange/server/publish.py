@@ -161,7 +161,7 @@ class Publisher:
             "L": dec(price), "N": self.settle_asset, "n": dec(fee), "T": now, "t": tid,
             "b": "0", "a": "0", "m": maker, "R": o.reduce_only, "wt": o.working_type,
             "ot": o.orig_type or o.type, "ps": "BOTH", "cp": o.close_position, "rp": dec(pnl),
-            "pP": False, "si": 0, "ss": 0, "V": o.stp, "pm": "NONE", "gtd": 0}}
+            "pP": False, "si": 0, "ss": 0, "V": o.stp, "pm": o.price_match, "gtd": o.good_till}}
         for k in keys:
             self.hub.publish(k, msg)
 

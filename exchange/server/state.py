@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import heapq
+
 import attrs
 
 from exchange import events as ev_mod
@@ -69,6 +71,8 @@ class OrderRecord:
     algo_status: str = ""           # algo: FINISHED / REJECTED once its order ended or was refused
     reject_reason: str = ""         # algo: why the matching engine refused its order ("rm")
     parent_algo: int = 0            # the algo order (Binance id) that placed this one
+    good_till: int = 0              # GTD: the ms it expires at
+    price_match: str = "NONE"       # the priceMatch mode that priced it
 
     @property
     def status(self) -> str:
@@ -272,8 +276,11 @@ class OrdersOfRecord:
                        stop_ticks=0, reduce_only=bool(e.reduce_only),
                        close_position=False, working_type=origin["working_type"], time_ms=now,
                        state=st, stp=origin["stp"], venue_oid=e.order_id,
-                       orig_type=origin["type"])
+                       orig_type=origin["type"], good_till=origin.get("good_till", 0),
+                       price_match=origin.get("price_match", "NONE"))
             origin["order"] = o
+            if o.good_till:
+                heapq.heappush(self._good_till, (o.good_till, o.order_id))
         elif e.liquidation:                          # the venue's own orders
             o = OrderRecord(order_id=next(self._next_order_id), account=e.account, instr=e.instrument,
                        symbol=spec.symbol, client_id=f"autoclose-{e.order_id}",

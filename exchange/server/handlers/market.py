@@ -64,7 +64,7 @@ class MarketHandlers:
                     {"filterType": "PERCENT_PRICE", "multiplierUp": f"{1 + band:.4f}",
                      "multiplierDown": f"{1 - band:.4f}", "multiplierDecimal": "4"},
                 ],
-                "orderTypes": list(ORDER_TYPES), "timeInForce": list(TIFS)})
+                "orderTypes": list(ORDER_TYPES), "timeInForce": [*TIFS, "GTD"]})
         return json_response({
             "timezone": "UTC", "serverTime": now, "futuresType": "U_MARGINED",
             "rateLimits": [

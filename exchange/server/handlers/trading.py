@@ -5,6 +5,8 @@ answered.
 """
 from __future__ import annotations
 
+import heapq
+
 from decimal import Decimal
 
 from exchange.errors import InvalidCommandError
@@ -16,6 +18,7 @@ from exchange.server.params import (
     ORDER_TYPES,
     STP_MODES,
     TIFS,
+    PRICE_MATCH,
     bool_param,
     check_price,
     check_qty,
@@ -182,6 +185,29 @@ class TradingHandlers:
             if qty <= 0:
                 raise BinanceError(-4003, "Quantity less than or equal to zero.")
         price = None
+        match = params.get("priceMatch") or "NONE"
+        if match != "NONE":
+            # the price from the book: OPPONENT(_N) the other side's best (N-th) level, QUEUE
+            # (_N) its own side's (Binance New Order, "Can't be passed together with price";
+            # https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api,
+            # read 2026-12-07)
+            if match not in PRICE_MATCH:
+                raise BinanceError(-5037, "Invalid price match")
+            if otype not in ("LIMIT", "STOP", "TAKE_PROFIT"):
+                raise BinanceError(-5038, "Price match only supports order type: LIMIT, STOP "
+                                          "AND TAKE_PROFIT")
+            if otype != "LIMIT":
+                raise BinanceError(-1000, "priceMatch on a STOP or TAKE_PROFIT order (priced when "
+                                          "it triggers) is not supported by the mock.")
+            if params.get("price") not in (None, ""):
+                raise BinanceError(-1106, "Parameter 'price' sent when not required.")
+            kind, _, depth = match.partition("_")
+            book_side = (1 if side == "BUY" else 0) if kind == "OPPONENT" else (
+                0 if side == "BUY" else 1)
+            levels = self.venue.core.book(i).depth(book_side, int(depth or 1))
+            if len(levels) < int(depth or 1):
+                raise BinanceError(-5041, "No depth matches this BBO order")
+            params = {**params, "price": str(spec.ticks_to_price(levels[-1][0]))}
         if otype in ("LIMIT", "STOP", "TAKE_PROFIT"):
             price = decimal_param(params, "price", required=True)
             if price <= 0:
@@ -190,10 +216,21 @@ class TradingHandlers:
         if otype in ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"):
             stop = decimal_param(params, "stopPrice", required=True)
         tif = params.get("timeInForce") or "GTC"
-        if tif not in TIFS:
+        if tif not in TIFS and tif != "GTD":
             raise BinanceError(-1115, "Invalid timeInForce.")
         if otype == "MARKET":
             tif = "GTC"                       # Binance reports market orders as GTC
+        gtd = 0
+        if tif == "GTD":
+            # cancelled (EXPIRED) at goodTillDate, kept to the second; more than 600 s ahead
+            # (-5040, Binance's error codes, read 2026-12-07)
+            gtd = int_param(params, "goodTillDate", required=True) // 1000 * 1000
+            if not now_ms() + 600_000 < gtd < 253402300799000:
+                raise BinanceError(-5040, "The goodTillDate timestamp must be greater than the "
+                                          "current time plus 600 seconds and smaller than "
+                                          "253402300799000 (UTC 9999-12-31 23:59:59)")
+        elif params.get("goodTillDate") not in (None, ""):
+            raise BinanceError(-1106, "Parameter 'goodTillDate' sent when not required.")
         working = params.get("workingType", "CONTRACT_PRICE")
         if working not in ("MARK_PRICE", "CONTRACT_PRICE"):
             raise BinanceError(-1100, "Illegal characters found in parameter 'workingType'; "
@@ -229,7 +266,7 @@ class TradingHandlers:
                         raise BinanceError(-4006, "Stop price less than zero.")
                     check_price(spec, activation, "activationPrice")
         order = Order(symbol=spec.symbol, side=side, qty=qty, price=price, type=otype,
-                      tif=tif if otype != "MARKET" else "IOC",
+                      tif=("GTC" if tif == "GTD" else tif) if otype != "MARKET" else "IOC",
                       reduce_only=reduce_only, close_position=close_position, stop_price=stop,
                       working_type=working, callback_rate=callback, activation_price=activation,
                       stp=stp, client_id=client_id)
@@ -237,6 +274,7 @@ class TradingHandlers:
                   "tif": tif, "working_type": working, "stp": stp, "reduce_only": reduce_only,
                   "close_position": close_position,
                   "callback_rate": dec(callback) if callback is not None else None, "algo": algo,
+                  "good_till": gtd, "price_match": match,
                   "activation_ticks": spec.price_to_ticks(activation) if activation else 0}
         self._pending_origin = origin            # the record hook binds the accepted order
         try:
@@ -343,6 +381,10 @@ class TradingHandlers:
         lots = spec.qty_to_lots(qty)
         if lots <= o.executed_lots:
             raise BinanceError(-4003, "Quantity less than or equal to zero.")
+        min_notional = Decimal(spec.min_notional_atoms).scaleb(-spec.settle_decimals)
+        if not o.reduce_only and price * qty < min_notional:
+            raise BinanceError(-5029, f"Order's notional must be no smaller than "
+                                      f"{dec(min_notional)}")
         before = (dec(spec.ticks_to_price(o.price_ticks)), dec(spec.lots_to_qty(o.orig_lots)))
         events = self.venue.amend(acct, o.venue_oid, qty=spec.lots_to_qty(lots - o.executed_lots),
                                   price=price)
@@ -388,6 +430,36 @@ class TradingHandlers:
         else:
             self._countdowns.pop((cred.account, i), None)
         return json_response({"symbol": self.venue.specs[i].symbol, "countdownTime": str(ms)})
+
+    def _cmd_expire_gtd(self, cred, params):
+        """A GTD order's time came: cancelled by the venue, EXPIRED as Binance reports it
+        (journaled, so that a restart replays it)."""
+        o = self._find(cred.account, params, -2011)
+        if o.status not in ("NEW", "PARTIALLY_FILLED"):
+            return json_response({})
+        events = self.venue.cancel(cred.account, o.venue_oid)
+        if any(e.name == "OrderCanceled" for e in events):
+            o.expired = True
+            self._push_order(o, "EXPIRED", now_ms())
+        return json_response({})
+
+    def _run_good_till(self) -> None:
+        """Expire the GTD orders whose goodTillDate passed."""
+        if not self._good_till:
+            return
+        now = now_ms()
+        while self._good_till and self._good_till[0][0] <= now:
+            _, oid = heapq.heappop(self._good_till)
+            o = self._orders.get(oid)
+            if o is None or o.status not in ("NEW", "PARTIALLY_FILLED"):
+                continue
+            cred = next((c for c in self._keys.values() if c.account == o.account), None)
+            if cred is not None:
+                try:
+                    self._mutate("expire_gtd", cred, {"symbol": o.symbol,
+                                                      "orderId": str(o.order_id)})
+                except BinanceError:
+                    pass
 
     def _run_countdowns(self) -> None:
         """Cancel the open orders of every countdown that ran out (``_cmd_cancel_all``, through

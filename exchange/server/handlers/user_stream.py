@@ -147,6 +147,7 @@ class UserStreamHandlers:
             while True:
                 await asyncio.sleep(self.DEPTH_PERIOD_S)
                 self._run_countdowns()
+                self._run_good_till()
                 self._flush_force_orders()
                 self._drain_books()
                 self._flush_depth()

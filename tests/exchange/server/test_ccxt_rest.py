@@ -508,3 +508,44 @@ def test_countdown_cancel_all_cancels_the_symbols_orders_when_it_runs_out(trader
     trader.fapiPrivatePostCountdownCancelAll({"symbol": "BTCUSDT", "countdownTime": 0})
     time.sleep(0.6)
     assert trader.fetch_order(o["id"], BTC)["status"] == "open"
+
+
+def test_price_match_prices_a_limit_order_from_the_book(maker, trader):
+    rest(maker, "sell", 0.1, 50100)
+    rest(maker, "sell", 0.1, 50200)
+    rest(maker, "buy", 0.1, 49900)
+    queued = trader.create_order(BTC, "limit", "buy", 0.01, None, {"priceMatch": "QUEUE"})
+    assert (queued["price"], queued["info"]["priceMatch"], queued["status"]) == (
+        49900, "QUEUE", "open")
+    taken = trader.create_order(BTC, "limit", "buy", 0.01, None,
+                                {"priceMatch": "OPPONENT", "timeInForce": "IOC"})
+    assert (taken["price"], taken["status"]) == (50100, "closed")
+    with pytest.raises(ccxt.OperationFailed, match="-5041"):            # no 5th ask
+        trader.create_order(BTC, "limit", "buy", 0.01, None, {"priceMatch": "OPPONENT_5"})
+
+
+def test_a_gtd_order_carries_its_date_and_expires_at_it(srv, mock, trader):
+    too_soon = int(time.time() * 1000) + 60_000
+    with pytest.raises(ccxt.ExchangeError, match="-5040"):
+        trader.create_order(BTC, "limit", "buy", 0.01, 49000,
+                            {"timeInForce": "GTD", "goodTillDate": too_soon})
+    when = int(time.time() * 1000) + 3_600_000
+    o = trader.create_order(BTC, "limit", "buy", 0.01, 49000,
+                            {"timeInForce": "GTD", "goodTillDate": when})
+    assert o["info"]["timeInForce"] == "GTD"
+    assert int(o["info"]["goodTillDate"]) == when // 1000 * 1000
+
+    def come_due():                           # the hour passes: its date is now
+        mock._good_till[:] = [(1, int(o["id"]))]
+    srv.call(come_due)
+    deadline = time.monotonic() + 5
+    while trader.fetch_order(o["id"], BTC)["info"]["status"] != "EXPIRED":
+        assert time.monotonic() < deadline, "the GTD order never expired"
+        time.sleep(0.05)
+
+
+def test_a_modify_below_the_minimum_notional_is_refused_with_5029(trader):
+    o = rest(trader, "buy", 0.01, 49000)
+    with pytest.raises(ccxt.ExchangeError, match="-5029"):
+        trader.edit_order(o["id"], BTC, "limit", "buy", 0.001, 49000)
+    assert trader.fetch_order(o["id"], BTC)["amount"] == 0.01
