@@ -215,9 +215,9 @@ class Durable:
         """Run a signed command that changes the venue; journal it before answering. The
         command runs at one millisecond, the one journaled (its trades' and orders' times
         are the same when it is replayed)."""
-        rec = {"k": "cmd", "cmd": kind, "key": cred.api_key, "params": params}
         if self.journal is None or self._replaying:
             return getattr(self, "_cmd_" + kind)(cred, params)
+        rec = {"k": "cmd", "cmd": kind, "key": cred.api_key, "params": params}
         REPLAY_MS.append(now_ms())
         try:
             try:

@@ -111,8 +111,9 @@ def _reject_reason(reason: int) -> str:
 
     if reason == RejectReason.REDUCE_ONLY_WOULD_INCREASE:
         return "Reduce Only reject"
-    return REJECTS.get(reason, (0, f"Rejected: {RejectReason(reason).name.lower()}"))[1] \
-        if reason in RejectReason._value2member_map_ else f"Rejected: reason {reason}"
+    if reason in REJECTS:
+        return REJECTS[reason][1]
+    return f"Rejected: reason {reason}"
 
 
 class OrdersOfRecord:
@@ -464,21 +465,20 @@ class OrdersOfRecord:
                                     ("out", e.from_account, e.from_kind, -1)):
             if a < 0 or kind > L_ISOLATED or not amt:
                 continue
-            rows = self._income.setdefault(a, [])
             self._add_income(a, e.instrument if e.instrument >= 0 else None, "INSURANCE_CLEAR",
-                             sign * amt, now)
-            rows[-1]["info"] = self._LEDGER_INFO.get((side, e.reason), "INSURANCE_CLEAR")
+                             sign * amt, now,
+                             info=self._LEDGER_INFO.get((side, e.reason), "INSURANCE_CLEAR"))
             out.append(a)
         return out
 
     def _add_income(self, acct: int, instr, kind: str, amount: Decimal, now: int,
-                    trade_id: int | None = None) -> None:
+                    trade_id: int | None = None, info: str | None = None) -> None:
         if acct < 0:
             return
         rows = self._income.setdefault(acct, [])
         rows.append({"symbol": self.venue.symbols[instr] if instr is not None else "",
                      "incomeType": kind, "income": dec(amount), "asset": self.settle_asset,
-                     "info": kind, "time": now, "tranId": next(self._tran_ids),
+                     "info": info or kind, "time": now, "tranId": next(self._tran_ids),
                      "tradeId": str(trade_id) if trade_id is not None else ""})
         if len(rows) > 200_000:
             del rows[:100_000]

@@ -453,13 +453,17 @@ class TradingHandlers:
             o = self._orders.get(oid)
             if o is None or o.status not in ("NEW", "PARTIALLY_FILLED"):
                 continue
-            cred = next((c for c in self._keys.values() if c.account == o.account), None)
+            cred = self._cred_of(o.account)
             if cred is not None:
                 try:
                     self._mutate("expire_gtd", cred, {"symbol": o.symbol,
                                                       "orderId": str(o.order_id)})
                 except BinanceError:
                     pass
+
+    def _cred_of(self, acct: int):
+        """A key of ``acct`` (the venue's own timers act through it, journaled), or None."""
+        return next((c for c in self._keys.values() if c.account == acct), None)
 
     def _run_countdowns(self) -> None:
         """Cancel the open orders of every countdown that ran out (``_cmd_cancel_all``, through
@@ -471,7 +475,7 @@ class TradingHandlers:
             if due > now:
                 continue
             del self._countdowns[(acct, i)]
-            cred = next((c for c in self._keys.values() if c.account == acct), None)
+            cred = self._cred_of(acct)
             if cred is None:
                 continue
             try:
