@@ -91,6 +91,7 @@ class App:
             get(f"{prefix}/ws", self.ws_raw)
             get(prefix + "/ws/{streams:.*}", self.ws_raw)
             get(f"{prefix}/stream", self.ws_combined)
+        get("/ws-fapi/v1", self.ws_api)
         app.on_startup.append(self._start_expiry)
         app.on_shutdown.append(self._stop_expiry)
         app.on_shutdown.append(lambda _app: self.hub.close_all())

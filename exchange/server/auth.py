@@ -10,6 +10,7 @@ from aiohttp import web
 
 from exchange.server.clock import now_ms
 from exchange.server.errors import BinanceError
+from exchange.server.handlers.ws_api import WsRequest
 from exchange.server.params import int_param
 
 PERMISSIONS = ("read", "trade")
@@ -48,7 +49,10 @@ class Auth:
 
     async def _signed(self, request: web.Request) -> tuple[Credentials, dict[str, str]]:
         """Binance's SIGNED endpoint rules: API key header, HMAC-SHA256 of the query string
-        followed by the body, timestamp within recvWindow."""
+        followed by the body, timestamp within recvWindow (a WebSocket API request: its
+        sorted parameters, :meth:`~exchange.server.handlers.ws_api.WsApiHandlers._ws_signed`)."""
+        if type(request) is WsRequest:
+            return self._ws_signed(request)
         key = request.headers.get("X-MBX-APIKEY")
         if not key:
             raise BinanceError(-2014, "API-key format invalid.", 401)

@@ -23,11 +23,14 @@ What is served (see the tests for each, ``tests/exchange/server``):
 - WebSocket (:mod:`exchange.server.streams`): every market stream ccxt.pro subscribes to and
   user data (ORDER_TRADE_UPDATE, ALGO_UPDATE, ACCOUNT_UPDATE, MARGIN_CALL,
   listenKeyExpired) on every URL shape it builds;
+- the WebSocket API (``/ws-fapi/v1``, :mod:`exchange.server.handlers.ws_api`): order.place,
+  modify, cancel, status, algoOrder.place / cancel, account.position / balance / status (v1
+  and v2), depth, ticker.price, ticker.book, userDataStream.start / ping / stop, session.*;
 - rate limits and key permissions (:mod:`exchange.server.limits`), durability
   (:mod:`exchange.server.journal`).
 
 Not served (answers ``-1000`` "not supported by the mock"): hedge mode (position side LONG /
-SHORT), multi-assets margin, convert and the WebSocket API (``ws-fapi``).
+SHORT), multi-assets margin, convert.
 
 Layout: :class:`MockBinance` (this module: construction and the host API) is composed of one
 part per concern — :mod:`~exchange.server.app` (routes, middleware), :mod:`~exchange.server.auth`
@@ -35,7 +38,7 @@ part per concern — :mod:`~exchange.server.app` (routes, middleware), :mod:`~ex
 :mod:`~exchange.server.durability`, :mod:`~exchange.server.state` (orders of record),
 :mod:`~exchange.server.publish` (streams), :mod:`~exchange.server.payloads` (JSON) and the
 handlers by area in :mod:`exchange.server.handlers` (market, history, trading, algo, account,
-user_stream); errors in :mod:`~exchange.server.errors`.
+user_stream, ws_api); errors in :mod:`~exchange.server.errors`.
 
 Units: the venue keeps integers (ticks, lots, atoms); the edge converts with the preset's
 instrument specs, so a price or quantity off the grid is refused the way Binance refuses it.
@@ -62,6 +65,7 @@ from exchange.server.handlers.history import HistoryHandlers
 from exchange.server.handlers.market import MarketHandlers
 from exchange.server.handlers.trading import TradingHandlers
 from exchange.server.handlers.user_stream import UserStreamHandlers
+from exchange.server.handlers.ws_api import WsApiHandlers
 from exchange.server.history import Series
 from exchange.server.limits import Limiter, RateLimits
 from exchange.server.params import RequestParams
@@ -77,7 +81,7 @@ __all__ = ["MockBinance", "Credentials", "BinanceError"]
 
 class MockBinance(App, Auth, RequestParams, Durable, OrdersOfRecord, Publisher, Payloads,
                   MarketHandlers, HistoryHandlers, TradingHandlers, AlgoHandlers, AccountHandlers,
-                  UserStreamHandlers):
+                  UserStreamHandlers, WsApiHandlers):
     """The server's state and request handlers.
 
     ``preset``: a preset name or :class:`~exchange.presets.VenuePreset`-compatible path;

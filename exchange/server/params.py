@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from exchange.server.errors import BinanceError, missing
+from exchange.server.handlers.ws_api import WsRequest
 
 #: PRICE_FILTER maxPrice, in ticks (what exchangeInfo shows)
 MAX_PRICE_TICKS = 10**9
@@ -191,6 +192,8 @@ class RequestParams:
         return b
 
     async def _params(self, request: web.Request) -> dict[str, str]:
+        if type(request) is WsRequest:                # a WebSocket API request: typed already
+            return dict(request.params)
         return self._merge(self._parse(self._query(request)),
                            self._parse(await self._body(request)))
 
