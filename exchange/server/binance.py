@@ -56,7 +56,8 @@ from typing import Any
 from exchange.errors import InvalidCommandError
 from exchange.orderstate import Orders
 from exchange.server.app import App
-from exchange.server.auth import PERMISSIONS, Auth, Credentials
+from exchange.server.auth import (KEY_TYPES, PERMISSIONS, Auth, Credentials,
+                                   ed25519_keypair, ed25519_public_key)
 from exchange.server.durability import Durable
 from exchange.server.errors import BinanceError
 from exchange.server.handlers.account import AccountHandlers
@@ -188,22 +189,54 @@ class MockBinance(App, Auth, RequestParams, Durable, OrdersOfRecord, Publisher, 
                 self.set_mark(symbol, price)
 
     def add_account(self, deposit: Any = "10000", api_key: str | None = None,
-                    secret: str | None = None, permissions=PERMISSIONS) -> Credentials:
+                    secret: str | None = None, permissions=PERMISSIONS, *,
+                    key_type: str = "HMAC_SHA256", public_key: str | None = None) -> Credentials:
         """Open a venue account with an API key pair; returns the credentials.
         ``permissions=("read",)`` makes a read-only key (signed reads work; anything that
-        changes the account answers -2015, as Binance does for a key without trading)."""
+        changes the account answers -2015, as Binance does for a key without trading).
+        ``key_type="ED25519"``: an Ed25519 key (Binance's recommended type; the WebSocket
+        API's ``session.logon`` takes no other): registered from ``public_key`` (PEM) as on
+        Binance, or, without one, a new pair whose private key (PEM) is the credentials'
+        ``secret``, which ccxt takes as it is."""
         perms = tuple(permissions)
         if "read" not in perms or not set(perms) <= set(PERMISSIONS):
             raise InvalidCommandError(f"'permissions' must be ('read',) or ('read', 'trade') "
                                       f"(got {permissions!r})")
+        kind = str(key_type).upper().replace("-", "_")
+        kind = {"HMAC": "HMAC_SHA256"}.get(kind, kind)
+        if kind not in KEY_TYPES:
+            raise InvalidCommandError(f"'key_type' must be one of {', '.join(KEY_TYPES)} "
+                                      f"(got {key_type!r})")
+        if kind == "ED25519":
+            if public_key is None:
+                if secret is not None:
+                    raise InvalidCommandError("'secret' of an Ed25519 key: give its "
+                                              "'public_key' (PEM) instead")
+                secret, public_key = ed25519_keypair()
+            try:
+                ed25519_public_key(public_key)
+            except (TypeError, ValueError):
+                raise InvalidCommandError(f"'public_key' must be an Ed25519 public key in PEM "
+                                          f"(got {str(public_key)[:40]!r})") from None
+            secret = secret or ""
+        elif public_key is not None:
+            raise InvalidCommandError("'public_key' is for key_type='ED25519'")
+        if api_key is not None and not (isinstance(api_key, str) and 0 < len(api_key) <= 128
+                                        and api_key.isprintable()):
+            raise InvalidCommandError(f"'api_key' must be 1 to 128 printable characters "
+                                      f"(got {api_key!r})")
+        if api_key in self._keys:
+            raise InvalidCommandError(f"'api_key' is already in use (got {api_key!r})")
         acct = self.venue.open_account(deposit=deposit)
-        cred = Credentials(api_key or secrets.token_hex(32), secret or secrets.token_hex(32), acct,
-                           tuple(p for p in PERMISSIONS if p in perms))
-        if cred.api_key in self._keys:
-            raise InvalidCommandError(f"'api_key' is already in use (got {cred.api_key!r})")
+        cred = Credentials(api_key or secrets.token_hex(32),
+                           secret if secret is not None else secrets.token_hex(32), acct,
+                           tuple(p for p in PERMISSIONS if p in perms), kind, public_key or "")
         self._keys[cred.api_key] = cred
-        self._log({"k": "account", "deposit": str(deposit), "api_key": cred.api_key,
-                   "secret": cred.secret, "perms": list(cred.permissions)})
+        rec = {"k": "account", "deposit": str(deposit), "api_key": cred.api_key,
+               "secret": cred.secret, "perms": list(cred.permissions)}
+        if kind == "ED25519":
+            rec["key_type"], rec["public_key"] = kind, cred.public_key
+        self._log(rec)
         self._drain_books()
         return cred
 

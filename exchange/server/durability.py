@@ -180,7 +180,9 @@ class Durable:
     def _replay_one(self, rec: dict) -> None:
         k = rec["k"]
         if k == "account":
-            self.add_account(rec["deposit"], rec["api_key"], rec["secret"], tuple(rec["perms"]))
+            self.add_account(rec["deposit"], rec["api_key"], rec["secret"], tuple(rec["perms"]),
+                             key_type=rec.get("key_type", "HMAC_SHA256"),
+                             public_key=rec.get("public_key"))
         elif k == "cmd":
             getattr(self, "_cmd_" + rec["cmd"])(self._keys[rec["key"]], rec["params"])
         elif k == "mark":

@@ -45,7 +45,6 @@ does). A method Binance's USDⓈ-M WebSocket API does not have (``openOrders.sta
 """
 from __future__ import annotations
 
-import hmac
 import json
 import time
 
@@ -91,7 +90,7 @@ class WsRequest:
     as the ``X-MBX-APIKEY`` header, and the connection's address."""
 
     __slots__ = ("method", "path", "params", "headers", "remote", "match_info", "signature",
-                 "payload")
+                 "payload", "by_session")
     can_read_body = False
 
     def __init__(self, method: str, path: str, params: dict, api_key: str | None,
@@ -101,6 +100,7 @@ class WsRequest:
         self.params = params
         self.signature = signature
         self.payload = payload
+        self.by_session = False          # authenticated by the connection's session.logon
         self.headers = {"X-MBX-APIKEY": api_key} if api_key else {}
         self.remote = remote
         self.match_info: dict = {}
@@ -149,7 +149,7 @@ class WsApiHandlers:
         """Binance's SIGNED rules for a WebSocket API request: the key in ``apiKey``, the
         HMAC-SHA256 of the sorted parameters, the timestamp within recvWindow, the key's
         permission to trade for a method that is not a query."""
-        from exchange.server.auth import RECV_WINDOW_MS
+        from exchange.server.auth import RECV_WINDOW_MS, verify
         from exchange.server.params import int_param
 
         key = request.headers.get("X-MBX-APIKEY")
@@ -161,10 +161,10 @@ class WsApiHandlers:
             raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
         params = dict(request.params)
         if request.signature is None:
-            raise BinanceError(-1102, "Mandatory parameter 'signature' was not sent, was "
-                                      "empty/null, or malformed.")
-        expected = hmac.digest(cred.secret.encode(), request.payload.encode(), "sha256").hex()
-        if not hmac.compare_digest(expected, request.signature.lower()):
+            if not request.by_session:
+                raise BinanceError(-1102, "Mandatory parameter 'signature' was not sent, was "
+                                          "empty/null, or malformed.")
+        elif not verify(cred, request.payload, request.signature):
             raise BinanceError(-1022, "Signature for this request is not valid.")
         ts = int_param(params, "timestamp", required=True)
         window = int_param(params, "recvWindow", default=RECV_WINDOW_MS)
@@ -280,9 +280,13 @@ class WsApiHandlers:
         # what the client signed: every parameter but the signature, sorted by name
         payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "signature")
         signature = params.pop("signature", None)
-        api_key = params.pop("apiKey", None) or session["apiKey"]
+        api_key = params.pop("apiKey", None)
+        by_session = api_key is None and signature is None and session["apiKey"] is not None
+        if by_session:
+            api_key = session["apiKey"]
         params.pop("returnRateLimits", None)
         wreq = WsRequest(http_method, path, params, api_key, ip, signature, payload)
+        wreq.by_session = by_session
         limits = None
         if self.limiter is not None:
             over = self.limiter.charge(ip, request_weight(http_method, path, params))
@@ -326,13 +330,25 @@ class WsApiHandlers:
             if not key:
                 return self._ws_error(rid, 400, -1102, "Mandatory parameter 'apiKey' was not "
                                                        "sent, was empty/null, or malformed.")
-            if key not in self._keys:
+            cred = self._keys.get(key)
+            if cred is None:
                 return self._ws_error(rid, 401, -2015, "Invalid API-key, IP, or permissions "
                                                        "for action.")
-            # Binance takes Ed25519 keys only here and refuses others as a bad signature
-            return self._ws_error(rid, 400, -1022, "Signature for this request is not valid. "
-                                  "(session.logon takes Ed25519 keys only; this key is "
-                                  "HMAC-SHA256: sign each request instead.)")
+            if getattr(cred, "key_type", "HMAC_SHA256") != "ED25519":
+                # Binance takes Ed25519 keys only here and refuses others as a bad signature
+                return self._ws_error(rid, 400, -1022, "Signature for this request is not "
+                                      "valid. (session.logon takes Ed25519 keys only; this key "
+                                      "is HMAC-SHA256: sign each request instead.)")
+            wreq = WsRequest("GET", "", dict(params), key, ip, params.get("signature"),
+                             "&".join(f"{k}={v}" for k, v in sorted(params.items())
+                                      if k != "signature"))
+            wreq.params.pop("apiKey", None)
+            wreq.params.pop("signature", None)
+            try:
+                self._ws_signed(wreq)
+            except BinanceError as exc:
+                return self._ws_error(rid, exc.status, exc.code, exc.msg)
+            session["apiKey"], session["authorizedSince"] = key, now_ms()
         if method == "session.logout":
             session["apiKey"] = session["authorizedSince"] = None
         result = {"apiKey": session["apiKey"], "authorizedSince": session["authorizedSince"],

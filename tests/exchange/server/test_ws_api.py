@@ -295,3 +295,94 @@ def test_fuzz_every_method_answers_binances_envelope(fuzzed, data):
         assert isinstance(answer["error"]["code"], int) and answer["error"]["code"] < 0
         assert answer["error"]["msg"] and "Traceback" not in answer["error"]["msg"]
     mock.venue.check_invariants()
+
+
+# --- Ed25519 keys: REST, the WebSocket API, session.logon ---
+
+
+def _sign_ed25519(private_pem: str, params: dict) -> dict:
+    import base64
+
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    out = {"timestamp": int(time.time() * 1000), **params}
+    payload = "&".join(f"{k}={v}" for k, v in sorted(out.items()))
+    key = load_pem_private_key(private_pem.encode(), None)
+    out["signature"] = base64.b64encode(key.sign(payload.encode())).decode()
+    return out
+
+
+def test_ed25519_keys_sign_rest_and_websocket_requests_and_log_on_a_session(srv, mock, connect,
+                                                                             maker):
+    pytest.importorskip("cryptography")
+    cred = srv.call(mock.add_account, deposit="10000", key_type="ED25519")
+    assert cred.key_type == "ED25519" and "PRIVATE KEY" in cred.secret
+    assert "PUBLIC KEY" in cred.public_key
+    maker.create_order(BTC, "limit", "sell", 1, 50000)
+    # ccxt signs REST and WebSocket API requests with the PEM secret (base64 Ed25519)
+    rest = connect(cred)
+    bought = rest.create_order(BTC, "market", "buy", 0.01)
+    assert bought["status"] == "closed" and rest.fetch_positions([BTC])[0]["contracts"] == 0.01
+
+    async def over_ws():
+        c = pro(srv, cred)
+        try:
+            return await c.create_order_ws(BTC, "limit", "buy", 0.01, 49000)
+        finally:
+            await c.close()
+
+    assert run(over_ws())["status"] == "open"
+    # a key registered from its public half only: the venue never sees the private key
+    from exchange.server.auth import ed25519_keypair
+
+    private, public = ed25519_keypair()
+    own = srv.call(mock.add_account, deposit="100", key_type="ed25519", public_key=public)
+    assert own.secret == ""
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+             "quantity": "0.01", "price": "48000"}
+    a = _ws(srv, [
+        {"id": 1, "method": "order.place", "params": order},            # not logged on
+        {"id": 2, "method": "session.logon",
+         "params": _sign_ed25519(cred.secret, {"apiKey": own.api_key})},   # the wrong key
+        {"id": 3, "method": "session.logon",
+         "params": _sign_ed25519(private, {"apiKey": own.api_key})},
+        {"id": 4, "method": "session.status"},
+        {"id": 5, "method": "order.place", "params": {**order, "timestamp": int(time.time() * 1000)}},
+        {"id": 6, "method": "account.balance", "params": {"timestamp": int(time.time() * 1000)}},
+        {"id": 7, "method": "session.logout"},
+        {"id": 8, "method": "order.place", "params": {**order, "timestamp": int(time.time() * 1000)}},
+    ])
+    assert [x.get("error", {}).get("code") for x in a] == [-1102, -1022, None, None, None, None,
+                                                           None, -1102]
+    assert a[2]["result"]["apiKey"] == own.api_key and a[2]["result"]["authorizedSince"] > 0
+    assert a[3]["result"]["apiKey"] == own.api_key
+    assert a[4]["result"]["status"] == "NEW" and a[4]["result"]["price"] == "48000"
+    assert a[6]["result"]["apiKey"] is None
+    owned = srv.call(lambda: [o.order_id for o in mock._orders.values()
+                              if o.account == own.account and o.status == "NEW"])
+    assert owned == [a[4]["result"]["orderId"]]      # the session's order only
+
+
+def test_an_ed25519_key_is_restored_from_the_journal(tmp_path):
+    pytest.importorskip("cryptography")
+    mock = MockBinance(marks={"BTCUSDT": "50000"}, state_dir=tmp_path)
+    cred = mock.add_account(deposit="10000", key_type="ED25519")
+    again = MockBinance(state_dir=tmp_path)
+    restored = again._keys[cred.api_key]
+    assert (restored.key_type, restored.public_key, restored.secret) == \
+        ("ED25519", cred.public_key, cred.secret)
+
+
+def test_add_account_refuses_a_bad_key_type_or_public_key(mock):
+    from exchange.errors import InvalidCommandError
+
+    with pytest.raises(InvalidCommandError, match="key_type"):
+        mock.add_account(key_type="RSA")
+    with pytest.raises(InvalidCommandError, match="public_key"):
+        mock.add_account(key_type="ED25519", public_key="-----BEGIN PUBLIC KEY-----\nnope\n")
+    with pytest.raises(InvalidCommandError, match="public_key"):
+        mock.add_account(public_key="x")
+    first = mock.add_account(api_key="k1")
+    with pytest.raises(InvalidCommandError, match="already in use"):
+        mock.add_account(api_key="k1")
+    assert mock._keys["k1"] == first
