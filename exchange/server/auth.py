@@ -129,6 +129,11 @@ class Auth:
             raise BinanceError(-1022, "Signature for this request is not valid.")
         params = self._merge(self._parse(query), self._parse(body))
         params.pop("signature", None)
+        return self._admitted(cred, params, request.method)
+
+    def _admitted(self, cred: Credentials, params: dict, method: str):
+        """The rules after the signature: the timestamp within recvWindow (at most 60 s),
+        the key's permission to trade for anything but a query (``method`` != GET)."""
         ts = int_param(params, "timestamp", required=True)
         window = int_param(params, "recvWindow", default=RECV_WINDOW_MS)
         if not 0 < window <= 60_000:
@@ -136,7 +141,7 @@ class Auth:
         now = now_ms()
         if ts > now + 1000 or now - ts > window:
             raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
-        if request.method != "GET" and "trade" not in cred.permissions:
+        if method != "GET" and "trade" not in cred.permissions:
             raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
         self._sync_clock()
         return cred, params

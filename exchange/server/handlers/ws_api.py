@@ -149,8 +149,7 @@ class WsApiHandlers:
         """Binance's SIGNED rules for a WebSocket API request: the key in ``apiKey``, the
         HMAC-SHA256 of the sorted parameters, the timestamp within recvWindow, the key's
         permission to trade for a method that is not a query."""
-        from exchange.server.auth import RECV_WINDOW_MS, verify
-        from exchange.server.params import int_param
+        from exchange.server.auth import verify
 
         key = request.headers.get("X-MBX-APIKEY")
         if not key:
@@ -166,17 +165,7 @@ class WsApiHandlers:
                                           "empty/null, or malformed.")
         elif not verify(cred, request.payload, request.signature):
             raise BinanceError(-1022, "Signature for this request is not valid.")
-        ts = int_param(params, "timestamp", required=True)
-        window = int_param(params, "recvWindow", default=RECV_WINDOW_MS)
-        if not 0 < window <= 60_000:
-            raise BinanceError(-1131, "recvWindow must be less than 60000")
-        now = now_ms()
-        if ts > now + 1000 or now - ts > window:
-            raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
-        if request.method != "GET" and "trade" not in cred.permissions:
-            raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
-        self._sync_clock()
-        return cred, params
+        return self._admitted(cred, params, request.method)
 
     async def ws_api(self, request):
         """``/ws-fapi/v1``: a WebSocket API connection."""
