@@ -37,7 +37,7 @@ from collections.abc import Callable, KeysView
 
 from aiohttp import WSMsgType, web
 
-__all__ = ["StreamHub", "canonical", "MAX_STREAMS"]
+__all__ = ["StreamHub", "canonical", "load_frame", "MAX_STREAMS"]
 
 #: streams per connection (Binance USDⓈ-M: "A single connection can listen to a maximum of
 #: 200 streams", websocket-market-streams page, read 2026-12-02)
@@ -77,6 +77,23 @@ class StreamError(Exception):
     def __init__(self, code: int, msg: str) -> None:
         super().__init__(msg)
         self.code, self.msg = code, msg
+
+
+def load_frame(text: str):
+    """The JSON of one incoming text frame; ValueError saying what is wrong with it (where a
+    parser stopped, nested deeper than ``MAX_DEPTH``, a number of thousands of digits),
+    with no Python internals in the text."""
+    try:
+        obj = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    except json.JSONDecodeError as exc:           # where, as a JSON parser says it
+        raise ValueError(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError:                            # an integer of thousands of digits
+        raise ValueError("a number has too many digits") from None
+    if _depth(obj, MAX_DEPTH):
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    return obj
 
 
 def _depth(obj, limit: int) -> bool:
@@ -232,19 +249,9 @@ class StreamHub:
     def _control(self, client: _Client, text: str) -> None:
         """One control message: ``{"method": ..., "params": [...], "id": n}``."""
         try:
-            req = json.loads(text)
-        except RecursionError:
-            return self._reply(client, None, error=(3, f"Invalid JSON: nested deeper than "
-                                                       f"{MAX_DEPTH} levels"))
-        except json.JSONDecodeError as exc:           # where, as a JSON parser says it
-            return self._reply(client, None, error=(3, f"Invalid JSON: {exc.msg} at line "
-                                                       f"{exc.lineno} column {exc.colno}"))
-        except ValueError:                            # an integer of thousands of digits
-            return self._reply(client, None, error=(3, "Invalid JSON: a number has too "
-                                                       "many digits"))
-        if _depth(req, MAX_DEPTH):
-            return self._reply(client, None, error=(3, f"Invalid JSON: nested deeper than "
-                                                       f"{MAX_DEPTH} levels"))
+            req = load_frame(text)
+        except ValueError as exc:
+            return self._reply(client, None, error=(3, f"Invalid JSON: {exc}"))
         if not isinstance(req, dict):
             return self._reply(client, None, error=(2, "Invalid request: expected an object"))
         rid = req.get("id")

@@ -53,7 +53,7 @@ from aiohttp import WSMsgType, web
 from exchange.server.clock import now_ms
 from exchange.server.errors import BinanceError
 from exchange.server.limits import request_weight
-from exchange.server.streams import MAX_DEPTH, MAX_FRAME, _depth
+from exchange.server.streams import MAX_FRAME, load_frame
 
 __all__ = ["WsApiHandlers", "WsRequest", "METHODS"]
 
@@ -89,38 +89,20 @@ class WsRequest:
     typed ``params`` (already strings, as a query string would give them), the ``apiKey``
     as the ``X-MBX-APIKEY`` header, and the connection's address."""
 
-    __slots__ = ("method", "path", "params", "headers", "remote", "match_info", "signature",
-                 "payload", "by_session")
-    can_read_body = False
+    __slots__ = ("method", "path", "params", "headers", "remote", "signature", "payload",
+                 "by_session")
 
     def __init__(self, method: str, path: str, params: dict, api_key: str | None,
-                 remote: str | None, signature: str | None = None, payload: str = "") -> None:
+                 remote: str | None, signature: str | None, payload: str,
+                 by_session: bool) -> None:
         self.method = method
         self.path = path
         self.params = params
-        self.signature = signature
-        self.payload = payload
-        self.by_session = False          # authenticated by the connection's session.logon
         self.headers = {"X-MBX-APIKEY": api_key} if api_key else {}
         self.remote = remote
-        self.match_info: dict = {}
-
-    @property
-    def query(self) -> dict:
-        return self.params
-
-    @property
-    def raw_path(self) -> str:
-        return self.path
-
-    async def read(self) -> bytes:
-        return b""
-
-
-class _WsError(Exception):
-    def __init__(self, status: int, code: int, msg: str) -> None:
-        super().__init__(msg)
-        self.status, self.code, self.msg = status, code, msg
+        self.signature = signature
+        self.payload = payload
+        self.by_session = by_session     # authenticated by the connection's session.logon
 
 
 def _text(name: str, value) -> str | None:
@@ -204,32 +186,14 @@ class WsApiHandlers:
         return json.dumps({"id": rid, "status": status, "error": error},
                           separators=(",", ":"))
 
-    def _ws_parse(self, text: str):
-        """The request object of one frame, or _WsError naming what is wrong with it."""
-        try:
-            req = json.loads(text)
-        except RecursionError:
-            raise _WsError(400, -1000, f"Malformed request: JSON nested deeper than "
-                                       f"{MAX_DEPTH} levels.") from None
-        except json.JSONDecodeError as exc:
-            raise _WsError(400, -1000, f"Malformed request: invalid JSON ({exc.msg} at line "
-                                       f"{exc.lineno} column {exc.colno}).") from None
-        except ValueError:
-            raise _WsError(400, -1000, "Malformed request: a number has too many "
-                                       "digits.") from None
-        if _depth(req, MAX_DEPTH):
-            raise _WsError(400, -1000, f"Malformed request: JSON nested deeper than "
-                                       f"{MAX_DEPTH} levels.")
-        if not isinstance(req, dict):
-            raise _WsError(400, -1000, "Malformed request: a request is a JSON object with "
-                                       "'id', 'method' and 'params'.")
-        return req
-
     async def _ws_request(self, text: str, ip: str, session: dict) -> str:
         try:
-            req = self._ws_parse(text)
-        except _WsError as exc:
-            return self._ws_error(None, exc.status, exc.code, exc.msg)
+            req = load_frame(text)
+        except ValueError as exc:
+            return self._ws_error(None, 400, -1000, f"Malformed request: invalid JSON ({exc}).")
+        if not isinstance(req, dict):
+            return self._ws_error(None, 400, -1000, "Malformed request: a request is a JSON "
+                                                    "object with 'id', 'method' and 'params'.")
         rid = req.get("id")
         if rid is not None and not (
                 (isinstance(rid, int) and not isinstance(rid, bool) and -2**63 <= rid < 2**63)
@@ -266,16 +230,8 @@ class WsApiHandlers:
                                   "USDⓈ-M WebSocket API serves " + ", ".join(
                                       list(METHODS) + list(_SESSION)) + ".")
         http_method, path, handler = route
-        # what the client signed: every parameter but the signature, sorted by name
-        payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "signature")
-        signature = params.pop("signature", None)
-        api_key = params.pop("apiKey", None)
-        by_session = api_key is None and signature is None and session["apiKey"] is not None
-        if by_session:
-            api_key = session["apiKey"]
-        params.pop("returnRateLimits", None)
-        wreq = WsRequest(http_method, path, params, api_key, ip, signature, payload)
-        wreq.by_session = by_session
+        wreq = self._ws_build(http_method, path, params, ip, session["apiKey"])
+        api_key = wreq.headers.get("X-MBX-APIKEY")
         limits = None
         if self.limiter is not None:
             over = self.limiter.charge(ip, request_weight(http_method, path, params))
@@ -293,6 +249,20 @@ class WsApiHandlers:
         if answer.status == 200:
             return head + '"result":' + body + tail + "}"
         return head + '"error":' + body + tail + "}"
+
+    @staticmethod
+    def _ws_build(http_method: str, path: str, params: dict, ip: str,
+                  session_key: str | None) -> WsRequest:
+        """The request a handler reads: the signed payload (every parameter but the
+        signature, sorted by name, as the client signed it), the key from ``apiKey``, or the
+        connection's ``session_key`` for a request with neither key nor signature."""
+        payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "signature")
+        signature = params.pop("signature", None)
+        api_key = params.pop("apiKey", None)
+        by_session = api_key is None and signature is None and session_key is not None
+        params.pop("returnRateLimits", None)
+        return WsRequest(http_method, path, params, session_key if by_session else api_key, ip,
+                         signature, payload, by_session)
 
     def _ws_limits(self, ip: str, api_key: str | None, method: str) -> list[dict]:
         lim = self.limiter
@@ -315,29 +285,18 @@ class WsApiHandlers:
                 status, code, msg, retry = over
                 return self._ws_error(rid, status, code, msg)
         if method == "session.logon":
-            key = params.get("apiKey")
-            if not key:
-                return self._ws_error(rid, 400, -1102, "Mandatory parameter 'apiKey' was not "
-                                                       "sent, was empty/null, or malformed.")
-            cred = self._keys.get(key)
-            if cred is None:
-                return self._ws_error(rid, 401, -2015, "Invalid API-key, IP, or permissions "
-                                                       "for action.")
-            if getattr(cred, "key_type", "HMAC_SHA256") != "ED25519":
+            wreq = self._ws_build("GET", "", params, ip, None)
+            cred = self._keys.get(wreq.headers.get("X-MBX-APIKEY", ""))
+            if cred is not None and getattr(cred, "key_type", "HMAC_SHA256") != "ED25519":
                 # Binance takes Ed25519 keys only here and refuses others as a bad signature
                 return self._ws_error(rid, 400, -1022, "Signature for this request is not "
                                       "valid. (session.logon takes Ed25519 keys only; this key "
                                       "is HMAC-SHA256: sign each request instead.)")
-            wreq = WsRequest("GET", "", dict(params), key, ip, params.get("signature"),
-                             "&".join(f"{k}={v}" for k, v in sorted(params.items())
-                                      if k != "signature"))
-            wreq.params.pop("apiKey", None)
-            wreq.params.pop("signature", None)
             try:
-                self._ws_signed(wreq)
+                self._ws_signed(wreq)        # the key, the signature, the timestamp
             except BinanceError as exc:
                 return self._ws_error(rid, exc.status, exc.code, exc.msg)
-            session["apiKey"], session["authorizedSince"] = key, now_ms()
+            session["apiKey"], session["authorizedSince"] = cred.api_key, now_ms()
         if method == "session.logout":
             session["apiKey"] = session["authorizedSince"] = None
         result = {"apiKey": session["apiKey"], "authorizedSince": session["authorizedSince"],
