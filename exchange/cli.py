@@ -192,6 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="scenario override")
     p.add_argument("--read-only-accounts", type=int, default=0,
                    help="funded accounts with read-only API keys to create (default 0)")
+    p.add_argument("--key-type", choices=("hmac", "ed25519"), default="hmac",
+                   help="API key type of the accounts created: HMAC-SHA256 (default; the secret "
+                        "is printed) or Ed25519 (Binance's recommended type; each private key is "
+                        "written as PEM to --key-dir, its path printed: pass the file's text to "
+                        "ccxt as the secret)")
+    p.add_argument("--key-dir", default="perpsim-keys", metavar="DIR",
+                   help="where --key-type ed25519 writes the private keys (default ./perpsim-keys; "
+                        "the directory is made 0700, the files 0600)")
     p.add_argument("--no-rate-limits", action="store_true",
                    help="turn off Binance's request-weight and order-count limits")
     p.add_argument("--state", metavar="DIR",

@@ -83,6 +83,19 @@ def _check_bind(host: str, port: int) -> None:
                              f"({exc.strerror or exc})") from None
 
 
+def _write_private_key(key_dir: str, cred) -> str:
+    """Write an Ed25519 account's PEM private key to ``key_dir/<apiKey>.pem`` (directory 0700,
+    file 0600); returns the path."""
+    import os
+
+    os.makedirs(key_dir, mode=0o700, exist_ok=True)
+    path = os.path.join(key_dir, f"{cred.api_key}.pem")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(cred.secret)
+    return path
+
+
 def _cmd_serve(args) -> int:
     """A Binance USDⓈ-M compatible server over a preset's venue, with funded accounts."""
     from exchange.server import MockBinance, serve
@@ -118,18 +131,30 @@ def _cmd_serve(args) -> int:
     print(f"perpsim mock exchange, {source}, on http://{args.host}:{args.port} "
           f"(ws://{args.host}:{args.port}/ws/<stream>); symbols {', '.join(mock.venue.symbols)}")
     creds = []
+
+    def show(cred, note: str) -> None:
+        if 'trade' not in cred.permissions:
+            note += ", read-only"
+        if getattr(cred, "key_type", "HMAC_SHA256") == "HMAC_SHA256":
+            print(f"  account {cred.account}: apiKey={cred.api_key} secret={cred.secret} ({note})")
+        elif cred.secret:                   # Ed25519: the PEM private key in a file of its own
+            path = _write_private_key(args.key_dir, cred)
+            print(f"  account {cred.account}: apiKey={cred.api_key} privateKey={path} "
+                  f"({note}, Ed25519)")
+        else:                               # a registered public key: the private half is the user's
+            print(f"  account {cred.account}: apiKey={cred.api_key} ({note}, Ed25519, your key)")
+
     if getattr(mock, "restored", False):                 # the journal's accounts, as they were
         for cred in mock._keys.values():
             creds.append(cred)
-            print(f"  account {cred.account}: apiKey={cred.api_key} secret={cred.secret} "
-                  f"(restored{', read-only' if 'trade' not in cred.permissions else ''})")
+            show(cred, "restored")
     for n in range(0 if creds else args.accounts + args.read_only_accounts):
         read_only = n >= args.accounts
         cred = mock.add_account(deposit=args.deposit,
-                                permissions=("read",) if read_only else ("read", "trade"))
+                                permissions=("read",) if read_only else ("read", "trade"),
+                                key_type="ED25519" if args.key_type == "ed25519" else "HMAC_SHA256")
         creds.append(cred)
-        print(f"  account {cred.account}: apiKey={cred.api_key} secret={cred.secret} "
-              f"(deposit {args.deposit} {mock.settle_asset}{', read-only' if read_only else ''})")
+        show(cred, f"deposit {args.deposit} {mock.settle_asset}")
     if args.freqtrade_config:
         import json
 

@@ -155,6 +155,66 @@ def test_serve_starts_a_binance_compatible_server_that_ccxt_trades_on():
     assert "Traceback" not in proc.stderr.read()
 
 
+def test_serve_ed25519_keys_writes_the_private_keys_and_ccxt_signs_with_them(tmp_path):
+    """`perpsim serve --key-type ed25519`: each account's PEM private key is written to
+    --key-dir (0600) and its path printed; ccxt, given the file's text as its secret, signs
+    with Ed25519; restarted with the same --state, the restored key is written again."""
+    ccxt = pytest.importorskip("ccxt")
+    pytest.importorskip("cryptography")
+    import os
+    import re
+    import signal
+    import socket
+    import stat
+    import time
+
+    from exchange.server import ccxt_config
+
+    keys, state = tmp_path / "keys", tmp_path / "state"
+
+    def serve():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = subprocess.Popen([sys.executable, "-m", "exchange.cli", "serve", "--port",
+                                 str(port), "--accounts", "1", "--deposit", "5000", "--mark",
+                                 "BTCUSDT=50000", "--key-type", "ed25519", "--key-dir",
+                                 str(keys), "--state", str(state)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines = [proc.stdout.readline() for _ in range(2)]
+        found = re.search(r"apiKey=(\w+) privateKey=(\S+) \((.*)\)", lines[1])
+        assert found, lines
+        return proc, port, found
+
+    for attempt in ("new", "restored"):
+        proc, port, found = serve()
+        try:
+            api_key, path, note = found.groups()
+            assert "Ed25519" in note and (attempt == "restored") == note.startswith("restored")
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+            pem = open(path).read()
+            assert pem.startswith("-----BEGIN PRIVATE KEY-----")
+            client = ccxt.binanceusdm(ccxt_config(f"http://127.0.0.1:{port}", api_key, pem))
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    balance = client.fetch_balance()
+                    break
+                except ccxt.NetworkError:
+                    assert time.monotonic() < deadline, "server did not come up"
+                    time.sleep(0.2)
+            assert balance["USDT"]["total"] == 5000
+            if attempt == "new":
+                assert client.create_order("BTC/USDT:USDT", "limit", "buy", 0.01,
+                                           49900)["status"] == "open"
+            else:
+                assert len(client.fetch_open_orders("BTC/USDT:USDT")) == 1
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(20)
+        assert "Traceback" not in proc.stderr.read()
+
+
 def test_serve_a_usdc_venue_with_a_freqtrade_config(tmp_path):
     """`perpsim serve --preset hyperliquid`: the keys' deposits are in USDC and the freqtrade
     config trades the market as ccxt names it (BTC/USDC:USDC, stake USDC)."""

@@ -170,11 +170,10 @@ class AdlModule:
         return Outcome.build(ctx, cases, rows, closed, notional)
 
     # -- one instrument and side -------------------------------------------------------------
-    def _winners(self, ctx, instr: int, sign: int) -> _Pool | None:
+    def _winners(self, v, instr: int, sign: int) -> _Pool | None:
         """Profitable positions opposite to ``sign`` on ``instr`` of accounts not in
         liquidation (every account with a case is flagged), in account order, with what the
-        rankings and bounds need. O(accounts)."""
-        v = ctx.view
+        rankings and bounds need (``v``: the :class:`MarginView`). O(accounts)."""
         s_all = v.size[instr]
         cand = np.flatnonzero(s_all * sign < 0)
         if len(cand) == 0:
@@ -191,13 +190,14 @@ class AdlModule:
         w = cand[keep].astype(_I64)
         return _Pool(v, instr, w, size[keep], cost[keep], upnl[keep], ref, k)
 
-    def _order(self, ctx, pool: _Pool, need: int) -> np.ndarray:
+    def _order(self, rng, pool: _Pool, need: int) -> np.ndarray:
         """Indices into the pool, in the order a queue policy deleverages winners (only a
-        prefix whose sizes cover ``need`` lots, when shorter)."""
+        prefix whose sizes cover ``need`` lots, when shorter; ``rng``: the random policy's
+        generator)."""
         n = len(pool.acct)
         pol = self.policy
         if pol == "random":
-            start = int(ctx.rng.integers(n))
+            start = int(rng.integers(n))
             return np.roll(np.arange(n), -start)
         upnl = pool.upnl.astype(np.float64)
         eq = pool.eq.astype(np.float64)
@@ -220,6 +220,56 @@ class AdlModule:
         score = np.nan_to_num(score, nan=0.0, posinf=np.finfo(np.float64).max)
         return _top_order(-score, np.abs(pool.size), need)
 
+    def quantiles(self, v, instr: int) -> np.ndarray:
+        """The ADL quantile of every account's position on ``instr`` as Binance reports it
+        (``GET /fapi/v1/adlQuantile``: "Values 0, 1, 2, 3, 4 shows the queue position and
+        possibility of ADL from low to high"), under this module's allocation, at the
+        reference price now (``v``: the :class:`MarginView`; int64 per account, 0 where
+        there is no position). Each side of the instrument is ranked as a round against the
+        other side would take it: winners in the policy's order (the queue policies' scores;
+        ``leverage_drain``: the most levered first), then the positions this module never
+        touches (losing, or of an account in liquidation). The position at rank ``r`` of the
+        ``n`` on its side (0 = first) gets ``4 − ⌊5r / n⌋``: the first fifth 4, the last 0;
+        a losing position 0. Without a queue, ``pro_rata`` and ``risk_aware`` cut every
+        winner in every round (4 each), and ``random`` draws the first winner uniformly (2
+        each). O(accounts + w log w) per side with ``w`` winners.
+
+        >>> from exchange.venue import Exchange, Order
+        >>> ex = Exchange.from_preset("binance_usdm")
+        >>> a, b, c = (ex.open_account(100_000) for _ in range(3))
+        >>> _ = ex.set_mark("BTCUSDT", 50_000)
+        >>> _ = ex.submit(a, Order("BTCUSDT", "SELL", 1, 50_000))
+        >>> _ = ex.submit(b, Order("BTCUSDT", "SELL", 1, 50_000))
+        >>> _ = ex.submit(c, Order("BTCUSDT", "BUY", 2, type="MARKET"))
+        >>> _ = ex.set_mark("BTCUSDT", 49_000)     # the shorts gain, the long loses
+        >>> ex.liquidation.adl_quantiles(0)[[a, b, c]].tolist()
+        [4, 2, 0]
+        """
+        size = v.size[instr]
+        out = np.zeros(len(size), _I64)
+        for sign in (1, -1):                      # winners against a bankrupt long, short
+            n = int(np.count_nonzero(size * sign < 0))
+            pool = self._winners(v, instr, sign)
+            if pool is None:
+                continue
+            w = len(pool.acct)
+            if self.policy in ("pro_rata", "risk_aware"):
+                out[pool.acct] = 4
+                continue
+            if self.policy == "random":
+                out[pool.acct] = 2
+                continue
+            if self.policy == "leverage_drain":
+                eq = pool.account_equity().astype(np.float64)
+                notional = (np.abs(pool.size) * (pool.ref * pool.k)).astype(np.float64)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    lev = np.where(eq > 0, notional / eq, np.inf)
+                order = np.argsort(-lev, kind="stable")
+            else:
+                order = self._order(None, pool, int(np.abs(pool.size).sum()))
+            out[pool.acct[order]] = 4 - (5 * np.arange(w, dtype=_I64)) // n
+        return out
+
     def _prices(self, ctx, cases, r: np.ndarray, instr: int) -> np.ndarray:
         """The venue's ADL price of each case (ticks). At ``"bankruptcy"`` a case without a
         deficit closes at the mark: its severity is zero (ADL socialises a shortfall; it does
@@ -239,7 +289,7 @@ class AdlModule:
 
     def _deleverage(self, ctx, cases, rows, sel, instr, sign, closed, notional) -> None:
         r = rows[sel]
-        pool = self._winners(ctx, instr, sign)
+        pool = self._winners(ctx.view, instr, sign)
         if pool is None:
             return
         if self.policy in QUEUE_POLICIES:
@@ -252,7 +302,7 @@ class AdlModule:
         # one case at a time: each round sees the winners the previous one left
         for j in range(len(sel)):
             if j > 0:
-                pool = self._winners(ctx, instr, sign)
+                pool = self._winners(ctx.view, instr, sign)
                 if pool is None:
                     return
             s1 = sel[j:j + 1]
@@ -306,7 +356,7 @@ class AdlModule:
     def _max_leverage(self, ctx, instr: int, sign: int) -> int:
         """Largest ``notional / equity`` (parts per 1e8) among the profitable positions left on
         the winners' side after the round (0 when none is left). O(accounts)."""
-        pool = self._winners(ctx, instr, sign)
+        pool = self._winners(ctx.view, instr, sign)
         if pool is None:
             return 0
         eq = pool.account_equity().astype(np.float64)
@@ -320,7 +370,7 @@ class AdlModule:
         """Venue queue: whole positions in rank order, at the one ADL price of each case."""
         v = ctx.view
         need = np.abs(v.size[instr][cases.acct[r]])
-        order = self._order(ctx, pool, int(need.sum()))
+        order = self._order(ctx.rng, pool, int(need.sum()))
         caps = np.abs(pool.size[order])
         bi, oi, lots = _match(need, caps)
         if len(bi) == 0:

@@ -380,6 +380,16 @@ class LiquidationEngine:
         self.view.refresh()
         return self._run(-1, ts, np.empty(0, _I64), np.array(self.view.mark, dtype=_I64), 0)
 
+    def adl_quantiles(self, instr: int) -> np.ndarray:
+        """Each account's ADL quantile (0–4, Binance's ``adlQuantile``) on ``instr`` under the
+        waterfall's ADL module (:meth:`~exchange.liquidation.adl.AdlModule.quantiles`); all 0
+        when the waterfall has no ADL stage (no position is ever deleveraged). O(accounts)."""
+        self.view.refresh()
+        for module in self.waterfall:
+            if getattr(module, "name", None) == "adl" and hasattr(module, "quantiles"):
+                return module.quantiles(self.view, instr)
+        return np.zeros(self.core.n_acct, _I64)
+
     def note_events(self, events: np.ndarray) -> int:
         """Re-index the accounts a batch of core events (``EVENT_DTYPE``, as drained) changed:
         any event naming an account, except order acceptances, rejections, cancels, amends,

@@ -13,11 +13,15 @@ What is served (see the tests for each, ``tests/exchange/server``):
   empty, for ccxt's ``binance`` class and freqtrade), depth, trades, historicalTrades,
   aggTrades, klines, continuousKlines, markPriceKlines, indexPriceKlines,
   premiumIndexKlines (:mod:`exchange.server.history`), ticker/price, ticker/bookTicker,
-  ticker/24hr, premiumIndex, fundingRate, openInterest;
+  ticker/24hr, premiumIndex, fundingRate, openInterest; the ``/futures/data`` statistics
+  (openInterestHist, globalLongShortAccountRatio, topLongShortAccountRatio,
+  topLongShortPositionRatio, takerlongshortRatio, basis: the venue's positions sampled at
+  five-minute boundaries, :class:`~exchange.server.history.PositionStats`);
 - signed: order (new, query, cancel, modify), batchOrders (POST, PUT, DELETE), the Algo
   Order API for conditional orders (algoOrder, openAlgoOrders, allAlgoOrders,
   algoOpenOrders), openOrders, allOpenOrders, allOrders, userTrades, income, forceOrders,
-  commissionRate, account, balance, positionRisk (v2 and v3), leverage, marginType,
+  commissionRate, adlQuantile (the venue's own ADL queue), account, balance, positionRisk
+  (v2 and v3), leverage, marginType,
   positionMargin, listenKey; ``/sapi/v1/capital/config/getall`` and the margin pair lists
   so that a client that loads currencies at start-up finds USDT;
 - WebSocket (:mod:`exchange.server.streams`): every market stream ccxt.pro subscribes to and
@@ -67,7 +71,7 @@ from exchange.server.handlers.market import MarketHandlers
 from exchange.server.handlers.trading import TradingHandlers
 from exchange.server.handlers.user_stream import UserStreamHandlers
 from exchange.server.handlers.ws_api import WsApiHandlers
-from exchange.server.history import Series
+from exchange.server.history import PositionStats, Series
 from exchange.server.limits import Limiter, RateLimits
 from exchange.server.params import RequestParams
 from exchange.server.payloads import Payloads
@@ -124,6 +128,8 @@ class MockBinance(App, Auth, RequestParams, Durable, OrdersOfRecord, Publisher, 
         self._mark_series = [Series() for _ in range(n)]
         self._index_series = [Series() for _ in range(n)]
         self._premium_series = [Series() for _ in range(n)]
+        self._stats = [PositionStats() for _ in range(n)]     # /futures/data
+        self._stats_unstarted = set(range(n))
         self._force_orders: dict[int, list[OrderRecord]] = {}   # account -> its liquidation orders
         self._market_dirty: set[int] = set()
         self._market_last: dict[int, float] = {}

@@ -20,7 +20,8 @@ import calendar
 from datetime import UTC, datetime
 from decimal import Decimal
 
-__all__ = ["INTERVALS", "Series", "kline_open", "kline_close", "klines"]
+__all__ = ["INTERVALS", "Series", "kline_open", "kline_close", "klines", "PositionStats",
+           "STAT_PERIODS", "stat_times"]
 
 _MIN = 60_000
 INTERVALS: dict[str, int] = {
@@ -146,3 +147,86 @@ def klines(series: Series, interval: str, now_ms: int, start: int | None, end: i
                     _fmt(tb), _fmt(tbq), "0"])
         o = _next_open(interval, o)
     return out
+
+
+# -- positioning statistics (/futures/data) ------------------------------------------------------
+#: the periods of Binance's ``/futures/data`` statistics
+STAT_PERIODS = ("5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d")
+STAT_BUCKET_MS = 5 * _MIN
+#: "Only the data of the latest 30 days is available"
+STAT_WINDOW_MS = 30 * 1440 * _MIN
+
+
+class PositionStats:
+    """One instrument's positioning over time, for Binance's ``/futures/data`` statistics
+    (https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Open-Interest-Statistics
+    and the Long/Short Ratio, Top Trader Long/Short Ratio (Accounts, Positions) and Taker
+    Buy/Sell Volume pages, read 2026-12-07).
+
+    ``record(t, row)`` keeps the state after each change (``row``: open interest in lots,
+    accounts net long, net short, and of the top traders: accounts long, short, lots long,
+    short), the last one of each five-minute bucket; :meth:`at` is the state just before a
+    time. ``add_trade`` sums the taker volume per five-minute bucket. Both keep the last 30
+    days (and the state that carries into them). Memory O(buckets)."""
+
+    __slots__ = ("t", "rows", "taker")
+
+    def __init__(self) -> None:
+        self.t: list[int] = []
+        self.rows: list[tuple] = []
+        self.taker: dict[int, list] = {}          # bucket open ms -> [taker buy qty, sell qty]
+
+    def record(self, t_ms: int, row: tuple) -> None:
+        if self.t and t_ms < self.t[-1]:
+            t_ms = self.t[-1]                      # the wall clock never steps back here
+        if self.t and self.t[-1] // STAT_BUCKET_MS == t_ms // STAT_BUCKET_MS:
+            self.t[-1], self.rows[-1] = t_ms, row
+            return
+        self.t.append(t_ms)
+        self.rows.append(row)
+        # beyond the window: all but the last state before it (it carries into the window)
+        k = bisect.bisect_left(self.t, t_ms - STAT_WINDOW_MS - STAT_BUCKET_MS) - 1
+        if k > 0:
+            del self.t[:k]
+            del self.rows[:k]
+            cut = self.t[0] // STAT_BUCKET_MS * STAT_BUCKET_MS
+            for b in [b for b in self.taker if b < cut]:
+                del self.taker[b]
+
+    def at(self, t_ms: int) -> tuple | None:
+        """The state just before ``t_ms`` (None before the first record)."""
+        k = bisect.bisect_left(self.t, t_ms) - 1
+        return self.rows[k] if k >= 0 else None
+
+    def add_trade(self, t_ms: int, qty: Decimal, taker_buy: bool) -> None:
+        v = self.taker.setdefault(t_ms // STAT_BUCKET_MS * STAT_BUCKET_MS,
+                                  [Decimal(0), Decimal(0)])
+        v[0 if taker_buy else 1] += qty
+
+    def taker_volume(self, lo: int, hi: int) -> tuple[Decimal, Decimal]:
+        """Taker buy and sell volume of the trades in ``[lo, hi)`` (five-minute aligned)."""
+        buy = sell = Decimal(0)
+        for b in range(lo, hi, STAT_BUCKET_MS):
+            v = self.taker.get(b)
+            if v is not None:
+                buy += v[0]
+                sell += v[1]
+        return buy, sell
+
+
+def stat_times(period: str, now_ms: int, first_ms: int | None, start: int | None,
+               end: int | None, limit: int) -> list[int]:
+    """The timestamps of a ``/futures/data`` answer: multiples of ``period`` (UTC), after the
+    first record ``first_ms`` and at most 30 days back, up to ``now_ms``; with ``startTime``
+    the first ``limit`` from it, else the last ``limit`` up to ``endTime`` (or now)."""
+    if first_ms is None:
+        return []
+    w = INTERVALS[period]
+    lo = max(first_ms // w * w + w, -(-(now_ms - STAT_WINDOW_MS) // w) * w)
+    hi = now_ms // w * w
+    if end is not None:
+        hi = min(hi, end // w * w)
+    if start is not None:
+        lo = max(lo, -(-start // w) * w)
+        return list(range(lo, hi + 1, w))[:limit]
+    return list(range(max(lo, hi - (limit - 1) * w), hi + 1, w))

@@ -69,11 +69,13 @@ def request_weight(method: str, path: str, query) -> int:
         "/fapi/v3/account": 5, "/fapi/v2/balance": 5, "/fapi/v3/balance": 5,
         "/fapi/v2/positionRisk": 5, "/fapi/v3/positionRisk": 5, "/fapi/v1/income": 30,
         "/fapi/v1/batchOrders": 5, "/fapi/v1/commissionRate": 20, "/fapi/v1/leverageBracket": 1,
-        "/fapi/v1/allAlgoOrders": 5, "/fapi/v1/exchangeInfo": 1,
+        "/fapi/v1/allAlgoOrders": 5, "/fapi/v1/adlQuantile": 5, "/fapi/v1/exchangeInfo": 1,
         "/fapi/v1/accountConfig": 5, "/fapi/v1/countdownCancelAll": 10, "/fapi/v1/fundingInfo": 0,
     }
     if path in fixed:
         return fixed[path]
+    if path.startswith("/futures/data/"):
+        return 0                        # weight 0 (Binance: an IP limit of 1000 per 5 min instead)
     if path == "/fapi/v1/ticker/24hr":
         return 1 if has_symbol else 40
     if path in ("/fapi/v1/ticker/price", "/fapi/v2/ticker/price"):

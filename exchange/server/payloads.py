@@ -143,11 +143,18 @@ class Payloads:
             "notional": dec(notional), "marginAsset": self.settle_asset,
             "isolatedWallet": dec(p.isolated_margin), "initialMargin": dec(im),
             "maintMargin": dec(p.maintenance_margin), "positionInitialMargin": dec(im),
-            "openOrderInitialMargin": "0", "adl": 0, "bidNotional": "0", "askNotional": "0",
+            "openOrderInitialMargin": "0", "adl": self._adl_quantile(acct, i) if p.size else 0,
+            "bidNotional": "0", "askNotional": "0",
             "leverage": str(p.leverage), "marginType": "isolated" if p.isolated else "cross",
             "isolated": p.isolated, "isAutoAddMargin": "false",
             "maxNotionalValue": dec(notional_cap(spec, p.leverage or 1)),
             "updateTime": now_ms()}
+
+    def _adl_quantile(self, acct: int, i: int) -> int:
+        """The ADL quantile (0–4) of the account's position on instrument ``i`` in the venue's
+        ADL queue; 0 on a venue without a liquidation waterfall."""
+        liq = self.venue.liquidation
+        return int(liq.adl_quantiles(i)[acct]) if liq is not None else 0
 
     @property
     def settle_asset(self) -> str:

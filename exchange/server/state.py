@@ -9,6 +9,7 @@ from decimal import Decimal
 import heapq
 
 import attrs
+import numpy as np
 
 from exchange import events as ev_mod
 from exchange._enums import RejectedCommand
@@ -239,6 +240,12 @@ class OrdersOfRecord:
         self._retire(now)
         for acct in sorted(a for a in touched if a >= 0):
             self._push_account(acct, now, reasons.get(acct, "ORDER"), touched[acct])
+        moved = set().union(*touched.values()) if touched else set()
+        if self._stats_unstarted:                  # the state they start from
+            moved |= self._stats_unstarted
+            self._stats_unstarted = set()
+        if moved:
+            self._record_stats(moved, now)
         if self._market_dirty:
             self._flush_market()
         for e in calls:
@@ -417,6 +424,7 @@ class OrdersOfRecord:
             self._forget(o)
         if e.taker:
             self._trade_series[e.instrument].add(now, price, qty, side == "BUY", trade_id)
+            self._stats[e.instrument].add_trade(now, qty, side == "BUY")
             self._market_dirty.add(e.instrument)
             sym = spec.symbol.lower()
             if self.hub.has(f"{sym}@trade"):
@@ -516,6 +524,38 @@ class OrdersOfRecord:
             parent = self._orders.get(o.parent_algo)
             if parent is not None and not parent.algo_status:
                 self._algo_done[parent.order_id] = (parent, "FINISHED", "")
+
+    def _record_stats(self, instrs, now: int) -> None:
+        """Record the positioning of ``instrs`` now (:class:`~exchange.server.history.PositionStats`):
+        open interest (the long lots), the accounts net long and net short, and the same of
+        the top traders: of the accounts holding a position on the instrument, the fifth
+        (at least one) with the largest margin balance (wallet + isolated margin + uPnL at
+        the mark, all instruments; Binance: "the top 20% users with the highest margin
+        balance"). O(accounts · instruments) per call."""
+        a = self.venue.core.arrays()
+        size_all = a["size"]
+        balance = None
+        for i in sorted(instrs):
+            if not 0 <= i < len(self._stats):
+                continue
+            s = size_all[i]
+            held = np.flatnonzero(s)
+            if not len(held):
+                self._stats[i].record(now, (0, 0, 0, 0, 0, 0, 0))
+                continue
+            sz = s[held]
+            long = sz > 0
+            if balance is None:
+                balance = a["wallet"].astype(np.float64)
+                for j in range(size_all.shape[0]):
+                    ref = int(a["mark"][j]) or int(a["last"][j])
+                    balance += a["iso"][j] + (size_all[j].astype(np.float64) * (ref * int(a["k"][j]))
+                                              - a["cost"][j])
+            top = sz[np.argsort(-balance[held], kind="stable")[:max(1, -(-len(held) // 5))]]
+            self._stats[i].record(now, (
+                int(sz[long].sum()), int(long.sum()), int((~long).sum()),
+                int((top > 0).sum()), int((top < 0).sum()), int(top[top > 0].sum()),
+                int(-top[top < 0].sum())))
 
     def _record_mark(self, e, now: int) -> None:
         spec = self.venue.specs[e.instrument]

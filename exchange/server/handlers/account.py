@@ -122,6 +122,22 @@ class AccountHandlers:
         idx = range(len(self.venue.specs)) if instr is None else [instr]
         return json_response([self._position_json(cred.account, i) for i in idx])
 
+    async def adl_quantile(self, request):
+        """``GET /fapi/v1/adlQuantile``: the ADL quantile (0–4) of each of the account's open
+        positions (one-way mode: under ``BOTH``, ``LONG`` and ``SHORT`` 0), by the venue's own
+        ADL queue (:meth:`~exchange.liquidation.LiquidationEngine.adl_quantiles`), computed at
+        the request (Binance refreshes its estimate every 30 s)."""
+        cred, params = await self._signed(request)
+        instr = self._instr(params, required=False)
+        size = self.venue.core.arrays()["size"]
+        out = []
+        for i in range(len(self.venue.specs)) if instr is None else [instr]:
+            if size[i, cred.account]:
+                out.append({"symbol": self.venue.specs[i].symbol,
+                            "adlQuantile": {"LONG": 0, "SHORT": 0,
+                                            "BOTH": self._adl_quantile(cred.account, i)}})
+        return json_response(out)
+
     async def leverage(self, request):
         cred, params = await self._signed(request)
         return self._mutate("leverage", cred, params)

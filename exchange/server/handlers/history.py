@@ -4,6 +4,9 @@ interval, ``startTime``/``endTime``/``limit`` paging as Binance does; the series
 """
 from __future__ import annotations
 
+import bisect
+from decimal import Decimal
+
 from exchange.server import history
 from exchange.server.clock import now_ms
 from exchange.server.errors import BinanceError, missing
@@ -38,8 +41,6 @@ class HistoryHandlers:
         (at most one hour apart), else the latest ``limit`` (default 500, max 1000)
         (https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Compressed-Aggregate-Trades-List,
         read 2026-12-02)."""
-        import bisect
-
         params = await self._params(request)
         i = self._instr(params)
         start, end, limit = self._window(params, 500, 1000)
@@ -107,3 +108,127 @@ class HistoryHandlers:
     async def premium_index_klines(self, request):
         params = await self._params(request)
         return self._klines_response(self._premium_series, params, volume=False)
+
+    # -- /futures/data: positioning statistics --------------------------------------------------
+    def _stat_args(self, params: dict, symbol_param: str = "symbol"):
+        if symbol_param == "pair":
+            pair = params.get("pair")
+            if not pair:
+                raise missing("pair")
+            params = {**params, "symbol": pair}
+        i = self._instr(params)
+        period = params.get("period")
+        if not period:
+            raise missing("period")
+        if period not in history.STAT_PERIODS:
+            raise BinanceError(-1100, "Illegal characters found in parameter 'period'; legal "
+                                      "range is '" + "', '".join(history.STAT_PERIODS) + "'.")
+        start, end, limit = self._window(params, 30, 500)
+        stats = self._stats[i]
+        times = history.stat_times(period, now_ms(), stats.t[0] if stats.t else None,
+                                   start, end, limit)
+        return i, period, times
+
+    def _stat_rows(self, request_params: dict, row_of):
+        i, period, times = self._stat_args(request_params)
+        spec = self.venue.specs[i]
+        stats = self._stats[i]
+        out = []
+        for t in times:
+            row = stats.at(t)
+            if row is not None:
+                out.append(row_of(i, spec, t, row))
+        return json_response(out)
+
+    @staticmethod
+    def _ratio_json(spec, t: int, long: int, short: int) -> dict:
+        """Binance's ratio rows: the long and short shares (4 decimals) and their ratio ("0"
+        while there is no short side)."""
+        total = long + short
+        la = Decimal(long) / total if total else Decimal(0)
+        sa = Decimal(short) / total if total else Decimal(0)
+        q = Decimal("0.0001")
+        return {"symbol": spec.symbol,
+                "longShortRatio": str((la / sa).quantize(q)) if sa else "0",
+                "longAccount": str(la.quantize(q)), "shortAccount": str(sa.quantize(q)),
+                "timestamp": t}
+
+    async def open_interest_hist(self, request):
+        """``GET /futures/data/openInterestHist``: the open interest (long lots) at each
+        period's timestamp, and its value at the mark then."""
+        params = await self._params(request)
+
+        def row_of(i, spec, t, row):
+            oi = spec.lots_to_qty(row[0])
+            mark = self._price_at(self._mark_series[i], t)
+            return {"symbol": spec.symbol, "sumOpenInterest": f"{oi:.8f}",
+                    "sumOpenInterestValue": f"{oi * (mark or 0):.8f}", "timestamp": t}
+        return self._stat_rows(params, row_of)
+
+    async def global_long_short_account_ratio(self, request):
+        """``GET /futures/data/globalLongShortAccountRatio``: accounts net long and net short
+        among all accounts holding a position."""
+        params = await self._params(request)
+        return self._stat_rows(params, lambda _i, spec, t, row: self._ratio_json(spec, t, row[1], row[2]))
+
+    async def top_long_short_account_ratio(self, request):
+        """``GET /futures/data/topLongShortAccountRatio``: the same among the top traders
+        (the fifth of the holders with the largest margin balance)."""
+        params = await self._params(request)
+        return self._stat_rows(params, lambda _i, spec, t, row: self._ratio_json(spec, t, row[3], row[4]))
+
+    async def top_long_short_position_ratio(self, request):
+        """``GET /futures/data/topLongShortPositionRatio``: the top traders' long and short
+        position sizes (Binance names the shares ``longAccount`` / ``shortAccount`` here too)."""
+        params = await self._params(request)
+        return self._stat_rows(params, lambda _i, spec, t, row: self._ratio_json(spec, t, row[5], row[6]))
+
+    async def taker_long_short_ratio(self, request):
+        """``GET /futures/data/takerlongshortRatio``: taker buy and sell volume (base units) of
+        the period ending at each timestamp, and their ratio ("0" without taker sells)."""
+        params = await self._params(request)
+        i, period, times = self._stat_args(params)
+        stats = self._stats[i]
+        w = history.INTERVALS[period]
+        q = Decimal("0.0001")
+        out = []
+        for t in times:
+            buy, sell = stats.taker_volume(t - w, t)
+            out.append({"buySellRatio": str((buy / sell).quantize(q)) if sell else "0",
+                        "buyVol": f"{buy:.4f}", "sellVol": f"{sell:.4f}", "timestamp": t})
+        return json_response(out)
+
+    async def basis(self, request):
+        """``GET /futures/data/basis``: the last trade price against the index at each
+        timestamp (``contractType`` PERPETUAL: the venue lists perpetuals only, so
+        ``annualizedBasisRate`` is empty as Binance shows it for perpetuals)."""
+        params = await self._params(request)
+        ct = params.get("contractType")
+        if not ct:
+            raise missing("contractType")
+        if ct not in ("CURRENT_QUARTER", "NEXT_QUARTER", "PERPETUAL"):
+            raise BinanceError(-1100, "Illegal characters found in parameter 'contractType'; "
+                                      "legal range is 'CURRENT_QUARTER', 'NEXT_QUARTER', "
+                                      "'PERPETUAL'.")
+        i, period, times = self._stat_args(params, "pair")
+        if ct != "PERPETUAL":
+            return json_response([])               # no delivery contracts listed
+        spec = self.venue.specs[i]
+        out = []
+        for t in times:
+            index = self._price_at(self._index_series[i], t)
+            price = self._price_at(self._trade_series[i], t) or self._price_at(self._mark_series[i], t)
+            if not index or price is None:
+                continue
+            basis = price - index
+            out.append({"indexPrice": f"{index:.8f}", "contractType": "PERPETUAL",
+                        "basisRate": str((basis / index).quantize(Decimal("0.0001"))),
+                        "futuresPrice": history._fmt(price), "annualizedBasisRate": "",
+                        "basis": f"{basis:.8f}", "pair": spec.symbol, "timestamp": t})
+        return json_response(out)
+
+    @staticmethod
+    def _price_at(series, t: int):
+        """The series' last price before ``t`` (None if none is kept)."""
+        k = bisect.bisect_left(series.t, t) - 1
+        return series.rows[k][1] if k >= 0 else None

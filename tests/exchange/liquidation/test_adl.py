@@ -291,3 +291,34 @@ def test_a_case_without_a_deficit_is_deleveraged_at_the_mark_with_no_haircut(pol
     assert v.iso(b) + v.wallet(b) == 1_500_000
     (r,) = _rounds(v)
     assert int(r["a1"]) == 0 and int(r["a2"]) == 0
+
+
+@pytest.mark.parametrize("policy", ["binance", "bitmex", "hyperliquid"])
+def test_adl_quantiles_follow_the_queue_the_module_then_takes(policy):
+    """The quantile a trader is shown (Binance's adlQuantile) is the queue the round uses:
+    at 49,000 (nobody liquidated) W2 4, W3 3, W1 1 (ranks 0, 1, 2 of 3 shorts: 4 − ⌊5r/3⌋),
+    the losing long 0; at 45,200 the round then takes W2 first and W3 next."""
+    v, b, (w1, w2, w3) = _venue(policy)
+    v.core.set_mark(0, 49_000, 0)
+    q = v.engine.adl_quantiles(0)
+    assert (q[w2], q[w3], q[w1], q[b]) == (4, 3, 1, 0)
+    v.mark(45_200)
+    assert [a for a, _, _ in _deleveraged(v)] == [w2, w3]
+
+
+@pytest.mark.parametrize("policy, expected", [("pro_rata", 4), ("risk_aware", 4), ("random", 2)])
+def test_adl_quantiles_without_a_queue_are_the_same_for_every_winner(policy, expected):
+    v, b, winners = _venue(policy)
+    v.core.set_mark(0, 49_000, 0)
+    q = v.engine.adl_quantiles(0)
+    assert [int(q[w]) for w in winners] == [expected] * 3 and q[b] == 0
+
+
+def test_adl_quantiles_of_leverage_drain_put_the_most_levered_first_and_none_without_adl():
+    v, b, (w1, w2, w3) = _venue("leverage_drain")
+    v.core.set_mark(0, 49_000, 0)
+    q = v.engine.adl_quantiles(0)
+    assert (q[w2], q[w3], q[w1]) == (4, 3, 1)        # 20x, 10x, 2x
+    v2, b2, winners = _venue("binance")
+    v2.engine_for(["market"])
+    assert not v2.engine.adl_quantiles(0).any()
