@@ -150,7 +150,7 @@ NASTY = st.sampled_from([
     "9" * 20, "0." + "0" * 25 + "1", "49000.05", "0.0101", "50000", "0.01", "1", "true", "false",
     "null", "[]", "{}", "[1,2]", "\x00", "é", "\ud800".encode("utf-8", "surrogatepass").decode("latin-1"),
     "BTCUSDT", "btcusdt", "ETHUSDT", "NOPE", "BUY", "SELL", "LIMIT", "MARKET", "GTC", "IOC",
-    "STOP_MARKET", "TRAILING_STOP_MARKET", "CONDITIONAL", "ISOLATED", "CROSSED", "1m", "1M",
+    "STOP_MARKET", "TRAILING_STOP_MARKET", "CONDITIONAL", "ISOLATED", "CROSSED", "1m", "1M", "5m", "1d", "PERPETUAL",
     "%", "%ZZ", "a" * 100, "0x10", "1_000", "+1", "１２３"])
 VALUE = st.one_of(NASTY, st.text(max_size=12), st.integers(-2**70, 2**70).map(str),
                   st.decimals(allow_nan=True, allow_infinity=True).map(str))
@@ -189,6 +189,14 @@ ENDPOINTS = [
     ("GET", "/fapi/v1/openInterest", ["symbol"]),
     ("GET", "/fapi/v1/ticker/24hr", ["symbol"]),
     ("GET", "/fapi/v1/premiumIndex", ["symbol"]),
+    ("GET", "/fapi/v1/adlQuantile", ["symbol"]),
+    ("GET", "/fapi/v3/positionRisk", ["symbol"]),
+    ("GET", "/futures/data/openInterestHist", ["symbol", "period", "startTime", "endTime", "limit"]),
+    ("GET", "/futures/data/globalLongShortAccountRatio", ["symbol", "period", "startTime", "limit"]),
+    ("GET", "/futures/data/topLongShortAccountRatio", ["symbol", "period", "endTime", "limit"]),
+    ("GET", "/futures/data/topLongShortPositionRatio", ["symbol", "period", "limit"]),
+    ("GET", "/futures/data/takerlongshortRatio", ["symbol", "period", "startTime", "limit"]),
+    ("GET", "/futures/data/basis", ["pair", "contractType", "period", "startTime", "limit"]),
 ]
 
 
