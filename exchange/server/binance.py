@@ -140,6 +140,7 @@ class MockBinance(App, Auth, RequestParams, Durable, OrdersOfRecord, Publisher, 
         self._partial_dirty: set[int] = set()
         self._agg_trades: list[list[dict]] = [[] for _ in range(n)]
         self._income: dict[int, list[dict]] = {}
+        self._realized: dict[tuple[int, int], Decimal] = {}  # (account, instr) -> realized PnL
         self._margin_history: dict[int, list[dict]] = {}     # account -> positionMargin changes
         self._amendments: dict[int, list[dict]] = {}         # Binance orderId -> its modifications
         self._amendment_ids = itertools.count(1)

@@ -183,7 +183,9 @@ class Publisher:
         for i in sorted(instruments):
             p = v.position(acct, v.symbols[i])
             positions.append({"s": p.symbol, "pa": dec(p.size), "ep": dec(p.entry_price or 0),
-                              "bep": dec(p.entry_price or 0), "cr": "0",
+                              "bep": dec(p.entry_price or 0),
+                              # (pre-fee) accumulated realized PnL on the symbol
+                              "cr": dec(self._realized.get((acct, i), 0)),
                               "up": dec(p.unrealized_pnl),
                               "mt": "isolated" if p.isolated else "cross",
                               "iw": dec(p.isolated_margin if p.isolated else 0), "ps": "BOTH"})

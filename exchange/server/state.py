@@ -483,6 +483,9 @@ class OrdersOfRecord:
                     trade_id: int | None = None, info: str | None = None) -> None:
         if acct < 0:
             return
+        if kind == "REALIZED_PNL" and instr is not None:   # ACCOUNT_UPDATE's "cr"
+            key = (acct, instr)
+            self._realized[key] = self._realized.get(key, Decimal(0)) + amount
         rows = self._income.setdefault(acct, [])
         rows.append({"symbol": self.venue.symbols[instr] if instr is not None else "",
                      "incomeType": kind, "income": dec(amount), "asset": self.settle_asset,

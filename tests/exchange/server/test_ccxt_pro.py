@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from decimal import Decimal
 
 import pytest
 
@@ -232,6 +233,9 @@ def test_watch_orders_my_trades_balance_and_positions_follow_a_fill(srv, maker_c
             await eventually(lambda: [p["contracts"] for p in next(iter(trader.positions.values()), [])
                                       if p["symbol"] == BTC][-1:] == [0],
                              "the closed position at 0 on watch_positions")
+            # Binance's "cr", the (pre-fee) accumulated realized PnL: 0.1 × (49,990 − 50,000)
+            closed = [p for p in next(iter(trader.positions.values())) if p["symbol"] == BTC][-1]
+            assert Decimal(closed["info"]["cr"]) == Decimal(-1)
             updates.cancel()
 
     run(main())

@@ -121,10 +121,14 @@ def test_open_interest_and_long_short_history_follow_the_positions(clock, srv, m
     assert top[-1]["longShortRatio"] == "0.0000"         # no long side among them
     pos = maker.fapiDataGetTopLongShortPositionRatio({"symbol": "BTCUSDT", "period": "5m"})
     assert pos[-1]["shortAccount"] == "1.0000"
-    # a 15-minute period's last timestamp holds the same state as the 5-minute one at that time
+    # 15 minutes on, a 15-minute period's last timestamp holds the state the five-minute
+    # series has at that time (a boundary after the first record: 25 minutes have passed)
+    clock(900)
     oi15 = maker.fetch_open_interest_history(BTC, "15m", limit=1)
-    at = [o for o in oi if o["timestamp"] == oi15[-1]["timestamp"]]
-    assert oi15 and (not at or at[0]["openInterestAmount"] == oi15[-1]["openInterestAmount"])
+    by_time = {o["timestamp"]: o["openInterestAmount"]
+               for o in maker.fetch_open_interest_history(BTC, "5m", limit=500)}
+    assert len(oi15) == 1 and oi15[0]["timestamp"] % (3 * FIVE) == 0
+    assert by_time[oi15[0]["timestamp"]] == oi15[0]["openInterestAmount"] == pytest.approx(0.4)
 
 
 def test_taker_volume_and_basis(clock, srv, mock, maker, trader):
