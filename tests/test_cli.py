@@ -123,7 +123,6 @@ def test_serve_starts_a_binance_compatible_server_that_ccxt_trades_on():
     import re
     import signal
     import socket
-    import time
 
     from exchange.server import ccxt_config
 
@@ -138,14 +137,7 @@ def test_serve_starts_a_binance_compatible_server_that_ccxt_trades_on():
         key = re.search(r"apiKey=(\w+) secret=(\w+)", "".join(lines))
         assert key, lines
         client = ccxt.binanceusdm(ccxt_config(f"http://127.0.0.1:{port}", key[1], key[2]))
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                balance = client.fetch_balance()
-                break
-            except ccxt.NetworkError:
-                assert time.monotonic() < deadline, "server did not come up"
-                time.sleep(0.2)
+        balance = _first_balance(client)
         assert balance["USDT"]["total"] == 5000
         order = client.create_order("BTC/USDT:USDT", "limit", "buy", 0.01, 49900)
         assert order["status"] == "open"
@@ -153,6 +145,21 @@ def test_serve_starts_a_binance_compatible_server_that_ccxt_trades_on():
         proc.send_signal(signal.SIGINT)
         proc.wait(20)
     assert "Traceback" not in proc.stderr.read()
+
+
+def _first_balance(client, timeout: float = 20):
+    """``client.fetch_balance()`` once the server answers (it is starting)."""
+    import time
+
+    import ccxt
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return client.fetch_balance()
+        except ccxt.NetworkError:
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.2)
 
 
 def test_serve_ed25519_keys_writes_the_private_keys_and_ccxt_signs_with_them(tmp_path):
@@ -166,7 +173,6 @@ def test_serve_ed25519_keys_writes_the_private_keys_and_ccxt_signs_with_them(tmp
     import signal
     import socket
     import stat
-    import time
 
     from exchange.server import ccxt_config
 
@@ -195,14 +201,7 @@ def test_serve_ed25519_keys_writes_the_private_keys_and_ccxt_signs_with_them(tmp
             pem = open(path).read()
             assert pem.startswith("-----BEGIN PRIVATE KEY-----")
             client = ccxt.binanceusdm(ccxt_config(f"http://127.0.0.1:{port}", api_key, pem))
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    balance = client.fetch_balance()
-                    break
-                except ccxt.NetworkError:
-                    assert time.monotonic() < deadline, "server did not come up"
-                    time.sleep(0.2)
+            balance = _first_balance(client)
             assert balance["USDT"]["total"] == 5000
             if attempt == "new":
                 assert client.create_order("BTC/USDT:USDT", "limit", "buy", 0.01,

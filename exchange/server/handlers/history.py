@@ -62,13 +62,17 @@ class HistoryHandlers:
             out = rows[-limit:]
         return json_response(out)
 
-    def _kline_args(self, params: dict, symbol_param: str = "symbol"):
+    def _symbol_or_pair(self, params: dict, symbol_param: str) -> int:
+        """The instrument named by ``symbol`` or, for the pair endpoints, ``pair``."""
         if symbol_param == "pair":
             pair = params.get("pair")
             if not pair:
                 raise missing("pair")
             params = {**params, "symbol": pair}
-        i = self._instr(params)
+        return self._instr(params)
+
+    def _kline_args(self, params: dict, symbol_param: str = "symbol"):
+        i = self._symbol_or_pair(params, symbol_param)
         interval = params.get("interval")
         if not interval:
             raise missing("interval")
@@ -111,12 +115,7 @@ class HistoryHandlers:
 
     # -- /futures/data: positioning statistics --------------------------------------------------
     def _stat_args(self, params: dict, symbol_param: str = "symbol"):
-        if symbol_param == "pair":
-            pair = params.get("pair")
-            if not pair:
-                raise missing("pair")
-            params = {**params, "symbol": pair}
-        i = self._instr(params)
+        i = self._symbol_or_pair(params, symbol_param)
         period = params.get("period")
         if not period:
             raise missing("period")
