@@ -535,26 +535,23 @@ class OrdersOfRecord:
         (at least one) with the largest margin balance (wallet + isolated margin + uPnL at
         the mark, all instruments; Binance: "the top 20% users with the highest margin
         balance"). O(accounts · instruments) per call."""
-        a = self.venue.core.arrays()
-        size_all = a["size"]
-        balance = None
+        from exchange.liquidation.margin_view import MarginView
+
+        liq = self.venue.liquidation
+        v = liq.view if liq is not None else MarginView(self.venue.core)
+        v.refresh()
         for i in sorted(instrs):
             if not 0 <= i < len(self._stats):
                 continue
-            s = size_all[i]
+            s = v.size[i]
             held = np.flatnonzero(s)
             if not len(held):
                 self._stats[i].record(now, (0, 0, 0, 0, 0, 0, 0))
                 continue
             sz = s[held]
             long = sz > 0
-            if balance is None:
-                balance = a["wallet"].astype(np.float64)
-                for j in range(size_all.shape[0]):
-                    ref = int(a["mark"][j]) or int(a["last"][j])
-                    balance += a["iso"][j] + (size_all[j].astype(np.float64) * (ref * int(a["k"][j]))
-                                              - a["cost"][j])
-            top = sz[np.argsort(-balance[held], kind="stable")[:max(1, -(-len(held) // 5))]]
+            balance = v.wallet[held] + sum(v.iso[j, held] + v.upnl(j, held) for j in range(v.n_instr))
+            top = sz[np.argsort(-balance, kind="stable")[:max(1, -(-len(held) // 5))]]
             self._stats[i].record(now, (
                 int(sz[long].sum()), int(long.sum()), int((~long).sum()),
                 int((top > 0).sum()), int((top < 0).sum()), int(top[top > 0].sum()),
