@@ -1338,6 +1338,12 @@ cdef class VenueCore:
         w = self.wallet[acct]
         return max(0, min(w, free))
 
+    def mark_ticks(self, int instr):
+        """The instrument's mark price in ticks, 0 before its first mark. O(1): the hot paths
+        (an order's mark check) read it without building :meth:`arrays`."""
+        self._check_instr(instr)
+        return self.mark[instr]
+
     def upnl(self, int64_t acct, int instr):
         self._check_acct(acct)
         self._check_instr(instr)

@@ -491,7 +491,7 @@ class Exchange:
                 any_mark = True
                 self._drain()
                 liq.on_mark(i, int(mark), now)
-            mark_now = int(core.arrays()["mark"][i]) or None
+            mark_now = core.mark_ticks(i) or None
             for rate, price in tl.funding_due(now, core.book(i), mark_now):
                 self._drain()
                 self._settle_funding(i, rate, price)
@@ -732,7 +732,7 @@ class Exchange:
         i = self.instrument(symbol)
         if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)):
             raise InvalidCommandError(f"'rate' must be an int per 1e8 (got {rate!r})")
-        price = int(self.core.arrays()["mark"][i] if price_ticks is None else price_ticks)
+        price = self.core.mark_ticks(i) if price_ticks is None else int(price_ticks)
         seq0 = self.core.seq
         self._settle_funding(i, int(rate), price)
         return self._collect(seq0)
@@ -744,7 +744,7 @@ class Exchange:
         liq = self.liquidation
         if liq is not None and len(accts):      # payments moved wallets and buckets:
             liq.mark_dirty(accts)               # an account funding took below maintenance
-            mark = int(self.core.arrays()["mark"][instr])   # is liquidated now, not at the
+            mark = self.core.mark_ticks(instr)   # is liquidated now, not at the
             if mark > 0:                                    # next mark
                 self._drain()
                 liq.on_mark(instr, mark, self.core.ts_now)

@@ -219,7 +219,7 @@ class Publisher:
         if self.hub.has("!markPrice@arr"):
             self.hub.publish("!markPrice@arr", [self._mark_msg(j, now)
                                                 for j in range(len(self.venue.symbols))
-                                                if int(self.venue.core.arrays()["mark"][j])])
+                                                if self.venue.core.mark_ticks(j)])
 
     #: a symbol's liquidation snapshots: at most one per this many seconds, the latest
     FORCE_ORDER_PERIOD_S = 1.0

@@ -196,6 +196,16 @@ def test_stop_market_fires_when_the_mark_crosses_its_trigger(ex, pair):
     ex.check_invariants()
 
 
+def test_mark_ticks_is_the_mark_the_arrays_hold_and_checks_the_instrument():
+    ex = Exchange.from_preset("binance_usdm")
+    i = ex.instrument("BTCUSDT")
+    assert ex.core.mark_ticks(i) == 0               # no mark yet
+    ex.set_mark("BTCUSDT", "50000.5")
+    assert ex.core.mark_ticks(i) == int(ex.core.arrays()["mark"][i]) > 0
+    with pytest.raises(UnknownSymbolError, match="'instrument'"):
+        ex.core.mark_ticks(len(ex.specs))
+
+
 def test_stop_that_would_fire_immediately_is_rejected(ex):
     acct = ex.open_account(deposit="10000")
     ev = ex.submit(acct, Order.stop_market("BTCUSDT", "SELL", "0.1", "51000", working_type="MARK_PRICE"))

@@ -159,7 +159,7 @@ class TradingHandlers:
         self._count_order(acct)
         i = self._instr(params)
         spec = self.venue.specs[i]
-        if not int(self.venue.core.arrays()["mark"][i]):
+        if not self.venue.core.mark_ticks(i):
             # no mark price: margin, PnL and the price band have nothing to work from
             # (exchangeInfo lists it PENDING_TRADING)
             raise BinanceError(-1122, "Invalid symbol status.")
@@ -368,7 +368,7 @@ class TradingHandlers:
         check_qty(spec, qty, market=False)
         ticks = check_price(spec, price, "price")
         # a modified price must pass the band a new order's does (PERCENT_PRICE)
-        mark = int(self.venue.core.arrays()["mark"][o.instr])
+        mark = self.venue.core.mark_ticks(o.instr)
         if mark:
             lo, hi = spec.price_band_ticks(mark)
             if not lo <= ticks <= hi:
